@@ -1,0 +1,60 @@
+/**
+ * Loads every KubeApp in a folder (by default this one): each `*.ts`/`*.js`
+ * file other than defaults, define and index exports one `defineKubeApp()`.
+ * A broken file does not hide the others: every problem is collected.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { KubeAppError, type KubeApp } from './define.js';
+
+export { defineKubeApp, KubeAppError, STRATEGIES } from './define.js';
+export type { KubeApp, KubeAppProps, Strategy, ResolvedContainer } from './define.js';
+
+/** The folder of the built-in KubeApps. */
+export const KUBEAPPS_DIR = dirname(fileURLToPath(import.meta.url));
+const NOT_APPS = new Set(['defaults', 'define', 'index']);
+
+/** What loading a folder of KubeApps found. */
+export interface LoadResult {
+  readonly apps: readonly KubeApp[];
+  /** One entry per broken file or app, each with its specific problems. */
+  readonly problems: readonly { readonly file: string; readonly app: string; readonly problems: readonly string[] }[];
+}
+
+/** Imports every app file in `dir`, collecting each one's problems. */
+export async function loadKubeApps(dir: string = KUBEAPPS_DIR): Promise<LoadResult> {
+  const files = readdirSync(dir)
+    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !NOT_APPS.has(f.replace(/\.(ts|js)$/, '')))
+    .sort();
+  const apps: KubeApp[] = [];
+  const problems: { file: string; app: string; problems: string[] }[] = [];
+  for (const file of files) {
+    try {
+      const mod = (await import(pathToFileURL(join(dir, file)).href)) as { default?: unknown };
+      const app = mod.default as KubeApp | undefined;
+      if (!app || typeof app !== 'object' || typeof app.name !== 'string' || !app.pods) {
+        problems.push({ file, app: file.replace(/\.(ts|js)$/, ''), problems: ['must export default defineKubeApp({...})'] });
+        continue;
+      }
+      apps.push(app);
+    } catch (err) {
+      if (err instanceof KubeAppError || (err as { code?: unknown })?.code === 'kubeapp_invalid') {
+        const e = err as KubeAppError;
+        problems.push({ file, app: e.app, problems: [...e.problems] });
+      } else {
+        problems.push({ file, app: file.replace(/\.(ts|js)$/, ''), problems: [`cannot be loaded: ${(err as Error)?.message ?? String(err)}`] });
+      }
+    }
+  }
+  // Checks across apps: names and DNS records must be unique.
+  const seen = new Map<string, string>();
+  for (const app of apps) {
+    for (const [key, label] of [[`name:${app.name}`, `name ${app.name}`], [`dns:${app.dns.name}`, `dns.name ${app.dns.name}`]] as const) {
+      const other = seen.get(key);
+      if (other) problems.push({ file: '(all)', app: app.name, problems: [`${label} is also used by ${other}`] });
+      else seen.set(key, app.name);
+    }
+  }
+  return { apps, problems };
+}

@@ -1,0 +1,28 @@
+import { defineKubeApp } from './define.js';
+
+/** Full-text search API: blue/green on on-demand amd64 nodes. */
+export default defineKubeApp({
+  name: 'search-svc',
+  description: 'Full-text search API behind www and the mobile apps',
+  image: { repository: 'search-svc' },
+  hardware: { instanceTypes: ['m6i.large', 'm6i.xlarge'], minNodes: 3, maxNodes: 12 },
+  pods: {
+    replicas: 3,
+    containers: [
+      {
+        name: 'api',
+        ports: [{ name: 'http', containerPort: 8080 }],
+        env: { LOG_LEVEL: 'info', INDEX_BUCKET: 'search-indexes' },
+        resources: { cpu: '500m', memory: '1Gi', memoryLimit: '2Gi' },
+      },
+    ],
+  },
+  service: { port: 80, loadBalancer: 'external', healthCheckPath: '/healthz' },
+  strategy: 'blue-green',
+  approvalTimeoutMinutes: 30,
+  owners: ['alice', 'U0ALICE01'],
+  deployers: ['carol', '@search-team'],
+  approvers: ['bob', 'alice', 'U0BOB0001'],
+  channel: '#search-team',
+  refresh: { schedule: '0 3 * * *', channel: '#search-team' },
+});

@@ -1,0 +1,195 @@
+/** Deploys and their steps. */
+import type { Db } from './db.js';
+import { toRecord, toRecords } from './rows.js';
+import type { DeployKind, DeployRecord, DeployState, StepName, StepRecord, StepState, Surface } from './types.js';
+import { TERMINAL_STATES } from './types.js';
+
+export interface NewDeploy {
+  readonly app: string;
+  readonly version: string;
+  readonly strategy: 'blue-green' | 'rolling';
+  readonly kind?: DeployKind;
+  readonly requestedBy: string;
+  readonly requestedByName?: string | null;
+  readonly surface: Surface;
+  readonly commandId?: number | null;
+  readonly provider: string;
+  readonly threadChannel?: string | null;
+}
+
+/** Columns the pipeline may set on a deploy as it goes. */
+export type DeployPatch = Partial<
+  Pick<
+    DeployRecord,
+    | 'startedAt'
+    | 'finishedAt'
+    | 'fromVersion'
+    | 'fromCluster'
+    | 'fromDeployId'
+    | 'toCluster'
+    | 'endpoint'
+    | 'previousTarget'
+    | 'approvalDeadline'
+    | 'error'
+    | 'cleanup'
+    | 'threadChannel'
+    | 'threadTs'
+  >
+>;
+
+const PATCH_COLUMNS: Record<keyof DeployPatch, string> = {
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  fromVersion: 'from_version',
+  fromCluster: 'from_cluster',
+  fromDeployId: 'from_deploy_id',
+  toCluster: 'to_cluster',
+  endpoint: 'endpoint',
+  previousTarget: 'previous_target',
+  approvalDeadline: 'approval_deadline',
+  error: 'error',
+  cleanup: 'cleanup',
+  threadChannel: 'thread_channel',
+  threadTs: 'thread_ts',
+};
+
+const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(',');
+
+export class DeploysRepo {
+  private readonly insertStmt;
+  private readonly getStmt;
+  private readonly historyStmt;
+  private readonly historyBeforeStmt;
+  private readonly activeStmt;
+  private readonly lastSuccessStmt;
+  private readonly lastSuccessOtherVersionStmt;
+  private readonly stepsStmt;
+  private readonly stepUpsertStmt;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO deploys (app, version, strategy, kind, state, requested_by, requested_by_name, surface, command_id, provider,
+                            created_at, updated_at, thread_channel)
+       VALUES (@app, @version, @strategy, @kind, 'queued', @requestedBy, @requestedByName, @surface, @commandId, @provider,
+               @now, @now, @threadChannel)`,
+    );
+    this.getStmt = db.prepare('SELECT * FROM deploys WHERE id = ?');
+    this.historyStmt = db.prepare('SELECT * FROM deploys WHERE app = ? ORDER BY id DESC LIMIT ?');
+    this.historyBeforeStmt = db.prepare('SELECT * FROM deploys WHERE app = ? AND id < ? ORDER BY id DESC LIMIT ?');
+    this.activeStmt = db.prepare(`SELECT * FROM deploys WHERE state NOT IN (${TERMINAL_SQL}) ORDER BY id`);
+    this.lastSuccessStmt = db.prepare(
+      "SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' ORDER BY id DESC LIMIT 1",
+    );
+    this.lastSuccessOtherVersionStmt = db.prepare(
+      "SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' AND version <> ? ORDER BY id DESC LIMIT 1",
+    );
+    this.stepsStmt = db.prepare('SELECT * FROM steps WHERE deploy_id = ? ORDER BY rowid');
+    this.stepUpsertStmt = db.prepare(
+      `INSERT INTO steps (deploy_id, name, state, started_at, finished_at, detail) VALUES (@deployId, @name, @state, @startedAt, @finishedAt, @detail)
+       ON CONFLICT (deploy_id, name) DO UPDATE SET state = excluded.state,
+         started_at = coalesce(steps.started_at, excluded.started_at),
+         finished_at = excluded.finished_at,
+         detail = coalesce(excluded.detail, steps.detail)`,
+    );
+  }
+
+  create(d: NewDeploy, now: number = Date.now()): DeployRecord {
+    const info = this.insertStmt.run({
+      app: d.app,
+      version: d.version,
+      strategy: d.strategy,
+      kind: d.kind ?? 'deploy',
+      requestedBy: d.requestedBy,
+      requestedByName: d.requestedByName ?? null,
+      surface: d.surface,
+      commandId: d.commandId ?? null,
+      provider: d.provider,
+      threadChannel: d.threadChannel ?? null,
+      now,
+    });
+    return this.get(Number(info.lastInsertRowid))!;
+  }
+
+  get(id: number): DeployRecord | undefined {
+    const row = this.getStmt.get(id);
+    return row ? toRecord<DeployRecord>(row) : undefined;
+  }
+
+  /**
+   * Moves a deploy to `to` only if it is in one of `from` (compare-and-set), so two
+   * racing decisions cannot both win. Returns whether this call made the change.
+   */
+  transition(id: number, from: readonly DeployState[], to: DeployState, patch: DeployPatch = {}, now = Date.now()): boolean {
+    const sets = ['state = @to', 'updated_at = @now'];
+    const params: Record<string, unknown> = { id, to, now };
+    for (const [key, value] of Object.entries(patch)) {
+      const col = PATCH_COLUMNS[key as keyof DeployPatch];
+      sets.push(`${col} = @${key}`);
+      params[key] = value;
+    }
+    const placeholders = from.map((_, i) => `@from${i}`);
+    from.forEach((s, i) => (params[`from${i}`] = s));
+    const info = this.db
+      .prepare(`UPDATE deploys SET ${sets.join(', ')} WHERE id = @id AND state IN (${placeholders.join(',')})`)
+      .run(params);
+    return info.changes === 1;
+  }
+
+  /** Sets columns without changing state. */
+  patch(id: number, patch: DeployPatch, now = Date.now()): void {
+    const entries = Object.entries(patch);
+    if (!entries.length) return;
+    const sets = entries.map(([key]) => `${PATCH_COLUMNS[key as keyof DeployPatch]} = @${key}`);
+    this.db.prepare(`UPDATE deploys SET ${sets.join(', ')}, updated_at = @now WHERE id = @id`).run({ ...patch, id, now });
+  }
+
+  /** Newest first; `beforeId` pages back. */
+  history(app: string, limit = 10, beforeId?: number): DeployRecord[] {
+    const rows = beforeId ? this.historyBeforeStmt.all(app, beforeId, limit) : this.historyStmt.all(app, limit);
+    return toRecords<DeployRecord>(rows);
+  }
+
+  /** Deploys not yet in a terminal state, oldest first. */
+  active(): DeployRecord[] {
+    return toRecords<DeployRecord>(this.activeStmt.all());
+  }
+
+  /** Terminal deploys whose cleanup did not finish (a restart must finish it). */
+  pendingCleanup(): DeployRecord[] {
+    return toRecords<DeployRecord>(this.db.prepare("SELECT * FROM deploys WHERE cleanup = 'pending' ORDER BY id").all());
+  }
+
+  /** The app's live deploy: its last successful one. */
+  lastSucceeded(app: string): DeployRecord | undefined {
+    const row = this.lastSuccessStmt.get(app);
+    return row ? toRecord<DeployRecord>(row) : undefined;
+  }
+
+  /** The last successful deploy of a version other than `version` (what `rollback` goes back to). */
+  lastSucceededOtherThan(app: string, version: string): DeployRecord | undefined {
+    const row = this.lastSuccessOtherVersionStmt.get(app, version);
+    return row ? toRecord<DeployRecord>(row) : undefined;
+  }
+
+  steps(deployId: number): StepRecord[] {
+    return toRecords<StepRecord>(this.stepsStmt.all(deployId));
+  }
+
+  /** Records a step's state; the first start time is kept. */
+  step(deployId: number, name: StepName, state: StepState, detail?: string | null, now = Date.now()): void {
+    const running = state === 'running' || state === 'pending';
+    this.stepUpsertStmt.run({
+      deployId,
+      name,
+      state,
+      startedAt: state === 'pending' ? null : now,
+      finishedAt: running ? null : now,
+      detail: detail ?? null,
+    });
+  }
+
+  /** Runs `fn` in one SQLite transaction. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}

@@ -1,0 +1,35 @@
+/** Personal API tokens, stored as SHA-256 hashes only. */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from './db.js';
+
+const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+export class TokensRepo {
+  private readonly findStmt;
+  private readonly touchStmt;
+
+  constructor(private readonly db: Db) {
+    this.findStmt = db.prepare('SELECT id, person FROM tokens WHERE hash = ? AND revoked_at IS NULL');
+    this.touchStmt = db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?');
+  }
+
+  /** Creates a token for `person`; the plain token is returned once and never stored. */
+  create(person: string, label?: string, now = Date.now()): string {
+    const token = `kc_${randomBytes(24).toString('base64url')}`;
+    this.db.prepare('INSERT INTO tokens (person, hash, label, created_at) VALUES (?, ?, ?, ?)').run(person, hash(token), label ?? null, now);
+    return token;
+  }
+
+  /** The person a token belongs to, or undefined if unknown or revoked. */
+  verify(token: string, now = Date.now()): string | undefined {
+    const row = this.findStmt.get(hash(token)) as { id: number; person: string } | undefined;
+    if (!row) return undefined;
+    this.touchStmt.run(now, row.id);
+    return row.person;
+  }
+
+  /** Revokes every token of `person`; returns how many. */
+  revoke(person: string, now = Date.now()): number {
+    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE person = ? AND revoked_at IS NULL').run(now, person).changes;
+  }
+}
