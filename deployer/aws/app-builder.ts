@@ -1,0 +1,38 @@
+/** The Builder port for the aws provider: picks CodeBuild or the host command per app, then checks ECR. */
+import type { Builder, Registry, StepContext } from '../ports.js';
+
+/** Which builder an app uses (`app.aws.builder`). */
+export type BuilderKind = 'codebuild' | 'command';
+
+/**
+ * Dispatches to the app's builder. Makes sure the repository exists first,
+ * skips the build when the tag is already in ECR (tags are immutable, and a
+ * resumed step must not build twice), and afterwards fails unless the image
+ * really is in ECR.
+ */
+export class AppBuilder implements Builder {
+  constructor(
+    private readonly registry: Registry,
+    private readonly builders: (kind: BuilderKind) => Builder,
+  ) {}
+
+  async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
+    const { app } = ctx;
+    if (app.aws.builder === 'none') {
+      throw new Error(`no builder configured for ${app.name}: set aws.codeBuildProject or aws.buildCommand`);
+    }
+    const uri = this.registry.imageUri({ app, tag });
+    await this.registry.ensureRepository({ app, progress: ctx.progress, signal: ctx.signal });
+    if (await this.registry.hasImage({ app, tag, signal: ctx.signal })) {
+      ctx.progress(`image ${uri} is already in ECR; not building again`, { image: uri });
+      return;
+    }
+    await this.builders(app.aws.builder).build({ ctx, tag });
+    if (!(await this.registry.hasImage({ app, tag, signal: ctx.signal }))) {
+      throw new Error(
+        `the ${app.aws.builder} build of ${app.name} finished but ${uri} is not in ECR: the build must push exactly this tag`,
+      );
+    }
+    ctx.progress(`image ${uri} is in ECR`, { image: uri });
+  }
+}

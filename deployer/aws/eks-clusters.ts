@@ -1,0 +1,457 @@
+/** The Clusters port over Amazon EKS (clusters, managed node groups, Fargate profiles) and Auto Scaling. */
+import { DescribeAutoScalingGroupsCommand, waitUntilGroupInService, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateClusterCommand,
+  CreateFargateProfileCommand,
+  CreateNodegroupCommand,
+  DeleteClusterCommand,
+  DeleteFargateProfileCommand,
+  DeleteNodegroupCommand,
+  DescribeClusterCommand,
+  DescribeFargateProfileCommand,
+  DescribeNodegroupCommand,
+  ListFargateProfilesCommand,
+  ListNodegroupsCommand,
+  paginateListClusters,
+  waitUntilClusterActive,
+  waitUntilClusterDeleted,
+  waitUntilFargateProfileActive,
+  waitUntilFargateProfileDeleted,
+  waitUntilNodegroupActive,
+  waitUntilNodegroupDeleted,
+  type Cluster,
+  type DescribeNodegroupCommandOutput,
+  type EKSClient,
+} from '@aws-sdk/client-eks';
+import type { KubeApp } from '../../kubeapps/index.js';
+import type { ResourceRecord } from '../../store/index.js';
+import type { ClusterInfo, Clusters, Progress, StepContext, TaggedResource } from '../ports.js';
+import {
+  awsFailure,
+  call,
+  isAwsError,
+  kubecontrolTags,
+  waiterFailure,
+  type AwsClientsFor,
+  type WaiterDelays,
+} from './clients.js';
+
+export interface EksClustersOptions {
+  readonly clients: AwsClientsFor;
+  /** Polling delays of every waiter (seconds). @default the SDK's service defaults */
+  readonly waiterDelays?: WaiterDelays;
+  /** Upper bound of one wait, seconds; the step's own timeout (ctx.signal) usually comes first. @default 2700 */
+  readonly maxWaitSeconds?: number;
+  /** Regions `listTagged` looks in. @default [process.env.AWS_REGION ?? 'us-east-1'] */
+  readonly regions?: () => readonly string[];
+}
+
+/** The node group and Fargate profile names of a cluster (both unique, as the cluster name carries the deploy id). */
+export const nodegroupName = (cluster: string): string => `${cluster}-nodes`;
+export const fargateProfileName = (cluster: string): string => `${cluster}-fargate`;
+
+const NOT_FOUND = 'ResourceNotFoundException';
+const IN_USE = 'ResourceInUseException';
+
+/**
+ * Provisions one EKS cluster per deploy with its capacity, recording every
+ * resource in the deploy's ledger before creating it, and adopting what a
+ * previous attempt of the same deploy already created.
+ */
+export class EksClusters implements Clusters {
+  constructor(private readonly opts: EksClustersOptions) {}
+
+  private waiter(client: EKSClient | object, signal?: AbortSignal) {
+    return {
+      client: client as EKSClient,
+      abortSignal: signal,
+      maxWaitTime: this.opts.maxWaitSeconds ?? 2700,
+      ...(this.opts.waiterDelays ?? {}),
+    };
+  }
+
+  async provision({ ctx, clusterName }: { ctx: StepContext; clusterName: string }): Promise<ClusterInfo> {
+    const { app } = ctx;
+    const region = app.aws.region;
+    const { eks } = this.opts.clients(region);
+    const tags = kubecontrolTags(app.name, ctx.deployId);
+    requireSetting(app, 'clusterRoleArn', app.aws.clusterRoleArn, 'KUBECONTROL_CLUSTER_ROLE_ARN');
+    if (!app.aws.subnetIds.length) throw new Error(`no subnets configured for ${app.name}: set aws.subnetIds or KUBECONTROL_SUBNET_IDS`);
+
+    // 1. The cluster.
+    const row = ctx.ledger.intend({ kind: 'cluster', name: clusterName, data: { region } });
+    let cluster = await this.describeCluster(eks, clusterName, ctx.signal);
+    if (cluster) {
+      this.checkAdoptable(cluster, ctx.deployId);
+      ctx.progress(`EKS cluster ${clusterName} already exists (${cluster.status}); adopting it`, { cluster: clusterName });
+    } else {
+      ctx.progress(`creating EKS cluster ${clusterName} (Kubernetes ${app.aws.kubernetesVersion})`, { cluster: clusterName });
+      try {
+        await eks.send(
+          new CreateClusterCommand({
+            name: clusterName,
+            version: app.aws.kubernetesVersion,
+            roleArn: app.aws.clusterRoleArn,
+            resourcesVpcConfig: {
+              subnetIds: [...app.aws.subnetIds],
+              securityGroupIds: [...app.aws.securityGroupIds],
+              endpointPublicAccess: true,
+              endpointPrivateAccess: true,
+            },
+            // kubecontrol's own principal becomes cluster admin through an access entry.
+            accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: true },
+            tags,
+            clientRequestToken: `kubecontrol-${clusterName}`.slice(0, 64),
+          }),
+          { abortSignal: ctx.signal },
+        );
+      } catch (err) {
+        // Created by a previous attempt that crashed before describing it: adopt.
+        if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'CreateCluster', err);
+      }
+    }
+    if (cluster?.status !== 'ACTIVE') {
+      try {
+        const r = await waitUntilClusterActive(this.waiter(eks, ctx.signal), { name: clusterName });
+        cluster = r.reason?.cluster ?? cluster;
+      } catch (err) {
+        throw waiterFailure(`EKS cluster ${clusterName} to become ACTIVE`, err, ctx.signal);
+      }
+      cluster ??= await this.describeCluster(eks, clusterName, ctx.signal);
+    }
+    ctx.ledger.created(row.id, { region, arn: cluster?.arn, endpoint: cluster?.endpoint });
+    ctx.progress(`EKS cluster ${clusterName} is ACTIVE`, { cluster: clusterName });
+
+    // 2. Its capacity.
+    if (app.hardware.capacity === 'fargate') {
+      await this.provisionFargate(ctx, eks, clusterName, row.id, tags);
+    } else {
+      await this.provisionNodes(ctx, eks, clusterName, row.id, tags);
+    }
+    return { name: clusterName, status: cluster?.status ?? 'ACTIVE', endpoint: cluster?.endpoint };
+  }
+
+  private async provisionNodes(ctx: StepContext, eks: EKSClient, clusterName: string, parentId: number, tags: Record<string, string>): Promise<void> {
+    const { app } = ctx;
+    const hw = app.hardware;
+    const region = app.aws.region;
+    requireSetting(app, 'nodeRoleArn', app.aws.nodeRoleArn, 'KUBECONTROL_NODE_ROLE_ARN');
+    const name = nodegroupName(clusterName);
+    const row = ctx.ledger.intend({ kind: 'nodegroup', name, parentId, data: { cluster: clusterName, region } });
+    const existing = await this.describeNodegroup(eks, clusterName, name, ctx.signal);
+    if (existing) {
+      ctx.progress(`node group ${name} already exists (${existing.status}); adopting it`, { nodegroup: name });
+    } else {
+      const capacityType = hw.spot ? 'SPOT' : 'ON_DEMAND';
+      const amiType = hw.arch === 'arm64' ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD';
+      ctx.progress(
+        `creating node group ${name}: ${hw.desiredNodes} × ${hw.instanceTypes.join('|')} ${capacityType} ${hw.arch} (min ${hw.minNodes}, max ${hw.maxNodes})`,
+        { nodegroup: name },
+      );
+      try {
+        await eks.send(
+          new CreateNodegroupCommand({
+            clusterName,
+            nodegroupName: name,
+            scalingConfig: { minSize: hw.minNodes, maxSize: hw.maxNodes, desiredSize: hw.desiredNodes },
+            instanceTypes: [...hw.instanceTypes],
+            capacityType,
+            amiType,
+            nodeRole: app.aws.nodeRoleArn,
+            subnets: [...app.aws.subnetIds],
+            labels: { 'kubecontrol/app': app.name },
+            tags,
+            clientRequestToken: `kubecontrol-${name}`.slice(0, 64),
+          }),
+          { abortSignal: ctx.signal },
+        );
+      } catch (err) {
+        if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'CreateNodegroup', err);
+      }
+    }
+
+    // Report the Auto Scaling Group's instances as they come up, while the node group is created.
+    const report = this.capacityReporter(ctx.progress, region, hw.desiredNodes);
+    const observed = observe(eks, async (out) => {
+      const asg = (out as DescribeNodegroupCommandOutput).nodegroup?.resources?.autoScalingGroups?.[0]?.name;
+      if (asg) await report.look(asg, ctx.signal);
+    });
+    let asgName: string | undefined;
+    try {
+      const r = await waitUntilNodegroupActive(this.waiter(observed, ctx.signal), { clusterName, nodegroupName: name });
+      asgName = r.reason?.nodegroup?.resources?.autoScalingGroups?.[0]?.name;
+    } catch (err) {
+      throw waiterFailure(`node group ${name} to become ACTIVE`, err, ctx.signal);
+    }
+    if (asgName) {
+      // The node group is ACTIVE; wait until at least minNodes instances are InService.
+      const { autoscaling } = this.opts.clients(region);
+      const asgObserved = observe(autoscaling, async (out) => report.show(out as { AutoScalingGroups?: AutoScalingGroup[] }));
+      try {
+        await waitUntilGroupInService(
+          { ...this.waiter(asgObserved, ctx.signal), client: asgObserved as typeof autoscaling },
+          { AutoScalingGroupNames: [asgName] },
+        );
+      } catch (err) {
+        throw waiterFailure(`the instances of ${asgName} to be InService`, err, ctx.signal);
+      }
+      if (report.inService < hw.desiredNodes) {
+        ctx.progress(`${report.inService}/${hw.desiredNodes} nodes InService; the rest are still joining`, {
+          nodegroup: name,
+          inService: report.inService,
+          desired: hw.desiredNodes,
+        });
+      }
+    }
+    ctx.ledger.created(row.id, { cluster: clusterName, region, autoScalingGroup: asgName });
+    ctx.progress(`node group ${name} is ACTIVE`, { nodegroup: name });
+  }
+
+  private async provisionFargate(ctx: StepContext, eks: EKSClient, clusterName: string, parentId: number, tags: Record<string, string>): Promise<void> {
+    const { app } = ctx;
+    const region = app.aws.region;
+    requireSetting(app, 'podExecutionRoleArn', app.aws.podExecutionRoleArn, 'KUBECONTROL_POD_EXECUTION_ROLE_ARN');
+    const name = fargateProfileName(clusterName);
+    const row = ctx.ledger.intend({ kind: 'fargate-profile', name, parentId, data: { cluster: clusterName, region } });
+    let exists = false;
+    try {
+      await eks.send(new DescribeFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: ctx.signal });
+      exists = true;
+      ctx.progress(`Fargate profile ${name} already exists; adopting it`, { fargateProfile: name });
+    } catch (err) {
+      if (!isAwsError(err, NOT_FOUND)) throw awsFailure('EKS', 'DescribeFargateProfile', err);
+    }
+    if (!exists) {
+      ctx.progress(`creating Fargate profile ${name} for namespace ${app.name}`, { fargateProfile: name });
+      try {
+        await eks.send(
+          new CreateFargateProfileCommand({
+            clusterName,
+            fargateProfileName: name,
+            podExecutionRoleArn: app.aws.podExecutionRoleArn,
+            subnets: [...app.aws.subnetIds],
+            // The app's namespace, and CoreDNS so that a Fargate-only cluster resolves names.
+            selectors: [{ namespace: app.name }, { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
+            tags,
+            clientRequestToken: `kubecontrol-${name}`.slice(0, 64),
+          }),
+          { abortSignal: ctx.signal },
+        );
+      } catch (err) {
+        if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'CreateFargateProfile', err);
+      }
+    }
+    try {
+      await waitUntilFargateProfileActive(this.waiter(eks, ctx.signal), { clusterName, fargateProfileName: name });
+    } catch (err) {
+      throw waiterFailure(`Fargate profile ${name} to become ACTIVE`, err, ctx.signal);
+    }
+    ctx.ledger.created(row.id, { cluster: clusterName, region });
+    ctx.progress(`Fargate profile ${name} is ACTIVE`, { fargateProfile: name });
+  }
+
+  async describe({ name, app, signal }: { name: string; app: KubeApp; signal?: AbortSignal }): Promise<ClusterInfo | undefined> {
+    const c = await this.describeCluster(this.opts.clients(app.aws.region).eks, name, signal);
+    return c ? { name, status: c.status ?? 'UNKNOWN', endpoint: c.endpoint } : undefined;
+  }
+
+  async destroy({ resource, app, progress, signal }: { resource: ResourceRecord; app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    const region = typeof resource.data?.region === 'string' ? resource.data.region : app.aws.region;
+    const { eks } = this.opts.clients(region);
+    const cluster = typeof resource.data?.cluster === 'string' ? resource.data.cluster : undefined;
+    switch (resource.kind) {
+      case 'nodegroup':
+        return this.deleteNodegroup(eks, cluster ?? clusterOf(resource.name, '-nodes'), resource.name, progress, signal);
+      case 'fargate-profile':
+        return this.deleteFargateProfile(eks, cluster ?? clusterOf(resource.name, '-fargate'), resource.name, progress, signal);
+      case 'cluster':
+        return this.deleteCluster(eks, resource.name, progress, signal);
+      case 'namespace':
+        // Goes with its cluster.
+        return;
+      default:
+        throw new Error(`EksClusters cannot destroy a ${resource.kind} (${resource.name})`);
+    }
+  }
+
+  private async deleteNodegroup(eks: EKSClient, clusterName: string, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    try {
+      await eks.send(new DeleteNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal });
+      progress(`deleting node group ${name}`, { nodegroup: name });
+    } catch (err) {
+      if (isAwsError(err, NOT_FOUND)) return progress(`node group ${name} is already gone`, { nodegroup: name });
+      // Already DELETING: wait for it like for our own delete.
+      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'DeleteNodegroup', err);
+    }
+    try {
+      await waitUntilNodegroupDeleted(this.waiter(eks, signal), { clusterName, nodegroupName: name });
+    } catch (err) {
+      throw waiterFailure(`node group ${name} to be deleted`, err, signal);
+    }
+    progress(`node group ${name} deleted`, { nodegroup: name });
+  }
+
+  private async deleteFargateProfile(eks: EKSClient, clusterName: string, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    try {
+      await eks.send(new DeleteFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: signal });
+      progress(`deleting Fargate profile ${name}`, { fargateProfile: name });
+    } catch (err) {
+      if (isAwsError(err, NOT_FOUND)) return progress(`Fargate profile ${name} is already gone`, { fargateProfile: name });
+      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'DeleteFargateProfile', err);
+    }
+    try {
+      await waitUntilFargateProfileDeleted(this.waiter(eks, signal), { clusterName, fargateProfileName: name });
+    } catch (err) {
+      throw waiterFailure(`Fargate profile ${name} to be deleted`, err, signal);
+    }
+    progress(`Fargate profile ${name} deleted`, { fargateProfile: name });
+  }
+
+  private async deleteCluster(eks: EKSClient, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    // A cluster cannot be deleted while it has capacity: remove whatever is left first
+    // (normally the pipeline has already destroyed the ledger's node group or profile).
+    let nodegroups: string[] = [];
+    let profiles: string[] = [];
+    try {
+      nodegroups = (await eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal })).nodegroups ?? [];
+      profiles = (await eks.send(new ListFargateProfilesCommand({ clusterName: name }), { abortSignal: signal })).fargateProfileNames ?? [];
+    } catch (err) {
+      if (isAwsError(err, NOT_FOUND)) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
+      throw awsFailure('EKS', 'ListNodegroups', err);
+    }
+    await Promise.all([
+      ...nodegroups.map((ng) => this.deleteNodegroup(eks, name, ng, progress, signal)),
+      ...profiles.map((p) => this.deleteFargateProfile(eks, name, p, progress, signal)),
+    ]);
+    try {
+      await eks.send(new DeleteClusterCommand({ name }), { abortSignal: signal });
+      progress(`deleting EKS cluster ${name}`, { cluster: name });
+    } catch (err) {
+      if (isAwsError(err, NOT_FOUND)) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
+      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'DeleteCluster', err);
+    }
+    try {
+      await waitUntilClusterDeleted(this.waiter(eks, signal), { name });
+    } catch (err) {
+      throw waiterFailure(`EKS cluster ${name} to be deleted`, err, signal);
+    }
+    progress(`EKS cluster ${name} deleted`, { cluster: name });
+  }
+
+  async listTagged({ signal }: { signal?: AbortSignal }): Promise<TaggedResource[]> {
+    const regions = [...new Set(this.opts.regions?.() ?? [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1'])];
+    const found: TaggedResource[] = [];
+    for (const region of regions) {
+      const { eks } = this.opts.clients(region);
+      const names: string[] = [];
+      try {
+        for await (const page of paginateListClusters({ client: eks }, {})) names.push(...(page.clusters ?? []));
+      } catch (err) {
+        throw awsFailure('EKS', 'ListClusters', err);
+      }
+      for (const name of names) {
+        const c = await this.describeCluster(eks, name, signal);
+        const app = c?.tags?.['kubecontrol:app'];
+        if (!c || !app) continue;
+        const deployId = parseDeployId(c.tags?.['kubecontrol:deploy']);
+        found.push({ kind: 'cluster', name, app, deployId });
+        const [ngs, fps] = await Promise.all([
+          call('EKS', 'ListNodegroups', () => eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal })),
+          call('EKS', 'ListFargateProfiles', () => eks.send(new ListFargateProfilesCommand({ clusterName: name }), { abortSignal: signal })),
+        ]);
+        for (const ng of ngs.nodegroups ?? []) found.push({ kind: 'nodegroup', name: ng, cluster: name, app, deployId });
+        for (const fp of fps.fargateProfileNames ?? []) found.push({ kind: 'fargate-profile', name: fp, cluster: name, app, deployId });
+      }
+    }
+    return found;
+  }
+
+  private async describeCluster(eks: EKSClient, name: string, signal?: AbortSignal): Promise<Cluster | undefined> {
+    try {
+      return (await eks.send(new DescribeClusterCommand({ name }), { abortSignal: signal })).cluster;
+    } catch (err) {
+      if (isAwsError(err, NOT_FOUND)) return undefined;
+      throw awsFailure('EKS', 'DescribeCluster', err);
+    }
+  }
+
+  private async describeNodegroup(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal) {
+    try {
+      return (await eks.send(new DescribeNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal })).nodegroup;
+    } catch (err) {
+      if (isAwsError(err, NOT_FOUND)) return undefined;
+      throw awsFailure('EKS', 'DescribeNodegroup', err);
+    }
+  }
+
+  /** Refuses to adopt a cluster of another deploy, or one that is going away. */
+  private checkAdoptable(c: Cluster, deployId: number): void {
+    const owner = c.tags?.['kubecontrol:deploy'];
+    if (owner !== undefined && owner !== String(deployId)) {
+      throw new Error(`EKS cluster ${c.name} already exists and belongs to deploy ${owner}, not ${deployId}`);
+    }
+    if (c.status === 'DELETING' || c.status === 'FAILED') {
+      throw new Error(`EKS cluster ${c.name} already exists in state ${c.status} and cannot be used`);
+    }
+  }
+
+  /** Reports "k/n nodes InService" whenever the count changes. */
+  private capacityReporter(progress: Progress, region: string, desired: number) {
+    const { autoscaling } = this.opts.clients(region);
+    const state = { inService: 0, last: '' };
+    const show = (out: { AutoScalingGroups?: AutoScalingGroup[] }): void => {
+      const g = out.AutoScalingGroups?.[0];
+      if (!g) return;
+      const instances = g.Instances ?? [];
+      state.inService = instances.filter((i) => i.LifecycleState === 'InService').length;
+      const want = g.DesiredCapacity ?? desired;
+      const line = `${state.inService}/${want} nodes InService`;
+      if (line !== state.last) {
+        state.last = line;
+        progress(line, { autoScalingGroup: g.AutoScalingGroupName, inService: state.inService, desired: want, instances: instances.length });
+      }
+    };
+    return {
+      get inService() {
+        return state.inService;
+      },
+      show,
+      /** Best effort while the node group is still being created: a failure here is not the deploy's failure. */
+      async look(asg: string, signal?: AbortSignal): Promise<void> {
+        try {
+          show(await autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [asg] }), { abortSignal: signal }));
+        } catch {
+          // the waiter goes on; its own result decides
+        }
+      },
+    };
+  }
+}
+
+/**
+ * A view of an SDK client whose `send` also hands every output to `onOutput`,
+ * so the SDK's own waiters can drive progress lines.
+ */
+function observe<C extends { send: (...args: never[]) => Promise<unknown> }>(client: C, onOutput: (out: unknown) => Promise<void> | void): C {
+  const view = Object.create(client) as C;
+  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (view as { send: unknown }).send = async (...args: unknown[]) => {
+    const out = await send(...args);
+    await onOutput(out);
+    return out;
+  };
+  return view;
+}
+
+function requireSetting(app: KubeApp, field: string, value: string, env: string): void {
+  if (!value) throw new Error(`no ${field} configured for ${app.name}: set aws.${field} or ${env}`);
+}
+
+function clusterOf(name: string, suffix: string): string {
+  return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+}
+
+function parseDeployId(v: string | undefined): number | undefined {
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isInteger(n) ? n : undefined;
+}

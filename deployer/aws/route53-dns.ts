@@ -1,0 +1,159 @@
+/** The Dns port over Amazon Route 53, plus an HTTP health check through the new target. */
+import {
+  ChangeResourceRecordSetsCommand,
+  ListResourceRecordSetsCommand,
+  waitUntilResourceRecordSetsChanged,
+  type Change,
+  type ResourceRecordSet,
+  type Route53Client,
+} from '@aws-sdk/client-route-53';
+import type { KubeApp } from '../../kubeapps/index.js';
+import type { Dns, Progress } from '../ports.js';
+import { abortError, call, errorMessage, sleep, waiterFailure, type AwsClientsFor, type WaiterDelays } from './clients.js';
+
+/** The subset of `fetch` the health check uses (tests point it at a local server). */
+export type FetchLike = (url: string, init: { signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; statusText: string }>;
+
+/** How the health check retries. */
+export interface HealthRetry {
+  /** @default 8 */
+  readonly attempts?: number;
+  /** First pause between attempts, ms; doubles up to maxMs. @default 2000 */
+  readonly minMs?: number;
+  /** @default 15000 */
+  readonly maxMs?: number;
+  /** Per-request timeout, ms. @default 5000 */
+  readonly timeoutMs?: number;
+}
+
+export interface Route53DnsOptions {
+  readonly clients: AwsClientsFor;
+  /** Route 53's INSYNC waiter delays (seconds). @default the SDK's (30 s) */
+  readonly waiterDelays?: WaiterDelays;
+  /** @default 900 */
+  readonly maxWaitSeconds?: number;
+  /** @default globalThis.fetch */
+  readonly fetch?: FetchLike;
+  readonly healthRetry?: HealthRetry;
+}
+
+/** `name.` → `name`, lowercase (Route 53 returns names fully qualified). */
+const bare = (n: string | undefined): string => (n ?? '').replace(/\.$/, '').toLowerCase();
+
+/** The record's current target: a CNAME's value or an alias A record's DNS name. */
+function targetOf(r: ResourceRecordSet): string | undefined {
+  if (r.Type === 'CNAME') return bare(r.ResourceRecords?.[0]?.Value) || undefined;
+  if (r.Type === 'A' && r.AliasTarget?.DNSName) return bare(r.AliasTarget.DNSName).replace(/^dualstack\./, '');
+  return undefined;
+}
+
+/**
+ * Points `app.dns.name` at a cluster's load balancer with a CNAME (TTL
+ * `app.dns.ttlSeconds`), replacing an alias A record if one is there, and
+ * waits for Route 53 to report the change INSYNC.
+ */
+export class Route53Dns implements Dns {
+  constructor(private readonly opts: Route53DnsOptions) {}
+
+  private zone(app: KubeApp): { route53: Route53Client; zoneId: string } {
+    const zoneId = app.aws.hostedZoneId.replace(/^\/?hostedzone\//, '');
+    if (!zoneId) throw new Error(`no Route 53 hosted zone configured for ${app.name}: set aws.hostedZoneId or KUBECONTROL_HOSTED_ZONE_ID`);
+    return { route53: this.opts.clients(app.aws.region).route53, zoneId };
+  }
+
+  /** The app's CNAME or alias A record, if any. */
+  private async record(app: KubeApp, signal?: AbortSignal): Promise<ResourceRecordSet | undefined> {
+    const { route53, zoneId } = this.zone(app);
+    const out = await call('Route53', 'ListResourceRecordSets', () =>
+      route53.send(
+        // Record sets are sorted by name then type: starting at the name, A and CNAME come first.
+        new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: app.dns.name, MaxItems: 5 }),
+        { abortSignal: signal },
+      ),
+    );
+    return (out.ResourceRecordSets ?? []).find((r) => bare(r.Name) === bare(app.dns.name) && targetOf(r) !== undefined);
+  }
+
+  async current({ app, signal }: { app: KubeApp; signal?: AbortSignal }): Promise<string | undefined> {
+    const r = await this.record(app, signal);
+    return r ? targetOf(r) : undefined;
+  }
+
+  async checkHealth({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    const r = this.opts.healthRetry ?? {};
+    const attempts = r.attempts ?? 8;
+    const port = app.service.port;
+    // A target with its own port (tests, local) is used as it is.
+    const host = target.includes(':') || port === 80 ? target : `${target}:${port}`;
+    const url = `http://${host}${app.service.healthCheckPath}`;
+    const fetchFn: FetchLike = this.opts.fetch ?? ((u, init) => fetch(u, init));
+    let delay = r.minMs ?? 2000;
+    let last = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (signal?.aborted) throw abortError(`health check of ${url}`, signal);
+      const timeout = AbortSignal.timeout(r.timeoutMs ?? 5000);
+      try {
+        const res = await fetchFn(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'manual' });
+        if (res.status >= 200 && res.status < 400) {
+          progress(`health check GET ${url}: ${res.status}`, { url, status: res.status, attempt });
+          return;
+        }
+        last = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+      } catch (err) {
+        if (signal?.aborted) throw abortError(`health check of ${url}`, signal);
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        last = timeout.aborted ? 'no answer (timeout)' : cause?.code ?? cause?.message ?? errorMessage(err);
+      }
+      progress(`health check GET ${url}: ${last} (attempt ${attempt}/${attempts})`, { url, attempt });
+      if (attempt < attempts) {
+        await sleep(delay, signal, `health check of ${url}`);
+        delay = Math.min(delay * 2, r.maxMs ?? 15000);
+      }
+    }
+    throw new Error(`health check GET ${url} failed after ${attempts} attempts: ${last}`);
+  }
+
+  async pointRecord({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {
+    const { route53, zoneId } = this.zone(app);
+    const existing = await this.record(app, signal);
+    const previous = existing ? targetOf(existing) : undefined;
+    if (previous === bare(target) && existing?.Type === 'CNAME') {
+      progress(`${app.dns.name} already points at ${target}`, { name: app.dns.name, target });
+      return { previous };
+    }
+    const changes: Change[] = [];
+    // A name cannot carry an A alias and a CNAME: replace the alias in the same (atomic) batch.
+    if (existing?.Type === 'A') changes.push({ Action: 'DELETE', ResourceRecordSet: existing });
+    changes.push({
+      Action: 'UPSERT',
+      ResourceRecordSet: { Name: app.dns.name, Type: 'CNAME', TTL: app.dns.ttlSeconds, ResourceRecords: [{ Value: target }] },
+    });
+    const out = await call('Route53', 'ChangeResourceRecordSets', () =>
+      route53.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: zoneId,
+          ChangeBatch: { Comment: `kubecontrol: ${app.name} -> ${target}`, Changes: changes },
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    progress(`pointed ${app.dns.name} at ${target} (was ${previous ?? 'nothing'}); waiting for Route 53 to be INSYNC`, {
+      name: app.dns.name,
+      target,
+      previous,
+      change: out.ChangeInfo?.Id,
+    });
+    if (out.ChangeInfo?.Id && out.ChangeInfo.Status !== 'INSYNC') {
+      try {
+        await waitUntilResourceRecordSetsChanged(
+          { client: route53, abortSignal: signal, maxWaitTime: this.opts.maxWaitSeconds ?? 900, ...(this.opts.waiterDelays ?? {}) },
+          { Id: out.ChangeInfo.Id },
+        );
+      } catch (err) {
+        throw waiterFailure(`Route 53 change ${out.ChangeInfo.Id} of ${app.dns.name} to be INSYNC`, err, signal);
+      }
+    }
+    progress(`${app.dns.name} → ${target} is INSYNC`, { name: app.dns.name, target });
+    return { previous };
+  }
+}
