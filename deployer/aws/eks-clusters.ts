@@ -44,6 +44,17 @@ export interface EksClustersOptions {
   readonly maxWaitSeconds?: number;
   /** Regions `listTagged` looks in. @default [process.env.AWS_REGION ?? 'us-east-1'] */
   readonly regions?: () => readonly string[];
+  /**
+   * Deletes an app's namespace on a cluster (KubeWorkloads.deleteNamespace), so
+   * that a ledger 'namespace' row takes the Service's load balancer with it.
+   * @default namespaces go with their cluster
+   */
+  readonly namespaces?: NamespaceDeleter;
+}
+
+/** Deletes an app's namespace on a cluster and waits until it is gone. */
+export interface NamespaceDeleter {
+  deleteNamespace(cmd: { cluster: string; app: KubeApp; progress: Progress; signal: AbortSignal }): Promise<void>;
 }
 
 /** The node group and Fargate profile names of a cluster (both unique, as the cluster name carries the deploy id). */
@@ -266,9 +277,12 @@ export class EksClusters implements Clusters {
         return this.deleteFargateProfile(eks, cluster ?? clusterOf(resource.name, '-fargate'), resource.name, progress, signal);
       case 'cluster':
         return this.deleteCluster(eks, resource.name, progress, signal);
-      case 'namespace':
-        // Goes with its cluster.
-        return;
+      case 'namespace': {
+        const clusterName = cluster ?? resource.name.split('/')[0]!;
+        // No cluster, no namespace; without a deleter the namespace goes with its cluster.
+        if (!this.opts.namespaces || !(await this.describeCluster(eks, clusterName, signal))) return;
+        return this.opts.namespaces.deleteNamespace({ cluster: clusterName, app, progress, signal: signal ?? new AbortController().signal });
+      }
       default:
         throw new Error(`EksClusters cannot destroy a ${resource.kind} (${resource.name})`);
     }

@@ -1,0 +1,381 @@
+/**
+ * The Workloads port over the Kubernetes API: server-side apply of the app's
+ * objects, then a rollout followed by Watch (never polling), then the
+ * Service's load-balancer hostname.
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
+  type V1Service,
+} from '@kubernetes/client-node';
+import type { KubeApp } from '../../kubeapps/index.js';
+import type { Progress, Registry, StepContext, Workloads } from '../ports.js';
+import { LABEL_NAME, LABEL_VERSION, MANAGER, renderManifests } from './manifests.js';
+
+/** Gives a KubeConfig (endpoint + credentials) for a cluster. */
+export interface KubeConfigSource {
+  kubeConfigFor(cluster: string, opts?: { region?: string; signal?: AbortSignal }): Promise<KubeConfig>;
+}
+
+export interface KubeWorkloadsOptions {
+  readonly source: KubeConfigSource;
+  /** Where the app's images are (only `imageUri` is used). */
+  readonly registry: Pick<Registry, 'imageUri'>;
+  /** Seconds without rollout progress before Kubernetes reports ProgressDeadlineExceeded. @default 600 */
+  readonly progressDeadlineSeconds?: number;
+  /** A pod of the new version restarting this often in CrashLoopBackOff fails the rollout at once. @default 3 */
+  readonly crashLoopRestarts?: number;
+  /** Pause before a watch that ended is opened again, ms. @default 1000 */
+  readonly rewatchDelayMs?: number;
+}
+
+/** A failed Kubernetes API call, with the API's status and message. */
+export function kubeFailure(operation: string, err: unknown): Error {
+  const e = err as { code?: unknown; body?: unknown; message?: string };
+  if (typeof e?.code === 'number') {
+    let detail = '';
+    try {
+      const body = typeof e.body === 'string' ? (JSON.parse(e.body) as { message?: string; reason?: string }) : (e.body as { message?: string; reason?: string });
+      detail = [body?.reason, body?.message].filter(Boolean).join(': ');
+    } catch {
+      detail = String(e.body ?? '');
+    }
+    return new Error(`Kubernetes ${operation} failed: HTTP ${e.code}${detail ? `: ${detail}` : ''}`, { cause: err });
+  }
+  return new Error(`Kubernetes ${operation} failed: ${e?.message ?? String(err)}`, { cause: err });
+}
+
+function abortError(what: string, signal: AbortSignal, detail = ''): Error {
+  const reason = signal.reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
+  const e = new Error(`${what} aborted: ${why}${detail}`, { cause: reason });
+  e.name = 'AbortError';
+  return e;
+}
+
+/** Server-side apply options: our field manager wins conflicts (kubecontrol owns these objects). */
+const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+/** Where a rollout stands, computed like `kubectl rollout status`. */
+export function rolloutState(d: V1Deployment): { done: boolean; message: string; failed?: string } {
+  const name = d.metadata?.name ?? 'deployment';
+  const generation = d.metadata?.generation ?? 0;
+  const st = d.status ?? {};
+  if ((st.observedGeneration ?? 0) < generation) return { done: false, message: `waiting for ${name}'s new spec to be observed` };
+  const progressing = (st.conditions ?? []).find((c) => c.type === 'Progressing');
+  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+    return { done: false, message: 'progress deadline exceeded', failed: `ProgressDeadlineExceeded: ${progressing.message ?? ''}`.trim() };
+  }
+  const want = d.spec?.replicas ?? 1;
+  const updated = st.updatedReplicas ?? 0;
+  const available = st.availableReplicas ?? 0;
+  const total = st.replicas ?? 0;
+  if (updated < want) return { done: false, message: `${updated}/${want} replicas updated, ${available} available` };
+  if (total > updated) return { done: false, message: `${total - updated} old replicas still terminating` };
+  if (available < want) return { done: false, message: `${available}/${want} updated replicas available` };
+  return { done: true, message: `${available}/${want} replicas updated and available` };
+}
+
+/** Pods that cannot run, as `pod/x container y: CrashLoopBackOff (5 restarts, last exit 1 Error)`. */
+export function brokenPods(pods: readonly V1Pod[], minRestarts = 0): string[] {
+  const out: string[] = [];
+  for (const p of pods) {
+    for (const cs of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+      const reason = cs.state?.waiting?.reason;
+      if (!reason || !/CrashLoopBackOff|ImagePullBackOff|ErrImagePull|CreateContainerConfigError|InvalidImageName|RunContainerError/.test(reason)) continue;
+      if (reason === 'CrashLoopBackOff' && cs.restartCount < minRestarts) continue;
+      const last = cs.lastState?.terminated;
+      const lastText = last ? `, last exit ${last.exitCode}${last.reason ? ` ${last.reason}` : ''}` : '';
+      const msg = reason !== 'CrashLoopBackOff' && cs.state?.waiting?.message ? `: ${cs.state.waiting.message}` : '';
+      out.push(`pod/${p.metadata?.name} container ${cs.name}: ${reason} (${cs.restartCount} restarts${lastText})${msg}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Opens a watch on `path` and resolves with `check`'s first non-undefined
+ * answer; `check` throwing rejects. The watch is opened again when the server
+ * closes it (a fresh watch starts with the current state as ADDED events).
+ */
+function watchUntil<T>(opts: {
+  kubeConfig: () => Promise<KubeConfig>;
+  path: string;
+  query: Record<string, string>;
+  check: (type: string, obj: KubernetesObject) => T | undefined;
+  signal: AbortSignal;
+  what: string;
+  onAbort: () => Promise<string>;
+  rewatchDelayMs: number;
+}): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let controller: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let failures = 0;
+    const finish = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal.removeEventListener('abort', onAbort);
+      if (timer) clearTimeout(timer);
+      controller?.abort();
+      fn();
+    };
+    const onAbort = (): void => {
+      controller?.abort();
+      void opts.onAbort().then(
+        (detail) => finish(() => reject(abortError(opts.what, opts.signal, detail))),
+        () => finish(() => reject(abortError(opts.what, opts.signal))),
+      );
+    };
+    const open = async (): Promise<void> => {
+      if (settled) return;
+      try {
+        const kc = await opts.kubeConfig();
+        const c = await new Watch(kc).watch(
+          opts.path,
+          opts.query,
+          (type, obj: KubernetesObject) => {
+            if (settled) return;
+            if (type === 'ERROR') return; // e.g. 410 Gone: the watch ends and is opened again
+            failures = 0;
+            try {
+              const v = opts.check(type, obj);
+              if (v !== undefined) finish(() => resolve(v));
+            } catch (err) {
+              finish(() => reject(err));
+            }
+          },
+          (err: unknown) => {
+            if (settled || opts.signal.aborted) return;
+            // The server closed the watch (normal after its timeout) or the connection broke: watch again.
+            if (err) failures += 1;
+            if (failures > 5) return finish(() => reject(new Error(`watching ${opts.what} failed: ${(err as Error)?.message ?? err}`, { cause: err })));
+            timer = setTimeout(() => void open(), err ? opts.rewatchDelayMs : 0);
+          },
+        );
+        controller = c;
+        if (settled) c.abort();
+      } catch (err) {
+        failures += 1;
+        if (failures > 5) return finish(() => reject(kubeFailure(`watch of ${opts.what}`, err)));
+        timer = setTimeout(() => void open(), opts.rewatchDelayMs);
+      }
+    };
+    if (opts.signal.aborted) return onAbort();
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    void open();
+  });
+}
+
+/** Workloads over a cluster's Kubernetes API. */
+export class KubeWorkloads implements Workloads {
+  constructor(private readonly opts: KubeWorkloadsOptions) {}
+
+  private kc(cluster: string, app: KubeApp, signal?: AbortSignal): () => Promise<KubeConfig> {
+    return () => this.opts.source.kubeConfigFor(cluster, { region: app.aws.region, signal });
+  }
+
+  async deploy({ ctx, cluster }: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }> {
+    const { app, version } = ctx;
+    const kc = this.kc(cluster, app, ctx.signal);
+    const m = renderManifests(app, {
+      version,
+      imageUri: (tag) => this.opts.registry.imageUri({ app, tag }),
+      progressDeadlineSeconds: this.opts.progressDeadlineSeconds,
+    });
+    const config = await kc();
+    const core = config.makeApiClient(CoreV1Api);
+    const apps = config.makeApiClient(AppsV1Api);
+    const apply = { fieldManager: MANAGER, force: true };
+    const ns = app.name;
+    // The namespace is in the ledger so that teardown deletes it (and the Service's load balancer) before the cluster.
+    const row = ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region: app.aws.region } });
+    await this.step('apply Namespace', () => core.patchNamespace({ name: ns, body: m.namespace, ...apply }, APPLY));
+    ctx.ledger.created(row.id, { cluster, namespace: ns, region: app.aws.region });
+    const applied = await this.step('apply Deployment', () =>
+      apps.patchNamespacedDeployment({ name: app.name, namespace: ns, body: m.deployment, ...apply }, APPLY),
+    );
+    await this.step('apply Service', () => core.patchNamespacedService({ name: app.name, namespace: ns, body: m.service, ...apply }, APPLY));
+    ctx.progress(`applied namespace, deployment and service of ${app.name} at ${version} on ${cluster}`, {
+      cluster,
+      generation: applied.metadata?.generation,
+    });
+    await this.waitForRollout(ctx, kc, cluster);
+    const endpoint = await this.waitForLoadBalancer(ctx, kc);
+    return { endpoint };
+  }
+
+  async updateImages({ ctx, cluster }: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }> {
+    const { app, version } = ctx;
+    const kc = this.kc(cluster, app, ctx.signal);
+    const m = renderManifests(app, { version, imageUri: (tag) => this.opts.registry.imageUri({ app, tag }) });
+    const containers = (m.deployment.spec?.template.spec?.containers ?? [])
+      .filter((c) => app.pods.containers.find((a) => a.name === c.name)?.role === 'app')
+      .map((c) => ({ name: c.name, image: c.image }));
+    // A strategic merge patch merges containers by name: sidecars and everything else stay as they are.
+    const patch = {
+      metadata: { labels: { [LABEL_VERSION]: version } },
+      spec: { template: { metadata: { labels: { [LABEL_VERSION]: version } }, spec: { containers } } },
+    };
+    const apps = (await kc()).makeApiClient(AppsV1Api);
+    await this.step('patch Deployment images', () =>
+      apps.patchNamespacedDeployment({ name: app.name, namespace: app.name, body: patch, fieldManager: MANAGER }, STRATEGIC),
+    );
+    ctx.progress(`set ${containers.map((c) => `${c.name}=${c.image}`).join(', ')} on ${cluster}`, { cluster });
+    await this.waitForRollout(ctx, kc, cluster);
+    const endpoint = await this.waitForLoadBalancer(ctx, kc);
+    return { endpoint };
+  }
+
+  private async step<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw kubeFailure(operation, err);
+    }
+  }
+
+  /** Pods of the version being rolled out that cannot run. */
+  private async podProblems(kc: () => Promise<KubeConfig>, app: KubeApp, version: string, minRestarts = 0): Promise<string[]> {
+    const core = (await kc()).makeApiClient(CoreV1Api);
+    const pods = await core.listNamespacedPod({ namespace: app.name, labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` });
+    return brokenPods(pods.items, minRestarts);
+  }
+
+  private async waitForRollout(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string): Promise<void> {
+    const { app, version, signal } = ctx;
+    const name = app.name;
+    const what = `rollout of ${name} ${version} on ${cluster}`;
+    const local = new AbortController();
+    const both = AbortSignal.any([signal, local.signal]);
+    const podSuffix = async (): Promise<string> => {
+      const problems = await this.podProblems(kc, app, version).catch(() => []);
+      return problems.length ? `; ${problems.join('; ')}` : '';
+    };
+    let last = '';
+    const rollout = watchUntil<true>({
+      kubeConfig: kc,
+      path: `/apis/apps/v1/namespaces/${app.name}/deployments`,
+      query: { fieldSelector: `metadata.name=${name}` },
+      signal: both,
+      what,
+      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      onAbort: podSuffix,
+      check: (type, obj) => {
+        if (type === 'DELETED') throw new Error(`rollout of ${name} did not become healthy: the deployment was deleted`);
+        const s = rolloutState(obj as V1Deployment);
+        if (s.failed) throw new RolloutFailure(s.failed);
+        if (s.message !== last) {
+          last = s.message;
+          ctx.progress(`rollout ${name}: ${s.message}`, { cluster });
+        }
+        return s.done ? true : undefined;
+      },
+    });
+    // Pods of the new version in CrashLoopBackOff fail the rollout now, not at the progress deadline.
+    const minRestarts = this.opts.crashLoopRestarts ?? 3;
+    const crashes = watchUntil<never>({
+      kubeConfig: kc,
+      path: `/api/v1/namespaces/${app.name}/pods`,
+      query: { labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` },
+      signal: both,
+      what: `pods of ${name}`,
+      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      onAbort: async () => '',
+      check: (_type, obj) => {
+        const broken = brokenPods([obj as V1Pod], minRestarts);
+        if (broken.length) throw new RolloutFailure(broken.join('; '), true);
+        return undefined;
+      },
+    });
+    crashes.catch(() => undefined);
+    try {
+      await Promise.race([rollout, crashes]);
+      ctx.progress(`rollout of ${name} ${version} is healthy`, { cluster });
+    } catch (err) {
+      if (err instanceof RolloutFailure) {
+        const pods = err.fromPods ? '' : await podSuffix();
+        throw new Error(`rollout of ${name} did not become healthy: ${err.message}${pods}`);
+      }
+      throw err;
+    } finally {
+      local.abort('rollout finished');
+      rollout.catch(() => undefined);
+    }
+  }
+
+  private async waitForLoadBalancer(ctx: StepContext, kc: () => Promise<KubeConfig>): Promise<string> {
+    const { app, signal } = ctx;
+    ctx.progress(`waiting for the load balancer of service ${app.name}`);
+    const endpoint = await watchUntil<string>({
+      kubeConfig: kc,
+      path: `/api/v1/namespaces/${app.name}/services`,
+      query: { fieldSelector: `metadata.name=${app.name}` },
+      signal,
+      what: `load balancer of service ${app.name}`,
+      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      onAbort: async () => '',
+      check: (_type, obj) => {
+        const ingress = (obj as V1Service).status?.loadBalancer?.ingress?.[0];
+        return ingress?.hostname || ingress?.ip || undefined;
+      },
+    });
+    ctx.progress(`service ${app.name} is reachable at ${endpoint}`, { endpoint });
+    return endpoint;
+  }
+
+  /**
+   * Deletes the app's namespace (and with it the Service, whose load balancer
+   * the AWS Load Balancer Controller then removes) and waits until it is gone.
+   * Used at teardown before the cluster goes, so no NLB is left behind.
+   */
+  async deleteNamespace({ cluster, app, progress, signal }: { cluster: string; app: KubeApp; progress: Progress; signal: AbortSignal }): Promise<void> {
+    const kc = this.kc(cluster, app, signal);
+    const core = (await kc()).makeApiClient(CoreV1Api);
+    try {
+      await core.deleteNamespace({ name: app.name });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${app.name} is already gone`);
+      throw kubeFailure(`delete Namespace ${app.name}`, err);
+    }
+    progress(`deleting namespace ${app.name} on ${cluster}`);
+    // Watch from the version we read, so that a DELETED event in between is not missed.
+    let resourceVersion: string | undefined;
+    try {
+      resourceVersion = (await core.readNamespace({ name: app.name })).metadata?.resourceVersion;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${app.name} deleted`);
+      throw kubeFailure(`read Namespace ${app.name}`, err);
+    }
+    await watchUntil<true>({
+      kubeConfig: kc,
+      path: '/api/v1/namespaces',
+      query: { fieldSelector: `metadata.name=${app.name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+      signal,
+      what: `deletion of namespace ${app.name}`,
+      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      onAbort: async () => '',
+      check: (type) => (type === 'DELETED' ? true : undefined),
+    });
+    progress(`namespace ${app.name} deleted`);
+  }
+}
+
+/** The rollout itself failed (not the watch). */
+class RolloutFailure extends Error {
+  constructor(
+    message: string,
+    readonly fromPods = false,
+  ) {
+    super(message);
+  }
+}

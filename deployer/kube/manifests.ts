@@ -1,0 +1,138 @@
+/**
+ * Renders a KubeApp into the Kubernetes objects kubecontrol applies: the app's
+ * Namespace, its Deployment (app containers at the deployed version, sidecars
+ * at their fixed tags) and a LoadBalancer Service. Plain typed objects, no
+ * I/O: snapshot-tested next to targeted asserts.
+ */
+import type { V1Container, V1Deployment, V1Namespace, V1Probe, V1Service } from '@kubernetes/client-node';
+import type { KubeApp, ResolvedContainer } from '../../kubeapps/index.js';
+
+/** Labels every object carries. */
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_VERSION = 'kubecontrol/version';
+export const MANAGER = 'kubecontrol';
+
+/** What `renderManifests` needs besides the app. */
+export interface RenderOptions {
+  /** The version (image tag) of the app's own containers. */
+  readonly version: string;
+  /** The full image reference of the app's repository at `tag` (ECR). */
+  readonly imageUri: (tag: string) => string;
+  /** Seconds without progress before a rollout counts as failed. @default 600 */
+  readonly progressDeadlineSeconds?: number;
+}
+
+/** The objects of one app, in the order they are applied. */
+export interface AppManifests {
+  readonly namespace: V1Namespace;
+  readonly deployment: V1Deployment;
+  readonly service: V1Service;
+}
+
+/** The selector of the app's pods (stable across versions). */
+export function podSelector(app: KubeApp): Record<string, string> {
+  return { [LABEL_NAME]: app.name };
+}
+
+/** The image of a container: the app's own at `version` (from ECR), a sidecar at its fixed tag. */
+export function containerImage(app: KubeApp, c: ResolvedContainer, opts: Pick<RenderOptions, 'version' | 'imageUri'>): string {
+  if (c.role !== 'app') return `${c.image}:${c.tag}`;
+  // An app container from another image than the app's repository keeps its own image name.
+  return c.image === app.image.repository ? opts.imageUri(c.tag ?? opts.version) : `${c.image}:${c.tag ?? opts.version}`;
+}
+
+function probe(app: KubeApp, initialDelaySeconds: number, periodSeconds: number): V1Probe {
+  return {
+    httpGet: { path: app.service.healthCheckPath, port: app.service.targetPort },
+    initialDelaySeconds,
+    periodSeconds,
+    timeoutSeconds: 2,
+    failureThreshold: 3,
+  };
+}
+
+function container(app: KubeApp, c: ResolvedContainer, opts: RenderOptions, withProbes: boolean): V1Container {
+  const out: V1Container = {
+    name: c.name,
+    image: containerImage(app, c, opts),
+    ...(c.command ? { command: [...c.command] } : {}),
+    ...(c.args ? { args: [...c.args] } : {}),
+    ...(c.ports.length
+      ? { ports: c.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, protocol: 'TCP' })) }
+      : {}),
+    ...(Object.keys(c.env).length ? { env: Object.entries(c.env).map(([name, value]) => ({ name, value })) } : {}),
+    resources: {
+      requests: { cpu: c.resources.cpu, memory: c.resources.memory },
+      limits: { cpu: c.resources.cpuLimit, memory: c.resources.memoryLimit },
+    },
+  };
+  if (withProbes) {
+    // Readiness gates traffic; liveness only restarts a container that stopped answering for a while.
+    out.readinessProbe = probe(app, 5, 10);
+    out.livenessProbe = probe(app, 15, 20);
+  }
+  return out;
+}
+
+/** Renders the app at `opts.version`. */
+export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests {
+  const ns = app.name;
+  const labels = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_VERSION]: opts.version };
+  const firstApp = app.pods.containers.find((c) => c.role === 'app');
+  const onArmNodes = app.hardware.capacity === 'nodes' && app.hardware.arch === 'arm64';
+
+  const namespace: V1Namespace = {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: ns, labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER } },
+  };
+
+  const deployment: V1Deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: app.name, namespace: ns, labels },
+    spec: {
+      replicas: app.pods.replicas,
+      selector: { matchLabels: podSelector(app) },
+      // New pods must be ready before old ones go: capacity never drops during a rollout.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
+      progressDeadlineSeconds: opts.progressDeadlineSeconds ?? 600,
+      revisionHistoryLimit: 5,
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: app.pods.containers.map((c) => container(app, c, opts, c === firstApp)),
+          ...(onArmNodes ? { nodeSelector: { 'kubernetes.io/arch': 'arm64' } } : {}),
+          terminationGracePeriodSeconds: 30,
+        },
+      },
+    },
+  };
+
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: app.name,
+      namespace: ns,
+      labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER },
+      annotations: {
+        // Served by the AWS Load Balancer Controller: an NLB straight to the pod IPs (works on Fargate too).
+        'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
+        'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
+        'service.beta.kubernetes.io/aws-load-balancer-scheme': app.service.loadBalancer === 'external' ? 'internet-facing' : 'internal',
+        'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'http',
+        'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': app.service.healthCheckPath,
+        'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': String(app.service.targetPort),
+      },
+    },
+    spec: {
+      type: 'LoadBalancer',
+      selector: podSelector(app),
+      ports: [{ name: 'http', port: app.service.port, targetPort: app.service.targetPort, protocol: 'TCP' }],
+    },
+  };
+
+  return { namespace, deployment, service };
+}
