@@ -1,0 +1,342 @@
+/**
+ * The command core: parse → authorise → record → act, for every surface.
+ * It never imports Slack, HTTP or terminal code; surfaces call `execute` with
+ * who asked, what they typed and where, and render the typed result.
+ */
+import type { Deployer } from '../deployer/pipeline.js';
+import { planDeploy } from '../deployer/plan.js';
+import type { Provider } from '../deployer/ports.js';
+import type { KubeApp, Strategy } from '../kubeapps/index.js';
+import { isTerminal, type DeployRecord, type Store, type Surface } from '../store/index.js';
+import { canDo, describeRole, type Actor, type GroupResolver } from './authorize.js';
+import { helpText, nearest, parse, tokenize, type Command, type Verb } from './grammar.js';
+import type { AppStatus, AppSummary, CommandResult, DeployView, ErrorCode, ResultStatus } from './results.js';
+
+export type { Actor, GroupResolver } from './authorize.js';
+
+/** One request from a surface. */
+export interface CommandRequest {
+  readonly actor: Actor;
+  readonly surface: Surface;
+  /** What was typed (`deploy search-svc v123`), or the words of a CLI's argv. */
+  readonly input: string | readonly string[];
+  /** A delivery id: a second request with the same key is recognised as a retry and not acted on. */
+  readonly idempotencyKey?: string;
+  /** Where a deploy's thread goes (Slack channel), if the surface knows. */
+  readonly channel?: string;
+}
+
+export interface CommandCoreOptions {
+  readonly store: Store;
+  readonly deployer: Deployer;
+  readonly provider: Provider;
+  readonly apps: ReadonlyMap<string, KubeApp>;
+  /** Resolves `@group` handles in KubeApps (Slack user groups); without one, groups match nobody. */
+  readonly groups?: GroupResolver;
+}
+
+const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock'];
+const DEPLOY_VERBS: readonly Verb[] = ['approve', 'reject', 'cancel'];
+
+export class CommandCore {
+  private readonly store: Store;
+
+  constructor(private readonly options: CommandCoreOptions) {
+    this.store = options.store;
+  }
+
+  /** Parses, authorises, records and acts on one command. Never throws for user mistakes. */
+  async execute(req: CommandRequest): Promise<CommandResult> {
+    const text = typeof req.input === 'string' ? req.input.trim() : req.input.map((w) => (/\s/.test(w) ? `"${w}"` : w)).join(' ');
+    if (req.idempotencyKey) {
+      const seen = this.store.commands.byIdempotencyKey(req.idempotencyKey);
+      if (seen) {
+        return {
+          kind: 'duplicate',
+          status: 'ok',
+          commandId: seen.id,
+          message: `Already received (command #${seen.id}, ${seen.outcome}); not acting on it twice.`,
+          original: { commandId: seen.id, outcome: seen.outcome, deployId: seen.deployId },
+        };
+      }
+    }
+    const base = { actor: req.actor.id, actorName: req.actor.name ?? null, surface: req.surface, text, idempotencyKey: req.idempotencyKey ?? null };
+    const parsed = parse(typeof req.input === 'string' ? tokenize(req.input) : req.input);
+    if (!parsed.ok) {
+      const { error } = parsed;
+      const commandId = this.store.commands.record({ ...base, verb: error.verb ?? null, outcome: 'invalid', message: error.message });
+      return { kind: 'error', status: 'invalid', code: error.code, message: error.message, suggestion: error.suggestion, verb: error.verb, commandId };
+    }
+    const command = parsed.command;
+    const reject = (status: ResultStatus, code: ErrorCode, message: string, extra: { app?: string | null; suggestion?: string; deployId?: number } = {}): CommandResult => {
+      const outcome = status === 'refused' || status === 'conflict' ? 'refused' : status === 'error' ? 'failed' : 'invalid';
+      const commandId = this.store.commands.record({ ...base, verb: command.verb, app: extra.app ?? null, deployId: extra.deployId ?? null, outcome, message });
+      return { kind: 'error', status, code, message, suggestion: extra.suggestion, verb: command.verb, commandId };
+    };
+
+    // Resolve the app the command is about, by name or through the deploy it names.
+    let app: KubeApp | undefined;
+    let deploy: DeployRecord | undefined;
+    if ((APP_VERBS as readonly Verb[]).includes(command.verb) || (command.verb === 'status' && command.app)) {
+      const name = (command as { app: string }).app;
+      app = this.options.apps.get(name);
+      if (!app) {
+        const suggestion = nearest(name, [...this.options.apps.keys()]);
+        return reject(
+          'not_found',
+          'unknown_app',
+          suggestion
+            ? `There is no app \`${name}\`. Did you mean \`${suggestion}\`?`
+            : `There is no app \`${name}\`. Apps: ${[...this.options.apps.keys()].join(', ')}.`,
+          { suggestion },
+        );
+      }
+    }
+    if ((DEPLOY_VERBS as readonly Verb[]).includes(command.verb)) {
+      const id = (command as { deployId: number }).deployId;
+      deploy = this.store.deploys.get(id);
+      if (!deploy) return reject('not_found', 'unknown_deploy', `There is no deploy #${id}. \`status\` lists the deploys in progress.`);
+      app = this.options.apps.get(deploy.app);
+      if (!app) return reject('error', 'unknown_app', `Deploy #${id} is of ${deploy.app}, which is no longer defined in kubeapps/.`, { app: deploy.app, deployId: id });
+    }
+
+    // Authorise per app.
+    if (app && command.verb !== 'history' && command.verb !== 'status') {
+      const role = command.verb === 'approve' || command.verb === 'reject' ? 'approve' : 'deploy';
+      const requester = deploy?.requestedBy === req.actor.id;
+      const allowed =
+        (await canDo(req.actor, app, role, this.options.groups)) ||
+        // A requester may always withdraw their own deploy.
+        (requester && (command.verb === 'cancel' || command.verb === 'reject'));
+      if (!allowed) {
+        return reject('refused', 'forbidden', `${req.actor.name ?? req.actor.id} may not ${command.verb} ${app.name}: ${describeRole(app, role)}.`, {
+          app: app.name,
+          deployId: deploy?.id,
+        });
+      }
+      if (command.verb === 'approve' && requester && !app.allowSelfApproval) {
+        const others = app.approvers.filter((p) => p !== req.actor.id);
+        return reject(
+          'refused',
+          'self_approval',
+          `You requested deploy #${deploy!.id}, so you cannot approve it too: ${app.name} needs a second person (four eyes). Ask one of: ${others.join(', ')}.`,
+          { app: app.name, deployId: deploy!.id },
+        );
+      }
+    }
+
+    try {
+      return await this.act(command, req, base, app, deploy, reject);
+    } catch (err) {
+      // An infrastructure error while acting (e.g. a dry run's lookups): recorded, and phrased without a stack.
+      const message = `${command.verb} failed: ${err instanceof Error ? err.message : String(err)}`;
+      return reject('error', 'infrastructure', message, { app: app?.name ?? null, deployId: deploy?.id });
+    }
+  }
+
+  private async act(
+    command: Command,
+    req: CommandRequest,
+    base: { actor: string; actorName: string | null; surface: Surface; text: string; idempotencyKey: string | null },
+    app: KubeApp | undefined,
+    deploy: DeployRecord | undefined,
+    reject: (status: ResultStatus, code: ErrorCode, message: string, extra?: { app?: string | null; suggestion?: string; deployId?: number }) => CommandResult,
+  ): Promise<CommandResult> {
+    const { store, deployer, provider } = this.options;
+    const accept = (message: string, extra: { app?: string | null; deployId?: number | null } = {}): number =>
+      store.commands.record({ ...base, verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
+
+    switch (command.verb) {
+      case 'deploy':
+      case 'rollback': {
+        const a = app!;
+        let version: string;
+        let strategy: Strategy;
+        if (command.verb === 'deploy') {
+          version = command.version;
+          strategy = command.strategy ?? a.strategy;
+        } else {
+          const live = store.deploys.lastSucceeded(a.name);
+          if (!live) return reject('conflict', 'no_live_version', `${a.name} has never been deployed successfully: there is nothing to roll back.`, { app: a.name });
+          const previous = store.deploys.lastSucceededOtherThan(a.name, live.version);
+          if (!previous) return reject('conflict', 'no_previous_version', `${a.name} has no successful version before ${live.version} to roll back to.`, { app: a.name });
+          version = previous.version;
+          strategy = a.strategy;
+        }
+        const lock = store.locks.get(a.name);
+        if (lock && !(command.verb === 'deploy' && command.dryRun)) {
+          return reject('conflict', 'locked', `${a.name} is locked by ${lock.lockedBy} since ${new Date(lock.at).toISOString()}: “${lock.reason}”. \`unlock ${a.name}\` first.`, { app: a.name });
+        }
+        if (strategy === 'rolling' && !(command.verb === 'deploy' && command.dryRun)) {
+          const live = store.deploys.lastSucceeded(a.name);
+          const pendingBlueGreen = store.deploys.active().some((d) => d.app === a.name && d.strategy === 'blue-green');
+          if (!live?.toCluster && !pendingBlueGreen) {
+            return reject('conflict', 'no_live_version', `${a.name} has no running cluster for a rolling update: deploy it with \`--strategy blue-green\` first.`, { app: a.name });
+          }
+        }
+        if (command.dryRun) {
+          const plan = await planDeploy({ store, provider, app: a, version, strategy });
+          const commandId = accept(`dry run of ${a.name} ${version} (${strategy})`);
+          return { kind: 'plan', status: 'ok', commandId, plan, message: `Dry run: ${command.verb} ${a.name} ${version} (${strategy}) on ${provider.label}; nothing was changed.` };
+        }
+        // Record the command and the deploy together, before anyone is told it was accepted.
+        const created = store.tx(() => {
+          const commandId = accept(`${command.verb} ${a.name} ${version} (${strategy}) accepted`);
+          const d = store.deploys.create({
+            app: a.name,
+            version,
+            strategy,
+            kind: command.verb === 'rollback' ? 'rollback' : 'deploy',
+            requestedBy: req.actor.id,
+            requestedByName: req.actor.name ?? null,
+            surface: req.surface,
+            commandId,
+            provider: provider.name,
+            threadChannel: req.channel ?? a.channel,
+          });
+          store.commands.finish(commandId, { outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
+          store.events.append({
+            deployId: d.id,
+            kind: 'command',
+            message: `${command.verb} ${a.name} ${version} (${strategy}) requested by ${req.actor.name ?? req.actor.id} via ${req.surface}`,
+            data: { actor: req.actor.id, surface: req.surface, commandId },
+          });
+          return { d, commandId };
+        });
+        const position = deployer.submit(created.d);
+        const view = this.view(created.d.id);
+        const waiting = position.position > 0 ? ` — ${position.position} ahead of it in ${a.name}'s line (#${position.ahead.join(', #')})` : '';
+        return {
+          kind: 'deploy_queued',
+          status: 'ok',
+          commandId: created.commandId,
+          deploy: view,
+          position,
+          message: `Deploy #${created.d.id}: ${a.name} ${version} (${strategy}${command.verb === 'rollback' ? ', rollback' : ''}) queued on ${provider.label}${waiting}.`,
+        };
+      }
+      case 'approve':
+      case 'reject': {
+        const d = deploy!;
+        const decision = command.verb === 'approve' ? 'approved' : 'rejected';
+        const outcome = deployer.decide(d.id, decision, {
+          actor: req.actor.id,
+          actorName: req.actor.name ?? null,
+          surface: req.surface,
+          reason: command.verb === 'reject' ? (command.reason ?? null) : null,
+        });
+        if (!outcome.ok) {
+          const now = outcome.deploy ?? d;
+          const already = store.approvals.forDeploy(d.id);
+          const why = already
+            ? `it was already ${already.decision.replace('_', ' ')}${already.decision === 'timed_out' ? '' : ` by ${already.actorName ?? already.actor}`}`
+            : `it is ${now.state.replace('_', ' ')}, not waiting for approval`;
+          return reject('conflict', 'wrong_state', `Deploy #${d.id} cannot be ${decision}: ${why}.`, { app: d.app, deployId: d.id });
+        }
+        const commandId = accept(`deploy #${d.id} ${decision}`, { deployId: d.id });
+        return {
+          kind: 'decision',
+          status: 'ok',
+          commandId,
+          decision,
+          deploy: this.view(d.id),
+          message:
+            decision === 'approved'
+              ? `Deploy #${d.id} approved: ${app!.dns.name} moves to ${d.toCluster}${d.fromCluster ? `, then ${d.fromCluster} is torn down after the drain` : ''}.`
+              : `Deploy #${d.id} rejected: ${d.toCluster} is torn down${d.fromCluster ? `; traffic stays on ${d.fromCluster}` : ''}.`,
+        };
+      }
+      case 'cancel': {
+        const d = deploy!;
+        const outcome = deployer.cancel(d.id, { actor: req.actor.id, surface: req.surface });
+        if (!outcome.ok) {
+          const state = (outcome.deploy ?? d).state;
+          const why = isTerminal(state)
+            ? `it already ended (${state.replace('_', ' ')})`
+            : `traffic is already moving (${state.replace('_', ' ')}); use \`rollback ${d.app}\` once it is done`;
+          return reject('conflict', 'wrong_state', `Deploy #${d.id} cannot be cancelled: ${why}.`, { app: d.app, deployId: d.id });
+        }
+        const commandId = accept(`deploy #${d.id} cancelled`, { deployId: d.id });
+        return { kind: 'cancelled', status: 'ok', commandId, deploy: this.view(d.id), message: `Deploy #${d.id} cancelled; anything it created is being torn down.` };
+      }
+      case 'status': {
+        const names = app ? [app.name] : [...this.options.apps.keys()];
+        const apps = names.map((n) => this.appStatus(n));
+        const commandId = accept('status');
+        const busy = apps.filter((s) => s.active.length).length;
+        return { kind: 'status', status: 'ok', commandId, apps, provider: provider.label, message: `${busy} of ${apps.length} app(s) deploying (${provider.label}).` };
+      }
+      case 'history': {
+        const deploys = store.deploys.history(app!.name, command.limit).map((d) => this.toView(d));
+        const commandId = accept(`history of ${app!.name}`);
+        return { kind: 'history', status: 'ok', commandId, app: app!.name, deploys, message: deploys.length ? `Last ${deploys.length} deploy(s) of ${app!.name}.` : `${app!.name} has no deploys yet.` };
+      }
+      case 'lock': {
+        store.locks.lock(app!.name, command.reason, req.actor.name ?? req.actor.id);
+        const commandId = accept(`locked: ${command.reason}`);
+        return { kind: 'lock', status: 'ok', commandId, app: app!.name, lock: store.locks.get(app!.name) ?? null, message: `${app!.name} is locked: “${command.reason}”. No deploys until \`unlock ${app!.name}\`.` };
+      }
+      case 'unlock': {
+        if (!store.locks.unlock(app!.name)) return reject('conflict', 'not_locked', `${app!.name} is not locked.`, { app: app!.name });
+        const commandId = accept('unlocked');
+        return { kind: 'lock', status: 'ok', commandId, app: app!.name, lock: null, message: `${app!.name} is unlocked.` };
+      }
+      case 'apps': {
+        const apps = [...this.options.apps.values()].map((a) => this.summary(a));
+        const commandId = accept('apps');
+        return { kind: 'apps', status: 'ok', commandId, apps, message: `${apps.length} apps on ${provider.label}.` };
+      }
+      case 'help': {
+        const text = helpText(command.topic);
+        const commandId = accept('help');
+        return { kind: 'help', status: 'ok', commandId, text, message: text };
+      }
+    }
+  }
+
+  /** A deploy with its steps, decision and place in line. */
+  view(id: number): DeployView {
+    return this.toView(this.store.deploys.get(id)!);
+  }
+
+  private toView(d: DeployRecord): DeployView {
+    const end = d.finishedAt ?? Date.now();
+    return {
+      ...d,
+      steps: this.store.deploys.steps(d.id),
+      approval: this.store.approvals.forDeploy(d.id) ?? null,
+      queue: isTerminal(d.state) ? null : (this.options.deployer.position(d) ?? null),
+      durationMs: end - (d.startedAt ?? d.createdAt),
+    };
+  }
+
+  private appStatus(name: string): AppStatus {
+    const live = this.store.deploys.lastSucceeded(name);
+    return {
+      app: name,
+      live: live ? { version: live.version, cluster: live.toCluster, deployId: live.id, since: live.finishedAt ?? live.updatedAt } : null,
+      active: this.store.deploys.active().filter((d) => d.app === name).map((d) => this.toView(d)),
+      lock: this.store.locks.get(name) ?? null,
+    };
+  }
+
+  private summary(a: KubeApp): AppSummary {
+    const hw = a.hardware;
+    return {
+      name: a.name,
+      description: a.description,
+      strategy: a.strategy,
+      dns: a.dns.name,
+      channel: a.channel,
+      hardware:
+        hw.capacity === 'fargate'
+          ? 'Fargate'
+          : `${hw.minNodes}-${hw.maxNodes} × ${hw.instanceTypes.join('/')} (${hw.arch}${hw.spot ? ', spot' : ''})`,
+      owners: a.owners,
+      deployers: a.deployers,
+      approvers: a.approvers,
+      liveVersion: this.store.deploys.lastSucceeded(a.name)?.version ?? null,
+      locked: !!this.store.locks.get(a.name),
+    };
+  }
+}

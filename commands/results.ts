@@ -1,0 +1,88 @@
+/**
+ * What the command core returns: typed results every surface renders in its
+ * own way (Block Kit, terminal, HTML, JSON). `message` is a plain-text summary
+ * any surface may show as is.
+ */
+import type { DeployPlan } from '../deployer/plan.js';
+import type { QueuePosition } from '../deployer/queue.js';
+import type { ApprovalRecord, DeployRecord, LockRecord, StepRecord } from '../store/index.js';
+import type { ParseErrorCode, Verb } from './grammar.js';
+
+/** How a result maps to HTTP statuses and CLI exit codes. */
+export type ResultStatus = 'ok' | 'invalid' | 'refused' | 'not_found' | 'conflict' | 'error';
+
+/** A deploy as surfaces show it. */
+export interface DeployView extends DeployRecord {
+  readonly steps: readonly StepRecord[];
+  readonly approval: ApprovalRecord | null;
+  /** Place in its app's line while queued. */
+  readonly queue: QueuePosition | null;
+  /** Milliseconds from start (or creation) to finish (or now). */
+  readonly durationMs: number;
+}
+
+/** What `status` shows per app. */
+export interface AppStatus {
+  readonly app: string;
+  readonly live: { readonly version: string; readonly cluster: string | null; readonly deployId: number; readonly since: number } | null;
+  readonly active: readonly DeployView[];
+  readonly lock: LockRecord | null;
+}
+
+/** What `apps` shows per app. */
+export interface AppSummary {
+  readonly name: string;
+  readonly description: string;
+  readonly strategy: string;
+  readonly dns: string;
+  readonly channel: string;
+  readonly hardware: string;
+  readonly owners: readonly string[];
+  readonly deployers: readonly string[];
+  readonly approvers: readonly string[];
+  readonly liveVersion: string | null;
+  readonly locked: boolean;
+}
+
+export type ErrorCode =
+  | ParseErrorCode
+  | 'unknown_app'
+  | 'unknown_deploy'
+  | 'forbidden'
+  | 'self_approval'
+  | 'locked'
+  | 'not_locked'
+  | 'wrong_state'
+  | 'no_live_version'
+  | 'no_previous_version'
+  | 'infrastructure';
+
+interface Base {
+  readonly status: ResultStatus;
+  readonly message: string;
+  /** The commands row this was recorded as. */
+  readonly commandId: number | null;
+}
+
+export type CommandResult =
+  | (Base & { readonly kind: 'deploy_queued'; readonly deploy: DeployView; readonly position: QueuePosition })
+  | (Base & { readonly kind: 'plan'; readonly plan: DeployPlan })
+  | (Base & { readonly kind: 'decision'; readonly deploy: DeployView; readonly decision: 'approved' | 'rejected' })
+  | (Base & { readonly kind: 'cancelled'; readonly deploy: DeployView })
+  | (Base & { readonly kind: 'status'; readonly apps: readonly AppStatus[]; readonly provider: string })
+  | (Base & { readonly kind: 'history'; readonly app: string; readonly deploys: readonly DeployView[] })
+  | (Base & { readonly kind: 'lock'; readonly app: string; readonly lock: LockRecord | null })
+  | (Base & { readonly kind: 'apps'; readonly apps: readonly AppSummary[] })
+  | (Base & { readonly kind: 'help'; readonly text: string })
+  | (Base & { readonly kind: 'duplicate'; readonly original: { readonly commandId: number; readonly outcome: string; readonly deployId: number | null } })
+  | (Base & { readonly kind: 'error'; readonly code: ErrorCode; readonly verb?: Verb; readonly suggestion?: string });
+
+/** Exit codes of the CLI per result status. */
+export const EXIT_CODES: Readonly<Record<ResultStatus, number>> = {
+  ok: 0,
+  error: 1,
+  invalid: 2,
+  refused: 3,
+  not_found: 4,
+  conflict: 5,
+};

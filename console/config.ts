@@ -1,0 +1,113 @@
+/**
+ * Server configuration from environment variables, validated at start (zod);
+ * each problem is one clear line, and a bad configuration stops the server.
+ */
+import { z } from 'zod';
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+/** Parses "90s", "2m", "1500ms", "1h" or a number of seconds into milliseconds. */
+export function parseDuration(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+const schema = z
+  .object({
+    KUBECONTROL_HOST: z.string().min(1).default('127.0.0.1'),
+    KUBECONTROL_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    KUBECONTROL_DB: z.string().min(1).default('./data/kubecontrol.db'),
+    KUBECONTROL_PROVIDER: z.enum(['sandbox', 'aws', 'local']).default('sandbox'),
+    // 0.005 makes a full blue/green (~35 real minutes of cloud work) take about ten seconds.
+    KUBECONTROL_SANDBOX_SCALE: z.coerce.number().positive().max(10).default(0.005),
+    KUBECONTROL_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+    KUBECONTROL_AUTH: z.enum(['local', 'token']).optional(),
+    KUBECONTROL_APPROVAL_TIMEOUT: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || parseDuration(v) !== undefined, 'must be a duration like 90s, 10m or 2h'),
+    KUBECONTROL_ADMINS: z.string().default(''),
+    KUBECONTROL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    KUBECONTROL_KUBEAPPS_DIR: z.string().optional(),
+    SLACK_BOT_TOKEN: z.string().optional(),
+    SLACK_SIGNING_SECRET: z.string().optional(),
+    SLACK_APP_TOKEN: z.string().optional(),
+    SLACK_API_URL: z.string().url().optional(),
+  })
+  .superRefine((env, ctx) => {
+    const auth = env.KUBECONTROL_AUTH ?? (env.KUBECONTROL_PROVIDER === 'aws' ? 'token' : 'local');
+    if (auth === 'local' && !LOOPBACK.test(env.KUBECONTROL_HOST)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KUBECONTROL_HOST'],
+        message: `local mode is unauthenticated and only listens on loopback (got: ${env.KUBECONTROL_HOST}); set KUBECONTROL_AUTH=token to listen on other addresses`,
+      });
+    }
+    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_SIGNING_SECRET'], message: 'SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)' });
+    }
+    if ((env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN) && !env.SLACK_BOT_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'Slack is half configured: SLACK_BOT_TOKEN is missing' });
+    }
+  });
+
+/** The validated configuration. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dbPath: string;
+  readonly provider: 'sandbox' | 'aws' | 'local';
+  readonly sandboxScale: number;
+  readonly concurrency: number;
+  /** 'local': the API trusts the caller's user name (loopback only). 'token': per-person bearer tokens. */
+  readonly auth: 'local' | 'token';
+  readonly approvalTimeoutMs: number | undefined;
+  readonly admins: readonly string[];
+  readonly logLevel: string;
+  readonly kubeappsDir: string | undefined;
+  readonly slack: { readonly botToken?: string; readonly signingSecret?: string; readonly appToken?: string; readonly apiUrl?: string } | undefined;
+}
+
+/** Thrown with one line per problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Bad configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration from `env`. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const key = String(i.path[0] ?? '');
+        const raw = key ? env[key] : undefined;
+        // Never echo secrets back.
+        const shown = /TOKEN|SECRET/.test(key) ? '' : raw !== undefined ? ` (got: ${JSON.stringify(raw)})` : '';
+        return `${key}: ${i.message}${shown}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const slackOn = !!e.SLACK_BOT_TOKEN;
+  return {
+    host: e.KUBECONTROL_HOST,
+    port: e.KUBECONTROL_PORT,
+    dbPath: e.KUBECONTROL_DB,
+    provider: e.KUBECONTROL_PROVIDER,
+    sandboxScale: e.KUBECONTROL_SANDBOX_SCALE,
+    concurrency: e.KUBECONTROL_CONCURRENCY,
+    auth: e.KUBECONTROL_AUTH ?? (e.KUBECONTROL_PROVIDER === 'aws' ? 'token' : 'local'),
+    approvalTimeoutMs: e.KUBECONTROL_APPROVAL_TIMEOUT ? parseDuration(e.KUBECONTROL_APPROVAL_TIMEOUT) : undefined,
+    admins: e.KUBECONTROL_ADMINS.split(',').map((s) => s.trim()).filter(Boolean),
+    logLevel: e.KUBECONTROL_LOG_LEVEL,
+    kubeappsDir: e.KUBECONTROL_KUBEAPPS_DIR,
+    slack: slackOn
+      ? { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL }
+      : undefined,
+  };
+}

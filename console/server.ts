@@ -1,0 +1,134 @@
+/**
+ * The composition root: store, provider (picked once), deployer, command core
+ * and the HTTP server (JSON API, and whatever surfaces mount on it, such as
+ * Slack's `/slack/events`). `npm start` runs this through console/main.ts;
+ * tests start it in-process on port 0.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { CommandCore, type GroupResolver } from '../commands/core.js';
+import { Deployer } from '../deployer/pipeline.js';
+import type { Provider } from '../deployer/ports.js';
+import { createProvider } from '../deployer/providers.js';
+import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
+import { Store } from '../store/index.js';
+import { createApi, sendJson } from './api.js';
+import type { Config } from './config.js';
+import { createLogger } from './logger.js';
+
+/** A request handler a surface mounts on the server; returns false if the request is not its own. */
+export type Mount = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+export interface Kubecontrol {
+  readonly config: Config;
+  readonly store: Store;
+  readonly provider: Provider;
+  readonly apps: ReadonlyMap<string, KubeApp>;
+  readonly deployer: Deployer;
+  readonly core: CommandCore;
+  readonly logger: Logger;
+  readonly server: Server;
+  /** The server's base URL, e.g. http://127.0.0.1:3000. */
+  readonly url: string;
+  /** Adds a handler tried before the API (e.g. Slack's /slack/events). */
+  mount(handler: Mount): void;
+  /** Stops taking requests and work; running deploys keep their state for the next start. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** Replaces the provider the config names (tests). */
+  readonly provider?: Provider;
+  /** Replaces the KubeApps loaded from kubeapps/ (tests). */
+  readonly apps?: readonly KubeApp[];
+  readonly groups?: GroupResolver;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Problems that stop the server from starting, one line each. */
+export class StartupError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'StartupError';
+  }
+}
+
+export async function startKubecontrol(config: Config, options: StartOptions = {}): Promise<Kubecontrol> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  let appList = options.apps;
+  if (!appList) {
+    const loaded = await loadKubeApps(config.kubeappsDir);
+    if (loaded.problems.length) {
+      throw new StartupError(loaded.problems.flatMap((p) => p.problems.map((line) => `${p.app} (${p.file}): ${line}`)));
+    }
+    appList = loaded.apps;
+  }
+  const apps = new Map(appList.map((a) => [a.name, a]));
+  const store = Store.open(config.dbPath);
+  const provider = options.provider ?? (await createProvider({ provider: config.provider, sandboxScale: config.sandboxScale }, store));
+  const deployer = new Deployer({ store, provider, apps, concurrency: config.concurrency, logger, approvalTimeoutMs: config.approvalTimeoutMs });
+  const core = new CommandCore({ store, deployer, provider, apps, groups: options.groups });
+  const api = createApi({ config, store, core, provider, apps, version: VERSION });
+  const mounts: Mount[] = [];
+
+  const server = createServer((req, res) => {
+    res.on('kubecontrol:error', (err: unknown) => logger.error({ err, url: req.url }, 'request failed'));
+    void (async () => {
+      try {
+        for (const mount of mounts) if (await mount(req, res)) return;
+        if (await api(req, res)) return;
+        if (req.url === '/' || req.url === '/health') {
+          sendJson(res, 200, { ok: true, name: 'kubecontrol', provider: provider.label });
+          return;
+        }
+        sendJson(res, 404, { status: 'error', code: 'not_found', message: `no such path: ${req.url}` });
+      } catch (err) {
+        logger.error({ err, url: req.url }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { status: 'error', code: 'internal', message: 'internal error; the server log has the details' });
+        else res.end();
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  }).catch((err: NodeJS.ErrnoException) => {
+    store.close();
+    throw new StartupError([
+      err.code === 'EADDRINUSE'
+        ? `port ${config.port} on ${config.host} is already in use: is kubecontrol already running? Set KUBECONTROL_PORT to use another port`
+        : `cannot listen on ${config.host}:${config.port}: ${err.message}`,
+    ]);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  // Resume what a previous process left: non-terminal deploys and unfinished cleanups.
+  deployer.start();
+
+  return {
+    config,
+    store,
+    provider,
+    apps,
+    deployer,
+    core,
+    logger,
+    server,
+    url,
+    mount: (handler) => mounts.push(handler),
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await deployer.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,24 @@
+/** The composition root's one choice of adapters: sandbox, aws or local. */
+import type { Store } from '../store/index.js';
+import type { Provider } from './ports.js';
+import { createSandboxProvider } from './sandbox/index.js';
+
+export interface ProviderChoice {
+  readonly provider: 'sandbox' | 'aws' | 'local';
+  readonly sandboxScale: number;
+}
+
+export async function createProvider(choice: ProviderChoice, store: Store): Promise<Provider> {
+  switch (choice.provider) {
+    case 'sandbox':
+      return createSandboxProvider(store, { scale: choice.sandboxScale });
+    case 'aws': {
+      // Loaded only when asked for, so local mode does not load the AWS SDK.
+      const modulePath = './aws/index.js';
+      const { createAwsProvider } = (await import(modulePath)) as { createAwsProvider: () => Provider };
+      return createAwsProvider();
+    }
+    case 'local':
+      throw new Error('KUBECONTROL_PROVIDER=local (kind/minikube) is not available yet; use sandbox or aws');
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * The sandbox provider: simulated registry, builder, clusters, workloads and
+ * DNS. Real-world durations (an EKS cluster takes ~12 minutes) are multiplied
+ * by `scale`; the world lives in SQLite (store.sandbox) so a restarted server
+ * sees the same clusters, images and records. Faults can be injected per step
+ * for demos and tests. Everything it reports is labelled "[sandbox]".
+ */
+import type { KubeApp } from '../../kubeapps/index.js';
+import type { Store } from '../../store/index.js';
+import type { Builder, ClusterInfo, Clusters, Dns, Progress, Provider, Registry, StepContext, TaggedResource, Workloads } from '../ports.js';
+import { abortable, sleep } from '../time.js';
+
+/** Real-world durations in seconds, before scaling. */
+export const REAL_SECONDS = {
+  registryLookup: 0.4,
+  build: 180,
+  clusterCreate: 720,
+  nodegroupCreate: 240,
+  fargateProfileCreate: 120,
+  rollout: 90,
+  loadBalancer: 60,
+  healthCheck: 2,
+  dnsSync: 45,
+  nodegroupDelete: 300,
+  fargateProfileDelete: 120,
+  clusterDelete: 540,
+  /** Kubernetes' default progress deadline: how long an unhealthy rollout takes to be declared failed. */
+  progressDeadline: 600,
+} as const;
+
+/** Steps a fault can be injected into. */
+export const FAULT_STEPS = ['build', 'provision', 'deploy', 'cutover', 'teardown'] as const;
+export type FaultStep = (typeof FAULT_STEPS)[number];
+/** `fail`: the cloud call errors; `timeout`: it never finishes; `unhealthy`: the rollout or health check never gets healthy. */
+export const FAULT_KINDS = ['fail', 'timeout', 'unhealthy'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+interface SandboxCluster {
+  name: string;
+  app: string;
+  deployId: number;
+  status: 'CREATING' | 'ACTIVE' | 'DELETING';
+  readyAt: number;
+  capacity: 'nodes' | 'fargate';
+}
+interface SandboxWorkload {
+  cluster: string;
+  app: string;
+  version: string;
+  replicas: number;
+  endpoint: string;
+}
+
+/** An error as the real service would phrase it, labelled as simulated. */
+class SandboxError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`[sandbox] ${code}: ${message}`);
+    this.name = 'SandboxError';
+  }
+}
+
+export interface SandboxOptions {
+  /** Multiplies every real-world duration; 1 = real time. */
+  readonly scale: number;
+  /** Versions treated as already in the registry, per repository (e.g. a seeded history). */
+  readonly seedImages?: readonly string[];
+}
+
+/** Builds the sandbox provider over the store's sandbox tables. */
+export function createSandboxProvider(store: Store, options: SandboxOptions): Provider {
+  const world = store.sandbox;
+  const scale = options.scale;
+  const ms = (seconds: number): number => Math.round(seconds * 1000 * scale);
+  const wait = (seconds: number, signal?: AbortSignal): Promise<void> => sleep(ms(seconds), signal);
+  for (const image of options.seedImages ?? []) world.put('image', image, { image, seeded: true });
+
+  /** Applies an injected fault for `step`, if one is armed. */
+  async function fault(
+    step: FaultStep,
+    app: KubeApp,
+    signal: AbortSignal | undefined,
+    failure: () => SandboxError,
+    { hang = true }: { hang?: boolean } = {},
+  ): Promise<FaultKind | undefined> {
+    const f = world.takeFault(step, app.name);
+    if (!f) return undefined;
+    if (f.fault === 'fail') throw failure();
+    // A call that never answers: only the step's timeout or a cancel ends it.
+    if (f.fault === 'timeout' && hang) await abortable(new Promise<never>(() => {}), signal);
+    return f.fault as FaultKind;
+  }
+
+  const registry: Registry = {
+    async hasImage({ app, tag, signal }) {
+      await wait(REAL_SECONDS.registryLookup, signal);
+      return world.get('image', `${app.image.repository}:${tag}`) !== undefined;
+    },
+    async ensureRepository({ app, progress, signal }) {
+      if (world.get('repository', app.image.repository)) return;
+      await wait(REAL_SECONDS.registryLookup, signal);
+      world.put('repository', app.image.repository, { name: app.image.repository, scanOnPush: true, immutableTags: true });
+      progress(`[sandbox] created image repository ${app.image.repository} (scan on push, immutable tags)`);
+    },
+    imageUri({ app, tag }) {
+      return `sandbox.registry.local/${app.image.repository}:${tag}`;
+    },
+  };
+
+  const builder: Builder = {
+    async build({ ctx, tag }) {
+      const { app, progress, signal } = ctx;
+      await fault('build', app, signal, () => new SandboxError('BuildFailed', `step "RUN npm ci" exited with code 1 while building ${app.name}:${tag}`));
+      const phases = ['PROVISIONING', 'DOWNLOAD_SOURCE', 'BUILD', 'POST_BUILD (push)'];
+      for (const phase of phases) {
+        progress(`[sandbox] build ${app.name}:${tag} — ${phase}`, { phase });
+        await wait(REAL_SECONDS.build / phases.length, signal);
+      }
+      world.put('image', `${app.image.repository}:${tag}`, { image: `${app.image.repository}:${tag}`, builtBy: ctx.deployId });
+      progress(`[sandbox] pushed ${registry.imageUri({ app, tag })}`);
+    },
+  };
+
+  async function waitUntilReady(cluster: SandboxCluster, progress: Progress, signal?: AbortSignal): Promise<void> {
+    const remaining = cluster.readyAt - Date.now();
+    if (remaining > 0) await sleep(remaining, signal);
+    world.put('cluster', cluster.name, { ...cluster, status: 'ACTIVE' });
+    progress(`[sandbox] cluster ${cluster.name} is ACTIVE`);
+  }
+
+  const clusters: Clusters = {
+    async provision({ ctx, clusterName }) {
+      const { app, progress, signal, ledger } = ctx;
+      const failure = await fault('provision', app, signal, () =>
+        new SandboxError('ResourceLimitExceeded', `account limit of EKS clusters reached while creating ${clusterName}`),
+        // A provisioning timeout is a cluster stuck in CREATING: it exists and must be cleaned up.
+        { hang: false },
+      );
+      // Cluster: write the intent, create (or adopt after a restart), wait until ACTIVE.
+      const clusterRow = ledger.intend({ kind: 'cluster', name: clusterName, data: { app: app.name } });
+      let cluster = world.get<SandboxCluster>('cluster', clusterName);
+      if (!cluster) {
+        cluster = {
+          name: clusterName,
+          app: app.name,
+          deployId: ctx.deployId,
+          status: 'CREATING',
+          readyAt: Date.now() + ms(REAL_SECONDS.clusterCreate),
+          capacity: app.hardware.capacity,
+        };
+        world.put('cluster', clusterName, cluster);
+        progress(`[sandbox] creating EKS cluster ${clusterName} (Kubernetes ${app.aws.kubernetesVersion}); real EKS takes ~12 min`);
+      } else {
+        progress(`[sandbox] cluster ${clusterName} already exists (${cluster.status}); adopting it`);
+      }
+      ledger.created(clusterRow.id);
+      if (failure === 'timeout') cluster = { ...cluster, readyAt: Number.MAX_SAFE_INTEGER };
+      await waitUntilReady(cluster, progress, signal);
+
+      // Capacity: a managed node group, or a Fargate profile.
+      const fargate = app.hardware.capacity === 'fargate';
+      const capName = fargate ? `${clusterName}-fargate` : `${clusterName}-nodes`;
+      const capRow = ledger.intend({ kind: fargate ? 'fargate-profile' : 'nodegroup', name: capName, parentId: clusterRow.id, data: { cluster: clusterName } });
+      const existing = world.get<{ readyAt: number }>('capacity', capName);
+      const readyAt = existing?.readyAt ?? Date.now() + ms(fargate ? REAL_SECONDS.fargateProfileCreate : REAL_SECONDS.nodegroupCreate);
+      world.put('capacity', capName, { name: capName, cluster: clusterName, app: app.name, deployId: ctx.deployId, readyAt, fargate });
+      ledger.created(capRow.id);
+      if (fargate) {
+        progress(`[sandbox] creating Fargate profile ${capName} (namespace ${app.name})`);
+        const left = readyAt - Date.now();
+        if (left > 0) await sleep(left, signal);
+      } else {
+        const hw = app.hardware;
+        progress(
+          `[sandbox] creating node group ${capName}: ${hw.desiredNodes}×${hw.instanceTypes.join('/')} (${hw.spot ? 'SPOT' : 'ON_DEMAND'}, ${hw.arch}), min ${hw.minNodes} max ${hw.maxNodes}`,
+        );
+        // Report instances as they come up, like the node group's Auto Scaling Group would.
+        const total = Math.max(hw.desiredNodes, 1);
+        for (let up = 1; up <= total; up++) {
+          const at = readyAt - ((total - up) / total) * ms(REAL_SECONDS.nodegroupCreate) * 0.5;
+          const left = at - Date.now();
+          if (left > 0) await sleep(left, signal);
+          progress(`[sandbox] ${up}/${total} nodes InService`, { nodesReady: up, nodesDesired: total });
+        }
+      }
+      return { name: clusterName, status: 'ACTIVE', endpoint: `https://${clusterName}.eks.sandbox.local` };
+    },
+
+    async describe({ name }): Promise<ClusterInfo | undefined> {
+      const c = world.get<SandboxCluster>('cluster', name);
+      return c ? { name: c.name, status: c.readyAt <= Date.now() ? 'ACTIVE' : c.status, endpoint: `https://${c.name}.eks.sandbox.local` } : undefined;
+    },
+
+    async destroy({ resource, app, progress, signal }) {
+      await fault('teardown', app, signal, () => new SandboxError('ResourceInUseException', `${resource.kind} ${resource.name} is still in use; try again`));
+      if (resource.kind === 'cluster') {
+        const c = world.get<SandboxCluster>('cluster', resource.name);
+        if (!c) return; // already gone
+        world.put('cluster', resource.name, { ...c, status: 'DELETING' });
+        progress(`[sandbox] deleting cluster ${resource.name}`);
+        await wait(REAL_SECONDS.clusterDelete, signal);
+        world.delete('cluster', resource.name);
+        world.delete('workload', resource.name);
+      } else if (resource.kind === 'nodegroup' || resource.kind === 'fargate-profile') {
+        if (!world.get('capacity', resource.name)) return;
+        progress(`[sandbox] deleting ${resource.kind} ${resource.name}`);
+        await wait(resource.kind === 'nodegroup' ? REAL_SECONDS.nodegroupDelete : REAL_SECONDS.fargateProfileDelete, signal);
+        world.delete('capacity', resource.name);
+      }
+    },
+
+    async listTagged(): Promise<TaggedResource[]> {
+      const out: TaggedResource[] = [];
+      for (const c of world.list<SandboxCluster>('cluster')) out.push({ kind: 'cluster', name: c.name, app: c.app, deployId: c.deployId });
+      for (const cap of world.list<{ name: string; cluster: string; app: string; deployId: number; fargate: boolean }>('capacity')) {
+        out.push({ kind: cap.fargate ? 'fargate-profile' : 'nodegroup', name: cap.name, cluster: cap.cluster, app: cap.app, deployId: cap.deployId });
+      }
+      return out;
+    },
+  };
+
+  async function rollout(ctx: StepContext, cluster: string, what: string): Promise<{ endpoint: string }> {
+    const { app, progress, signal, version } = ctx;
+    if (!world.get('cluster', cluster)) throw new SandboxError('NotFound', `cluster ${cluster} does not exist`);
+    const failure = await fault('deploy', app, signal, () =>
+      new SandboxError('Forbidden', `deployments.apps "${app.name}" is forbidden: cluster ${cluster} rejected the apply`),
+    );
+    const replicas = app.pods.replicas;
+    const containers = app.pods.containers.map((c) => c.name).join(', ');
+    progress(`[sandbox] ${what} ${app.name}:${version} on ${cluster} — ${replicas} replicas (${containers})`);
+    if (failure === 'unhealthy') {
+      await wait(REAL_SECONDS.progressDeadline, signal);
+      throw new SandboxError(
+        'ProgressDeadlineExceeded',
+        `rollout of ${app.name} did not become healthy: 0/${replicas} replicas available; pod ${app.name}-7d9f-x2k4 is in CrashLoopBackOff (container ${app.pods.containers[0]?.name} exited 1)`,
+      );
+    }
+    for (let ready = 1; ready <= replicas; ready++) {
+      await wait(REAL_SECONDS.rollout / replicas, signal);
+      progress(`[sandbox] ${ready}/${replicas} replicas updated and available`, { ready, replicas });
+    }
+    const existing = world.get<SandboxWorkload>('workload', cluster);
+    const endpoint = existing?.endpoint ?? `${cluster}-${app.service.loadBalancer}.elb.sandbox.local`;
+    if (!existing) {
+      progress(`[sandbox] waiting for the ${app.service.loadBalancer} load balancer of service ${app.name}`);
+      await wait(REAL_SECONDS.loadBalancer, signal);
+    }
+    world.put('workload', cluster, { cluster, app: app.name, version, replicas, endpoint } satisfies SandboxWorkload);
+    progress(`[sandbox] service ${app.name} answers at ${endpoint}`, { endpoint });
+    return { endpoint };
+  }
+
+  const workloads: Workloads = {
+    deploy: ({ ctx, cluster }) => rollout(ctx, cluster, 'applying namespace, deployment and service for'),
+    updateImages: ({ ctx, cluster }) => rollout(ctx, cluster, 'rolling update of images to'),
+  };
+
+  const dns: Dns = {
+    async current({ app }) {
+      return world.get<{ target: string }>('dns', app.dns.name)?.target;
+    },
+    async checkHealth({ app, target, progress, signal }) {
+      const f = await fault('cutover', app, signal, () =>
+        new SandboxError('HealthCheckFailed', `GET http://${target}${app.service.healthCheckPath} answered 503 Service Unavailable`),
+      );
+      await wait(REAL_SECONDS.healthCheck, signal);
+      if (f === 'unhealthy') {
+        throw new SandboxError('HealthCheckFailed', `GET http://${target}${app.service.healthCheckPath} timed out after 3 attempts`);
+      }
+      progress(`[sandbox] GET http://${target}${app.service.healthCheckPath} → 200 OK`);
+    },
+    async pointRecord({ app, target, progress, signal }) {
+      const previous = world.get<{ target: string }>('dns', app.dns.name)?.target;
+      if (previous !== target) {
+        progress(`[sandbox] UPSERT ${app.dns.name} CNAME ${target} (TTL ${app.dns.ttlSeconds}s)${previous ? `, was ${previous}` : ''}`);
+        world.put('dns', app.dns.name, { name: app.dns.name, target });
+        await wait(REAL_SECONDS.dnsSync, signal);
+      }
+      progress(`[sandbox] ${app.dns.name} change is INSYNC`);
+      return { previous };
+    },
+  };
+
+  return {
+    name: 'sandbox',
+    label: 'sandbox (simulated infrastructure)',
+    registry,
+    builder,
+    clusters,
+    workloads,
+    dns,
+    timeouts: {
+      build: ms(3600),
+      provision: ms(2400),
+      deploy: ms(1200),
+      cutover: ms(600),
+      teardown: ms(2400),
+    },
+    drainMs: (app) => ms(app.dns.ttlSeconds * 2),
+  };
+}
