@@ -7,6 +7,7 @@ import { EventsRepo } from './events.js';
 import { ResourcesRepo } from './ledger.js';
 import { LocksRepo } from './locks.js';
 import { SandboxRepo } from './sandbox.js';
+import { SlackThreadsRepo } from './slack.js';
 import { TokensRepo } from './tokens.js';
 
 export * from './types.js';
@@ -25,6 +26,7 @@ export class Store {
   readonly resources: ResourcesRepo;
   readonly tokens: TokensRepo;
   readonly sandbox: SandboxRepo;
+  readonly slack: SlackThreadsRepo;
 
   constructor(readonly db: Db) {
     this.commands = new CommandsRepo(db);
@@ -35,6 +37,7 @@ export class Store {
     this.resources = new ResourcesRepo(db);
     this.tokens = new TokensRepo(db);
     this.sandbox = new SandboxRepo(db);
+    this.slack = new SlackThreadsRepo(db);
   }
 
   /** Opens the file at `path` (migrating it) and returns the store. */

@@ -148,4 +148,21 @@ CREATE TABLE sandbox_faults (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'slack threads',
+    sql: `
+CREATE TABLE slack_threads (
+  deploy_id INTEGER PRIMARY KEY REFERENCES deploys(id),
+  channel TEXT NOT NULL,
+  ts TEXT NOT NULL,
+  last_event_id INTEGER NOT NULL DEFAULT 0,
+  approval_ts TEXT,
+  final_ts TEXT,
+  done INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX slack_threads_open ON slack_threads(deploy_id) WHERE done = 0;
+`,
+  },
 ];
