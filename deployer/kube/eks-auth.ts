@@ -134,7 +134,13 @@ export class EksKubeConfigSource implements KubeConfigSource {
     const hit = this.cache.get(cluster);
     if (hit && now - hit.madeAt < (this.opts.refreshAfterMs ?? 600_000)) return hit.kc;
     const info = hit ?? (await this.describe(cluster, o.region ?? this.opts.defaultRegion ?? process.env.AWS_REGION ?? 'us-east-1', o.signal));
-    const token = await eksToken({ cluster, region: info.region, credentials: this.credentials, sts: this.sts(info.region) });
+    const token = await eksToken({
+      cluster,
+      region: info.region,
+      credentials: this.credentials,
+      sts: this.sts(info.region),
+      signingDate: new Date(now),
+    });
     const kc = buildKubeConfig({ cluster, server: info.server, caData: info.caData, token });
     this.cache.set(cluster, { ...info, kc, madeAt: now });
     return kc;

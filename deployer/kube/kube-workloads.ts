@@ -47,6 +47,8 @@ export function kubeFailure(operation: string, err: unknown): Error {
     } catch {
       detail = String(e.body ?? '');
     }
+    // client-node puts the status text in the message when the body is not a Status object.
+    if (!detail) detail = /\nMessage: ([^\n]*)/.exec(e.message ?? '')?.[1] ?? '';
     return new Error(`Kubernetes ${operation} failed: HTTP ${e.code}${detail ? `: ${detail}` : ''}`, { cause: err });
   }
   return new Error(`Kubernetes ${operation} failed: ${e?.message ?? String(err)}`, { cause: err });
@@ -287,7 +289,8 @@ export class KubeWorkloads implements Workloads {
       kubeConfig: kc,
       path: `/api/v1/namespaces/${app.name}/pods`,
       query: { labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` },
-      signal: both,
+      // Ends with the rollout watch; a cancel is reported by the rollout watch (with the pods' state).
+      signal: local.signal,
       what: `pods of ${name}`,
       rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
       onAbort: async () => '',
