@@ -30,7 +30,7 @@ export class EventsRepo {
     this.lastStmt = db.prepare('SELECT * FROM events WHERE deploy_id = ? ORDER BY id DESC LIMIT ?');
   }
 
-  /** Appends an event. Inside a transaction, call `announce()` after the commit instead of relying on this. */
+  /** Appends an event; `feed` announces it once the surrounding transaction has committed. */
   append(e: NewEvent, at: number = Date.now()): EventRecord {
     const info = this.insertStmt.run(e.deployId, at, e.kind, e.step ?? null, e.level ?? 'info', e.message, json(e.data));
     const record: EventRecord = {
@@ -43,7 +43,9 @@ export class EventsRepo {
       message: e.message,
       data: e.data ?? null,
     };
-    this.feed.emit('appended', record);
+    // Announced after the current synchronous block: every transaction here is synchronous, so
+    // listeners never see an event before the rest of its transaction (state, steps) is committed.
+    queueMicrotask(() => this.feed.emit('appended', record));
     return record;
   }
 

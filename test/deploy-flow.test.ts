@@ -1,0 +1,225 @@
+/**
+ * Whole deploys through the real HTTP API (and the real CLI) against the
+ * sandbox provider, with a real SQLite file.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { DeployView } from '../commands/results.js';
+import { startHarness, undeleted, type Harness } from './helpers/harness.js';
+
+const execFileP = promisify(execFile);
+const CLI = new URL('../cli/bin.js', import.meta.url).pathname;
+
+function cli(h: Harness, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return execFileP(process.execPath, [CLI, ...args], { env: { ...process.env, KUBECONTROL_URL: h.url, NO_COLOR: '1' } }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+describe('blue/green and rolling deploys', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('runs a full blue/green deploy from the CLI, approved from a second CLI, and shows it in history', async () => {
+    const follower = spawn(process.execPath, [CLI, 'deploy', 'search-svc', 'v100', '--as', 'carol', '--json'], {
+      env: { ...process.env, KUBECONTROL_URL: h.url, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    follower.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number>((resolve) => follower.on('exit', (code) => resolve(code ?? -1)));
+
+    const deploy = await h.waitFor(1, (d) => d.state === 'awaiting_approval');
+    expect(deploy.steps.map((s) => `${s.name}:${s.state}`)).toEqual(['build:succeeded', 'provision:succeeded', 'deploy:succeeded', 'approval:running']);
+    // Build and provision overlapped: the build started before provisioning finished.
+    const build = deploy.steps.find((s) => s.name === 'build')!;
+    const provision = deploy.steps.find((s) => s.name === 'provision')!;
+    expect(build.startedAt!).toBeLessThan(provision.finishedAt!);
+
+    const selfApproval = await cli(h, ['approve', '1', '--as', 'carol']);
+    expect(selfApproval.code).toBe(3);
+    expect(selfApproval.stderr).toMatch(/carol may not approve search-svc/);
+
+    const approval = await cli(h, ['approve', '1', '--as', 'bob']);
+    expect(approval.code).toBe(0);
+    expect(approval.stdout).toMatch(/Deploy #1 approved: search-svc\.example\.com moves to search-svc-1/);
+
+    expect(await exited).toBe(0);
+    const final = JSON.parse(stdout.trim().split('\n').pop()!) as DeployView;
+    expect(final).toMatchObject({ id: 1, app: 'search-svc', version: 'v100', strategy: 'blue-green', state: 'succeeded', toCluster: 'search-svc-1' });
+    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(final.endpoint);
+
+    const history = await cli(h, ['history', 'search-svc']);
+    expect(history.code).toBe(0);
+    expect(history.stdout).toMatch(/#1\s+v100\s+blue-green\s+carol\s+.*succeeded/);
+    const approvals = h.k.store.approvals.forDeploy(1);
+    expect(approvals).toMatchObject({ decision: 'approved', actor: 'bob', surface: 'cli' });
+  }, 30_000);
+
+  it('a second blue/green deploy moves DNS to a new cluster and tears the old one down', async () => {
+    const { body } = await h.cmd('alice', 'deploy', 'search-svc', 'v101');
+    expect(body.kind).toBe('deploy_queued');
+    const id = (body as { deploy: DeployView }).deploy.id;
+    await h.waitState(id, 'awaiting_approval');
+    await h.cmd('bob', 'approve', String(id));
+    const done = await h.waitState(id, 'succeeded');
+    expect(done).toMatchObject({ fromVersion: 'v100', fromCluster: 'search-svc-1', toCluster: `search-svc-${id}` });
+    expect(done.previousTarget).toBe('search-svc-1-external.elb.sandbox.local');
+    expect(undeleted(h, 1)).toEqual([]);
+    expect(h.k.store.deploys.get(1)!.cleanup).toBe('done');
+    expect(await h.k.provider.clusters.describe({ name: 'search-svc-1', app: h.k.apps.get('search-svc')! })).toBeUndefined();
+    expect(undeleted(h, id)).toEqual([`cluster search-svc-${id} (created)`, `nodegroup search-svc-${id}-nodes (created)`]);
+  }, 30_000);
+
+  it('a rolling update only changes images on the running cluster', async () => {
+    const live = h.k.store.deploys.lastSucceeded('search-svc')!;
+    const { body } = await h.cmd('carol', 'deploy', 'search-svc', 'v102', '--strategy', 'rolling');
+    const id = (body as { deploy: DeployView }).deploy.id;
+    const done = await h.waitState(id, 'succeeded', 'failed');
+    expect(done.state).toBe('succeeded');
+    expect(done.steps.map((s) => s.name)).toEqual(['build', 'deploy']);
+    expect(done.toCluster).toBe(live.toCluster);
+    expect(h.k.store.resources.forDeploy(id)).toEqual([]);
+    expect(h.k.store.sandbox.get<{ version: string }>('workload', live.toCluster!)?.version).toBe('v102');
+  }, 30_000);
+
+  it('rollback deploys the last successful version before the running one', async () => {
+    const { body } = await h.cmd('carol', 'rollback', 'search-svc');
+    expect(body.message).toMatch(/search-svc v101 \(blue-green, rollback\) queued/);
+    const id = (body as { deploy: DeployView }).deploy.id;
+    await h.waitState(id, 'awaiting_approval');
+    await h.cmd('alice', 'approve', String(id));
+    expect((await h.waitState(id, 'succeeded')).version).toBe('v101');
+  }, 30_000);
+
+  it('reject tears the new cluster down and leaves traffic where it was', async () => {
+    const before = await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! });
+    const { body } = await h.cmd('carol', 'deploy', 'search-svc', 'v103');
+    const id = (body as { deploy: DeployView }).deploy.id;
+    await h.waitState(id, 'awaiting_approval');
+    const rejected = await h.cmd('bob', 'reject', String(id), 'p99', 'latency', 'doubled');
+    expect(rejected.body.message).toMatch(/rejected/);
+    const done = await h.waitState(id, 'rejected');
+    expect(done.error).toBe('rejected by bob: p99 latency doubled');
+    expect(done.cleanup).toBe('done');
+    expect(undeleted(h, id)).toEqual([]);
+    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(before);
+    // A second decision changes nothing and says why.
+    const again = await h.cmd('alice', 'approve', String(id));
+    expect(again.status).toBe(409);
+    expect(again.body.message).toBe(`Deploy #${id} cannot be approved: it was already rejected by bob.`);
+  }, 30_000);
+
+  it('dry run prints the plan and touches nothing', async () => {
+    const deploysBefore = h.k.store.deploys.history('search-svc', 100).length;
+    const clustersBefore = h.k.store.sandbox.list('cluster').length;
+    const { body } = await h.cmd('carol', 'deploy', 'search-svc', 'v999', '--dry-run');
+    expect(body.kind).toBe('plan');
+    const plan = (body as { plan: { create: string[]; change: string[]; delete: string[]; build: string[] } }).plan;
+    expect(plan.build[0]).toMatch(/build sandbox\.registry\.local\/search-svc:v999/);
+    expect(plan.create.join('\n')).toMatch(/EKS cluster search-svc-<deploy id>[\s\S]*node group: 3 \(min 3, max 12\) × m6i\.large\/m6i\.xlarge, ON_DEMAND, amd64/);
+    expect(plan.change[0]).toMatch(/DNS search-svc\.example\.com: .*elb\.sandbox\.local → the new cluster's load balancer/);
+    expect(plan.delete[0]).toMatch(/cluster search-svc-\d+ \(v101, ACTIVE\)/);
+    expect(h.k.store.deploys.history('search-svc', 100).length).toBe(deploysBefore);
+    expect(h.k.store.sandbox.list('cluster').length).toBe(clustersBefore);
+    expect(h.k.store.sandbox.get('image', 'search-svc:v999')).toBeUndefined();
+  });
+
+  it('a rolling update of an app that never ran is refused with the reason', async () => {
+    const { status, body } = await h.cmd('dave', 'deploy', 'web-frontend', 'v1');
+    expect(status).toBe(409);
+    expect(body.message).toBe('web-frontend has no running cluster for a rolling update: deploy it with `--strategy blue-green` first.');
+  });
+});
+
+describe('authorisation, locks and bad input', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it.each([
+    [['mallory', 'deploy', 'search-svc', 'v1'], 403, /mallory may not deploy search-svc: deploys need an owner \(alice, U0ALICE01\) or a deployer \(carol, @search-team\)/],
+    [['carol', 'deploy', 'serch-svc', 'v1'], 404, /There is no app `serch-svc`\. Did you mean `search-svc`\?/],
+    [['carol', 'deploy', 'search-svc', 'v1;rm'], 400, /`v1;rm` is not a valid version/],
+    [['carol', 'deplyo', 'search-svc', 'v1'], 400, /Did you mean `deploy`\?/],
+    [['carol', 'approve', '999'], 404, /There is no deploy #999/],
+  ])('refuses %j with its own message, and records it', async (words, status, message) => {
+    const [who, ...args] = words as [string, ...string[]];
+    const res = await h.cmd(who, ...args);
+    expect(res.status).toBe(status);
+    expect(res.body.message).toMatch(message);
+    const recorded = h.k.store.commands.get(res.body.commandId!)!;
+    expect(recorded).toMatchObject({ actor: who, surface: 'cli', text: args.join(' '), outcome: status === 403 ? 'refused' : 'invalid' });
+  });
+
+  it('four eyes: the requester cannot approve; a stranger cannot either; both are recorded', async () => {
+    const { body } = await h.cmd('alice', 'deploy', 'search-svc', 'v1');
+    const id = (body as { deploy: DeployView }).deploy.id;
+    await h.waitState(id, 'awaiting_approval');
+    const self = await h.cmd('alice', 'approve', String(id));
+    expect(self.status).toBe(403);
+    expect(self.body.message).toMatch(`You requested deploy #${id}, so you cannot approve it too: search-svc needs a second person (four eyes). Ask one of: bob, U0BOB0001.`);
+    const stranger = await h.cmd('mallory', 'approve', String(id));
+    expect(stranger.status).toBe(403);
+    const refusals = h.k.store.commands.forApp('search-svc').filter((c) => c.outcome === 'refused' && c.verb === 'approve');
+    expect(refusals.map((c) => c.actor).sort()).toEqual(['alice', 'mallory']);
+    expect(h.k.store.deploys.get(id)!.state).toBe('awaiting_approval');
+    await h.cmd('bob', 'approve', String(id));
+    await h.waitState(id, 'succeeded');
+  }, 30_000);
+
+  it('an app that allows self-approval lets its owner approve their own deploy', async () => {
+    const { body } = await h.cmd('erin', 'deploy', 'cache-worker', 'v7');
+    const id = (body as { deploy: DeployView }).deploy.id;
+    await h.waitState(id, 'awaiting_approval');
+    expect((await h.cmd('erin', 'approve', String(id))).status).toBe(200);
+    const done = await h.waitState(id, 'succeeded');
+    // Fargate: a profile instead of a node group.
+    expect(h.k.store.resources.forDeploy(id).map((r) => r.kind)).toEqual(['cluster', 'fargate-profile']);
+    expect(done.state).toBe('succeeded');
+  }, 30_000);
+
+  it('a locked app takes no deploys until unlocked, and says who locked it and why', async () => {
+    expect((await h.cmd('mallory', 'lock', 'search-svc', 'nope')).status).toBe(403);
+    expect((await h.cmd('alice', 'lock', 'search-svc', 'incident', '123')).status).toBe(200);
+    const refused = await h.cmd('carol', 'deploy', 'search-svc', 'v2');
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/search-svc is locked by alice since .*: “incident 123”\. `unlock search-svc` first\./);
+    expect((await h.cmd('carol', 'unlock', 'search-svc')).status).toBe(200);
+    expect((await h.cmd('carol', 'unlock', 'search-svc')).body.message).toBe('search-svc is not locked.');
+  });
+
+  it('in local mode the API says it is unauthenticated', async () => {
+    const info = (await (await fetch(`${h.url}/api/info`)).json()) as { authenticated: boolean; providerLabel: string };
+    expect(info).toMatchObject({ authenticated: false, providerLabel: 'sandbox (simulated infrastructure)' });
+  });
+});
+
+describe('token mode', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ auth: 'token' });
+  });
+  afterAll(() => h.close());
+
+  it('requires a per-person bearer token, stores only its hash, and refuses --as', async () => {
+    const token = h.k.store.tokens.create('carol');
+    const raw = h.k.store.db.prepare('SELECT hash FROM tokens').get() as { hash: string };
+    expect(raw.hash).not.toContain(token);
+    const none = await cli(h, ['status']);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/a bearer token is required/);
+    const ok = await execFileP(process.execPath, [CLI, 'status', 'search-svc', '--json'], { env: { ...process.env, KUBECONTROL_URL: h.url, KUBECONTROL_TOKEN: token } });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'status', authenticated: true });
+    expect(h.k.store.commands.recent(1)[0]).toMatchObject({ actor: 'carol', verb: 'status', outcome: 'accepted' });
+    const as = await cli(h, ['status', '--as', 'alice', '--token', token]);
+    expect(as.code).toBe(3);
+    expect(as.stderr).toMatch(/--as is only available in local mode/);
+  }, 30_000);
+});

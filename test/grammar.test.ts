@@ -1,0 +1,74 @@
+import { describe, expect, it } from '@jest/globals';
+import { nearest, parse, tokenize } from '../commands/grammar.js';
+
+describe('the command grammar', () => {
+  it.each([
+    ['deploy search-svc v123', { verb: 'deploy', app: 'search-svc', version: 'v123', strategy: undefined, dryRun: false }],
+    ['deploy search-svc v123 --strategy rolling', { verb: 'deploy', app: 'search-svc', version: 'v123', strategy: 'rolling', dryRun: false }],
+    ['deploy search-svc 1.4.2-rc.1 --strategy=blue-green --dry-run', { verb: 'deploy', app: 'search-svc', version: '1.4.2-rc.1', strategy: 'blue-green', dryRun: true }],
+    ['  DEPLOY   Search-Svc   v9  ', { verb: 'deploy', app: 'search-svc', version: 'v9', strategy: undefined, dryRun: false }],
+    ['rollback web-frontend', { verb: 'rollback', app: 'web-frontend', dryRun: false }],
+    ['rollback web-frontend --dry-run', { verb: 'rollback', app: 'web-frontend', dryRun: true }],
+    ['approve 42', { verb: 'approve', deployId: 42 }],
+    ['approve #42', { verb: 'approve', deployId: 42 }],
+    ['reject 42 error rate too high', { verb: 'reject', deployId: 42, reason: 'error rate too high' }],
+    ['reject 42', { verb: 'reject', deployId: 42, reason: undefined }],
+    ['cancel 7', { verb: 'cancel', deployId: 7 }],
+    ['status', { verb: 'status', app: undefined }],
+    ['status search-svc', { verb: 'status', app: 'search-svc' }],
+    ['history search-svc', { verb: 'history', app: 'search-svc', limit: 10 }],
+    ['history search-svc --limit 25', { verb: 'history', app: 'search-svc', limit: 25 }],
+    ['lock search-svc "incident 123: bad index"', { verb: 'lock', app: 'search-svc', reason: 'incident 123: bad index' }],
+    ['lock search-svc freeze for --black-friday', { verb: 'lock', app: 'search-svc', reason: 'freeze for --black-friday' }],
+    ['unlock search-svc', { verb: 'unlock', app: 'search-svc' }],
+    ['apps', { verb: 'apps' }],
+    ['help', { verb: 'help', topic: undefined }],
+    ['help deploy', { verb: 'help', topic: 'deploy' }],
+  ])('parses %j', (text, command) => {
+    expect(parse(text)).toEqual({ ok: true, command });
+  });
+
+  it.each([
+    ['', 'empty', /No command given/],
+    ['deplyo search-svc v1', 'unknown_command', /Did you mean `deploy`\?/],
+    ['aprove 3', 'unknown_command', /Did you mean `approve`\?/],
+    ['histroy search-svc', 'unknown_command', /Did you mean `history`\?/],
+    ['frobnicate', 'unknown_command', /Commands: deploy, rollback/],
+    ['deploy', 'missing_argument', /needs an app and a version/],
+    ['deploy search-svc', 'missing_argument', /needs a version/],
+    ['deploy search-svc v1 extra', 'extra_argument', /Unexpected `extra`/],
+    ['deploy search-svc -v1', 'bad_argument', /not a valid version/],
+    ['deploy search-svc v1/2', 'bad_argument', /not a valid version/],
+    ['deploy search-svc v1 --strategy canary', 'bad_argument', /not a strategy: use `blue-green` or `rolling`/],
+    ['deploy search-svc v1 --strategy rollin', 'bad_argument', /did you mean `rolling`\?/],
+    ['deploy search-svc v1 --strategy', 'missing_argument', /needs a value/],
+    ['deploy search-svc v1 --dryrun', 'unknown_flag', /Did you mean `--dry-run`\?/],
+    ['deploy search-svc v1 --dry-run=yes', 'bad_argument', /takes no value/],
+    ['approve', 'missing_argument', /needs a deploy id/],
+    ['approve abc', 'bad_argument', /not a deploy id/],
+    ['cancel 1 2', 'extra_argument', /Unexpected `2`/],
+    ['history', 'missing_argument', /needs an app/],
+    ['history search-svc --limit 0', 'bad_argument', /from 1 to 100/],
+    ['history search-svc --limit lots', 'bad_argument', /from 1 to 100/],
+    ['lock search-svc', 'missing_argument', /needs a reason/],
+    ['help deplo', 'unknown_command', /Did you mean `deploy`\?/],
+    ['apps now', 'extra_argument', /Unexpected `now`/],
+  ])('rejects %j with a specific message', (text, code, message) => {
+    const result = parse(text);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.code).toBe(code);
+    expect(result.error.message).toMatch(message);
+  });
+
+  it('accepts argv words as well as text, keeping quoted words whole', () => {
+    expect(parse(['reject', '5', 'p99 latency doubled'])).toEqual({ ok: true, command: { verb: 'reject', deployId: 5, reason: 'p99 latency doubled' } });
+    expect(tokenize(`lock a "two words" 'and more'`)).toEqual(['lock', 'a', 'two words', 'and more']);
+  });
+
+  it('suggests only near misses', () => {
+    expect(nearest('serch-svc', ['search-svc', 'web-frontend'])).toBe('search-svc');
+    expect(nearest('web', ['search-svc', 'web-frontend'])).toBe('web-frontend');
+    expect(nearest('payments', ['search-svc', 'web-frontend'])).toBeUndefined();
+  });
+});
