@@ -1,0 +1,167 @@
+/**
+ * Who people are on Slack. KubeApps name Slack user ids and user-group
+ * handles (`@search-team`); `SlackGroups` resolves handles to member ids
+ * (usergroups.list + usergroups.users.list) and `SlackUsers` ids to display
+ * names (users.info). Both cache, so the slash-command ack path can answer
+ * from memory: `peek()` never calls Slack.
+ */
+import type { webApi } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { GroupResolver } from '../commands/core.js';
+
+type WebClient = webApi.WebClient;
+
+/** A Slack user id (U…, W… for Enterprise Grid). */
+export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/** How a person appears in a message: a mention for Slack ids (Slack shows the display name), the name otherwise. */
+export function who(id: string, name?: string | null): string {
+  return SLACK_USER_ID.test(id) ? `<@${id}>` : (name ?? id);
+}
+
+/** A principal from a KubeApp (id, local name or @handle) as a message shows it. */
+export function principal(entry: string): string {
+  return entry.startsWith('@') ? `\`${entry}\`` : who(entry);
+}
+
+interface Cached<T> {
+  readonly value: T;
+  readonly at: number;
+}
+
+export interface SlackGroupsOptions {
+  /** How long a group's member list is trusted. @default 60_000 */
+  readonly ttlMs?: number;
+  readonly logger?: Logger;
+  /** Handles to keep warm (the `@handles` the KubeApps name); refreshed before they expire. */
+  readonly handles?: readonly string[];
+}
+
+/**
+ * Slack user groups as the command core's GroupResolver. Member lists are
+ * cached for `ttlMs` (a removed member loses access within that time);
+ * handles the KubeApps name are refreshed in the background so permission
+ * checks on the ack path are answered from the cache.
+ */
+export class SlackGroups implements GroupResolver {
+  private readonly ttlMs: number;
+  private readonly members_ = new Map<string, Cached<readonly string[]>>();
+  private ids: Cached<ReadonlyMap<string, string>> | undefined;
+  private readonly inflight = new Map<string, Promise<readonly string[]>>();
+  private timer: NodeJS.Timeout | undefined;
+  private handles: readonly string[];
+
+  constructor(
+    private readonly client: WebClient,
+    private readonly options: SlackGroupsOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 60_000;
+    this.handles = options.handles ?? [];
+  }
+
+  /** Member ids of `@handle` (without '@'); unknown handles have no members. */
+  async members(handle: string): Promise<readonly string[]> {
+    const cached = this.peek(handle);
+    if (cached) return cached;
+    return this.fetch(handle);
+  }
+
+  /** The cached, still fresh member list, without calling Slack. */
+  peek(handle: string): readonly string[] | undefined {
+    const c = this.members_.get(handle.toLowerCase());
+    return c && Date.now() - c.at < this.ttlMs ? c.value : undefined;
+  }
+
+  /** Starts keeping `handles` warm (they are fetched now and before each expiry). */
+  keepWarm(handles: readonly string[] = this.handles): void {
+    this.handles = [...new Set(handles.map((h) => h.replace(/^@/, '').toLowerCase()))];
+    if (!this.handles.length) return;
+    const refresh = (): void => {
+      for (const h of this.handles) {
+        this.fetch(h, true).catch((err: unknown) => this.options.logger?.warn({ err, handle: h }, 'cannot refresh Slack user group'));
+      }
+    };
+    refresh();
+    this.timer = setInterval(refresh, Math.max(1000, Math.floor(this.ttlMs * 0.75)));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private fetch(handle: string, force = false): Promise<readonly string[]> {
+    const key = handle.toLowerCase();
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = (async () => {
+      const ids = await this.groupIds(force);
+      const id = ids.get(key);
+      const users = id ? (((await this.client.usergroups.users.list({ usergroup: id })).users as string[] | undefined) ?? []) : [];
+      this.members_.set(key, { value: users, at: Date.now() });
+      return users;
+    })().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  /** handle → usergroup id, cached like the members. */
+  private async groupIds(force: boolean): Promise<ReadonlyMap<string, string>> {
+    if (!force && this.ids && Date.now() - this.ids.at < this.ttlMs) return this.ids.value;
+    const res = await this.client.usergroups.list({ include_disabled: false });
+    const map = new Map<string, string>();
+    for (const g of res.usergroups ?? []) if (g.handle && g.id) map.set(g.handle.toLowerCase(), g.id);
+    this.ids = { value: map, at: Date.now() };
+    return map;
+  }
+}
+
+export interface SlackUsersOptions {
+  /** @default 3_600_000 (display names rarely change) */
+  readonly ttlMs?: number;
+  readonly logger?: Logger;
+}
+
+/** Display names by user id (users.info), cached. Ids are what is checked and recorded; names are only shown. */
+export class SlackUsers {
+  private readonly ttlMs: number;
+  private readonly names = new Map<string, Cached<string>>();
+  private readonly inflight = new Map<string, Promise<string | undefined>>();
+
+  constructor(
+    private readonly client: WebClient,
+    private readonly options: SlackUsersOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 3_600_000;
+  }
+
+  /** The cached display name, without calling Slack. */
+  peek(id: string): string | undefined {
+    const c = this.names.get(id);
+    return c && Date.now() - c.at < this.ttlMs ? c.value : undefined;
+  }
+
+  /** Fetches (once at a time) and caches a display name; undefined when Slack does not know the id. */
+  resolve(id: string): Promise<string | undefined> {
+    const cached = this.peek(id);
+    if (cached) return Promise.resolve(cached);
+    const running = this.inflight.get(id);
+    if (running) return running;
+    const p = this.client.users
+      .info({ user: id })
+      .then((res) => {
+        const u = res.user;
+        const name = u?.profile?.display_name || u?.profile?.real_name || u?.real_name || u?.name;
+        if (name) this.names.set(id, { value: name, at: Date.now() });
+        return name;
+      })
+      .catch((err: unknown) => {
+        this.options.logger?.warn({ err, user: id }, 'users.info failed; showing the id');
+        return undefined;
+      })
+      .finally(() => this.inflight.delete(id));
+    this.inflight.set(id, p);
+    return p;
+  }
+}

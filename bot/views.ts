@@ -1,0 +1,389 @@
+/**
+ * Block Kit for everything the bot shows: the deploy status card (edited in
+ * place), the approval message with its buttons, the thread's detail lines,
+ * the final result, and the ephemeral answers to slash commands. Pure
+ * functions of store records and command results: no Slack calls here.
+ */
+import type { types } from '@slack/bolt';
+import type { AppStatus, CommandResult, DeployView } from '../commands/results.js';
+import type { DeployPlan } from '../deployer/plan.js';
+import { formatDuration } from '../deployer/time.js';
+import type { KubeApp } from '../kubeapps/index.js';
+import type { DeployState, EventRecord, StepName, StepRecord } from '../store/index.js';
+import { ACTION_APPROVE, ACTION_REJECT, BLOCK_APPROVAL, SLASH_COMMAND } from './constants.js';
+import { principal, who } from './identity.js';
+
+export type Block = types.KnownBlock;
+
+/** A message: `text` is the notification / fallback, `blocks` the layout. */
+export interface SlackMessage {
+  readonly text: string;
+  readonly blocks?: Block[];
+}
+
+const STEP_ICON: Readonly<Record<string, string>> = { running: '⟳', succeeded: '✓', failed: '✗', cancelled: '⊘', skipped: '↷', pending: '·' };
+
+const STATE_ICON: Readonly<Record<DeployState, string>> = {
+  queued: '⏳',
+  building: '⟳',
+  provisioning: '⟳',
+  deploying: '⟳',
+  awaiting_approval: '✋',
+  cutting_over: '⟳',
+  tearing_down: '⟳',
+  succeeded: '✅',
+  failed: '❌',
+  rejected: '🚫',
+  timed_out: '⌛',
+  cancelled: '⊘',
+};
+
+const STEP_ORDER: Readonly<Record<'blue-green' | 'rolling', readonly StepName[]>> = {
+  'blue-green': ['build', 'provision', 'deploy', 'approval', 'cutover', 'teardown'],
+  rolling: ['build', 'deploy'],
+};
+
+const human = (state: string): string => state.replace(/_/g, ' ');
+
+/** Escapes the three characters Slack's mrkdwn treats as control characters. */
+export function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const truncate = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+/** A date Slack shows in each reader's own time zone (the fallback is UTC). */
+export function slackDate(ms: number, format = '{date_short_pretty} {time}'): string {
+  const iso = new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+  return `<!date^${Math.floor(ms / 1000)}^${format}|${iso} UTC>`;
+}
+
+/** A link to a message / thread that works without an API call. */
+export function threadLink(channel: string | null, ts: string | null): string | undefined {
+  if (!channel || !ts || !/^[CGD][A-Z0-9]+$/.test(channel)) return undefined;
+  return `https://slack.com/archives/${channel}/p${ts.replace('.', '')}`;
+}
+
+const md = (text: string): types.MrkdwnElement => ({ type: 'mrkdwn', text: truncate(text, 3000) });
+const section = (text: string, fields?: string[]): Block =>
+  fields?.length ? { type: 'section', text: md(text), fields: fields.slice(0, 10).map((f) => md(truncate(f, 2000))) } : { type: 'section', text: md(text) };
+const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.slice(0, 10).map((t) => md(t)) });
+
+/** "✓ build 42.0s · ⟳ deploy · · approval" — every step of the strategy, in order. */
+export function stepLine(d: Pick<DeployView, 'strategy' | 'steps'>, now = Date.now()): string {
+  const byName = new Map<string, StepRecord>(d.steps.map((s) => [s.name, s]));
+  const names: string[] = [...STEP_ORDER[d.strategy]];
+  for (const s of d.steps) if (!names.includes(s.name)) names.push(s.name); // cleanup, when it ran
+  return names
+    .map((name) => {
+      const s = byName.get(name);
+      if (!s) return `· ${name}`;
+      const took = s.startedAt ? ` ${formatDuration((s.finishedAt ?? now) - s.startedAt)}` : '';
+      return `${STEP_ICON[s.state] ?? '·'} ${name}${s.state === 'pending' || s.state === 'skipped' ? '' : took}`;
+    })
+    .join('   ');
+}
+
+/** What the status card needs beyond the deploy view. */
+export interface CardContext {
+  readonly app?: KubeApp;
+  readonly provider: string;
+  /** The newest progress message, shown while a step runs. */
+  readonly lastProgress?: string | null;
+  readonly now?: number;
+}
+
+/** The deploy's status card: the thread's first message, edited in place as the deploy moves. */
+export function statusCard(d: DeployView, c: CardContext): SlackMessage {
+  const now = c.now ?? Date.now();
+  const from = d.fromVersion && d.fromVersion !== d.version ? `${d.fromVersion} → ` : '';
+  const title = `${d.app} ${from}${d.version}`;
+  const kind = d.kind === 'deploy' ? '' : ` (${d.kind})`;
+  const blocks: Block[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(title, 150), emoji: true } },
+    section(`${STATE_ICON[d.state]} *${human(d.state)}* · deploy #${d.id} · ${d.strategy}${kind}`, [
+      `*Version*\n${esc(d.fromVersion ?? 'none')} → *${esc(d.version)}*`,
+      `*Cluster*\n${d.strategy === 'rolling' ? esc(d.toCluster ?? '—') : `${esc(d.fromCluster ?? 'none')} → ${esc(d.toCluster ?? '—')}`}`,
+      `*Requested by*\n${who(d.requestedBy, d.requestedByName)} via ${d.surface}`,
+      `*Elapsed*\n${formatDuration(d.durationMs)}`,
+    ]),
+    context(stepLine(d, now)),
+  ];
+  const note = cardNote(d, c);
+  if (note) blocks.push(section(note));
+  blocks.push(context(`${esc(c.provider)} · updated ${slackDate(now, '{time_secs}')}`));
+  return { text: `${STATE_ICON[d.state]} ${title}: ${human(d.state)} (deploy #${d.id})`, blocks };
+}
+
+/** The one line under the steps that says what is going on now. */
+function cardNote(d: DeployView, c: CardContext): string | undefined {
+  const a = d.approval;
+  const decided = a
+    ? a.decision === 'timed_out'
+      ? `⌛ No decision before the approval deadline.`
+      : `${a.decision === 'approved' ? '✓ Cutover approved' : '✗ Cutover rejected'} by ${who(a.actor, a.actorName)} ${slackDate(a.at)}${a.reason && a.decision === 'rejected' ? `: “${esc(a.reason)}”` : ''}`
+    : undefined;
+  switch (d.state) {
+    case 'queued': {
+      const q = d.queue;
+      if (q && q.position > 0) {
+        return `⏳ In line: ${q.position} deploy${q.position > 1 ? 's' : ''} of ${d.app} ahead (${q.ahead.map((id) => `#${id}`).join(', ')}). This card says when it is your turn.`;
+      }
+      return '⏳ Waiting for a free deploy slot.';
+    }
+    case 'awaiting_approval': {
+      const approvers = c.app ? c.app.approvers.map(principal).join(', ') : 'an approver';
+      const until = d.approvalDeadline ? ` until ${slackDate(d.approvalDeadline)}` : '';
+      return `✋ *Waiting for approval* by ${approvers}${until}. The buttons are in this thread.`;
+    }
+    case 'succeeded': {
+      const dns = c.app ? `\`${c.app.dns.name}\` → \`${esc(d.toCluster ?? '')}\`` : `live on \`${esc(d.toCluster ?? '')}\``;
+      return [decided, `✅ *Live* in ${formatDuration(d.durationMs)}: ${dns}`].filter(Boolean).join('\n');
+    }
+    case 'failed':
+    case 'rejected':
+    case 'timed_out':
+    case 'cancelled': {
+      const why = d.state === 'failed' ? `❌ ${esc(truncate(d.error ?? 'failed', 500))}` : d.state === 'cancelled' ? `⊘ ${esc(d.error ?? 'cancelled')}` : decided;
+      const cleanup =
+        d.cleanup === 'pending'
+          ? '⟳ Tearing down what this deploy created…'
+          : d.cleanup === 'done'
+            ? '✓ Cleanup finished: nothing left behind.'
+            : d.cleanup === 'failed'
+              ? '✗ Cleanup incomplete: run `kubecontrol gc`.'
+              : undefined;
+      const traffic = d.fromCluster ? `Traffic stays on \`${esc(d.fromCluster)}\`.` : undefined;
+      return [why, cleanup, traffic].filter(Boolean).join('\n');
+    }
+    default: {
+      const started = d.startedAt ? `▶ Your turn: started ${slackDate(d.startedAt, '{time_secs}')}.` : undefined;
+      const progress = c.lastProgress ? `_${esc(truncate(c.lastProgress, 300))}_` : undefined;
+      return [decided, started, progress].filter(Boolean).join('\n') || undefined;
+    }
+  }
+}
+
+/** What the cutover does, in the words the confirmation dialogs and the approval message use. */
+export function cutoverSummary(d: Pick<DeployView, 'fromCluster' | 'toCluster'>, dns: string): { approve: string; reject: string } {
+  const to = d.toCluster ?? 'the new cluster';
+  return {
+    approve: d.fromCluster
+      ? `DNS \`${dns}\` moves from cluster \`${d.fromCluster}\` to \`${to}\`; \`${d.fromCluster}\` is torn down after the drain.`
+      : `DNS \`${dns}\` is pointed at cluster \`${to}\` (nothing serves it yet).`,
+    reject: `Cluster \`${to}\` is torn down${d.fromCluster ? `; traffic stays on \`${d.fromCluster}\`` : ''}. Nothing changes for users.`,
+  };
+}
+
+/** The thread reply with Approve / Reject (each behind a confirmation dialog), or, once decided, who decided. */
+export function approvalMessage(d: DeployView, app: KubeApp | undefined, now = Date.now()): SlackMessage {
+  const dns = app?.dns.name ?? d.app;
+  const what = cutoverSummary(d, dns);
+  const approvers = app ? app.approvers.map(principal).join(', ') : 'an approver';
+  const head = `✋ *Cutover of ${d.app} ${esc(d.version)} needs approval* (deploy #${d.id})\n${what.approve}`;
+  const meta = `Requested by ${who(d.requestedBy, d.requestedByName)} · approvers: ${approvers}${
+    app && !app.allowSelfApproval ? ' · the requester cannot approve (four eyes)' : ''
+  }${d.approvalDeadline ? ` · times out ${slackDate(d.approvalDeadline)}` : ''}`;
+  const a = d.approval;
+  if (a || d.state !== 'awaiting_approval') {
+    const outcome = !a
+      ? `This approval is closed: the deploy is ${human(d.state)}.`
+      : a.decision === 'approved'
+        ? `✓ *Approved* by ${who(a.actor, a.actorName)} ${slackDate(a.at)}`
+        : a.decision === 'rejected'
+          ? `✗ *Rejected* by ${who(a.actor, a.actorName)} ${slackDate(a.at)}${a.reason ? `: “${esc(a.reason)}”` : ''}`
+          : `⌛ *Timed out* ${slackDate(a.at)}: nobody decided in time, so the cutover was rejected.`;
+    return { text: `Cutover of ${d.app} ${d.version}: ${a ? human(a.decision) : 'closed'}`, blocks: [section(head), context(meta), section(outcome)] };
+  }
+  void now;
+  const confirm = (title: string, text: string, ok: string, style?: 'danger'): types.ConfirmationDialog => ({
+    title: { type: 'plain_text', text: title },
+    text: { type: 'mrkdwn', text },
+    confirm: { type: 'plain_text', text: ok },
+    deny: { type: 'plain_text', text: 'Back' },
+    ...(style ? { style } : {}),
+  });
+  return {
+    text: `Cutover of ${d.app} ${d.version} needs approval (deploy #${d.id})`,
+    blocks: [
+      section(head),
+      context(meta),
+      {
+        type: 'actions',
+        block_id: BLOCK_APPROVAL,
+        elements: [
+          {
+            type: 'button',
+            action_id: ACTION_APPROVE,
+            text: { type: 'plain_text', text: 'Approve cutover' },
+            style: 'primary',
+            value: String(d.id),
+            confirm: confirm(`Approve deploy #${d.id}?`, what.approve, 'Approve'),
+          },
+          {
+            type: 'button',
+            action_id: ACTION_REJECT,
+            text: { type: 'plain_text', text: 'Reject' },
+            style: 'danger',
+            value: String(d.id),
+            confirm: confirm(`Reject deploy #${d.id}?`, what.reject, 'Reject', 'danger'),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Whether an event becomes a line in the thread (the card and the approval message cover the rest). */
+export function isDetail(e: EventRecord): boolean {
+  if (e.kind === 'state' || e.kind === 'approval') return false;
+  return true;
+}
+
+/** One line of the thread: time, icon, message. */
+export function detailLine(e: EventRecord): string {
+  const state = typeof e.data?.state === 'string' ? e.data.state : undefined;
+  const icon = e.level === 'error' ? '✗' : e.level === 'warn' ? '⚠' : state ? (STEP_ICON[state] ?? '•') : e.kind === 'queue' ? '⏳' : '•';
+  return `${slackDate(e.at, '{time_secs}')} ${icon} ${esc(truncate(e.message, 600))}`;
+}
+
+/** Detail lines packed into messages of at most ~3,500 characters each. */
+export function detailMessages(lines: readonly string[], max = 3500): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const line of lines) {
+    if (current && current.length + line.length + 1 > max) {
+      out.push(current);
+      current = '';
+    }
+    current = current ? `${current}\n${line}` : line;
+  }
+  if (current) out.push(current);
+  return out;
+}
+
+/** The final result, posted to the thread and broadcast to the channel. */
+export function finalMessage(d: DeployView, app: KubeApp | undefined): SlackMessage {
+  const asked = `requested by ${who(d.requestedBy, d.requestedByName)}`;
+  const a = d.approval;
+  const decidedBy = a && a.decision !== 'timed_out' ? `, ${a.decision} by ${who(a.actor, a.actorName)}` : '';
+  const took = formatDuration(d.durationMs);
+  let text: string;
+  switch (d.state) {
+    case 'succeeded':
+      text = `✅ *${d.app} ${esc(d.version)} is live* on \`${esc(d.toCluster ?? '')}\`${app && d.strategy === 'blue-green' ? ` (\`${app.dns.name}\`)` : ''} — deploy #${d.id}, ${took}, ${asked}${decidedBy}.`;
+      break;
+    case 'failed':
+      text = `❌ *Deploy #${d.id} of ${d.app} ${esc(d.version)} failed* after ${took}: ${esc(truncate(d.error ?? 'unknown error', 500))}. What it created is torn down${d.fromCluster ? `; traffic stays on \`${esc(d.fromCluster)}\`` : ''}.`;
+      break;
+    case 'rejected':
+      text = `🚫 *Deploy #${d.id} of ${d.app} ${esc(d.version)} was rejected*${decidedBy.replace(', rejected', '')}: \`${esc(d.toCluster ?? '')}\` is torn down${d.fromCluster ? `; traffic stays on \`${esc(d.fromCluster)}\`` : ''}.`;
+      break;
+    case 'timed_out':
+      text = `⌛ *Deploy #${d.id} of ${d.app} ${esc(d.version)} timed out* waiting for approval: \`${esc(d.toCluster ?? '')}\` is torn down${d.fromCluster ? `; traffic stays on \`${esc(d.fromCluster)}\`` : ''}.`;
+      break;
+    case 'cancelled':
+      text = `⊘ *Deploy #${d.id} of ${d.app} ${esc(d.version)} was cancelled* (${esc(d.error ?? 'cancelled')}); anything it created is torn down.`;
+      break;
+    default:
+      text = `${STATE_ICON[d.state]} Deploy #${d.id} of ${d.app} ${esc(d.version)}: ${human(d.state)}.`;
+  }
+  return { text, blocks: [section(text)] };
+}
+
+// --- ephemeral answers to /kubeapp -----------------------------------------
+
+/** An answer only the person who typed the command sees. */
+export interface Ephemeral extends SlackMessage {
+  readonly response_type: 'ephemeral';
+}
+
+const ephemeral = (text: string, blocks?: Block[]): Ephemeral => ({ response_type: 'ephemeral', text, ...(blocks ? { blocks } : {}) });
+
+/** One row of a deploy table: #, version, strategy, who, when, outcome, duration, thread. */
+export function deployRow(d: DeployView): string {
+  const link = threadLink(d.threadChannel, d.threadTs);
+  const q = d.queue && d.queue.position > 0 ? ` (${d.queue.position} ahead)` : '';
+  return [
+    `*#${d.id}*`,
+    `\`${esc(d.version)}\``,
+    d.strategy + (d.kind === 'deploy' ? '' : ` (${d.kind})`),
+    who(d.requestedBy, d.requestedByName),
+    slackDate(d.createdAt),
+    `${STATE_ICON[d.state]} ${human(d.state)}${q}`,
+    formatDuration(d.durationMs),
+    link ? `<${link}|thread>` : '—',
+  ].join(' · ');
+}
+
+/** Rows packed into sections (Block Kit allows 50 blocks, 3,000 characters per section). */
+function rowSections(rows: readonly string[]): Block[] {
+  return detailMessages(rows, 2900).map((text) => section(text));
+}
+
+function statusBlocks(apps: readonly AppStatus[], provider: string): Block[] {
+  const blocks: Block[] = [context(`*Status* · ${esc(provider)} · ${apps.length} app${apps.length === 1 ? '' : 's'}`)];
+  for (const s of apps) {
+    const live = s.live ? `\`${esc(s.live.version)}\` on \`${esc(s.live.cluster ?? '—')}\` since ${slackDate(s.live.since)} (deploy #${s.live.deployId})` : '_not deployed yet_';
+    const lock = s.lock ? `\n🔒 locked by ${esc(s.lock.lockedBy)}: “${esc(s.lock.reason)}”` : '';
+    blocks.push(section(`*${s.app}* · ${live}${lock}`));
+    if (s.active.length) blocks.push(...rowSections(s.active.map(deployRow)));
+  }
+  return blocks.slice(0, 50);
+}
+
+function planText(p: DeployPlan): string {
+  const list = (title: string, items: readonly string[]): string[] => (items.length ? [`*${title}*`, ...items.map((i) => `• ${esc(i)}`)] : []);
+  return [
+    `*Dry run* of ${p.app} \`${esc(p.version)}\` (${p.strategy}) on ${esc(p.provider)} — nothing was changed`,
+    `image \`${esc(p.image.uri)}\` ${p.image.exists ? '(exists, reused)' : '(missing, will be built)'}`,
+    ...list('build', p.build),
+    ...list('create', p.create),
+    ...list('change', p.change),
+    ...list('delete', p.delete),
+    ...p.warnings.map((w) => `⚠ ${esc(w)}`),
+  ].join('\n');
+}
+
+/** The ephemeral answer to a command's result. `channelApp` is the channel's default app, if one was filled in. */
+export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; appChannel?: string } = {}): Ephemeral {
+  const note = extra.defaultApp ? `\n_(${extra.defaultApp} is this channel's app)_` : '';
+  switch (r.kind) {
+    case 'error': {
+      const icon = r.status === 'refused' || r.status === 'conflict' ? '⛔' : r.status === 'error' ? '❌' : '⚠️';
+      const hint =
+        r.code === 'unknown_command' || r.code === 'empty' ? `\nType \`${SLASH_COMMAND} help\` for every command.` : r.code === 'unknown_app' ? `\n\`${SLASH_COMMAND} apps\` lists them.` : '';
+      return ephemeral(`${icon} ${r.message}${hint}${note}`);
+    }
+    case 'deploy_queued': {
+      const where = extra.appChannel ? ` Its status card and thread are in ${extra.appChannel}.` : '';
+      return ephemeral(`🚀 ${esc(r.message)}${where}${note}`);
+    }
+    case 'plan':
+      return ephemeral(r.message, [section(planText(r.plan))]);
+    case 'status':
+      return ephemeral(r.message, statusBlocks(r.apps, r.provider));
+    case 'history': {
+      if (!r.deploys.length) return ephemeral(`${r.message}${note}`);
+      return ephemeral(r.message, [
+        context(`*History of ${r.app}* · # · version · strategy · who · when · outcome · duration · thread${note}`),
+        ...rowSections(r.deploys.map(deployRow)),
+      ].slice(0, 50));
+    }
+    case 'apps': {
+      const rows = r.apps.map(
+        (a) =>
+          `*${a.name}* — ${esc(a.description)}\n   live: ${a.liveVersion ? `\`${esc(a.liveVersion)}\`` : '—'} · ${a.strategy} · \`${a.dns}\` · ${a.channel}${a.locked ? ' · 🔒 locked' : ''}\n   deployers: ${[...a.owners, ...a.deployers].map(principal).join(', ')} · approvers: ${a.approvers.map(principal).join(', ')}`,
+      );
+      return ephemeral(r.message, rowSections(rows));
+    }
+    case 'help':
+      return ephemeral(r.text, [section(`*${SLASH_COMMAND}* commands:\n${r.text.split('\n').map((l) => `• ${l}`).join('\n')}`)]);
+    case 'duplicate':
+      return ephemeral(`↩ ${r.message}`);
+    case 'decision':
+    case 'cancelled':
+    case 'lock':
+      return ephemeral(`${r.status === 'ok' ? '✓' : '⚠️'} ${r.message}${note}`);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * A local HTTP server that plays Slack for the real Bolt app and WebClient:
+ * the Web API (`/api/<method>`, form-encoded like the real client sends) and
+ * response_urls (`/respond/<id>`, JSON). It records every request so tests can
+ * assert on what Slack received, and can answer 429 with Retry-After once.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One Web API call as Slack received it; JSON-valued fields (blocks) are parsed. */
+export interface SlackCall {
+  readonly method: string;
+  readonly body: Record<string, unknown>;
+  readonly authorization: string | undefined;
+  readonly at: number;
+  /** The HTTP status the fake answered with. */
+  readonly status: number;
+}
+
+/** A POST to a response_url. */
+export interface SlackResponse {
+  readonly id: string;
+  readonly body: Record<string, unknown>;
+}
+
+export interface FakeSlackOptions {
+  /** Display names by user id (users.info). */
+  readonly users?: Readonly<Record<string, string>>;
+  /** Members by user-group handle (usergroups.list / usergroups.users.list). */
+  readonly groups?: Readonly<Record<string, readonly string[]>>;
+  /** Channel ids by name ('#search-team' → 'C0SEARCH'). */
+  readonly channels?: Readonly<Record<string, string>>;
+}
+
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata']);
+
+function read(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (data += c));
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
+}
+
+export class FakeSlack {
+  readonly calls: SlackCall[] = [];
+  readonly responses: SlackResponse[] = [];
+  private readonly limited = new Map<string, number>();
+  private readonly failures = new Map<string, string>();
+  private tsCounter = 0;
+  private server!: Server;
+  url = '';
+
+  private constructor(private readonly options: FakeSlackOptions) {}
+
+  static async start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
+    const fake = new FakeSlack(options);
+    fake.server = createServer((req, res) => {
+      void fake.handle(req).then(
+        ({ status, headers, body }) => {
+          res.writeHead(status, { 'content-type': 'application/json', ...headers });
+          res.end(JSON.stringify(body));
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
+    });
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', () => resolve()));
+    fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  /** The Web API base URL for `slackApiUrl` / SLACK_API_URL. */
+  get apiUrl(): string {
+    return `${this.url}/api/`;
+  }
+
+  /** A response_url that records what is posted to it. */
+  responseUrl(id: string): string {
+    return `${this.url}/respond/${id}`;
+  }
+
+  /** The next call to `method` gets HTTP 429 with Retry-After: `seconds`. */
+  rateLimitOnce(method: string, seconds = 1): void {
+    this.limited.set(method, seconds);
+  }
+
+  /** The next call to `method` answers `{ ok: false, error }`. */
+  failOnce(method: string, error: string): void {
+    this.failures.set(method, error);
+  }
+
+  /** Calls of `method` that Slack accepted (HTTP 200), optionally filtered. */
+  ok(method: string, where: (c: SlackCall) => boolean = () => true): SlackCall[] {
+    return this.calls.filter((c) => c.method === method && c.status === 200 && where(c));
+  }
+
+  /** Polls until `pred` holds (returning its truthy value), or fails after `ms`. */
+  async waitFor<T>(what: string, pred: () => T | undefined | false, ms = 15_000): Promise<T> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const v = pred();
+      if (v) return v;
+      if (Date.now() > until) throw new Error(`timed out waiting for ${what}; Slack received:\n${this.describe()}`);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  }
+
+  /** A one-line-per-call summary, for failure messages. */
+  describe(): string {
+    return this.calls
+      .map((c) => `${c.status} ${c.method} ${String(c.body.channel ?? '')} ${String(c.body.thread_ts ?? c.body.ts ?? '')} ${String(c.body.text ?? '').slice(0, 100)}`)
+      .join('\n');
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private nextTs(): string {
+    this.tsCounter++;
+    return `${1_800_000_000 + this.tsCounter}.${String(this.tsCounter).padStart(6, '0')}`;
+  }
+
+  private channelId(channel: unknown): string {
+    const c = String(channel ?? '');
+    return this.options.channels?.[c] ?? this.options.channels?.[`#${c}`] ?? (c.startsWith('#') ? `C${c.slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : c);
+  }
+
+  private async handle(req: IncomingMessage): Promise<{ status: number; headers?: Record<string, string>; body: unknown }> {
+    const raw = await read(req);
+    const path = (req.url ?? '').split('?')[0]!;
+    if (path.startsWith('/respond/')) {
+      this.responses.push({ id: path.slice('/respond/'.length), body: JSON.parse(raw || '{}') as Record<string, unknown> });
+      return { status: 200, body: { ok: true } };
+    }
+    if (!path.startsWith('/api/')) return { status: 404, body: { ok: false } };
+    const method = path.slice('/api/'.length);
+    const body: Record<string, unknown> = {};
+    const type = req.headers['content-type'] ?? '';
+    if (type.includes('application/json')) Object.assign(body, JSON.parse(raw || '{}'));
+    else
+      for (const [k, v] of new URLSearchParams(raw)) {
+        body[k] = JSON_FIELDS.has(k) ? (JSON.parse(v) as unknown) : v;
+      }
+    const record = (status: number): void => {
+      this.calls.push({ method, body, authorization: req.headers.authorization, at: Date.now(), status });
+    };
+    const retryAfter = this.limited.get(method);
+    if (retryAfter !== undefined) {
+      this.limited.delete(method);
+      record(429);
+      return { status: 429, headers: { 'retry-after': String(retryAfter) }, body: { ok: false, error: 'ratelimited' } };
+    }
+    record(200);
+    const failure = this.failures.get(method);
+    if (failure) {
+      this.failures.delete(method);
+      return { status: 200, body: { ok: false, error: failure } };
+    }
+    return { status: 200, body: this.answer(method, body) };
+  }
+
+  private answer(method: string, body: Record<string, unknown>): unknown {
+    switch (method) {
+      case 'auth.test':
+        return { ok: true, url: 'https://kubecontrol-test.slack.com/', team: 'kubecontrol-test', user: 'kubecontrol', team_id: 'T0TEST', user_id: 'U0KUBEBOT', bot_id: 'B0KUBEBOT' };
+      case 'chat.postMessage':
+        return { ok: true, channel: this.channelId(body.channel), ts: this.nextTs(), message: { text: body.text } };
+      case 'chat.update':
+        return { ok: true, channel: this.channelId(body.channel), ts: body.ts, text: body.text };
+      case 'chat.postEphemeral':
+        return { ok: true, message_ts: this.nextTs() };
+      case 'users.info': {
+        const id = String(body.user);
+        const name = this.options.users?.[id];
+        return name ? { ok: true, user: { id, name: name.toLowerCase(), real_name: name, profile: { display_name: name, real_name: name } } } : { ok: false, error: 'user_not_found' };
+      }
+      case 'usergroups.list':
+        return { ok: true, usergroups: Object.keys(this.options.groups ?? {}).map((handle, i) => ({ id: `S0GROUP${i}`, handle, name: handle })) };
+      case 'usergroups.users.list': {
+        const handles = Object.keys(this.options.groups ?? {});
+        const i = Number(String(body.usergroup).replace('S0GROUP', ''));
+        const handle = handles[i];
+        return handle ? { ok: true, users: this.options.groups![handle] } : { ok: false, error: 'no_such_subteam' };
+      }
+      default:
+        return { ok: true };
+    }
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * A real kubecontrol server (sandbox provider, SQLite file, HTTP on port 0)
+ * with the real Slack bot mounted on it, talking to a FakeSlack. Tests drive
+ * it with signed requests and assert on what the fake Slack received.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { connectSlack, startSlackBot, type SlackBot } from '../../bot/index.js';
+import type { Config } from '../../console/config.js';
+import { createLogger } from '../../console/logger.js';
+import { startKubecontrol, type Kubecontrol } from '../../console/server.js';
+import { defineKubeApp, type KubeApp } from '../../kubeapps/index.js';
+import { FakeSlack, type SlackCall } from './slack-api.js';
+import { blockAction, postSigned, slashCommand, type SendOptions, type SlackReply } from './slack-requests.js';
+
+export const SECRET = 'test-signing-secret-0123456789abcdef';
+export const BOT_TOKEN = 'xoxb-1111-2222-testtokenvalue';
+
+/** People, as Slack user ids. */
+export const ALICE = 'U0ALICE01'; // owner of search-svc
+export const BOB = 'U0BOB0001'; // approver
+export const CAROL = 'U0CAROL01'; // deployer (the requester in most tests)
+export const DAVE = 'U0DAVE001'; // in @search-team (a deployer through the group)
+export const MALLORY = 'U0MALLORY'; // nobody
+
+export const SEARCH_CHANNEL = 'C0SEARCH';
+export const WEB_CHANNEL = 'C0WEB0001';
+
+const pods = { replicas: 2, containers: [{ name: 'api', ports: [{ name: 'http', containerPort: 8080 }] }] };
+
+/** The KubeApps of the Slack tests: permissions name Slack ids and a user group. */
+export function testApps(): KubeApp[] {
+  return [
+    defineKubeApp({
+      name: 'search-svc',
+      image: { repository: 'search-svc' },
+      pods,
+      strategy: 'blue-green',
+      owners: [ALICE],
+      deployers: [CAROL, '@search-team'],
+      approvers: [BOB, ALICE],
+      channel: '#search-team',
+    }),
+    defineKubeApp({
+      name: 'web-frontend',
+      image: { repository: 'web-frontend' },
+      pods,
+      strategy: 'blue-green',
+      owners: [ALICE],
+      deployers: [CAROL],
+      approvers: [CAROL, BOB],
+      allowSelfApproval: true,
+      channel: '#web',
+    }),
+  ];
+}
+
+export interface SlackHarness {
+  readonly k: Kubecontrol;
+  readonly bot: SlackBot;
+  readonly fake: FakeSlack;
+  readonly dbPath: string;
+  /** Everything logged, as text (to check that secrets never appear). */
+  readonly logs: string[];
+  readonly eventsUrl: string;
+  /** Sends `/kubeapp <text>` as `userId` (in #search-team unless told). */
+  slash(text: string, userId: string, extra?: { channelId?: string; channelName?: string; triggerId?: string; responseId?: string } & SendOptions): Promise<SlackReply>;
+  /** Clicks a button. */
+  click(actionId: string, deployId: number, userId: string, messageTs: string, extra?: { responseId?: string; triggerId?: string }): Promise<SlackReply>;
+  /** The deploy's status card: the top-level chat.postMessage that opened its thread. */
+  card(deployId: number): Promise<SlackCall>;
+  /** The thread's approval message (the reply with buttons). */
+  approvalMessage(threadTs: string): Promise<SlackCall>;
+  /** Stops bot and server (not the fake Slack). */
+  stop(): Promise<void>;
+  /** Stops everything. */
+  close(): Promise<void>;
+}
+
+export interface SlackHarnessOptions {
+  readonly fake?: FakeSlack;
+  readonly dbPath?: string;
+  readonly approvalTimeoutMs?: number;
+  readonly cardIntervalMs?: number;
+}
+
+export function testConfig(dbPath: string, fake: FakeSlack, overrides: Partial<Config> = {}): Config {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    dbPath,
+    provider: 'sandbox',
+    sandboxScale: 0.0003,
+    concurrency: 2,
+    auth: 'local',
+    approvalTimeoutMs: undefined,
+    admins: [],
+    logLevel: 'silent',
+    kubeappsDir: undefined,
+    slack: { botToken: BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl },
+    ...overrides,
+  };
+}
+
+export async function startSlackHarness(options: SlackHarnessOptions = {}): Promise<SlackHarness> {
+  const fake =
+    options.fake ??
+    (await FakeSlack.start({
+      users: { [ALICE]: 'Alice', [BOB]: 'Bob', [CAROL]: 'Carol', [DAVE]: 'Dave', [MALLORY]: 'Mallory' },
+      groups: { 'search-team': [DAVE] },
+      channels: { '#search-team': SEARCH_CHANNEL, '#web': WEB_CHANNEL },
+    }));
+  const dbPath = options.dbPath ?? join(mkdtempSync(join(tmpdir(), 'kubecontrol-slack-')), 'kubecontrol.db');
+  const config = testConfig(dbPath, fake, { approvalTimeoutMs: options.approvalTimeoutMs });
+  const logs: string[] = [];
+  const logger = createLogger(
+    'debug',
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  const slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 2, factor: 1, minTimeout: 10, maxTimeout: 20 } });
+  const k = await startKubecontrol(config, { logger, apps: testApps(), groups: slack.groups });
+  const bot = await startSlackBot(k, slack, { cardIntervalMs: options.cardIntervalMs ?? 150 });
+  const eventsUrl = `${k.url}/slack/events`;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await bot.stop();
+    await k.close();
+  };
+  return {
+    k,
+    bot,
+    fake,
+    dbPath,
+    logs,
+    eventsUrl,
+    slash: (text, userId, extra = {}) =>
+      postSigned(
+        eventsUrl,
+        SECRET,
+        slashCommand({
+          text,
+          userId,
+          channelId: extra.channelId,
+          channelName: extra.channelName,
+          triggerId: extra.triggerId,
+          responseUrl: fake.responseUrl(extra.responseId ?? randomUUID()),
+        }),
+        extra,
+      ),
+    click: (actionId, deployId, userId, messageTs, extra = {}) =>
+      postSigned(
+        eventsUrl,
+        SECRET,
+        blockAction({
+          actionId,
+          value: String(deployId),
+          userId,
+          channelId: SEARCH_CHANNEL,
+          messageTs,
+          triggerId: extra.triggerId,
+          responseUrl: fake.responseUrl(extra.responseId ?? randomUUID()),
+        }),
+      ),
+    card: (deployId) =>
+      fake.waitFor(`the status card of deploy #${deployId}`, () =>
+        fake.ok('chat.postMessage', (c) => !c.body.thread_ts && JSON.stringify(c.body.blocks ?? '').includes(`deploy #${deployId} `))[0],
+      ),
+    approvalMessage: (threadTs) =>
+      fake.waitFor('the approval message', () =>
+        fake.ok('chat.postMessage', (c) => c.body.thread_ts === threadTs && JSON.stringify(c.body.blocks ?? '').includes('kubecontrol.approve'))[0],
+      ),
+    stop,
+    async close() {
+      await stop();
+      if (!options.fake) await fake.close();
+    },
+  };
+}
+
+/** All text in a message's blocks (and its fallback text), for loose assertions. */
+export function textOf(call: SlackCall | Record<string, unknown>): string {
+  const body = 'method' in call ? (call as SlackCall).body : call;
+  const out: string[] = [String(body.text ?? '')];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') return;
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'text' && typeof x === 'string') out.push(x);
+        else walk(x);
+      }
+    }
+  };
+  walk(body.blocks);
+  return out.join('\n');
+}
