@@ -9,6 +9,8 @@ export function abortError(signal: AbortSignal): Error {
 /** Resolves after `ms`, or rejects as soon as `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
+  // setTimeout fires at once for delays past 2^31-1 ms; such a wait is "forever": only an abort ends it.
+  if (ms > 2_147_483_647) return abortable(new Promise<void>(() => {}), signal);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
