@@ -14,7 +14,7 @@
 import { App, SocketModeReceiver, webApi, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Kubecontrol } from '../console/server.js';
-import { SlackGroups, SlackUsers } from './identity.js';
+import { SLACK_USER_ID, SlackGroups, SlackUsers } from './identity.js';
 import { registerListeners } from './listeners.js';
 import { boltLogger } from './logger.js';
 import { MountedHttpReceiver } from './receiver.js';
@@ -159,6 +159,9 @@ export async function startSlackBot(k: Kubecontrol, slack: SlackConnection, opti
   // Keep the groups the KubeApps name warm, so permission checks answer from memory.
   const handles = [...k.apps.values()].flatMap((a) => [...a.owners, ...a.deployers, ...a.approvers]).filter((p) => p.startsWith('@'));
   slack.groups.keepWarm(handles);
+  // And the names of the people they name, so answers say "Bob" rather than a user name or an id.
+  const people = new Set([...k.apps.values()].flatMap((a) => [...a.owners, ...a.deployers, ...a.approvers]).filter((p) => SLACK_USER_ID.test(p)));
+  for (const id of people) void slack.users.resolve(id);
 
   slack.logger.info({ mode, botUserId: auth.user_id, team: auth.team }, `Slack is on (${mode === 'http' ? `POST ${k.url}/slack/events` : 'Socket Mode'})`);
   return {

@@ -130,8 +130,15 @@ export class ThreadReporter {
       if (wait > 0) {
         // Coalescing: everything that happens meanwhile goes into the next round.
         const ok = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(true), wait);
-          signal.addEventListener('abort', () => (clearTimeout(timer), resolve(false)), { once: true });
+          const onAbort = (): void => {
+            clearTimeout(timer);
+            resolve(false);
+          };
+          const timer = setTimeout(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(true);
+          }, wait);
+          signal.addEventListener('abort', onAbort, { once: true });
         });
         if (!ok) return;
       }

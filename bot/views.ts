@@ -176,7 +176,7 @@ export function cutoverSummary(d: Pick<DeployView, 'fromCluster' | 'toCluster'>,
 }
 
 /** The thread reply with Approve / Reject (each behind a confirmation dialog), or, once decided, who decided. */
-export function approvalMessage(d: DeployView, app: KubeApp | undefined, now = Date.now()): SlackMessage {
+export function approvalMessage(d: DeployView, app: KubeApp | undefined): SlackMessage {
   const dns = app?.dns.name ?? d.app;
   const what = cutoverSummary(d, dns);
   const approvers = app ? app.approvers.map(principal).join(', ') : 'an approver';
@@ -195,7 +195,6 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, now = D
           : `⌛ *Timed out* ${slackDate(a.at)}: nobody decided in time, so the cutover was rejected.`;
     return { text: `Cutover of ${d.app} ${d.version}: ${a ? human(a.decision) : 'closed'}`, blocks: [section(head), context(meta), section(outcome)] };
   }
-  void now;
   const confirm = (title: string, text: string, ok: string, style?: 'danger'): types.ConfirmationDialog => ({
     title: { type: 'plain_text', text: title },
     text: { type: 'mrkdwn', text },
@@ -345,6 +344,11 @@ function planText(p: DeployPlan): string {
   ].join('\n');
 }
 
+/** The core names people by id; in Slack a mention shows each reader the person's display name. */
+export function mentionIds(text: string): string {
+  return text.replace(/(?<![<@\w])([UW][A-Z0-9]{8,})\b/g, '<@$1>');
+}
+
 /** The ephemeral answer to a command's result. `channelApp` is the channel's default app, if one was filled in. */
 export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; appChannel?: string } = {}): Ephemeral {
   const note = extra.defaultApp ? `\n_(${extra.defaultApp} is this channel's app)_` : '';
@@ -353,7 +357,7 @@ export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; app
       const icon = r.status === 'refused' || r.status === 'conflict' ? '⛔' : r.status === 'error' ? '❌' : '⚠️';
       const hint =
         r.code === 'unknown_command' || r.code === 'empty' ? `\nType \`${SLASH_COMMAND} help\` for every command.` : r.code === 'unknown_app' ? `\n\`${SLASH_COMMAND} apps\` lists them.` : '';
-      return ephemeral(`${icon} ${r.message}${hint}${note}`);
+      return ephemeral(`${icon} ${mentionIds(r.message)}${hint}${note}`);
     }
     case 'deploy_queued': {
       const where = extra.appChannel ? ` Its status card and thread are in ${extra.appChannel}.` : '';
@@ -384,6 +388,6 @@ export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; app
     case 'decision':
     case 'cancelled':
     case 'lock':
-      return ephemeral(`${r.status === 'ok' ? '✓' : '⚠️'} ${r.message}${note}`);
+      return ephemeral(`${r.status === 'ok' ? '✓' : '⚠️'} ${mentionIds(r.message)}${note}`);
   }
 }

@@ -30,7 +30,7 @@ describe('a blue/green deploy from /kubeapp', () => {
     const card = await h.card(1);
     expect(card.body.channel).toBe('#search-team');
     expect(textOf(card)).toMatch(/search-svc v1/);
-    const ts = await h.fake.waitFor('the thread ts stored', () => h.k.store.deploys.get(1)!.threadTs);
+    const ts = await h.fake.waitFor('the thread ts stored', () => h.k.store.deploys.get(1)!.threadTs ?? undefined);
     expect(h.k.store.deploys.get(1)!.threadChannel).toBe(SEARCH_CHANNEL);
 
     const approval = await h.approvalMessage(ts);
@@ -54,7 +54,7 @@ describe('a blue/green deploy from /kubeapp', () => {
   it('an approver approves with the button; the buttons go, the card and the channel get the result', async () => {
     const ts = h.k.store.deploys.get(1)!.threadTs!;
     const approval = await h.approvalMessage(ts);
-    const click = await h.click(ACTION_APPROVE, 1, BOB, String(approval.body.ts ?? ''), { responseId: 'bob-approves' });
+    const click = await h.click(ACTION_APPROVE, 1, BOB, String(approval.response.ts), { responseId: 'bob-approves' });
     expect(click.status).toBe(200);
     const answer = await h.fake.waitFor('the ephemeral answer', () => h.fake.responses.find((r) => r.id === 'bob-approves'));
     expect(answer.body).toMatchObject({ response_type: 'ephemeral' });

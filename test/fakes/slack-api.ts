@@ -15,6 +15,8 @@ export interface SlackCall {
   readonly at: number;
   /** The HTTP status the fake answered with. */
   readonly status: number;
+  /** What the fake answered (e.g. the `ts` of a posted message). */
+  response: Record<string, unknown>;
 }
 
 /** A POST to a response_url. */
@@ -150,8 +152,10 @@ export class FakeSlack {
       for (const [k, v] of new URLSearchParams(raw)) {
         body[k] = JSON_FIELDS.has(k) ? (JSON.parse(v) as unknown) : v;
       }
-    const record = (status: number): void => {
-      this.calls.push({ method, body, authorization: req.headers.authorization, at: Date.now(), status });
+    const record = (status: number): SlackCall => {
+      const call: SlackCall = { method, body, authorization: req.headers.authorization, at: Date.now(), status, response: {} };
+      this.calls.push(call);
+      return call;
     };
     const retryAfter = this.limited.get(method);
     if (retryAfter !== undefined) {
@@ -159,13 +163,15 @@ export class FakeSlack {
       record(429);
       return { status: 429, headers: { 'retry-after': String(retryAfter) }, body: { ok: false, error: 'ratelimited' } };
     }
-    record(200);
+    const call = record(200);
     const failure = this.failures.get(method);
     if (failure) {
       this.failures.delete(method);
-      return { status: 200, body: { ok: false, error: failure } };
+      call.response = { ok: false, error: failure };
+    } else {
+      call.response = this.answer(method, body) as Record<string, unknown>;
     }
-    return { status: 200, body: this.answer(method, body) };
+    return { status: 200, body: call.response };
   }
 
   private answer(method: string, body: Record<string, unknown>): unknown {
