@@ -1,0 +1,117 @@
+/**
+ * /kubeapp at the wire: signatures and the replay window, Slack retries,
+ * ephemeral errors, history and status tables, the channel's default app,
+ * user groups, the slow path through response_url, and secrets in logs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { BOT_TOKEN, CAROL, DAVE, MALLORY, SECRET, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
+import { postSigned, slashCommand } from './fakes/slack-requests.js';
+
+describe('/kubeapp', () => {
+  let h: SlackHarness;
+  beforeAll(async () => {
+    h = await startSlackHarness();
+  });
+  afterAll(() => h.close());
+
+  const commandsCount = (): number => h.k.store.commands.recent(1000).length;
+
+  it('rejects a bad signature and a stale timestamp with 401, before any listener runs', async () => {
+    const before = commandsCount();
+    const form = slashCommand({ text: 'deploy search-svc v1', userId: CAROL, responseUrl: h.fake.responseUrl('nope') });
+    const forged = await postSigned(h.eventsUrl, SECRET, form, { signature: 'v0=' + '0'.repeat(64) });
+    expect(forged.status).toBe(401);
+    const wrongSecret = await postSigned(h.eventsUrl, 'not-the-secret-at-all', form);
+    expect(wrongSecret.status).toBe(401);
+    const stale = await postSigned(h.eventsUrl, SECRET, form, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+    expect(stale.status).toBe(401);
+    const unsigned = await fetch(h.eventsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    expect(unsigned.status).toBe(401);
+    expect(commandsCount()).toBe(before);
+    expect(h.k.store.deploys.active()).toEqual([]);
+  });
+
+  it('a retried delivery of a recorded command does not deploy twice', async () => {
+    const form = slashCommand({ text: 'deploy search-svc v1', userId: CAROL, triggerId: 'trigger-retried', responseUrl: h.fake.responseUrl('retried') });
+    const first = await postSigned(h.eventsUrl, SECRET, form);
+    expect(String(first.json?.text)).toMatch(/Deploy #1: search-svc v1/);
+    const retry = await postSigned(h.eventsUrl, SECRET, form, { retryNum: 1 });
+    expect(retry.status).toBe(200);
+    expect(retry.json).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(retry.json?.text)).toMatch(/Already received \(command #\d+, accepted\); not acting on it twice/);
+    expect(h.k.store.deploys.history('search-svc').map((d) => d.id)).toEqual([1]);
+    await h.fake.waitFor('deploy #1 waiting for approval', () => h.k.store.deploys.get(1)!.state === 'awaiting_approval');
+  });
+
+  it.each([
+    ['depoly search-svc v2', /Unknown command `depoly`\. Did you mean `deploy`\?[\s\S]*\/kubeapp help/],
+    ['deploy serch-svc v2', /There is no app `serch-svc`\. Did you mean `search-svc`\?/],
+    ['deploy search-svc', /`deploy` needs a version\. Usage: `deploy APP VERSION/],
+    ['deploy search-svc v2 --strategy canary', /`--strategy canary` is not a strategy/],
+    ['approve abc', /`abc` is not a deploy id/],
+    ['', /No command given/],
+  ])('answers `%s` ephemerally and specifically', async (text, expected) => {
+    const reply = await h.slash(text, CAROL);
+    expect(reply.status).toBe(200);
+    expect(reply.json).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(reply.json!.text)).toMatch(expected);
+  });
+
+  it('refuses a stranger ephemerally and records the refusal', async () => {
+    const reply = await h.slash('deploy search-svc v3', MALLORY, { triggerId: 'mallory-1' });
+    expect(String(reply.json!.text)).toMatch(/may not deploy search-svc: deploys need an owner \(<@U0ALICE01>\) or a deployer \(<@U0CAROL01>, @search-team\)/);
+    expect(h.k.store.commands.byIdempotencyKey('slack:command:mallory-1')).toMatchObject({ actor: MALLORY, outcome: 'refused', verb: 'deploy' });
+  });
+
+  it('lets a member of a deployers user group deploy (resolved from the group cache)', async () => {
+    await h.fake.waitFor('the group cache', () => h.bot && h.k && h.fake.ok('usergroups.users.list').length > 0);
+    // Answered on the ack path: the group's members come from the cache, not from Slack.
+    const calls = h.fake.calls.length;
+    const lock = await h.slash('lock search-svc "load test until 3pm"', DAVE);
+    expect(String(lock.json!.text)).toMatch(/✓ search-svc is locked: “load test until 3pm”/);
+    expect(String((await h.slash('unlock search-svc', DAVE)).json!.text)).toMatch(/✓ search-svc is unlocked/);
+    expect(h.fake.calls.slice(calls).filter((c) => c.method.startsWith('usergroups.'))).toEqual([]);
+
+    const reply = await h.slash('deploy search-svc v4 --dry-run', DAVE, { responseId: 'dave-dry-run' });
+    // A dry run reads the provider: the ack says so, the plan follows on the response_url.
+    expect(String(reply.json!.text)).toMatch(/Working on `deploy search-svc v4 --dry-run`/);
+    const plan = await h.fake.waitFor('the plan', () => h.fake.responses.find((r) => r.id === 'dave-dry-run'));
+    expect(plan.body.response_type).toBe('ephemeral');
+    expect(textOf(plan.body)).toMatch(/Dry run\* of search-svc `v4` \(blue-green\)/);
+  });
+
+  it('fills in the channel app: `deploy v5` in #search-team', async () => {
+    const reply = await h.slash('deploy v5', CAROL);
+    expect(String(reply.json!.text)).toMatch(/Deploy #\d+: search-svc v5 \(blue-green\) queued[\s\S]*search-svc is this channel's app/);
+    const typo = await h.slash('deploy serch-svc', CAROL);
+    expect(String(typo.json!.text)).toMatch(/`deploy` needs a version/);
+  });
+
+  it('answers history and status with a compact table', async () => {
+    const history = await h.slash('history search-svc', CAROL);
+    expect(history.json!.response_type).toBe('ephemeral');
+    const rows = textOf(history.json!);
+    expect(rows).toMatch(/\*#1\* · `v1` · blue-green · <@U0CAROL01> · <!date\^\d+\^[^|]+\|[^>]+> · ✋ awaiting approval · [\d.]+m?s · <https:\/\/slack\.com\/archives\/C0SEARCH\/p\d+\|thread>/);
+    expect(rows).toMatch(/\*#\d+\* · `v5` · blue-green · <@U0CAROL01> .*queued \(1 ahead\)/);
+    const status = await h.slash('status', CAROL);
+    const text = textOf(status.json!);
+    expect(text).toMatch(/\*search-svc\* · _not deployed yet_/);
+    expect(text).toMatch(/\*#1\* · `v1`.*awaiting approval/);
+    expect(text).toMatch(/\*web-frontend\* · _not deployed yet_/);
+  });
+
+  it('never writes tokens or the signing secret to logs, events, commands or messages', async () => {
+    const everything = [
+      h.logs.join('\n'),
+      JSON.stringify(h.k.store.commands.recent(1000)),
+      JSON.stringify(h.k.store.deploys.history('search-svc', 100).flatMap((d) => h.k.store.events.after(d.id))),
+      JSON.stringify(h.fake.calls.map((c) => c.body)),
+      JSON.stringify(h.fake.responses),
+    ].join('\n');
+    expect(h.logs.length).toBeGreaterThan(0);
+    expect(everything).not.toContain(BOT_TOKEN);
+    expect(everything).not.toContain(SECRET);
+    // The token goes where it belongs: the Authorization header.
+    expect(h.fake.calls[0]!.authorization).toBe(`Bearer ${BOT_TOKEN}`);
+  });
+});
