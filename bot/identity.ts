@@ -157,7 +157,8 @@ export class SlackUsers {
         return name;
       })
       .catch((err: unknown) => {
-        this.options.logger?.warn({ err, user: id }, 'users.info failed; showing the id');
+        const error = (err as { data?: { error?: string } }).data?.error ?? (err instanceof Error ? err.message : String(err));
+        this.options.logger?.warn({ user: id, error }, 'users.info failed; showing the id');
         return undefined;
       })
       .finally(() => this.inflight.delete(id));

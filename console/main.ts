@@ -1,4 +1,5 @@
 /** `npm start`: the kubecontrol server (deployer, API, and Slack when configured). */
+import { connectSlack, startSlackBot, SlackStartError, type SlackBot } from '../bot/index.js';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import { startKubecontrol, StartupError } from './server.js';
@@ -15,17 +16,25 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // Slack's client and group resolver exist before the core, which checks `@group` entries through it.
+  const slackConnection = config.slack ? connectSlack(config.slack, { logger }) : undefined;
   let k;
+  let bot: SlackBot | undefined;
   try {
-    k = await startKubecontrol(config, { logger });
+    k = await startKubecontrol(config, { logger, groups: slackConnection?.groups });
+    if (slackConnection) bot = await startSlackBot(k, slackConnection);
   } catch (err) {
-    if (err instanceof StartupError) {
-      process.stderr.write(`kubecontrol cannot start:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    if (err instanceof StartupError || err instanceof SlackStartError) {
+      const problems = err instanceof StartupError ? err.problems : [err.message];
+      process.stderr.write(`kubecontrol cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      await k?.close();
       process.exit(2);
     }
     throw err;
   }
-  const slack = config.slack ? 'on' : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)';
+  const slack = bot
+    ? `on (${bot.mode === 'http' ? `HTTP: Slack posts to ${k.url}/slack/events` : 'Socket Mode'})`
+    : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)';
   const banner = [
     `kubecontrol is listening on ${k.url}`,
     `  provider: ${k.provider.label}${k.provider.name === 'sandbox' ? ` — SANDBOX: nothing real is created (scale ${config.sandboxScale})` : ''}`,
@@ -41,7 +50,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping; running deploys resume at the next start');
-    void k.close().then(() => process.exit(0));
+    // The bot first: its reporter reads the store, which k.close() closes.
+    void (bot ? bot.stop() : Promise.resolve()).then(() => k.close()).then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
