@@ -54,6 +54,8 @@ export class FakeSlack {
   private tsCounter = 0;
   private server!: Server;
   url = '';
+  /** What apps.connections.open answers (set by FakeSocketMode). */
+  socketUrl = '';
 
   private constructor(private readonly options: FakeSlackOptions) {}
 
@@ -178,6 +180,8 @@ export class FakeSlack {
     switch (method) {
       case 'auth.test':
         return { ok: true, url: 'https://kubecontrol-test.slack.com/', team: 'kubecontrol-test', user: 'kubecontrol', team_id: 'T0TEST', user_id: 'U0KUBEBOT', bot_id: 'B0KUBEBOT' };
+      case 'apps.connections.open':
+        return this.socketUrl ? { ok: true, url: this.socketUrl } : { ok: false, error: 'not_allowed_token_type' };
       case 'chat.postMessage':
         return { ok: true, channel: this.channelId(body.channel), ts: this.nextTs(), message: { text: body.text } };
       case 'chat.update':

@@ -18,6 +18,7 @@ import { blockAction, postSigned, slashCommand, type SendOptions, type SlackRepl
 
 export const SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-1111-2222-testtokenvalue';
+export const APP_TOKEN = 'xapp-1-A0KUBECTL-3333-testapptoken';
 
 /** People, as Slack user ids. */
 export const ALICE = 'U0ALICE01'; // owner of search-svc
@@ -85,6 +86,8 @@ export interface SlackHarnessOptions {
   readonly dbPath?: string;
   readonly approvalTimeoutMs?: number;
   readonly cardIntervalMs?: number;
+  /** 'socket': SLACK_APP_TOKEN and no signing secret (the fake's socketUrl must be set). @default 'http' */
+  readonly mode?: 'http' | 'socket';
 }
 
 export function testConfig(dbPath: string, fake: FakeSlack, overrides: Partial<Config> = {}): Config {
@@ -114,7 +117,10 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
       channels: { '#search-team': SEARCH_CHANNEL, '#web': WEB_CHANNEL },
     }));
   const dbPath = options.dbPath ?? join(mkdtempSync(join(tmpdir(), 'kubecontrol-slack-')), 'kubecontrol.db');
-  const config = testConfig(dbPath, fake, { approvalTimeoutMs: options.approvalTimeoutMs });
+  const config = testConfig(dbPath, fake, {
+    approvalTimeoutMs: options.approvalTimeoutMs,
+    ...(options.mode === 'socket' ? { slack: { botToken: BOT_TOKEN, appToken: APP_TOKEN, apiUrl: fake.apiUrl } } : {}),
+  });
   const logs: string[] = [];
   const logger = createLogger(
     'debug',
