@@ -35,6 +35,8 @@ export interface ReporterOptions {
   readonly providerLabel: string;
   /** At most one round of Slack calls per deploy per interval. @default 1000 */
   readonly intervalMs?: number;
+  /** Rounds (of any deploys) in flight at once: bounds the background work a burst of deploys causes. @default 4 */
+  readonly concurrency?: number;
 }
 
 /** Slack errors that retrying will not fix: the deploy is not reported on again until the next start. */
@@ -63,9 +65,11 @@ export class ThreadReporter {
   private readonly log: Logger;
   private readonly stopping = new AbortController();
   private readonly onAppended = (e: EventRecord): void => this.touch(e.deployId);
+  private readonly slots: { free: number; waiting: (() => void)[] };
 
   constructor(private readonly options: ReporterOptions) {
     this.intervalMs = options.intervalMs ?? 1000;
+    this.slots = { free: options.concurrency ?? 4, waiting: [] };
     this.log = options.logger.child({ component: 'slack-reporter' });
   }
 
@@ -86,6 +90,7 @@ export class ThreadReporter {
     this.options.store.events.feed.off('appended', this.onAppended);
     this.stopping.abort();
     for (const t of this.trackers.values()) if (t.retryTimer) clearTimeout(t.retryTimer);
+    for (const wake of this.slots.waiting.splice(0)) wake();
     const running = [...this.trackers.values()].map((t) => t.running).filter((p): p is Promise<void> => !!p);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled(running), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
@@ -122,8 +127,9 @@ export class ThreadReporter {
   }
 
   private async loop(t: Tracker): Promise<void> {
-    // The feed fires inside the pipeline's transaction: read only after it committed.
-    await Promise.resolve();
+    // The feed fires inside the writer's transaction (and, for a slash command, before its ack):
+    // start on a later turn of the event loop, after the commit and after the ack has been written.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const signal = this.stopping.signal;
     while (t.dirty && !signal.aborted && !t.disabled) {
       const wait = t.lastRoundAt + this.intervalMs - Date.now();
@@ -142,10 +148,12 @@ export class ThreadReporter {
         });
         if (!ok) return;
       }
+      await this.acquire();
+      if (signal.aborted) return this.release();
       t.dirty = false;
       t.lastRoundAt = Date.now();
       try {
-        const finished = await this.round(t);
+        const finished = await this.round(t).finally(() => this.release());
         t.failures = 0;
         if (finished) {
           this.trackers.delete(t.deployId);
@@ -170,6 +178,20 @@ export class ThreadReporter {
         return;
       }
     }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.slots.free > 0) {
+      this.slots.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.slots.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.slots.waiting.shift();
+    if (next) next();
+    else this.slots.free++;
   }
 
   /** One round of Slack calls for a deploy. Returns true when there is nothing more to report, ever. */
@@ -199,7 +221,7 @@ export class ThreadReporter {
           thread = store.slack.create(deploy.id, channelId, ts);
           store.deploys.patch(deploy.id, { threadChannel: channelId, threadTs: ts });
         });
-        t.lastCard = cardKey(card);
+        t.lastCard = this.cardKey(core.view(deploy.id), app, t);
       }
     }
     const th = thread!;
@@ -229,7 +251,7 @@ export class ThreadReporter {
 
     // The card, unless nothing it shows has changed.
     const card = this.card(view, app, t);
-    const key = cardKey(card);
+    const key = this.cardKey(view, app, t);
     if (key !== t.lastCard) {
       await client.chat.update({ channel: th.channel, ts: th.ts, text: card.text, blocks: card.blocks });
       t.lastCard = key;
@@ -268,12 +290,14 @@ export class ThreadReporter {
     t.approvalClosed = true;
   }
 
+  /** The card without its clocks (elapsed, "updated"): equal keys mean an edit would show nothing new. */
+  private cardKey(view: DeployView, app: KubeApp | undefined, t: Tracker): string {
+    const card = statusCard({ ...view, durationMs: 0, steps: view.steps.map((s) => (s.finishedAt ? s : { ...s, startedAt: null })) }, { app, provider: '', lastProgress: t.lastProgress, now: 0 });
+    return JSON.stringify(card.blocks);
+  }
+
   private card(view: DeployView, app: KubeApp | undefined, t: Tracker): SlackMessage {
     return statusCard(view, { app, provider: this.options.providerLabel, lastProgress: t.lastProgress });
   }
 }
 
-/** The card without its "updated …" footer: equal keys mean an edit would change nothing people can see. */
-function cardKey(card: SlackMessage): string {
-  return JSON.stringify(card.blocks?.slice(0, -1) ?? card.text);
-}
