@@ -144,7 +144,7 @@ function cardNote(d: DeployView, c: CardContext): string | undefined {
     case 'rejected':
     case 'timed_out':
     case 'cancelled': {
-      const why = d.state === 'failed' ? `❌ ${esc(truncate(d.error ?? 'failed', 500))}` : d.state === 'cancelled' ? `⊘ ${esc(d.error ?? 'cancelled')}` : decided;
+      const why = d.state === 'failed' ? `❌ ${esc(truncate(d.error ?? 'failed', 500))}` : d.state === 'cancelled' ? `⊘ ${mentionIds(esc(d.error ?? 'cancelled'))}` : decided;
       const cleanup =
         d.cleanup === 'pending'
           ? '⟳ Tearing down what this deploy created…'
@@ -282,7 +282,7 @@ export function finalMessage(d: DeployView, app: KubeApp | undefined): SlackMess
       text = `⌛ *Deploy #${d.id} of ${d.app} ${esc(d.version)} timed out* waiting for approval: \`${esc(d.toCluster ?? '')}\` is torn down${d.fromCluster ? `; traffic stays on \`${esc(d.fromCluster)}\`` : ''}.`;
       break;
     case 'cancelled':
-      text = `⊘ *Deploy #${d.id} of ${d.app} ${esc(d.version)} was cancelled* (${esc(d.error ?? 'cancelled')}); anything it created is torn down.`;
+      text = `⊘ *Deploy #${d.id} of ${d.app} ${esc(d.version)} was cancelled* (${mentionIds(esc(d.error ?? 'cancelled'))}); anything it created is torn down.`;
       break;
     default:
       text = `${STATE_ICON[d.state]} Deploy #${d.id} of ${d.app} ${esc(d.version)}: ${human(d.state)}.`;

@@ -59,7 +59,7 @@ describe('/kubeapp', () => {
 
   it('refuses a stranger ephemerally and records the refusal', async () => {
     const reply = await h.slash('deploy search-svc v3', MALLORY, { triggerId: 'mallory-1' });
-    expect(String(reply.json!.text)).toMatch(/may not deploy search-svc: deploys need an owner \(<@U0ALICE01>\) or a deployer \(<@U0CAROL01>, @search-team\)/);
+    expect(String(reply.json!.text)).toMatch(/may not deploy search-svc: deploys need an owner \(<@U0ALICE01>\) or a deployer \(<@U0CAROL01>, carol, @search-team\)/);
     expect(h.k.store.commands.byIdempotencyKey('slack:command:mallory-1')).toMatchObject({ actor: MALLORY, outcome: 'refused', verb: 'deploy' });
   });
 

@@ -73,3 +73,52 @@ describe('a blue/green deploy from /kubeapp', () => {
     void ALICE;
   });
 });
+
+describe('deploys from other surfaces, and the queue', () => {
+  let h: SlackHarness;
+  beforeAll(async () => {
+    h = await startSlackHarness();
+  });
+  afterAll(() => h.close());
+
+  it('gives a CLI deploy a thread too, shows the line while queued, and says when it is your turn', async () => {
+    const cli = await h.k.core.execute({ actor: { id: 'carol', name: 'carol' }, surface: 'cli', input: ['deploy', 'search-svc', 'v2'] });
+    expect(cli.kind).toBe('deploy_queued');
+    const card2 = await h.card(1);
+    expect(card2.body.channel).toBe('#search-team');
+    expect(textOf(card2)).toMatch(/\*Requested by\*\ncarol via cli/);
+    await h.fake.waitFor('#1 waiting', () => h.k.store.deploys.get(1)!.state === 'awaiting_approval');
+
+    // A second deploy of the same app waits in line behind the first.
+    const reply = await h.slash('deploy search-svc v3', CAROL);
+    expect(String(reply.json!.text)).toMatch(/Deploy #2: search-svc v3 \(blue-green\) queued on sandbox \(simulated infrastructure\) — 1 ahead of it in search-svc's line \(#1\)/);
+    const queued = await h.card(2);
+    expect(textOf(queued)).toMatch(/In line: 1 deploy of search-svc ahead \(#1\)/);
+    const ts2 = await h.fake.waitFor('thread of #2', () => h.k.store.deploys.get(2)!.threadTs ?? undefined);
+
+    const decision = await h.k.core.execute({ actor: { id: BOB }, surface: 'cli', input: ['approve', '1'] });
+    expect(decision.kind).toBe('decision');
+    const turn = await h.fake.waitFor('#2: your turn', () => h.fake.ok('chat.update', (c) => c.body.ts === ts2 && /Your turn: started/.test(textOf(c))).pop());
+    expect(textOf(turn)).toMatch(/Version\*\nv2 → \*v3\*/);
+    expect(textOf(turn)).toMatch(/Cluster\*\nsearch-svc-1 → search-svc-2/);
+    const line = await h.fake.waitFor('the your-turn line', () =>
+      h.fake.ok('chat.postMessage', (c) => c.body.thread_ts === ts2 && /your turn: search-svc v2 → v3 starts now/.test(String(c.body.text)))[0],
+    );
+    expect(line.body.channel).toBe(SEARCH_CHANNEL);
+
+    // Cancelled from Slack while it waits for approval: the thread ends with the result.
+    await h.fake.waitFor('#2 waiting', () => h.k.store.deploys.get(2)!.state === 'awaiting_approval');
+    const cancel = await h.slash('cancel 2', CAROL);
+    expect(String(cancel.json!.text)).toMatch(/✓ Deploy #2 cancelled/);
+    const final = await h.fake.waitFor('final of #2', () => h.fake.ok('chat.postMessage', (c) => c.body.thread_ts === ts2 && c.body.reply_broadcast === 'true')[0]);
+    expect(textOf(final)).toMatch(/Deploy #2 of search-svc v3 was cancelled/);
+    // The approval message (posted already closed if the cancel came first, else edited) has no buttons left.
+    const approvalTs = await h.fake.waitFor('#2 approval message', () => h.k.store.slack.get(2)?.approvalTs ?? undefined);
+    const closed = await h.fake.waitFor('#2 approval closed', () =>
+      [...h.fake.ok('chat.postMessage', (c) => c.response.ts === approvalTs), ...h.fake.ok('chat.update', (c) => c.body.ts === approvalTs)].pop(),
+    );
+    expect(textOf(closed)).toMatch(/This approval is closed: the deploy is cancelled/);
+    expect(textOf(final)).toContain(`cancelled by <@${CAROL}>`);
+    expect(JSON.stringify(closed.body.blocks)).not.toContain(ACTION_APPROVE);
+  });
+});

@@ -41,7 +41,7 @@ export function testApps(): KubeApp[] {
       pods,
       strategy: 'blue-green',
       owners: [ALICE],
-      deployers: [CAROL, '@search-team'],
+      deployers: [CAROL, 'carol', '@search-team'], // 'carol': her CLI user name
       approvers: [BOB, ALICE],
       channel: '#search-team',
     }),
