@@ -25,10 +25,10 @@ export type AwsClientsFor = (region: string) => AwsClients;
 export interface AwsClientOptions {
   /**
    * Attempts per call, including the first; throttling and transient errors
-   * are retried by the SDK with backoff. @default 8
+   * are retried by the SDK with backoff. @default AWS_MAX_ATTEMPTS, else 8
    */
   readonly maxAttempts?: number;
-  /** @default 'adaptive' (client-side rate limiting after throttling) */
+  /** @default AWS_RETRY_MODE, else 'adaptive' (client-side rate limiting after throttling) */
   readonly retryMode?: 'standard' | 'adaptive';
   /** @default fromNodeProviderChain() */
   readonly credentials?: EKSClientConfig['credentials'];
@@ -44,7 +44,13 @@ export function createAwsClientsFor(opts: AwsClientOptions = {}): AwsClientsFor 
   return (region) => {
     let c = cache.get(region);
     if (!c) {
-      const config = { region, credentials, maxAttempts: opts.maxAttempts ?? 8, retryMode: opts.retryMode ?? 'adaptive' };
+      // AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, when set, are left for the SDK to read.
+      const config = {
+        region,
+        credentials,
+        maxAttempts: opts.maxAttempts ?? (process.env.AWS_MAX_ATTEMPTS ? undefined : 8),
+        retryMode: opts.retryMode ?? (process.env.AWS_RETRY_MODE ? undefined : 'adaptive'),
+      };
       c = {
         ecr: new ECRClient(config),
         codebuild: new CodeBuildClient(config),
