@@ -223,6 +223,23 @@ describe('AppBuilder', () => {
     );
   });
 
+  it('uses the image when a failed build finds it pushed by an earlier, interrupted attempt', async () => {
+    ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{}] });
+    ecr.on(DescribeImagesCommand).rejectsOnce(imageMissing()).resolves({ imageDetails: [{ imageTags: ['1.4.2'] }] });
+    const s = step(cbApp);
+    const failing: Builder = { build: async () => Promise.reject(new Error('CodeBuild build b:2 of search-svc-image FAILED in phase POST_BUILD: tag invalid')) };
+    await new AppBuilder(registry, () => failing).build({ ctx: s.ctx, tag: '1.4.2' });
+    expect(s.lines.at(-1)).toMatch(/^the build failed \(CodeBuild build b:2 .*\) but .*search-svc:1\.4\.2 is in ECR, pushed by an earlier attempt; using it$/);
+  });
+
+  it('fails with the build error when the image is not there', async () => {
+    ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{}] });
+    ecr.on(DescribeImagesCommand).rejects(imageMissing());
+    const s = step(cbApp);
+    const failing: Builder = { build: async () => Promise.reject(new Error('CodeBuild build b:3 of search-svc-image FAILED in phase BUILD')) };
+    await expect(new AppBuilder(registry, () => failing).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow('CodeBuild build b:3 of search-svc-image FAILED in phase BUILD');
+  });
+
   it('does not build a tag that is already in ECR (tags are immutable; a resumed step must not build twice)', async () => {
     ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{}] });
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: ['1.4.2'] }] });

@@ -27,7 +27,15 @@ export class AppBuilder implements Builder {
       ctx.progress(`image ${uri} is already in ECR; not building again`, { image: uri });
       return;
     }
-    await this.builders(app.aws.builder).build({ ctx, tag });
+    try {
+      await this.builders(app.aws.builder).build({ ctx, tag });
+    } catch (err) {
+      // A build left running by an interrupted attempt may have pushed the tag first, making
+      // this one fail at its push (tags are immutable): the image is what the step needs.
+      if (ctx.signal.aborted || !(await this.registry.hasImage({ app, tag, signal: ctx.signal }))) throw err;
+      ctx.progress(`the build failed (${(err as Error).message}) but ${uri} is in ECR, pushed by an earlier attempt; using it`, { image: uri });
+      return;
+    }
     if (!(await this.registry.hasImage({ app, tag, signal: ctx.signal }))) {
       throw new Error(
         `the ${app.aws.builder} build of ${app.name} finished but ${uri} is not in ECR: the build must push exactly this tag`,
