@@ -10,21 +10,27 @@ import type { AddressInfo } from 'node:net';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EksClusters } from '../deployer/aws/eks-clusters.js';
+import { Route53Dns } from '../deployer/aws/route53-dns.js';
 import { withAws } from './fakes/aws-apps.js';
 import { testStep } from './fakes/aws-step-context.js';
 
-type Answer = { status: number; type?: string; body: unknown };
+type Answer = { status: number; type?: string; body: unknown; xml?: string };
 let server: Server;
 let answers: Answer[] = [];
-const seen: { method: string; path: string; auth: string }[] = [];
+const seen: { method: string; path: string; auth: string; body: string }[] = [];
 let url = '';
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    req.resume();
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', path: req.url ?? '', auth: String(req.headers.authorization ?? '') });
+      seen.push({ method: req.method ?? '', path: req.url ?? '', auth: String(req.headers.authorization ?? ''), body });
       const a = answers.shift() ?? { status: 500, type: 'ServerException', body: { message: 'no answer scripted' } };
+      if (a.xml !== undefined) {
+        res.writeHead(a.status, { 'content-type': 'text/xml' });
+        return res.end(a.xml);
+      }
       res.writeHead(a.status, { 'content-type': 'application/json', ...(a.type ? { 'x-amzn-errortype': a.type } : {}) });
       res.end(JSON.stringify(a.body));
     });
@@ -38,6 +44,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   delete process.env.AWS_ENDPOINT_URL_EKS;
+  delete process.env.AWS_ENDPOINT_URL_ROUTE_53;
   answers = [];
   seen.length = 0;
 });
@@ -78,5 +85,34 @@ describe('AWS calls at the wire', () => {
     } finally {
       s.cleanup();
     }
+  });
+});
+
+const NS = 'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"';
+const xml = (status: number, body: string): Answer => ({ status, body: undefined, xml: `<?xml version="1.0" encoding="UTF-8"?>\n${body}` });
+const changeInfo = (status: string) => `<ChangeInfo><Id>/change/C2682N5HXP0BZ4</Id><Status>${status}</Status><SubmittedAt>2026-11-24T10:00:00.000Z</SubmittedAt></ChangeInfo>`;
+
+describe('Route 53 at the wire', () => {
+  it('UPSERTs the CNAME (retrying PriorRequestNotComplete) and waits for INSYNC', async () => {
+    process.env.AWS_ENDPOINT_URL_ROUTE_53 = url;
+    const dns = new Route53Dns({ clients: createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }), waiterDelays: { minDelay: 0.001, maxDelay: 0.002 } });
+    answers = [
+      xml(200, `<ListResourceRecordSetsResponse ${NS}><ResourceRecordSets><ResourceRecordSet><Name>search-svc.example.com.</Name><Type>CNAME</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>old.elb.eu-west-1.amazonaws.com</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>5</MaxItems></ListResourceRecordSetsResponse>`),
+      xml(400, `<ErrorResponse ${NS}><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>The request was rejected because Route 53 was still processing a prior request.</Message></Error><RequestId>r1</RequestId></ErrorResponse>`),
+      xml(200, `<ChangeResourceRecordSetsResponse ${NS}>${changeInfo('PENDING')}</ChangeResourceRecordSetsResponse>`),
+      xml(200, `<GetChangeResponse ${NS}>${changeInfo('PENDING')}</GetChangeResponse>`),
+      xml(200, `<GetChangeResponse ${NS}>${changeInfo('INSYNC')}</GetChangeResponse>`),
+    ];
+    await expect(dns.pointRecord({ app, target: 'new.elb.eu-west-1.amazonaws.com', progress: () => undefined })).resolves.toEqual({ previous: 'old.elb.eu-west-1.amazonaws.com' });
+    expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset?maxitems=5&name=search-svc.example.com',
+      'POST /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset',
+      'POST /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset',
+      'GET /2013-04-01/change/C2682N5HXP0BZ4',
+      'GET /2013-04-01/change/C2682N5HXP0BZ4',
+    ]);
+    const change = seen[2]!.body;
+    expect(change).toContain('<Action>UPSERT</Action>');
+    expect(change).toContain('<Name>search-svc.example.com</Name><Type>CNAME</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>new.elb.eu-west-1.amazonaws.com</Value>');
   });
 });
