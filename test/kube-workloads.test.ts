@@ -184,6 +184,19 @@ describe('KubeWorkloads.updateImages', () => {
 });
 
 describe('KubeWorkloads.deleteNamespace', () => {
+  it('goes on with a warning when the namespace stays Terminating', async () => {
+    const app = withRegistry(cacheWorker);
+    const s = step(app);
+    await workloads().deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
+    fake.behaviour.namespacesStuckTerminating = true;
+    const lines: string[] = [];
+    const w = new KubeWorkloads({ source: source(), registry, rewatchDelayMs: 5, namespaceDeleteTimeoutMs: 30 });
+    await w.deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    expect(lines.at(-1)).toBe(
+      'namespace cache-worker on cache-worker-7 is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)',
+    );
+  });
+
   it('deletes the namespace with its service and waits until it is gone', async () => {
     const app = withRegistry(cacheWorker);
     const s = step(app);

@@ -127,6 +127,20 @@ export interface WaiterDelays {
   readonly maxDelay?: number;
 }
 
+/**
+ * The waiter options for `client`: only the delays that are set (an explicit
+ * `undefined` would replace the SDK's default and make the waiter spin).
+ */
+export function waiterOptions<C>(client: C, delays: WaiterDelays | undefined, maxWaitTime: number, abortSignal?: AbortSignal) {
+  return {
+    client,
+    abortSignal,
+    maxWaitTime,
+    ...(delays?.minDelay !== undefined ? { minDelay: delays.minDelay } : {}),
+    ...(delays?.maxDelay !== undefined ? { maxDelay: delays.maxDelay } : {}),
+  };
+}
+
 /** What an SDK waiter throws, made readable. */
 export function waiterFailure(what: string, err: unknown, signal?: AbortSignal): Error {
   const name = err && typeof err === 'object' ? (err as { name?: unknown }).name : undefined;

@@ -32,6 +32,7 @@ import {
   isAwsError,
   kubecontrolTags,
   waiterFailure,
+  waiterOptions,
   type AwsClientsFor,
   type WaiterDelays,
 } from './clients.js';
@@ -72,13 +73,8 @@ const IN_USE = 'ResourceInUseException';
 export class EksClusters implements Clusters {
   constructor(private readonly opts: EksClustersOptions) {}
 
-  private waiter(client: EKSClient | object, signal?: AbortSignal) {
-    return {
-      client: client as EKSClient,
-      abortSignal: signal,
-      maxWaitTime: this.opts.maxWaitSeconds ?? 2700,
-      ...(this.opts.waiterDelays ?? {}),
-    };
+  private waiter(client: EKSClient, signal?: AbortSignal) {
+    return waiterOptions(client, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 2700, signal);
   }
 
   async provision({ ctx, clusterName }: { ctx: StepContext; clusterName: string }): Promise<ClusterInfo> {
@@ -199,10 +195,9 @@ export class EksClusters implements Clusters {
       const { autoscaling } = this.opts.clients(region);
       const asgObserved = observe(autoscaling, async (out) => report.show(out as { AutoScalingGroups?: AutoScalingGroup[] }));
       try {
-        await waitUntilGroupInService(
-          { ...this.waiter(asgObserved, ctx.signal), client: asgObserved as typeof autoscaling },
-          { AutoScalingGroupNames: [asgName] },
-        );
+        await waitUntilGroupInService(waiterOptions(asgObserved, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 2700, ctx.signal), {
+          AutoScalingGroupNames: [asgName],
+        });
       } catch (err) {
         throw waiterFailure(`the instances of ${asgName} to be InService`, err, ctx.signal);
       }

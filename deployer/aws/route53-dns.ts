@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { Dns, Progress } from '../ports.js';
-import { abortError, call, errorMessage, sleep, waiterFailure, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import { abortError, call, errorMessage, sleep, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
 
 /** The subset of `fetch` the health check uses (tests point it at a local server). */
 export type FetchLike = (url: string, init: { signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; statusText: string }>;
@@ -145,10 +145,9 @@ export class Route53Dns implements Dns {
     });
     if (out.ChangeInfo?.Id && out.ChangeInfo.Status !== 'INSYNC') {
       try {
-        await waitUntilResourceRecordSetsChanged(
-          { client: route53, abortSignal: signal, maxWaitTime: this.opts.maxWaitSeconds ?? 900, ...(this.opts.waiterDelays ?? {}) },
-          { Id: out.ChangeInfo.Id },
-        );
+        await waitUntilResourceRecordSetsChanged(waiterOptions(route53, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 900, signal), {
+          Id: out.ChangeInfo.Id,
+        });
       } catch (err) {
         throw waiterFailure(`Route 53 change ${out.ChangeInfo.Id} of ${app.dns.name} to be INSYNC`, err, signal);
       }

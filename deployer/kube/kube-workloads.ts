@@ -34,6 +34,8 @@ export interface KubeWorkloadsOptions {
   readonly crashLoopRestarts?: number;
   /** Pause before a watch that ended is opened again, ms. @default 1000 */
   readonly rewatchDelayMs?: number;
+  /** How long teardown waits for a namespace to go before it goes on without it, ms. @default 600000 */
+  readonly namespaceDeleteTimeoutMs?: number;
 }
 
 /** A failed Kubernetes API call, with the API's status and message. */
@@ -359,16 +361,27 @@ export class KubeWorkloads implements Workloads {
       if ((err as { code?: unknown }).code === 404) return progress(`namespace ${app.name} deleted`);
       throw kubeFailure(`read Namespace ${app.name}`, err);
     }
-    await watchUntil<true>({
-      kubeConfig: kc,
-      path: '/api/v1/namespaces',
-      query: { fieldSelector: `metadata.name=${app.name}`, ...(resourceVersion ? { resourceVersion } : {}) },
-      signal,
-      what: `deletion of namespace ${app.name}`,
-      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
-      onAbort: async () => '',
-      check: (type) => (type === 'DELETED' ? true : undefined),
-    });
+    // A namespace can hang in Terminating (a finalizer whose controller is gone): the cluster
+    // must still go, so after a while this gives up with a warning instead of failing teardown.
+    const limit = AbortSignal.timeout(this.opts.namespaceDeleteTimeoutMs ?? 600_000);
+    try {
+      await watchUntil<true>({
+        kubeConfig: kc,
+        path: '/api/v1/namespaces',
+        query: { fieldSelector: `metadata.name=${app.name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+        signal: AbortSignal.any([signal, limit]),
+        what: `deletion of namespace ${app.name}`,
+        rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+        onAbort: async () => '',
+        check: (type) => (type === 'DELETED' ? true : undefined),
+      });
+    } catch (err) {
+      if (signal.aborted || !limit.aborted) throw err;
+      progress(
+        `namespace ${app.name} on ${cluster} is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)`,
+      );
+      return;
+    }
     progress(`namespace ${app.name} deleted`);
   }
 }

@@ -33,6 +33,8 @@ export interface FakeBehaviour {
   acceptToken: ((authorization: string | undefined) => boolean) | undefined;
   /** Close every watch right after its initial events (clients must watch again). */
   closeWatchesAfterInitial: boolean;
+  /** A deleted namespace stays Terminating forever (a finalizer nobody removes). */
+  namespacesStuckTerminating: boolean;
 }
 
 export interface RecordedRequest {
@@ -109,6 +111,7 @@ export class FakeKubeApiServer {
     loadBalancerHostname: 'k8s-app-abc123.elb.us-east-1.amazonaws.com',
     acceptToken: undefined,
     closeWatchesAfterInitial: false,
+    namespacesStuckTerminating: false,
   };
   private readonly objects = new Map<string, Obj>();
   private readonly events: WatchEvent[] = [];
@@ -222,7 +225,9 @@ export class FakeKubeApiServer {
       const o = this.get(resource, ns, name);
       if (!o) return this.status(res, 404, 'NotFound', `${resource} "${name}" not found`);
       this.send(res, 200, o);
-      if (resource === 'namespaces') {
+      if (resource === 'namespaces' && this.behaviour.namespacesStuckTerminating) {
+        this.put('namespaces', { ...o, status: { phase: 'Terminating' } });
+      } else if (resource === 'namespaces') {
         // Namespace deletion takes its objects with it, then the namespace itself goes.
         this.later(() => {
           for (const r of ['pods', 'services', 'deployments'] as const) for (const x of this.list(r)) if (x.metadata.namespace === name) this.remove(r, name, x.metadata.name);
