@@ -68,7 +68,7 @@ function scriptAws(newCluster: string, built: boolean): void {
   const { ecr, codebuild, eks, asg, r53 } = mocks;
   ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryName: 'search-svc' }] });
   if (built) ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: ['1.5.0'] }] });
-  else ecr.on(DescribeImagesCommand).rejectsOnce(new ImageNotFoundException({ message: 'no', $metadata: {} })).rejectsOnce(new ImageNotFoundException({ message: 'no', $metadata: {} })).resolves({ imageDetails: [{ imageTags: ['1.5.0'] }] });
+  else ecr.on(DescribeImagesCommand).rejectsOnce(new ImageNotFoundException({ message: 'no', $metadata: {} })).resolves({ imageDetails: [{ imageTags: ['1.5.0'] }] });
   codebuild.on(StartBuildCommand).resolves({ build: { id: 'b:1' } });
   codebuild.on(BatchGetBuildsCommand).resolves({ builds: [{ id: 'b:1', currentPhase: 'COMPLETED', buildComplete: true, buildStatus: 'SUCCEEDED' }] });
   const endpoint = { status: 'ACTIVE' as const, endpoint: fake.url, certificateAuthority: { data: 'Q0E=' } };
@@ -106,7 +106,11 @@ async function blueGreen(p: Provider, opts: { skipBuild: boolean }): Promise<Rec
 
     const [, info] = await Promise.all([
       (async () => {
-        if (!(await p.registry.hasImage({ app, tag: '1.5.0' }))) await p.builder.build({ ctx: s.ctx, tag: '1.5.0' });
+        // The pipeline's build step, as deployer/pipeline.ts does it.
+        await p.registry.ensureRepository({ app, progress: s.ctx.progress });
+        if (await p.registry.hasImage({ app, tag: '1.5.0' })) return;
+        await p.builder.build({ ctx: s.ctx, tag: '1.5.0' });
+        expect(await p.registry.hasImage({ app, tag: '1.5.0' })).toBe(true);
       })(),
       p.clusters.provision({ ctx: s.ctx, clusterName }),
     ]);
@@ -144,9 +148,10 @@ describe('createAwsProvider', () => {
 
   it('walks a blue/green deploy whose image is already built', async () => {
     const counts = await blueGreen(provider(), { skipBuild: true });
-    // 21 calls when every wait succeeds at its first look (real waits add DescribeCluster/Nodegroup/GetChange polls).
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(21);
+    // 22 calls when every wait succeeds at its first look (real waits add DescribeCluster/Nodegroup/GetChange polls).
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(22);
     expect(counts).toEqual({
+      DescribeRepositories: 1,
       DescribeImages: 1,
       DescribeCluster: 6,
       CreateCluster: 1,

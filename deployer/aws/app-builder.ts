@@ -5,10 +5,10 @@ import type { Builder, Registry, StepContext } from '../ports.js';
 export type BuilderKind = 'codebuild' | 'command';
 
 /**
- * Dispatches to the app's builder. Makes sure the repository exists first,
- * skips the build when the tag is already in ECR (tags are immutable, and a
- * resumed step must not build twice), and afterwards fails unless the image
- * really is in ECR.
+ * Dispatches to the app's builder and afterwards fails unless the image really
+ * is in ECR. The pipeline's build step has already made sure the repository
+ * exists and the tag is not there yet (`Registry.ensureRepository`, `hasImage`),
+ * so those calls are not repeated here.
  */
 export class AppBuilder implements Builder {
   constructor(
@@ -22,11 +22,6 @@ export class AppBuilder implements Builder {
       throw new Error(`no builder configured for ${app.name}: set aws.codeBuildProject or aws.buildCommand`);
     }
     const uri = this.registry.imageUri({ app, tag });
-    await this.registry.ensureRepository({ app, progress: ctx.progress, signal: ctx.signal });
-    if (await this.registry.hasImage({ app, tag, signal: ctx.signal })) {
-      ctx.progress(`image ${uri} is already in ECR; not building again`, { image: uri });
-      return;
-    }
     try {
       await this.builders(app.aws.builder).build({ ctx, tag });
     } catch (err) {
