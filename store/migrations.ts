@@ -60,8 +60,10 @@ CREATE TABLE deploys (
 );
 CREATE INDEX deploys_app ON deploys(app, id);
 CREATE INDEX deploys_version ON deploys(version);
-CREATE INDEX deploys_active ON deploys(state) WHERE state NOT IN ('succeeded','failed','rejected','timed_out','cancelled');
+-- Partial index on id: the few non-terminal deploys, in order, without scanning history.
+CREATE INDEX deploys_active ON deploys(id) WHERE state NOT IN ('succeeded','failed','rejected','timed_out','cancelled');
 CREATE INDEX deploys_last_success ON deploys(app, id) WHERE state = 'succeeded';
+CREATE INDEX deploys_cleanup ON deploys(id) WHERE cleanup = 'pending';
 
 CREATE TABLE steps (
   deploy_id INTEGER NOT NULL REFERENCES deploys(id),
@@ -83,7 +85,8 @@ CREATE TABLE events (
   message TEXT NOT NULL,
   data TEXT
 );
-CREATE INDEX events_deploy ON events(deploy_id, at);
+-- (deploy_id, id): readers follow a deploy by event id (the SSE cursor), so no sort is needed.
+CREATE INDEX events_deploy ON events(deploy_id, id);
 
 CREATE TABLE approvals (
   id INTEGER PRIMARY KEY,

@@ -119,7 +119,7 @@ describe('blue/green and rolling deploys', () => {
     const clustersBefore = h.k.store.sandbox.list('cluster').length;
     const { body } = await h.cmd('carol', 'deploy', 'search-svc', 'v999', '--dry-run');
     expect(body.kind).toBe('plan');
-    const plan = (body as { plan: { create: string[]; change: string[]; delete: string[]; build: string[] } }).plan;
+    const plan = (body as unknown as { plan: { create: string[]; change: string[]; delete: string[]; build: string[] } }).plan;
     expect(plan.build[0]).toMatch(/build sandbox\.registry\.local\/search-svc:v999/);
     expect(plan.create.join('\n')).toMatch(/EKS cluster search-svc-<deploy id>[\s\S]*node group: 3 \(min 3, max 12\) × m6i\.large\/m6i\.xlarge, ON_DEMAND, amd64/);
     expect(plan.change[0]).toMatch(/DNS search-svc\.example\.com: .*elb\.sandbox\.local → the new cluster's load balancer/);

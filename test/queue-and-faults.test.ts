@@ -37,10 +37,10 @@ describe('the deploy queue', () => {
     const second = await h.cmd('carol', 'deploy', 'search-svc', 'q2');
     const third = await h.cmd('erin', 'deploy', 'cache-worker', 'q1');
     const fourth = await h.cmd('alice', 'deploy', 'search-svc', 'q3');
-    expect((first.body as { position: { position: number } }).position.position).toBe(0);
+    expect((first.body as unknown as { position: { position: number } }).position.position).toBe(0);
     expect(second.body.message).toMatch(new RegExp(`1 ahead of it in search-svc's line \\(#${idOf(first.body)}\\)`));
-    expect((fourth.body as { position: { position: number; ahead: number[] } }).position).toEqual({ position: 2, ahead: [idOf(first.body), idOf(second.body)] });
-    expect((third.body as { position: { position: number } }).position.position).toBe(0);
+    expect((fourth.body as unknown as { position: { position: number; ahead: number[] } }).position).toEqual({ position: 2, ahead: [idOf(first.body), idOf(second.body)] });
+    expect((third.body as unknown as { position: { position: number } }).position.position).toBe(0);
 
     // Each search-svc deploy waits for approval, then the next one starts.
     for (const body of [first.body, second.body, fourth.body]) {
