@@ -141,6 +141,26 @@ describe('KubeWorkloads.deploy', () => {
     await expect(deploying).resolves.toEqual({ endpoint: host });
   });
 
+  it('fetches credentials again once when the API server refuses them', async () => {
+    let token = 'expired-token';
+    const forgotten: string[] = [];
+    fake.behaviour.acceptToken = (auth) => auth === 'Bearer fresh-token';
+    const w = new KubeWorkloads({
+      source: {
+        kubeConfigFor: async (cluster) => buildKubeConfig({ cluster, server: fake.url, token }),
+        forget: (cluster) => {
+          forgotten.push(cluster);
+          token = 'fresh-token';
+        },
+      },
+      registry,
+      rewatchDelayMs: 5,
+    });
+    const s = step(search);
+    await expect(w.deploy({ ctx: s.ctx, cluster: CLUSTER })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+    expect(forgotten).toEqual([CLUSTER]);
+  });
+
   it('surfaces API errors with their status and message', async () => {
     fake.behaviour.acceptToken = () => false;
     const s = step(search);

@@ -22,6 +22,8 @@ import { LABEL_NAME, LABEL_VERSION, MANAGER, renderManifests } from './manifests
 /** Gives a KubeConfig (endpoint + credentials) for a cluster. */
 export interface KubeConfigSource {
   kubeConfigFor(cluster: string, opts?: { region?: string; signal?: AbortSignal }): Promise<KubeConfig>;
+  /** Drops what is cached for `cluster` (its credentials were refused). */
+  forget?(cluster: string): void;
 }
 
 export interface KubeWorkloadsOptions {
@@ -196,19 +198,18 @@ export class KubeWorkloads implements Workloads {
       imageUri: (tag) => this.opts.registry.imageUri({ app, tag }),
       progressDeadlineSeconds: this.opts.progressDeadlineSeconds,
     });
-    const config = await kc();
-    const core = config.makeApiClient(CoreV1Api);
-    const apps = config.makeApiClient(AppsV1Api);
     const apply = { fieldManager: MANAGER, force: true };
     const ns = app.name;
     // The namespace is in the ledger so that teardown deletes it (and the Service's load balancer) before the cluster.
     const row = ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region: app.aws.region } });
-    await this.step('apply Namespace', () => core.patchNamespace({ name: ns, body: m.namespace, ...apply }, APPLY));
+    await this.call('apply Namespace', cluster, kc, (c) => c.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: m.namespace, ...apply }, APPLY));
     ctx.ledger.created(row.id, { cluster, namespace: ns, region: app.aws.region });
-    const applied = await this.step('apply Deployment', () =>
-      apps.patchNamespacedDeployment({ name: app.name, namespace: ns, body: m.deployment, ...apply }, APPLY),
+    const applied = await this.call('apply Deployment', cluster, kc, (c) =>
+      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: ns, body: m.deployment, ...apply }, APPLY),
     );
-    await this.step('apply Service', () => core.patchNamespacedService({ name: app.name, namespace: ns, body: m.service, ...apply }, APPLY));
+    await this.call('apply Service', cluster, kc, (c) =>
+      c.makeApiClient(CoreV1Api).patchNamespacedService({ name: app.name, namespace: ns, body: m.service, ...apply }, APPLY),
+    );
     ctx.progress(`applied namespace, deployment and service of ${app.name} at ${version} on ${cluster}`, {
       cluster,
       generation: applied.metadata?.generation,
@@ -230,9 +231,8 @@ export class KubeWorkloads implements Workloads {
       metadata: { labels: { [LABEL_VERSION]: version } },
       spec: { template: { metadata: { labels: { [LABEL_VERSION]: version } }, spec: { containers } } },
     };
-    const apps = (await kc()).makeApiClient(AppsV1Api);
-    await this.step('patch Deployment images', () =>
-      apps.patchNamespacedDeployment({ name: app.name, namespace: app.name, body: patch, fieldManager: MANAGER }, STRATEGIC),
+    await this.call('patch Deployment images', cluster, kc, (c) =>
+      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: app.name, body: patch, fieldManager: MANAGER }, STRATEGIC),
     );
     ctx.progress(`set ${containers.map((c) => `${c.name}=${c.image}`).join(', ')} on ${cluster}`, { cluster });
     await this.waitForRollout(ctx, kc, cluster);
@@ -240,11 +240,22 @@ export class KubeWorkloads implements Workloads {
     return { endpoint };
   }
 
-  private async step<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw kubeFailure(operation, err);
+  /**
+   * One API call; refused credentials (401) are fetched again once, since a
+   * cached token can outlive its welcome (clock skew, revoked session).
+   */
+  private async call<T>(operation: string, cluster: string, kc: () => Promise<KubeConfig>, fn: (config: KubeConfig) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const config = await kc();
+      try {
+        return await fn(config);
+      } catch (err) {
+        if (attempt === 1 && (err as { code?: unknown }).code === 401 && this.opts.source.forget) {
+          this.opts.source.forget(cluster);
+          continue;
+        }
+        throw kubeFailure(operation, err);
+      }
     }
   }
 
