@@ -294,6 +294,57 @@ export class CommandCore {
     }
   }
 
+  /**
+   * A scheduled refresh: redeploys the app's live version blue/green onto a
+   * fresh cluster (new nodes, patched AMIs). The version was approved when it
+   * first went live, so the cutover is approved by the schedule itself.
+   * Overlap policy: skip (and record why) if the app is locked or already deploying.
+   */
+  refresh(appName: string, trigger: string): CommandResult {
+    const { store, deployer, provider } = this.options;
+    const actor = { id: 'schedule', name: 'kubecontrol schedule' };
+    const base = { actor: actor.id, actorName: actor.name, surface: 'schedule' as const, text: `refresh ${appName} (${trigger})`, verb: 'refresh', app: appName };
+    const skip = (code: ErrorCode, message: string): CommandResult => {
+      const commandId = store.commands.record({ ...base, outcome: 'refused', message });
+      return { kind: 'error', status: 'conflict', code, message, commandId };
+    };
+    const app = this.options.apps.get(appName);
+    if (!app) return skip('unknown_app', `refresh skipped: ${appName} is no longer defined`);
+    const live = store.deploys.lastSucceeded(app.name);
+    if (!live) return skip('no_live_version', `refresh of ${app.name} skipped: it has never been deployed`);
+    const lock = store.locks.get(app.name);
+    if (lock) return skip('locked', `refresh of ${app.name} skipped: locked by ${lock.lockedBy}: “${lock.reason}”`);
+    const busy = store.deploys.active().find((d) => d.app === app.name);
+    if (busy) return skip('wrong_state', `refresh of ${app.name} skipped: deploy #${busy.id} (${busy.version}) is ${busy.state.replace('_', ' ')}`);
+    const created = store.tx(() => {
+      const commandId = store.commands.record({ ...base, outcome: 'accepted', message: `refresh of ${app.name} ${live.version} queued` });
+      const d = store.deploys.create({
+        app: app.name,
+        version: live.version,
+        strategy: 'blue-green',
+        kind: 'refresh',
+        requestedBy: actor.id,
+        requestedByName: actor.name,
+        surface: 'schedule',
+        commandId,
+        provider: provider.name,
+        threadChannel: app.refresh?.channel ?? app.channel,
+      });
+      store.commands.finish(commandId, { outcome: 'accepted', deployId: d.id, message: `refresh deploy #${d.id} queued` });
+      store.events.append({ deployId: d.id, kind: 'command', message: `scheduled refresh of ${app.name} ${live.version} (${trigger})`, data: { actor: actor.id, surface: 'schedule', commandId } });
+      return { d, commandId };
+    });
+    const position = deployer.submit(created.d);
+    return {
+      kind: 'deploy_queued',
+      status: 'ok',
+      commandId: created.commandId,
+      deploy: this.view(created.d.id),
+      position,
+      message: `Refresh #${created.d.id}: ${app.name} ${live.version} onto a fresh cluster (${trigger}).`,
+    };
+  }
+
   /** A deploy with its steps, decision and place in line. */
   view(id: number): DeployView {
     return this.toView(this.store.deploys.get(id)!);

@@ -13,6 +13,7 @@ import { Deployer } from '../deployer/pipeline.js';
 import type { Provider } from '../deployer/ports.js';
 import { createProvider } from '../deployer/providers.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
+import { startSchedules, type Schedules } from '../schedules/index.js';
 import { Store } from '../store/index.js';
 import { createApi, sendJson } from './api.js';
 import type { Config } from './config.js';
@@ -29,6 +30,7 @@ export interface Kubecontrol {
   readonly deployer: Deployer;
   readonly core: CommandCore;
   readonly logger: Logger;
+  readonly schedules: Schedules;
   readonly server: Server;
   /** The server's base URL, e.g. http://127.0.0.1:3000. */
   readonly url: string;
@@ -110,6 +112,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
 
   // Resume what a previous process left: non-terminal deploys and unfinished cleanups.
   deployer.start();
+  const schedules = startSchedules({ apps, core, logger });
 
   return {
     config,
@@ -119,6 +122,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     deployer,
     core,
     logger,
+    schedules,
     server,
     url,
     mount: (handler) => mounts.push(handler),
@@ -127,6 +131,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await schedules.stop();
       await deployer.close();
       store.close();
     },

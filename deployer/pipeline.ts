@@ -302,7 +302,13 @@ export class Deployer {
         );
         return true;
       });
-      if (moved) this.armApprovalTimer(this.store.deploys.get(d.id)!);
+      if (!moved) return;
+      if (d.kind === 'refresh') {
+        // A refresh redeploys the version that is already live and approved: the schedule approves its own cutover.
+        this.decide(d.id, 'approved', { actor: 'schedule', actorName: 'kubecontrol schedule', surface: 'schedule', reason: 'refresh of the approved live version' });
+        return;
+      }
+      this.armApprovalTimer(this.store.deploys.get(d.id)!);
       return; // the global slot is given back while people decide
     }
     if (d.state === 'cutting_over') {
