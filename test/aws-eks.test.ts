@@ -279,7 +279,8 @@ describe('EksClusters.destroy', () => {
     eks.on(CreateNodegroupCommand).resolves({});
     eks.on(DescribeNodegroupCommand).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', resources: { autoScalingGroups: [{ name: ASG }] } } });
     asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(3, 3) } as never] });
-    const c = clusters();
+    const gone: string[] = [];
+    const c = clusters({ onClusterGone: (n) => void gone.push(n) });
     await c.provision({ ctx: s.ctx, clusterName: name });
 
     eks.reset();
@@ -306,6 +307,8 @@ describe('EksClusters.destroy', () => {
       `EKS cluster ${name} deleted`,
     ]);
     expect(rows(s)).toEqual([`cluster ${name} deleted`, `nodegroup ${name}-nodes deleted`]);
+    // Its cached Kubernetes credentials can go too.
+    expect(gone).toEqual([name]);
     const states = s.store.events
       .after(s.ctx.deployId)
       .filter((e) => e.kind === 'resource')

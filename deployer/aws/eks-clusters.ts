@@ -51,6 +51,8 @@ export interface EksClustersOptions {
    * @default namespaces go with their cluster
    */
   readonly namespaces?: NamespaceDeleter;
+  /** Told when a cluster is gone, e.g. to drop its cached credentials. */
+  readonly onClusterGone?: (cluster: string) => void;
 }
 
 /** Deletes an app's namespace on a cluster and waits until it is gone. */
@@ -271,7 +273,9 @@ export class EksClusters implements Clusters {
       case 'fargate-profile':
         return this.deleteFargateProfile(eks, cluster ?? clusterOf(resource.name, '-fargate'), resource.name, progress, signal);
       case 'cluster':
-        return this.deleteCluster(eks, resource.name, progress, signal);
+        await this.deleteCluster(eks, resource.name, progress, signal);
+        this.opts.onClusterGone?.(resource.name);
+        return;
       case 'namespace': {
         const clusterName = cluster ?? resource.name.split('/')[0]!;
         // No cluster, no namespace; without a deleter the namespace goes with its cluster.

@@ -62,8 +62,9 @@ export function createAwsProvider(opts: AwsProviderOptions = {}): Provider {
     }
     return b;
   };
+  const source = opts.kubeConfigSource ?? new EksKubeConfigSource({ clients, credentials: opts.credentials });
   const workloads = new KubeWorkloads({
-    source: opts.kubeConfigSource ?? new EksKubeConfigSource({ clients, credentials: opts.credentials }),
+    source,
     registry,
     rewatchDelayMs: opts.rewatchDelayMs,
   });
@@ -72,7 +73,13 @@ export function createAwsProvider(opts: AwsProviderOptions = {}): Provider {
     label: 'aws (real infrastructure)',
     registry,
     builder: new AppBuilder(registry, builderOf),
-    clusters: new EksClusters({ clients, waiterDelays: opts.waiterDelays, regions: opts.regions, namespaces: workloads }),
+    clusters: new EksClusters({
+      clients,
+      waiterDelays: opts.waiterDelays,
+      regions: opts.regions,
+      namespaces: workloads,
+      onClusterGone: (name) => source.forget?.(name),
+    }),
     workloads,
     dns: new Route53Dns({ clients, fetch: opts.fetch, waiterDelays: opts.waiterDelays, healthRetry: opts.healthRetry }),
     timeouts: { build: 60 * MINUTE, provision: 40 * MINUTE, deploy: 20 * MINUTE, cutover: 10 * MINUTE, teardown: 40 * MINUTE },
