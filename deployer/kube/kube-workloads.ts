@@ -146,6 +146,7 @@ function watchUntil<T>(opts: {
       if (settled) return;
       try {
         const kc = await opts.kubeConfig();
+        const openedAt = Date.now();
         const c = await new Watch(kc).watch(
           opts.path,
           opts.query,
@@ -165,7 +166,9 @@ function watchUntil<T>(opts: {
             // The server closed the watch (normal after its timeout) or the connection broke: watch again.
             if (err) failures += 1;
             if (failures > 5) return finish(() => reject(new Error(`watching ${opts.what} failed: ${(err as Error)?.message ?? err}`, { cause: err })));
-            timer = setTimeout(() => void open(), err ? opts.rewatchDelayMs : 0);
+            // At once after a normal server timeout; a watch that keeps ending at once is not hammered.
+            const quick = Date.now() - openedAt < 1000;
+            timer = setTimeout(() => void open(), err || quick ? opts.rewatchDelayMs : 0);
           },
         );
         controller = c;
