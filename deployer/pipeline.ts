@@ -99,7 +99,9 @@ export class Deployer {
    */
   start(): void {
     for (const d of this.store.deploys.pendingCleanup()) {
-      if (isTerminal(d.state)) this.queue.schedule(d.id, 1);
+      // A succeeded deploy owed a teardown is torn down by its successor's resumed teardown step;
+      // scheduling it here too would delete the same resources twice at once.
+      if (isTerminal(d.state) && d.state !== 'succeeded') this.queue.schedule(d.id, 1);
     }
     for (const d of this.store.deploys.active()) {
       this.event(d.id, 'queue', `resumed after a restart in state ${d.state}`);
