@@ -376,6 +376,8 @@ export class Deployer {
     }
     // From here the old deploy's resources are owed a teardown, even across a restart.
     if (previous.cleanup !== 'pending') this.store.deploys.patch(previous.id, { cleanup: 'pending' });
+    // Traffic already serves from the new cluster: a teardown that fails or times out must not fail
+    // this deploy (its cleanup would delete the live cluster). What is left is marked for `gc`.
     await this.runStep(d, app, 'teardown', signal, async (ctx) => {
       const drain = this.provider.drainMs(app);
       ctx.progress(`draining ${previous.toCluster} for ${formatDuration(drain)} (≥ DNS TTL ${app.dns.ttlSeconds}s) before teardown`);
@@ -387,6 +389,11 @@ export class Deployer {
         return `old cluster ${previous.toCluster} partly torn down (${left} left)`;
       }
       return `old cluster ${previous.toCluster} torn down`;
+    }).catch((err: unknown) => {
+      const reason: unknown = signal.reason;
+      if (reason instanceof AbortReason && reason.kind === 'shutdown') throw err;
+      this.store.deploys.patch(previous.id, { cleanup: 'failed' });
+      this.event(d.id, 'error', `the old cluster ${previous.toCluster} was not fully torn down (${errorMessage(err)}); \`kubecontrol gc\` lists what is left`, 'error', {}, 'teardown');
     });
   }
 
@@ -410,6 +417,7 @@ export class Deployer {
       if (d.strategy === 'rolling') {
         left = await this.restoreImages(d, app, controller.signal);
       } else {
+        await this.restoreDns(d, app, controller.signal);
         left = await this.destroyResources(d.id, app, d.id, controller.signal);
       }
       const done = left === 0;
@@ -431,6 +439,24 @@ export class Deployer {
     } finally {
       this.controllers.delete(d.id);
     }
+  }
+
+  /**
+   * A blue/green deploy that failed during or after moving DNS: point the record
+   * back at the previous cluster before this deploy's cluster is deleted.
+   */
+  private async restoreDns(d: DeployRecord, app: KubeApp, signal: AbortSignal): Promise<void> {
+    if (!d.endpoint) return;
+    const progress = (message: string): void => this.event(d.id, 'progress', message, 'warn', null, 'cleanup');
+    const current = await this.provider.dns.current({ app, signal });
+    if (current !== d.endpoint) return;
+    const back = d.previousTarget ?? (d.fromDeployId ? this.store.deploys.get(d.fromDeployId)?.endpoint : null) ?? null;
+    if (!back) {
+      progress(`${app.dns.name} points at this deploy's cluster and there is no previous target to move it back to`);
+      return;
+    }
+    progress(`${app.dns.name} points at this deploy's cluster; moving it back to ${back} first`);
+    await this.provider.dns.pointRecord({ app, target: back, progress, signal });
   }
 
   /** A failed rolling update: put the previous version's images back on the live cluster. */

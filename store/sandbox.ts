@@ -53,12 +53,14 @@ export class SandboxRepo {
     return this.db.prepare('SELECT id, step, fault, app, remaining FROM sandbox_faults WHERE remaining > 0 ORDER BY id').all() as SandboxFault[];
   }
 
-  /** Takes one use of the first matching fault, if any. */
-  takeFault(step: string, app: string): SandboxFault | undefined {
+  /** Takes one use of the first matching fault (of one of `kinds`, if given), if any. */
+  takeFault(step: string, app: string, kinds?: readonly string[]): SandboxFault | undefined {
     return this.db.transaction(() => {
-      const f = this.db
-        .prepare('SELECT id, step, fault, app, remaining FROM sandbox_faults WHERE step = ? AND (app IS NULL OR app = ?) AND remaining > 0 ORDER BY id LIMIT 1')
-        .get(step, app) as SandboxFault | undefined;
+      const f = (
+        this.db
+          .prepare('SELECT id, step, fault, app, remaining FROM sandbox_faults WHERE step = ? AND (app IS NULL OR app = ?) AND remaining > 0 ORDER BY id')
+          .all(step, app) as SandboxFault[]
+      ).find((x) => !kinds || kinds.includes(x.fault));
       if (f) this.db.prepare('UPDATE sandbox_faults SET remaining = remaining - 1 WHERE id = ?').run(f.id);
       return f;
     })();

@@ -164,6 +164,42 @@ describe('a fault at every step', () => {
     expect(messages.some((m) => /deleting nodegroup search-svc-\d+-nodes failed \(attempt 1\/3\): \[sandbox\] ResourceInUseException/.test(m))).toBe(true);
   }, 30_000);
 
+  it('a cutover that times out after DNS moved puts DNS back before deleting its cluster', async () => {
+    const live = h.k.store.deploys.lastSucceeded('search-svc')!;
+    h.k.store.sandbox.addFault({ step: 'cutover', fault: 'timeout', app: 'search-svc' });
+    const id = idOf((await h.cmd('alice', 'deploy', 'search-svc', 'stuck-dns')).body);
+    await h.waitState(id, 'awaiting_approval');
+    await h.cmd('bob', 'approve', String(id));
+    const done = await h.waitState(id, 'failed');
+    expect(done.error).toMatch(/cutover timed out after/);
+    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(live.endpoint);
+    expect(h.k.store.events.after(id).map((e) => e.message)).toContain(`search-svc.example.com points at this deploy's cluster; moving it back to ${live.endpoint} first`);
+    expect(undeleted(h, id)).toEqual([]);
+    // The live cluster was not touched.
+    expect(await h.k.provider.clusters.describe({ name: live.toCluster!, app: h.k.apps.get('search-svc')! })).toMatchObject({ status: 'ACTIVE' });
+  }, 30_000);
+
+  it('a teardown that times out does not fail the deploy that already took the traffic; gc finds and deletes what is left', async () => {
+    const before = h.k.store.deploys.lastSucceeded('search-svc')!;
+    h.k.store.sandbox.addFault({ step: 'teardown', fault: 'timeout', app: 'search-svc' });
+    const id = idOf((await h.cmd('alice', 'deploy', 'search-svc', 'slow-teardown')).body);
+    await h.waitState(id, 'awaiting_approval');
+    await h.cmd('bob', 'approve', String(id));
+    const done = await h.waitState(id, 'succeeded', 'failed');
+    expect(done.state).toBe('succeeded');
+    expect(done.steps.find((s) => s.name === 'teardown')?.state).toBe('failed');
+    expect(h.k.store.deploys.get(before.id)!.cleanup).toBe('failed');
+    expect(undeleted(h, id)).toHaveLength(2); // the new, live cluster is intact
+
+    const listed = (await (await fetch(`${h.url}/api/gc`, { headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { name: string; reason: string }[] };
+    expect(listed.orphans.map((o) => o.name).sort()).toEqual(undeleted(h, before.id).map((r) => r.split(' ')[1]).sort());
+    expect(listed.orphans.every((o) => /ended \(succeeded\)|cleanup failed/.test(o.reason))).toBe(true);
+    const collected = (await (await fetch(`${h.url}/api/gc`, { method: 'POST', headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { outcome: string }[] };
+    expect(collected.orphans.map((o) => o.outcome)).toEqual(collected.orphans.map(() => 'deleted'));
+    expect(undeleted(h, before.id)).toEqual([]);
+    expect(await h.k.provider.clusters.describe({ name: done.toCluster!, app: h.k.apps.get('search-svc')! })).toMatchObject({ status: 'ACTIVE' });
+  }, 30_000);
+
   it('a failed rolling update puts the previous images back', async () => {
     h.k.store.sandbox.addFault({ step: 'deploy', fault: 'fail', app: 'search-svc' });
     const live = h.k.store.deploys.lastSucceeded('search-svc')!;

@@ -83,9 +83,9 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
     app: KubeApp,
     signal: AbortSignal | undefined,
     failure: () => SandboxError,
-    { hang = true }: { hang?: boolean } = {},
+    { hang = true, kinds }: { hang?: boolean; kinds?: readonly FaultKind[] } = {},
   ): Promise<FaultKind | undefined> {
-    const f = world.takeFault(step, app.name);
+    const f = world.takeFault(step, app.name, kinds);
     if (!f) return undefined;
     if (f.fault === 'fail') throw failure();
     // A call that never answers: only the step's timeout or a cancel ends it.
@@ -262,8 +262,13 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       return world.get<{ target: string }>('dns', app.dns.name)?.target;
     },
     async checkHealth({ app, target, progress, signal }) {
-      const f = await fault('cutover', app, signal, () =>
-        new SandboxError('HealthCheckFailed', `GET http://${target}${app.service.healthCheckPath} answered 503 Service Unavailable`),
+      const f = await fault(
+        'cutover',
+        app,
+        signal,
+        () => new SandboxError('HealthCheckFailed', `GET http://${target}${app.service.healthCheckPath} answered 503 Service Unavailable`),
+        // A cutover 'timeout' is a DNS change that never gets in sync (below), after the record moved.
+        { kinds: ['fail', 'unhealthy'] },
       );
       await wait(REAL_SECONDS.healthCheck, signal);
       if (f === 'unhealthy') {
@@ -276,6 +281,10 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       if (previous !== target) {
         progress(`[sandbox] UPSERT ${app.dns.name} CNAME ${target} (TTL ${app.dns.ttlSeconds}s)${previous ? `, was ${previous}` : ''}`);
         world.put('dns', app.dns.name, { name: app.dns.name, target });
+        if (world.takeFault('cutover', app.name, ['timeout'])) {
+          progress(`[sandbox] ${app.dns.name} change is PENDING and does not get in sync`);
+          await abortable(new Promise<never>(() => {}), signal);
+        }
         await wait(REAL_SECONDS.dnsSync, signal);
       }
       progress(`[sandbox] ${app.dns.name} change is INSYNC`);
