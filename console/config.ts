@@ -35,23 +35,24 @@ const schema = z
     SLACK_SIGNING_SECRET: z.string().optional(),
     SLACK_APP_TOKEN: z.string().optional(),
     SLACK_API_URL: z.string().url().optional(),
-  })
-  .superRefine((env, ctx) => {
-    const auth = env.KUBECONTROL_AUTH ?? (env.KUBECONTROL_PROVIDER === 'aws' ? 'token' : 'local');
-    if (auth === 'local' && !LOOPBACK.test(env.KUBECONTROL_HOST)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KUBECONTROL_HOST'],
-        message: `local mode is unauthenticated and only listens on loopback (got: ${env.KUBECONTROL_HOST}); set KUBECONTROL_AUTH=token to listen on other addresses`,
-      });
-    }
-    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_SIGNING_SECRET'], message: 'SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)' });
-    }
-    if ((env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN) && !env.SLACK_BOT_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'Slack is half configured: SLACK_BOT_TOKEN is missing' });
-    }
   });
+
+/** Problems that need more than one variable to see; checked on the raw values, so they are reported with the rest. */
+function crossProblems(env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  const host = env.KUBECONTROL_HOST ?? '127.0.0.1';
+  const auth = env.KUBECONTROL_AUTH ?? (env.KUBECONTROL_PROVIDER === 'aws' ? 'token' : 'local');
+  if (auth === 'local' && !LOOPBACK.test(host)) {
+    problems.push(`KUBECONTROL_HOST: local mode is unauthenticated and only listens on loopback (got: ${host}); set KUBECONTROL_AUTH=token to listen on other addresses`);
+  }
+  if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
+    problems.push('SLACK_SIGNING_SECRET: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)');
+  }
+  if ((env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN) && !env.SLACK_BOT_TOKEN) {
+    problems.push('SLACK_BOT_TOKEN: Slack is half configured: SLACK_BOT_TOKEN is missing');
+  }
+  return problems;
+}
 
 /** The validated configuration. */
 export interface Config {
@@ -81,17 +82,17 @@ export class ConfigError extends Error {
 /** Reads and validates the configuration from `env`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => {
         const key = String(i.path[0] ?? '');
         const raw = key ? env[key] : undefined;
         // Never echo secrets back.
         const shown = /TOKEN|SECRET/.test(key) ? '' : raw !== undefined ? ` (got: ${JSON.stringify(raw)})` : '';
-        return `${key}: ${i.message}${shown}`;
-      }),
-    );
-  }
+        return `${key}: ${i.message.replace(/^Invalid (input|option): /, '')}${shown}`;
+      });
+  problems.push(...crossProblems(env));
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
   const slackOn = !!e.SLACK_BOT_TOKEN;
   return {
