@@ -317,8 +317,11 @@ export class Deployer {
       await this.runStep(d, app, 'cutover', signal, async (ctx) => {
         const endpoint = d.endpoint!;
         await this.provider.dns.checkHealth({ app, target: endpoint, progress: ctx.progress, signal: ctx.signal });
+        // Note where traffic goes now BEFORE moving it: a crash right after the change must not
+        // leave a resumed cutover (or a cleanup) believing the new target is the previous one.
+        const before = await this.provider.dns.current({ app, signal: ctx.signal });
+        if (before !== undefined && before !== endpoint && d.previousTarget === null) this.store.deploys.patch(d.id, { previousTarget: before });
         const { previous } = await this.provider.dns.pointRecord({ app, target: endpoint, progress: ctx.progress, signal: ctx.signal });
-        if (previous !== undefined && d.previousTarget === null) this.store.deploys.patch(d.id, { previousTarget: previous });
         return `${app.dns.name} → ${endpoint}${previous && previous !== endpoint ? ` (was ${previous})` : ''}`;
       });
       if (!this.move(d.id, ['cutting_over'], 'tearing_down', 'tearing_down')) return;

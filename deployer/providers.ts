@@ -1,4 +1,5 @@
 /** The composition root's one choice of adapters: sandbox, aws or local. */
+import type { KubeApp } from '../kubeapps/index.js';
 import type { Store } from '../store/index.js';
 import type { Provider } from './ports.js';
 import { createSandboxProvider } from './sandbox/index.js';
@@ -8,15 +9,15 @@ export interface ProviderChoice {
   readonly sandboxScale: number;
 }
 
-export async function createProvider(choice: ProviderChoice, store: Store): Promise<Provider> {
+export async function createProvider(choice: ProviderChoice, store: Store, apps: readonly KubeApp[]): Promise<Provider> {
   switch (choice.provider) {
     case 'sandbox':
       return createSandboxProvider(store, { scale: choice.sandboxScale });
     case 'aws': {
       // Loaded only when asked for, so local mode does not load the AWS SDK.
-      const modulePath = './aws/index.js';
-      const { createAwsProvider } = (await import(modulePath)) as { createAwsProvider: () => Provider };
-      return createAwsProvider();
+      const { createAwsProvider } = await import('./aws/index.js');
+      // gc looks for tagged clusters in every region an app deploys to.
+      return createAwsProvider({ regions: () => [...new Set(apps.map((a) => a.aws.region))] });
     }
     case 'local':
       throw new Error('KUBECONTROL_PROVIDER=local (kind/minikube) is not available yet; use sandbox or aws');
