@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../console/config.js';
 import { createLogger } from '../console/logger.js';
 import { startKubecontrol, type Kubecontrol } from '../console/server.js';
 import { formatDuration } from '../deployer/time.js';
@@ -28,24 +29,10 @@ function percentile(sorted: number[], p: number): number {
 }
 const fmt = (ms: number): string => `${ms.toFixed(ms < 1 ? 3 : 1)} ms`;
 
-async function start(scale: number, extra: Record<string, unknown> = {}): Promise<Kubecontrol> {
+async function start(scale: number): Promise<Kubecontrol> {
   const dir = mkdtempSync(join(tmpdir(), 'kubecontrol-bench-'));
   return startKubecontrol(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      dbPath: join(dir, 'k.db'),
-      provider: 'sandbox',
-      sandboxScale: scale,
-      concurrency: 4,
-      auth: 'local',
-      approvalTimeoutMs: undefined,
-      admins: [],
-      logLevel: 'silent',
-      kubeappsDir: undefined,
-      slack: undefined,
-      ...extra,
-    },
+    { ...loadConfig({}), port: 0, dbPath: join(dir, 'k.db'), sandboxScale: scale, logLevel: 'silent' },
     { logger: createLogger('silent') },
   );
 }

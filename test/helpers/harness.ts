@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResult, DeployView } from '../../commands/results.js';
-import type { Config } from '../../console/config.js';
+import { loadConfig, type Config } from '../../console/config.js';
 import { createLogger } from '../../console/logger.js';
 import { startKubecontrol, type Kubecontrol, type StartOptions } from '../../console/server.js';
 import type { DeployState } from '../../store/index.js';
@@ -30,19 +30,13 @@ export interface Harness {
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const dir = mkdtempSync(join(tmpdir(), 'kubecontrol-test-'));
   return {
-    host: '127.0.0.1',
+    // The server's own defaults (an empty environment), then what tests need.
+    ...loadConfig({}),
     port: 0,
     dbPath: join(dir, 'kubecontrol.db'),
-    provider: 'sandbox',
     // 1/1000 of real time: a full blue/green (~35 real minutes) takes about two seconds.
     sandboxScale: 0.001,
-    concurrency: 4,
-    auth: 'local',
-    approvalTimeoutMs: undefined,
-    admins: [],
     logLevel: 'silent',
-    kubeappsDir: undefined,
-    slack: undefined,
     ...overrides,
   };
 }
