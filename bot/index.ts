@@ -79,6 +79,8 @@ export function connectSlack(settings: SlackSettings, options: ConnectOptions): 
 export interface SlackBotOptions {
   /** At most one round of Slack calls per deploy thread per interval. @default 1000 */
   readonly cardIntervalMs?: number;
+  /** How often a running deploy's card refreshes its elapsed time when nothing else happens. @default 30_000 */
+  readonly heartbeatMs?: number;
 }
 
 /** The running Slack surface. */
@@ -153,6 +155,7 @@ export async function startSlackBot(k: Kubecontrol, slack: SlackConnection, opti
     logger: slack.logger,
     providerLabel: k.provider.label,
     intervalMs: options.cardIntervalMs,
+    heartbeatMs: options.heartbeatMs,
   });
   reporter.start();
 

@@ -37,6 +37,8 @@ export interface ReporterOptions {
   readonly intervalMs?: number;
   /** Rounds (of any deploys) in flight at once: bounds the background work a burst of deploys causes. @default 4 */
   readonly concurrency?: number;
+  /** While a step runs with no news, the card's elapsed time is refreshed this often. @default 30_000 */
+  readonly heartbeatMs?: number;
 }
 
 /** Slack errors that retrying will not fix: the deploy is not reported on again until the next start. */
@@ -55,6 +57,9 @@ interface Tracker {
   failures: number;
   disabled: boolean;
   retryTimer: NodeJS.Timeout | undefined;
+  /** Refreshes the card's clocks during long quiet steps (an EKS cluster takes ~12 minutes). */
+  heartbeat: NodeJS.Timeout | undefined;
+  forceCard: boolean;
 }
 
 const slackError = (err: unknown): string | undefined => (err as { data?: { error?: unknown } })?.data?.error as string | undefined;
@@ -89,7 +94,10 @@ export class ThreadReporter {
   async stop(timeoutMs = 5000): Promise<void> {
     this.options.store.events.feed.off('appended', this.onAppended);
     this.stopping.abort();
-    for (const t of this.trackers.values()) if (t.retryTimer) clearTimeout(t.retryTimer);
+    for (const t of this.trackers.values()) {
+      clearTimeout(t.retryTimer);
+      clearTimeout(t.heartbeat);
+    }
     for (const wake of this.slots.waiting.splice(0)) wake();
     const running = [...this.trackers.values()].map((t) => t.running).filter((p): p is Promise<void> => !!p);
     let timer: NodeJS.Timeout | undefined;
@@ -111,7 +119,7 @@ export class ThreadReporter {
     if (this.stopping.signal.aborted) return;
     let t = this.trackers.get(deployId);
     if (!t) {
-      t = { deployId, dirty: false, running: undefined, lastRoundAt: 0, lastCard: undefined, lastProgress: null, approvalClosed: false, failures: 0, disabled: false, retryTimer: undefined };
+      t = { deployId, dirty: false, running: undefined, lastRoundAt: 0, lastCard: undefined, lastProgress: null, approvalClosed: false, failures: 0, disabled: false, retryTimer: undefined, heartbeat: undefined, forceCard: false };
       this.trackers.set(deployId, t);
     }
     if (t.disabled) return;
@@ -156,9 +164,11 @@ export class ThreadReporter {
         const finished = await this.round(t).finally(() => this.release());
         t.failures = 0;
         if (finished) {
+          clearTimeout(t.heartbeat);
           this.trackers.delete(t.deployId);
           return;
         }
+        this.beat(t);
       } catch (err) {
         if (signal.aborted) return;
         const code = slackError(err);
@@ -178,6 +188,18 @@ export class ThreadReporter {
         return;
       }
     }
+  }
+
+  /** (Re)arms the heartbeat of a deploy that is running (not queued, not waiting for people, not over). */
+  private beat(t: Tracker): void {
+    clearTimeout(t.heartbeat);
+    const state = this.options.store.deploys.get(t.deployId)?.state;
+    if (!state || state === 'queued' || state === 'awaiting_approval' || isTerminal(state)) return;
+    t.heartbeat = setTimeout(() => {
+      t.forceCard = true;
+      this.touch(t.deployId);
+    }, this.options.heartbeatMs ?? 30_000);
+    t.heartbeat.unref();
   }
 
   private acquire(): Promise<void> {
@@ -252,7 +274,8 @@ export class ThreadReporter {
     // The card, unless nothing it shows has changed.
     const card = this.card(view, app, t);
     const key = this.cardKey(view, app, t);
-    if (key !== t.lastCard) {
+    if (key !== t.lastCard || t.forceCard) {
+      t.forceCard = false;
       await client.chat.update({ channel: th.channel, ts: th.ts, text: card.text, blocks: card.blocks });
       t.lastCard = key;
     }

@@ -87,3 +87,27 @@ describe('a restart in the middle of a deploy', () => {
     expect(lines.filter((l) => /build started/.test(l))).toHaveLength(1);
   });
 });
+
+describe('a long quiet step, then a failure', () => {
+  let h: SlackHarness;
+  afterAll(() => h?.close());
+
+  it('keeps the elapsed time fresh, then reports the failure and the cleanup', async () => {
+    h = await startSlackHarness({ heartbeatMs: 100 });
+    // The build never finishes: the step times out (about a second at this scale) and the deploy fails.
+    h.k.store.sandbox.addFault({ step: 'build', fault: 'timeout', app: 'search-svc' });
+    await h.slash('deploy search-svc v1', CAROL);
+    const ts = await h.fake.waitFor('thread', () => h.k.store.deploys.get(1)!.threadTs ?? undefined);
+    await h.fake.waitFor('failed', () => h.k.store.deploys.get(1)!.state === 'failed');
+    const final = await h.fake.waitFor('final', () => h.fake.ok('chat.postMessage', (c) => c.body.thread_ts === ts && c.body.reply_broadcast === 'true')[0]);
+    expect(textOf(final)).toMatch(/Deploy #1 of search-svc v1 failed\* after .*build timed out/);
+    const card = await h.fake.waitFor('card: cleanup finished', () => h.fake.ok('chat.update', (c) => c.body.ts === ts && /Cleanup finished/.test(textOf(c))).pop());
+    expect(textOf(card)).toMatch(/✗ build/);
+    // While only the build was left running, the card was edited with nothing new but the clock.
+    const quiet = h.fake
+      .ok('chat.update', (c) => c.body.ts === ts && /✓ provision/.test(textOf(c)) && /⟳ build/.test(textOf(c)))
+      .map((c) => /\*Elapsed\*\n(\S+)/.exec(textOf(c))?.[1]);
+    expect(quiet.every(Boolean)).toBe(true);
+    expect(new Set(quiet).size).toBeGreaterThanOrEqual(2);
+  });
+});

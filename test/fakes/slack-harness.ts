@@ -86,6 +86,7 @@ export interface SlackHarnessOptions {
   readonly dbPath?: string;
   readonly approvalTimeoutMs?: number;
   readonly cardIntervalMs?: number;
+  readonly heartbeatMs?: number;
   /** 'socket': SLACK_APP_TOKEN and no signing secret (the fake's socketUrl must be set). @default 'http' */
   readonly mode?: 'http' | 'socket';
 }
@@ -133,7 +134,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
   );
   const slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 2, factor: 1, minTimeout: 10, maxTimeout: 20 } });
   const k = await startKubecontrol(config, { logger, apps: testApps(), groups: slack.groups });
-  const bot = await startSlackBot(k, slack, { cardIntervalMs: options.cardIntervalMs ?? 150 });
+  const bot = await startSlackBot(k, slack, { cardIntervalMs: options.cardIntervalMs ?? 150, heartbeatMs: options.heartbeatMs });
   const eventsUrl = `${k.url}/slack/events`;
   let stopped = false;
   const stop = async (): Promise<void> => {
