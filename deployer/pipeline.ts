@@ -205,7 +205,7 @@ export class Deployer {
     if (!d) return;
     if (isTerminal(d.state)) {
       if (d.cleanup === 'pending') await this.cleanup(d);
-      if (d.state !== 'succeeded' || d.cleanup !== 'pending') this.release(d);
+      this.release(d); // a no-op for a deploy that is not in a line
       return;
     }
     if (d.state === 'awaiting_approval') {
@@ -228,7 +228,8 @@ export class Deployer {
         this.move(id, [current.state], 'failed', `failed: ${message}`, { finishedAt: Date.now(), cleanup: 'pending', error: message }, 'error');
       }
     } finally {
-      this.controllers.delete(id);
+      // The next phase (after an approval) may already have registered its own controller.
+      if (this.controllers.get(id) === controller) this.controllers.delete(id);
     }
     const end = this.store.deploys.get(id)!;
     if (isTerminal(end.state)) {
@@ -266,10 +267,15 @@ export class Deployer {
         if (!group.signal.aborted) group.abort(new AbortReason('cancelled', `${step === 'build' ? 'provision' : 'build'} stopped because ${step} failed`));
         throw err;
       };
+      let provisioned = false;
       const results = await Promise.allSettled([
-        this.runStep(d, app, 'build', group.signal, (ctx) => this.build(ctx)).catch(stopOthers('build')),
+        this.runStep(d, app, 'build', group.signal, (ctx) => this.build(ctx))
+          // The state names the longer-running half: once the image is ready, the deploy is provisioning.
+          .then(() => void (provisioned || this.move(d.id, ['building'], 'provisioning', 'provisioning')))
+          .catch(stopOthers('build')),
         this.runStep(d, app, 'provision', group.signal, async (ctx) => {
           const cluster = await this.provider.clusters.provision({ ctx, clusterName: d.toCluster! });
+          provisioned = true;
           return `cluster ${cluster.name} ${cluster.status}`;
         }).catch(stopOthers('provision')),
       ]);
@@ -440,7 +446,7 @@ export class Deployer {
       this.store.deploys.patch(d.id, { cleanup: 'failed' });
       this.event(d.id, 'error', `cleanup failed: ${errorMessage(err)}`, 'error', {}, 'cleanup');
     } finally {
-      this.controllers.delete(d.id);
+      if (this.controllers.get(d.id) === controller) this.controllers.delete(d.id);
     }
   }
 

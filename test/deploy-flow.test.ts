@@ -39,6 +39,8 @@ describe('blue/green and rolling deploys', () => {
     const build = deploy.steps.find((s) => s.name === 'build')!;
     const provision = deploy.steps.find((s) => s.name === 'provision')!;
     expect(build.startedAt!).toBeLessThan(provision.finishedAt!);
+    // The state names the longer half: the image is ready long before the cluster is.
+    expect(h.k.store.events.after(1).filter((e) => e.kind === 'state').map((e) => e.message)).toEqual(['building', 'provisioning', 'deploying', 'awaiting_approval']);
 
     const selfApproval = await cli(h, ['approve', '1', '--as', 'carol']);
     expect(selfApproval.code).toBe(3);
