@@ -19,9 +19,14 @@ export function who(id: string, name?: string | null): string {
   return SLACK_USER_ID.test(id) ? `<@${id}>` : (name ?? id);
 }
 
-/** A principal from a KubeApp (id, local name or @handle) as a message shows it. */
-export function principal(entry: string): string {
-  return entry.startsWith('@') ? `\`${entry}\`` : who(entry);
+/** Looks up a user group's id by handle, without calling Slack. */
+export type GroupIds = (handle: string) => string | undefined;
+
+/** A principal from a KubeApp (id, local name or @handle) as a message shows it; a known group is mentioned (and notified). */
+export function principal(entry: string, groupIds?: GroupIds): string {
+  if (!entry.startsWith('@')) return who(entry);
+  const id = groupIds?.(entry.slice(1));
+  return id ? `<!subteam^${id}>` : `\`${entry}\``;
 }
 
 interface Cached<T> {
@@ -84,6 +89,11 @@ export class SlackGroups implements GroupResolver {
     refresh();
     this.timer = setInterval(refresh, Math.max(1000, Math.floor(this.ttlMs * 0.75)));
     this.timer.unref();
+  }
+
+  /** The group id of a handle, if the cache knows it (for `<!subteam^ID>` mentions). */
+  idOf(handle: string): string | undefined {
+    return this.ids?.value.get(handle.replace(/^@/, '').toLowerCase());
   }
 
   stop(): void {

@@ -156,6 +156,7 @@ export async function startSlackBot(k: Kubecontrol, slack: SlackConnection, opti
     providerLabel: k.provider.label,
     intervalMs: options.cardIntervalMs,
     heartbeatMs: options.heartbeatMs,
+    groupIds: (handle) => slack.groups.idOf(handle),
   });
   reporter.start();
 

@@ -21,6 +21,7 @@ import type { DeployView } from '../commands/results.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { isTerminal, type EventRecord, type Store } from '../store/index.js';
 import type { SlackThreadRecord } from '../store/slack.js';
+import type { GroupIds } from './identity.js';
 import { approvalMessage, detailLine, detailMessages, finalMessage, isDetail, statusCard, type SlackMessage } from './views.js';
 
 type WebClient = webApi.WebClient;
@@ -39,6 +40,8 @@ export interface ReporterOptions {
   readonly concurrency?: number;
   /** While a step runs with no news, the card's elapsed time is refreshed this often. @default 30_000 */
   readonly heartbeatMs?: number;
+  /** Group ids by handle (cached), so approver groups are mentioned and notified. */
+  readonly groupIds?: GroupIds;
 }
 
 /** Slack errors that retrying will not fix: the deploy is not reported on again until the next start. */
@@ -300,7 +303,7 @@ export class ThreadReporter {
     const approvalTs = store.slack.get(view.id)?.approvalTs ?? th.approvalTs;
     if (!approvalTs) {
       if (!opened && view.state !== 'awaiting_approval') return;
-      const msg = approvalMessage(view, app);
+      const msg = approvalMessage(view, app, this.options.groupIds);
       const res = await client.chat.postMessage({ channel: th.channel, thread_ts: th.ts, text: msg.text, blocks: msg.blocks, unfurl_links: false });
       store.slack.patch(view.id, { approvalTs: res.ts ?? '' });
       t.approvalClosed = view.state !== 'awaiting_approval';
@@ -308,7 +311,7 @@ export class ThreadReporter {
     }
     if (view.state === 'awaiting_approval' || t.approvalClosed) return;
     // Decided, timed out, or cancelled while waiting: the buttons go, the outcome stays.
-    const msg = approvalMessage(view, app);
+    const msg = approvalMessage(view, app, this.options.groupIds);
     await client.chat.update({ channel: th.channel, ts: approvalTs, text: msg.text, blocks: msg.blocks });
     t.approvalClosed = true;
   }
@@ -320,7 +323,7 @@ export class ThreadReporter {
   }
 
   private card(view: DeployView, app: KubeApp | undefined, t: Tracker): SlackMessage {
-    return statusCard(view, { app, provider: this.options.providerLabel, lastProgress: t.lastProgress });
+    return statusCard(view, { app, provider: this.options.providerLabel, lastProgress: t.lastProgress, groupIds: this.options.groupIds });
   }
 }
 

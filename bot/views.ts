@@ -11,7 +11,7 @@ import { formatDuration } from '../deployer/time.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import type { DeployState, EventRecord, StepName, StepRecord } from '../store/index.js';
 import { ACTION_APPROVE, ACTION_REJECT, BLOCK_APPROVAL, SLASH_COMMAND } from './constants.js';
-import { principal, who } from './identity.js';
+import { principal, who, type GroupIds } from './identity.js';
 
 export type Block = types.KnownBlock;
 
@@ -91,6 +91,8 @@ export interface CardContext {
   /** The newest progress message, shown while a step runs. */
   readonly lastProgress?: string | null;
   readonly now?: number;
+  /** Group ids by handle, to mention approver groups. */
+  readonly groupIds?: GroupIds;
 }
 
 /** The deploy's status card: the thread's first message, edited in place as the deploy moves. */
@@ -132,7 +134,7 @@ function cardNote(d: DeployView, c: CardContext): string | undefined {
       return '⏳ Waiting for a free deploy slot.';
     }
     case 'awaiting_approval': {
-      const approvers = c.app ? c.app.approvers.map(principal).join(', ') : 'an approver';
+      const approvers = c.app ? c.app.approvers.map((p) => principal(p, c.groupIds)).join(', ') : 'an approver';
       const until = d.approvalDeadline ? ` until ${slackDate(d.approvalDeadline)}` : '';
       return `✋ *Waiting for approval* by ${approvers}${until}. The buttons are in this thread.`;
     }
@@ -176,10 +178,10 @@ export function cutoverSummary(d: Pick<DeployView, 'fromCluster' | 'toCluster'>,
 }
 
 /** The thread reply with Approve / Reject (each behind a confirmation dialog), or, once decided, who decided. */
-export function approvalMessage(d: DeployView, app: KubeApp | undefined): SlackMessage {
+export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupIds?: GroupIds): SlackMessage {
   const dns = app?.dns.name ?? d.app;
   const what = cutoverSummary(d, dns);
-  const approvers = app ? app.approvers.map(principal).join(', ') : 'an approver';
+  const approvers = app ? app.approvers.map((p) => principal(p, groupIds)).join(', ') : 'an approver';
   const head = `✋ *Cutover of ${d.app} ${esc(d.version)} needs approval* (deploy #${d.id})\n${what.approve}`;
   const meta = `Requested by ${who(d.requestedBy, d.requestedByName)} · approvers: ${approvers}${
     app && !app.allowSelfApproval ? ' · the requester cannot approve (four eyes)' : ''
@@ -377,7 +379,7 @@ export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; app
     case 'apps': {
       const rows = r.apps.map(
         (a) =>
-          `*${a.name}* — ${esc(a.description)}\n   live: ${a.liveVersion ? `\`${esc(a.liveVersion)}\`` : '—'} · ${a.strategy} · \`${a.dns}\` · ${a.channel}${a.locked ? ' · 🔒 locked' : ''}\n   deployers: ${[...a.owners, ...a.deployers].map(principal).join(', ')} · approvers: ${a.approvers.map(principal).join(', ')}`,
+          `*${a.name}* — ${esc(a.description)}\n   live: ${a.liveVersion ? `\`${esc(a.liveVersion)}\`` : '—'} · ${a.strategy} · \`${a.dns}\` · ${a.channel}${a.locked ? ' · 🔒 locked' : ''}\n   deployers: ${[...a.owners, ...a.deployers].map((p) => principal(p)).join(', ')} · approvers: ${a.approvers.map((p) => principal(p)).join(', ')}`,
       );
       return ephemeral(r.message, rowSections(rows));
     }

@@ -62,7 +62,9 @@ describe('approval buttons', () => {
   });
 
   it('lets the requester approve when the app opts out of four eyes', async () => {
-    const { id, approvalTs } = await toApproval(h, 'deploy web-frontend v1', CAROL, { channelId: 'C0WEB0001', channelName: 'web' });
+    const { id, ts, approvalTs } = await toApproval(h, 'deploy web-frontend v1', CAROL, { channelId: 'C0WEB0001', channelName: 'web' });
+    // An approver group is mentioned (so its members are notified), by its id from the cache.
+    expect(textOf(await h.approvalMessage(ts))).toMatch(/approvers: <@U0CAROL01>, <@U0BOB0001>, <!subteam\^S0GROUP0>/);
     await h.click(ACTION_APPROVE, id, CAROL, approvalTs, { responseId: 'self-ok' });
     expect(await answer(h, 'self-ok')).toMatch(new RegExp(`Deploy #${id} approved`));
     await waitState(h, id, 'succeeded');

@@ -52,7 +52,7 @@ export function testApps(): KubeApp[] {
       strategy: 'blue-green',
       owners: [ALICE],
       deployers: [CAROL],
-      approvers: [CAROL, BOB],
+      approvers: [CAROL, BOB, '@search-team'],
       allowSelfApproval: true,
       channel: '#web',
     }),
