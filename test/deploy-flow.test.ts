@@ -225,3 +225,14 @@ describe('token mode', () => {
     expect(as.stderr).toMatch(/--as is only available in local mode/);
   }, 30_000);
 });
+
+describe('the CLI without a server', () => {
+  it('says how to start one and exits 6', async () => {
+    const res = await execFileP(process.execPath, [CLI, 'status'], { env: { ...process.env, KUBECONTROL_URL: 'http://127.0.0.1:9', NO_COLOR: '1' } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(res.code).toBe(6);
+    expect(res.stderr).toMatch(/cannot reach the kubecontrol server at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\): start it with `npm start` or set KUBECONTROL_URL/);
+  });
+});
