@@ -233,6 +233,6 @@ describe('the CLI without a server', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(res.code).toBe(6);
-    expect(res.stderr).toMatch(/cannot reach the kubecontrol server at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\): start it with `npm start` or set KUBECONTROL_URL/);
+    expect(res.stderr).toMatch(/cannot reach the kubecontrol server at http:\/\/127\.0\.0\.1:9( \(\w+\))?: start it with `npm start` or set KUBECONTROL_URL/);
   });
 });
