@@ -60,17 +60,26 @@ export class CommandCore {
         };
       }
     }
-    const base = { actor: req.actor.id, actorName: req.actor.name ?? null, surface: req.surface, text, idempotencyKey: req.idempotencyKey ?? null };
+    // Recorded at once, synchronously, before anything can wait: whatever a surface answers after
+    // calling execute (an ack, a "working on it"), the command is already in the store.
+    const commandId = this.store.commands.record({
+      actor: req.actor.id,
+      actorName: req.actor.name ?? null,
+      surface: req.surface,
+      text,
+      outcome: 'received',
+      idempotencyKey: req.idempotencyKey ?? null,
+    });
     const parsed = parse(typeof req.input === 'string' ? tokenize(req.input) : req.input);
     if (!parsed.ok) {
       const { error } = parsed;
-      const commandId = this.store.commands.record({ ...base, verb: error.verb ?? null, outcome: 'invalid', message: error.message });
+      this.store.commands.finish(commandId, { verb: error.verb ?? null, outcome: 'invalid', message: error.message });
       return { kind: 'error', status: 'invalid', code: error.code, message: error.message, suggestion: error.suggestion, verb: error.verb, commandId };
     }
     const command = parsed.command;
     const reject = (status: ResultStatus, code: ErrorCode, message: string, extra: { app?: string | null; suggestion?: string; deployId?: number } = {}): CommandResult => {
       const outcome = status === 'refused' || status === 'conflict' ? 'refused' : status === 'error' ? 'failed' : 'invalid';
-      const commandId = this.store.commands.record({ ...base, verb: command.verb, app: extra.app ?? null, deployId: extra.deployId ?? null, outcome, message });
+      this.store.commands.finish(commandId, { verb: command.verb, app: extra.app ?? null, deployId: extra.deployId ?? null, outcome, message });
       return { kind: 'error', status, code, message, suggestion: extra.suggestion, verb: command.verb, commandId };
     };
 
@@ -126,7 +135,7 @@ export class CommandCore {
     }
 
     try {
-      return await this.act(command, req, base, app, deploy, reject);
+      return await this.act(command, req, commandId, app, deploy, reject);
     } catch (err) {
       // An infrastructure error while acting (e.g. a dry run's lookups): recorded, and phrased without a stack.
       const message = `${command.verb} failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -137,14 +146,16 @@ export class CommandCore {
   private async act(
     command: Command,
     req: CommandRequest,
-    base: { actor: string; actorName: string | null; surface: Surface; text: string; idempotencyKey: string | null },
+    commandId: number,
     app: KubeApp | undefined,
     deploy: DeployRecord | undefined,
     reject: (status: ResultStatus, code: ErrorCode, message: string, extra?: { app?: string | null; suggestion?: string; deployId?: number }) => CommandResult,
   ): Promise<CommandResult> {
     const { store, deployer, provider } = this.options;
-    const accept = (message: string, extra: { app?: string | null; deployId?: number | null } = {}): number =>
-      store.commands.record({ ...base, verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
+    const accept = (message: string, extra: { app?: string | null; deployId?: number | null } = {}): number => {
+      store.commands.finish(commandId, { verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
+      return commandId;
+    };
 
     switch (command.verb) {
       case 'deploy':
@@ -181,7 +192,7 @@ export class CommandCore {
         }
         // Record the command and the deploy together, before anyone is told it was accepted.
         const created = store.tx(() => {
-          const commandId = accept(`${command.verb} ${a.name} ${version} (${strategy}) accepted`);
+          accept(`${command.verb} ${a.name} ${version} (${strategy}) accepted`);
           const d = store.deploys.create({
             app: a.name,
             version,

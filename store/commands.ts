@@ -32,7 +32,8 @@ export class CommandsRepo {
     this.byKeyStmt = db.prepare('SELECT * FROM commands WHERE idempotency_key = ?');
     this.byIdStmt = db.prepare('SELECT * FROM commands WHERE id = ?');
     this.finishStmt = db.prepare(
-      'UPDATE commands SET outcome = @outcome, message = @message, deploy_id = coalesce(@deployId, deploy_id), app = coalesce(@app, app) WHERE id = @id',
+      `UPDATE commands SET outcome = @outcome, message = @message, deploy_id = coalesce(@deployId, deploy_id), app = coalesce(@app, app),
+         verb = coalesce(@verb, verb) WHERE id = @id`,
     );
     this.forAppStmt = db.prepare('SELECT * FROM commands WHERE app = ? ORDER BY id DESC LIMIT ?');
   }
@@ -56,8 +57,8 @@ export class CommandsRepo {
   }
 
   /** Sets the outcome of a command recorded as 'received'. */
-  finish(id: number, f: { outcome: CommandOutcome; message?: string | null; deployId?: number | null; app?: string | null }): void {
-    this.finishStmt.run({ id, outcome: f.outcome, message: f.message ?? null, deployId: f.deployId ?? null, app: f.app ?? null });
+  finish(id: number, f: { outcome: CommandOutcome; message?: string | null; deployId?: number | null; app?: string | null; verb?: string | null }): void {
+    this.finishStmt.run({ id, outcome: f.outcome, message: f.message ?? null, deployId: f.deployId ?? null, app: f.app ?? null, verb: f.verb ?? null });
   }
 
   byIdempotencyKey(key: string): CommandRecord | undefined {

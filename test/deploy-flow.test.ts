@@ -197,6 +197,16 @@ describe('authorisation, locks and bad input', () => {
     expect((await h.cmd('carol', 'unlock', 'search-svc')).body.message).toBe('search-svc is not locked.');
   });
 
+  it('records a command the moment it arrives, before anything it does can wait', async () => {
+    const pending = h.k.core.execute({ actor: { id: 'carol' }, surface: 'cli', input: 'deploy search-svc v77 --dry-run' });
+    // Synchronously after the call: a surface that answers now ("working on it") answers after the record.
+    const received = h.k.store.commands.recent(1)[0]!;
+    expect(received).toMatchObject({ actor: 'carol', text: 'deploy search-svc v77 --dry-run', outcome: 'received' });
+    const result = await pending;
+    expect(result.kind).toBe('plan');
+    expect(h.k.store.commands.get(received.id)).toMatchObject({ outcome: 'accepted', verb: 'deploy', app: 'search-svc' });
+  });
+
   it('in local mode the API says it is unauthenticated', async () => {
     const info = (await (await fetch(`${h.url}/api/info`)).json()) as { authenticated: boolean; providerLabel: string };
     expect(info).toMatchObject({ authenticated: false, providerLabel: 'sandbox (simulated infrastructure)' });
