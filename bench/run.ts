@@ -16,6 +16,7 @@ import { createLogger } from '../console/logger.js';
 import { startKubecontrol, type Kubecontrol } from '../console/server.js';
 import { formatDuration } from '../deployer/time.js';
 import { Store } from '../store/index.js';
+import { measureAckLatency } from './ack-latency.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const out: string[] = [];
@@ -123,6 +124,17 @@ async function commandLatency(): Promise<void> {
   log('');
 }
 
+async function ackLatency(): Promise<void> {
+  const rate = quick ? 100 : 200;
+  const seconds = quick ? 2 : 3;
+  log(`## 4. Slack: ack latency of \`/kubeapp\` (signed HTTP into the real Bolt app, ${rate} commands/s for ${seconds} s per case)`);
+  log('');
+  log('Open loop, measured by the client in the same process. The baseline is a minimal Bolt app that does one SQLite insert, then `ack()`.');
+  log('');
+  for (const line of await measureAckLatency({ rate, seconds })) log(line);
+  log('');
+}
+
 function historyReads(): void {
   const deploys = quick ? 10_000 : 100_000;
   const eventsPer = 10;
@@ -180,6 +192,7 @@ log('');
 await fullDeploy();
 await commandLatency();
 historyReads();
+await ackLatency();
 log(`_Bench took ${formatDuration(performance.now() - started)}._`);
 writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), `${out.join('\n')}\n`);
 process.exit(0);

@@ -5,9 +5,7 @@
  * HTTPReceiver doing one SQLite insert, then ack(). Open loop at a fixed rate;
  * latency is measured by the client (same process) from request to response.
  *
- *   npx tsx bot/bench/ack-latency.ts [rate=200] [seconds=3]
- *
- * Move it to bench/ when bench/run.ts exists (it is not a test: no assertion).
+ * Run by `npm run bench` (bench/run.ts); it is not a test: nothing is asserted.
  */
 import { App, HTTPReceiver } from '@slack/bolt';
 import Database from 'better-sqlite3';
@@ -16,12 +14,12 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeSlack } from '../../test/fakes/slack-api.js';
-import { CAROL, SECRET, startSlackHarness } from '../../test/fakes/slack-harness.js';
-import { postSigned, slashCommand } from '../../test/fakes/slack-requests.js';
+import { FakeSlack } from '../test/fakes/slack-api.js';
+import { CAROL, SECRET, startSlackHarness } from '../test/fakes/slack-harness.js';
+import { postSigned, slashCommand } from '../test/fakes/slack-requests.js';
 
-const rate = Number(process.argv[2] ?? 200);
-const seconds = Number(process.argv[3] ?? 3);
+let rate = 200;
+let seconds = 3;
 
 interface Stats {
   n: number;
@@ -107,20 +105,20 @@ async function kubecontrol(): Promise<{ history: Stats; deploy: Stats; refused: 
   return { history, deploy, refused, quiet };
 }
 
-const base = await baseline();
-const ours = await kubecontrol();
-const row = (name: string, s: Stats): string => `| ${name} | ${s.n} | ${s.median} | ${s.p90} | ${s.p99} | ${s.max} | ${s.errors} |`;
-process.stdout.write(
-  [
-    `ack latency, ${rate} commands/s for ${seconds}s each, ms (client-measured, same process)`,
-    '| case | n | median | p90 | p99 | max | errors |',
+/** Markdown rows: the baseline and kubecontrol's cases at `rate` commands/s for `seconds` each. */
+export async function measureAckLatency(opts: { rate: number; seconds: number }): Promise<string[]> {
+  rate = opts.rate;
+  seconds = opts.seconds;
+  const base = await baseline();
+  const ours = await kubecontrol();
+  const row = (name: string, s: Stats): string => `| ${name} | ${s.n} | ${s.median} | ${s.p90} | ${s.p99} | ${s.max} | ${s.errors} |`;
+  return [
+    '| case | n | median ms | p90 ms | p99 ms | max ms | errors |',
     '|---|---|---|---|---|---|---|',
     row('baseline: minimal Bolt app, 1 insert + ack', base),
-    row('kubecontrol: history (read + insert)', ours.history),
-    row('kubecontrol: deploy (tx: command+deploy+event, enqueue)', ours.deploy),
+    row('kubecontrol: history (read + record)', ours.history),
+    row('kubecontrol: deploy (command+deploy+event in one tx, enqueue)', ours.deploy),
     row('kubecontrol: deploy refused (locked app)', ours.refused),
     row('kubecontrol: deploy, thread reporter stopped', ours.quiet),
-    '',
-  ].join('\n'),
-);
-process.exit(0);
+  ];
+}
