@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     `  database: ${config.dbPath}`,
     `  slack:    ${slack}`,
     `  apps:     ${[...k.apps.keys()].join(', ')}`,
-    `Try: npx kubecontrol deploy search-svc v123 --as carol`,
+    ...(config.auth === 'local' ? ['Try: npx kubecontrol deploy search-svc v123 --as carol   (then: npx kubecontrol approve 1 --as bob)'] : []),
   ];
   process.stdout.write(`${banner.join('\n')}\n`);
   let stopping = false;
