@@ -389,6 +389,7 @@ export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; app
       return ephemeral(`↩ ${r.message}`);
     case 'decision':
     case 'cancelled':
+    case 'flipped_back':
     case 'lock':
       return ephemeral(`${r.status === 'ok' ? '✓' : '⚠️'} ${mentionIds(r.message)}${note}`);
   }

@@ -167,6 +167,23 @@ export class CommandCore {
           version = command.version;
           strategy = command.strategy ?? a.strategy;
         } else {
+          // Within the drain the previous cluster still runs: flip traffic back instead of redeploying.
+          const draining = store.deploys.active().find((x) => x.app === a.name && x.state === 'tearing_down');
+          if (draining && !command.dryRun) {
+            const flipped = deployer.flipBack(draining.id, { actor: req.actor.id, surface: req.surface });
+            if (flipped.ok) {
+              const previous = store.deploys.get(draining.fromDeployId!)!;
+              accept(`rollback of ${a.name}: deploy #${draining.id} flipped back to ${previous.version}`, { deployId: draining.id });
+              return {
+                kind: 'flipped_back',
+                status: 'ok',
+                commandId,
+                deploy: this.view(draining.id),
+                to: { version: previous.version, cluster: previous.toCluster! },
+                message: `Rolled back within the drain: ${a.dns.name} goes back to ${previous.toCluster} (${previous.version}) now; deploy #${draining.id}'s cluster ${draining.toCluster} is torn down.`,
+              };
+            }
+          }
           const live = store.deploys.lastSucceeded(a.name);
           if (!live) return reject('conflict', 'no_live_version', `${a.name} has never been deployed successfully: there is nothing to roll back.`, { app: a.name });
           const previous = store.deploys.lastSucceededOtherThan(a.name, live.version);

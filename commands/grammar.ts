@@ -47,7 +47,7 @@ export const USAGE: Readonly<Record<Verb, string>> = {
 /** What each verb does, for help. */
 export const SUMMARY: Readonly<Record<Verb, string>> = {
   deploy: 'build, provision and roll out VERSION of APP (blue/green waits for approval before traffic moves)',
-  rollback: 'deploy the last successful version before the running one',
+  rollback: 'within a deploy’s drain, flip traffic straight back to the previous cluster; later, deploy the last successful version before the running one',
   approve: 'approve the cutover of a blue/green deploy waiting for approval',
   reject: 'reject a cutover: the new cluster is torn down, traffic stays where it is',
   cancel: 'cancel a queued or running deploy; what it created is torn down',

@@ -69,6 +69,8 @@ export type CommandResult =
   | (Base & { readonly kind: 'plan'; readonly plan: DeployPlan })
   | (Base & { readonly kind: 'decision'; readonly deploy: DeployView; readonly decision: 'approved' | 'rejected' })
   | (Base & { readonly kind: 'cancelled'; readonly deploy: DeployView })
+  /** `rollback` during the drain: traffic flipped back to the previous cluster at once. */
+  | (Base & { readonly kind: 'flipped_back'; readonly deploy: DeployView; readonly to: { readonly version: string; readonly cluster: string } })
   | (Base & { readonly kind: 'status'; readonly apps: readonly AppStatus[]; readonly provider: string })
   | (Base & { readonly kind: 'history'; readonly app: string; readonly deploys: readonly DeployView[] })
   | (Base & { readonly kind: 'lock'; readonly app: string; readonly lock: LockRecord | null })

@@ -28,6 +28,10 @@ const schema = z
       .string()
       .optional()
       .refine((v) => v === undefined || parseDuration(v) !== undefined, 'must be a duration like 90s, 10m or 2h'),
+    KUBECONTROL_DRAIN: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || parseDuration(v) !== undefined, 'must be a duration like 90s, 10m or 2h'),
     KUBECONTROL_ADMINS: z.string().default(''),
     KUBECONTROL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KUBECONTROL_KUBEAPPS_DIR: z.string().optional(),
@@ -65,6 +69,8 @@ export interface Config {
   /** 'local': the API trusts the caller's user name (loopback only). 'token': per-person bearer tokens. */
   readonly auth: 'local' | 'token';
   readonly approvalTimeoutMs: number | undefined;
+  /** How long the old cluster keeps serving after cutover before teardown; default the provider's (≥ 2 × TTL). */
+  readonly drainMs: number | undefined;
   readonly admins: readonly string[];
   readonly logLevel: string;
   readonly kubeappsDir: string | undefined;
@@ -104,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     concurrency: e.KUBECONTROL_CONCURRENCY,
     auth: e.KUBECONTROL_AUTH ?? (e.KUBECONTROL_PROVIDER === 'aws' ? 'token' : 'local'),
     approvalTimeoutMs: e.KUBECONTROL_APPROVAL_TIMEOUT ? parseDuration(e.KUBECONTROL_APPROVAL_TIMEOUT) : undefined,
+    drainMs: e.KUBECONTROL_DRAIN ? parseDuration(e.KUBECONTROL_DRAIN) : undefined,
     admins: e.KUBECONTROL_ADMINS.split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.KUBECONTROL_LOG_LEVEL,
     kubeappsDir: e.KUBECONTROL_KUBEAPPS_DIR,

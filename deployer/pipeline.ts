@@ -54,6 +54,8 @@ export interface DeployerOptions {
   readonly logger: Logger;
   /** Overrides every app's approval timeout (demos, tests). */
   readonly approvalTimeoutMs?: number;
+  /** Overrides the provider's drain before the old cluster is torn down (ms). */
+  readonly drainMs?: number;
   /** Attempts per resource when tearing down; default 3. */
   readonly teardownAttempts?: number;
 }
@@ -152,6 +154,35 @@ export class Deployer {
     if (controller) controller.abort(new AbortReason('cancelled', `cancelled by ${by.actor}`));
     else if (cleanup === 'pending') this.queue.schedule(deployId, 1);
     else this.release(d);
+    return { ok: true, deploy: this.store.deploys.get(deployId)! };
+  }
+
+  /**
+   * Rollback during the drain: the deploy that just took the traffic gives it
+   * back. Possible while its predecessor's cluster is still whole (nothing of
+   * it deleted yet); the deploy ends `cancelled`, and its cleanup points DNS
+   * back at the predecessor before deleting its own cluster.
+   */
+  flipBack(deployId: number, by: { actor: string; surface: Surface }): ControlOutcome {
+    const d = this.store.deploys.get(deployId);
+    if (!d) return { ok: false, reason: 'not_found' };
+    const previous = d.fromDeployId ? this.store.deploys.get(d.fromDeployId) : undefined;
+    const previousWhole = !!previous?.endpoint && this.store.resources.forDeploy(previous.id).every((r) => r.state === 'created');
+    if (d.state !== 'tearing_down' || !previous || !previousWhole) return { ok: false, reason: 'wrong_state', deploy: d };
+    // Synchronous from the check to the abort: the teardown cannot start deleting in between.
+    const moved = this.store.tx(() => {
+      const ok = this.move(d.id, ['tearing_down'], 'cancelled', `rolled back by ${by.actor} (${by.surface}) during the drain: traffic goes back to ${previous.toCluster}`, {
+        finishedAt: Date.now(),
+        cleanup: 'pending',
+        error: `rolled back by ${by.actor} during the drain`,
+      });
+      if (ok) this.store.deploys.patch(previous.id, { cleanup: 'none' });
+      return ok;
+    });
+    if (!moved) return { ok: false, reason: 'wrong_state', deploy: this.store.deploys.get(deployId) };
+    const controller = this.controllers.get(deployId);
+    if (controller) controller.abort(new AbortReason('cancelled', `rolled back by ${by.actor}`));
+    else this.queue.schedule(deployId, 1);
     return { ok: true, deploy: this.store.deploys.get(deployId)! };
   }
 
@@ -388,7 +419,7 @@ export class Deployer {
     // Traffic already serves from the new cluster: a teardown that fails or times out must not fail
     // this deploy (its cleanup would delete the live cluster). What is left is marked for `gc`.
     await this.runStep(d, app, 'teardown', signal, async (ctx) => {
-      const drain = this.provider.drainMs(app);
+      const drain = this.options.drainMs ?? this.provider.drainMs(app);
       ctx.progress(`draining ${previous.toCluster} for ${formatDuration(drain)} (≥ DNS TTL ${app.dns.ttlSeconds}s) before teardown`);
       await sleep(drain, ctx.signal);
       const left = await this.destroyResources(previous.id, app, d.id, ctx.signal);
@@ -400,7 +431,8 @@ export class Deployer {
       return `old cluster ${previous.toCluster} torn down`;
     }).catch((err: unknown) => {
       const reason: unknown = signal.reason;
-      if (reason instanceof AbortReason && reason.kind === 'shutdown') throw err;
+      // Shutdown: resumed later. Cancelled: a rollback flipped traffic back during the drain.
+      if (reason instanceof AbortReason && (reason.kind === 'shutdown' || reason.kind === 'cancelled')) throw err;
       this.store.deploys.patch(previous.id, { cleanup: 'failed' });
       this.event(d.id, 'error', `the old cluster ${previous.toCluster} was not fully torn down (${errorMessage(err)}); \`kubecontrol gc\` lists what is left`, 'error', {}, 'teardown');
     });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connectSlack, startSlackBot, type SlackBot } from '../../bot/index.js';
-import type { Config } from '../../console/config.js';
+import { loadConfig, type Config } from '../../console/config.js';
 import { createLogger } from '../../console/logger.js';
 import { startKubecontrol, type Kubecontrol } from '../../console/server.js';
 import { defineKubeApp, type KubeApp } from '../../kubeapps/index.js';
@@ -93,17 +93,13 @@ export interface SlackHarnessOptions {
 
 export function testConfig(dbPath: string, fake: FakeSlack, overrides: Partial<Config> = {}): Config {
   return {
-    host: '127.0.0.1',
+    // The server's own defaults (an empty environment), then what these tests need.
+    ...loadConfig({}),
     port: 0,
     dbPath,
-    provider: 'sandbox',
     sandboxScale: 0.0003,
     concurrency: 2,
-    auth: 'local',
-    approvalTimeoutMs: undefined,
-    admins: [],
     logLevel: 'silent',
-    kubeappsDir: undefined,
     slack: { botToken: BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl },
     ...overrides,
   };
