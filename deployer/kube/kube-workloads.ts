@@ -38,6 +38,20 @@ export interface KubeWorkloadsOptions {
   readonly rewatchDelayMs?: number;
   /** How long teardown waits for a namespace to go before it goes on without it, ms. @default 600000 */
   readonly namespaceDeleteTimeoutMs?: number;
+  /** The namespace of `app` on `cluster` (the local provider: the cluster name, one namespace per deploy). @default app.name */
+  readonly namespaceFor?: (cluster: string, app: KubeApp) => string;
+  /**
+   * LoadBalancer: the endpoint is the load balancer's hostname, awaited. ClusterIP: no load
+   * balancer; the endpoint is the Service's in-cluster DNS name `<app>.<namespace>.svc.cluster.local`.
+   * @default 'LoadBalancer'
+   */
+  readonly serviceType?: 'LoadBalancer' | 'ClusterIP';
+  /**
+   * Whether `deploy` records the namespace in the ledger (so that teardown deletes it before
+   * the cluster). Off when the namespace is itself the deploy's ledgered "cluster".
+   * @default true
+   */
+  readonly recordNamespace?: boolean;
 }
 
 /** A failed Kubernetes API call, with the API's status and message. */
@@ -112,7 +126,7 @@ export function brokenPods(pods: readonly V1Pod[], minRestarts = 0): string[] {
  * answer; `check` throwing rejects. The watch is opened again when the server
  * closes it (a fresh watch starts with the current state as ADDED events).
  */
-function watchUntil<T>(opts: {
+export function watchUntil<T>(opts: {
   kubeConfig: () => Promise<KubeConfig>;
   path: string;
   query: Record<string, string>;
@@ -193,20 +207,30 @@ export class KubeWorkloads implements Workloads {
     return () => this.opts.source.kubeConfigFor(cluster, { region: app.aws.region, signal });
   }
 
+  /** The app's namespace on `cluster`. */
+  private ns(cluster: string, app: KubeApp): string {
+    return this.opts.namespaceFor?.(cluster, app) ?? app.name;
+  }
+
   async deploy({ ctx, cluster }: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }> {
     const { app, version } = ctx;
     const kc = this.kc(cluster, app, ctx.signal);
+    const ns = this.ns(cluster, app);
     const m = renderManifests(app, {
       version,
       imageUri: (tag) => this.opts.registry.imageUri({ app, tag }),
       progressDeadlineSeconds: this.opts.progressDeadlineSeconds,
+      namespace: ns,
+      ...(this.opts.serviceType ? { serviceType: this.opts.serviceType } : {}),
     });
     const apply = { fieldManager: MANAGER, force: true };
-    const ns = app.name;
     // The namespace is in the ledger so that teardown deletes it (and the Service's load balancer) before the cluster.
-    const row = ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region: app.aws.region } });
+    const row =
+      this.opts.recordNamespace === false
+        ? undefined
+        : ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region: app.aws.region } });
     await this.call('apply Namespace', cluster, kc, (c) => c.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: m.namespace, ...apply }, APPLY));
-    ctx.ledger.created(row.id, { cluster, namespace: ns, region: app.aws.region });
+    if (row) ctx.ledger.created(row.id, { cluster, namespace: ns, region: app.aws.region });
     const applied = await this.call('apply Deployment', cluster, kc, (c) =>
       c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: ns, body: m.deployment, ...apply }, APPLY),
     );
@@ -218,14 +242,15 @@ export class KubeWorkloads implements Workloads {
       generation: applied.metadata?.generation,
     });
     await this.waitForRollout(ctx, kc, cluster);
-    const endpoint = await this.waitForLoadBalancer(ctx, kc);
+    const endpoint = await this.endpoint(ctx, kc, cluster);
     return { endpoint };
   }
 
   async updateImages({ ctx, cluster }: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }> {
     const { app, version } = ctx;
     const kc = this.kc(cluster, app, ctx.signal);
-    const m = renderManifests(app, { version, imageUri: (tag) => this.opts.registry.imageUri({ app, tag }) });
+    const ns = this.ns(cluster, app);
+    const m = renderManifests(app, { version, imageUri: (tag) => this.opts.registry.imageUri({ app, tag }), namespace: ns });
     const containers = (m.deployment.spec?.template.spec?.containers ?? [])
       .filter((c) => app.pods.containers.find((a) => a.name === c.name)?.role === 'app')
       .map((c) => ({ name: c.name, image: c.image }));
@@ -235,11 +260,11 @@ export class KubeWorkloads implements Workloads {
       spec: { template: { metadata: { labels: { [LABEL_VERSION]: version } }, spec: { containers } } },
     };
     await this.call('patch Deployment images', cluster, kc, (c) =>
-      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: app.name, body: patch, fieldManager: MANAGER }, STRATEGIC),
+      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: ns, body: patch, fieldManager: MANAGER }, STRATEGIC),
     );
     ctx.progress(`set ${containers.map((c) => `${c.name}=${c.image}`).join(', ')} on ${cluster}`, { cluster });
     await this.waitForRollout(ctx, kc, cluster);
-    const endpoint = await this.waitForLoadBalancer(ctx, kc);
+    const endpoint = await this.endpoint(ctx, kc, cluster);
     return { endpoint };
   }
 
@@ -263,26 +288,27 @@ export class KubeWorkloads implements Workloads {
   }
 
   /** Pods of the version being rolled out that cannot run. */
-  private async podProblems(kc: () => Promise<KubeConfig>, app: KubeApp, version: string, minRestarts = 0): Promise<string[]> {
+  private async podProblems(kc: () => Promise<KubeConfig>, app: KubeApp, ns: string, version: string, minRestarts = 0): Promise<string[]> {
     const core = (await kc()).makeApiClient(CoreV1Api);
-    const pods = await core.listNamespacedPod({ namespace: app.name, labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` });
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` });
     return brokenPods(pods.items, minRestarts);
   }
 
   private async waitForRollout(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string): Promise<void> {
     const { app, version, signal } = ctx;
     const name = app.name;
+    const ns = this.ns(cluster, app);
     const what = `rollout of ${name} ${version} on ${cluster}`;
     const local = new AbortController();
     const both = AbortSignal.any([signal, local.signal]);
     const podSuffix = async (): Promise<string> => {
-      const problems = await this.podProblems(kc, app, version).catch(() => []);
+      const problems = await this.podProblems(kc, app, ns, version).catch(() => []);
       return problems.length ? `; ${problems.join('; ')}` : '';
     };
     let last = '';
     const rollout = watchUntil<true>({
       kubeConfig: kc,
-      path: `/apis/apps/v1/namespaces/${app.name}/deployments`,
+      path: `/apis/apps/v1/namespaces/${ns}/deployments`,
       query: { fieldSelector: `metadata.name=${name}` },
       signal: both,
       what,
@@ -303,7 +329,7 @@ export class KubeWorkloads implements Workloads {
     const minRestarts = this.opts.crashLoopRestarts ?? 3;
     const crashes = watchUntil<never>({
       kubeConfig: kc,
-      path: `/api/v1/namespaces/${app.name}/pods`,
+      path: `/api/v1/namespaces/${ns}/pods`,
       query: { labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` },
       // Ends with the rollout watch; a cancel is reported by the rollout watch (with the pods' state).
       signal: local.signal,
@@ -332,12 +358,21 @@ export class KubeWorkloads implements Workloads {
     }
   }
 
-  private async waitForLoadBalancer(ctx: StepContext, kc: () => Promise<KubeConfig>): Promise<string> {
+  /** Where the Service is reached: its load balancer's hostname, or (ClusterIP) its in-cluster DNS name. */
+  private async endpoint(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string): Promise<string> {
+    const ns = this.ns(cluster, ctx.app);
+    if (this.opts.serviceType !== 'ClusterIP') return this.waitForLoadBalancer(ctx, kc, ns);
+    const endpoint = `${ctx.app.name}.${ns}.svc.cluster.local`;
+    ctx.progress(`service ${ctx.app.name} is reachable in the cluster at ${endpoint}`, { endpoint });
+    return endpoint;
+  }
+
+  private async waitForLoadBalancer(ctx: StepContext, kc: () => Promise<KubeConfig>, ns: string): Promise<string> {
     const { app, signal } = ctx;
     ctx.progress(`waiting for the load balancer of service ${app.name}`);
     const endpoint = await watchUntil<string>({
       kubeConfig: kc,
-      path: `/api/v1/namespaces/${app.name}/services`,
+      path: `/api/v1/namespaces/${ns}/services`,
       query: { fieldSelector: `metadata.name=${app.name}` },
       signal,
       what: `load balancer of service ${app.name}`,
@@ -359,21 +394,22 @@ export class KubeWorkloads implements Workloads {
    */
   async deleteNamespace({ cluster, app, progress, signal }: { cluster: string; app: KubeApp; progress: Progress; signal: AbortSignal }): Promise<void> {
     const kc = this.kc(cluster, app, signal);
+    const ns = this.ns(cluster, app);
     const core = (await kc()).makeApiClient(CoreV1Api);
     try {
-      await core.deleteNamespace({ name: app.name });
+      await core.deleteNamespace({ name: ns });
     } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${app.name} is already gone`);
-      throw kubeFailure(`delete Namespace ${app.name}`, err);
+      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${ns} is already gone`);
+      throw kubeFailure(`delete Namespace ${ns}`, err);
     }
-    progress(`deleting namespace ${app.name} on ${cluster}`);
+    progress(`deleting namespace ${ns} on ${cluster}`);
     // Watch from the version we read, so that a DELETED event in between is not missed.
     let resourceVersion: string | undefined;
     try {
-      resourceVersion = (await core.readNamespace({ name: app.name })).metadata?.resourceVersion;
+      resourceVersion = (await core.readNamespace({ name: ns })).metadata?.resourceVersion;
     } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${app.name} deleted`);
-      throw kubeFailure(`read Namespace ${app.name}`, err);
+      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${ns} deleted`);
+      throw kubeFailure(`read Namespace ${ns}`, err);
     }
     // A namespace can hang in Terminating (a finalizer whose controller is gone): the cluster
     // must still go, so after a while this gives up with a warning instead of failing teardown.
@@ -382,9 +418,9 @@ export class KubeWorkloads implements Workloads {
       await watchUntil<true>({
         kubeConfig: kc,
         path: '/api/v1/namespaces',
-        query: { fieldSelector: `metadata.name=${app.name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+        query: { fieldSelector: `metadata.name=${ns}`, ...(resourceVersion ? { resourceVersion } : {}) },
         signal: AbortSignal.any([signal, limit]),
-        what: `deletion of namespace ${app.name}`,
+        what: `deletion of namespace ${ns}`,
         rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
         onAbort: async () => '',
         check: (type) => (type === 'DELETED' ? true : undefined),
@@ -392,11 +428,11 @@ export class KubeWorkloads implements Workloads {
     } catch (err) {
       if (signal.aborted || !limit.aborted) throw err;
       progress(
-        `namespace ${app.name} on ${cluster} is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)`,
+        `namespace ${ns} on ${cluster} is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)`,
       );
       return;
     }
-    progress(`namespace ${app.name} deleted`);
+    progress(`namespace ${ns} deleted`);
   }
 }
 

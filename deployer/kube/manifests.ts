@@ -1,7 +1,7 @@
 /**
  * Renders a KubeApp into the Kubernetes objects kubecontrol applies: the app's
  * Namespace, its Deployment (app containers at the deployed version, sidecars
- * at their fixed tags) and a LoadBalancer Service. Plain typed objects, no
+ * at their fixed tags) and a LoadBalancer Service (ClusterIP when asked). Plain typed objects, no
  * I/O: snapshot-tested next to targeted asserts.
  */
 import type { V1Container, V1Deployment, V1Namespace, V1Probe, V1Service } from '@kubernetes/client-node';
@@ -21,6 +21,14 @@ export interface RenderOptions {
   readonly imageUri: (tag: string) => string;
   /** Seconds without progress before a rollout counts as failed. @default 600 */
   readonly progressDeadlineSeconds?: number;
+  /** The namespace the app's objects go into (the local provider: one per deploy). @default app.name */
+  readonly namespace?: string;
+  /**
+   * The Service's type: a LoadBalancer served by the AWS Load Balancer Controller, or a plain
+   * ClusterIP (a laptop cluster has no load balancer), which carries no AWS annotations.
+   * @default 'LoadBalancer'
+   */
+  readonly serviceType?: 'LoadBalancer' | 'ClusterIP';
 }
 
 /** The objects of one app, in the order they are applied. */
@@ -77,7 +85,7 @@ function container(app: KubeApp, c: ResolvedContainer, opts: RenderOptions, with
 
 /** Renders the app at `opts.version`. */
 export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests {
-  const ns = app.name;
+  const ns = opts.namespace ?? app.name;
   const labels = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_VERSION]: opts.version };
   const firstApp = app.pods.containers.find((c) => c.role === 'app');
   const onArmNodes = app.hardware.capacity === 'nodes' && app.hardware.arch === 'arm64';
@@ -110,29 +118,35 @@ export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests
     },
   };
 
-  const service: V1Service = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: {
-      name: app.name,
-      namespace: ns,
-      labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER },
-      annotations: {
-        // Served by the AWS Load Balancer Controller: an NLB straight to the pod IPs (works on Fargate too).
-        'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
-        'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
-        'service.beta.kubernetes.io/aws-load-balancer-scheme': app.service.loadBalancer === 'external' ? 'internet-facing' : 'internal',
-        'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'http',
-        'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': app.service.healthCheckPath,
-        'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': String(app.service.targetPort),
-      },
-    },
-    spec: {
-      type: 'LoadBalancer',
-      selector: podSelector(app),
-      ports: [{ name: 'http', port: app.service.port, targetPort: app.service.targetPort, protocol: 'TCP' }],
-    },
-  };
+  const serviceLabels = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER };
+  const ports = [{ name: 'http', port: app.service.port, targetPort: app.service.targetPort, protocol: 'TCP' }];
+  const service: V1Service =
+    opts.serviceType === 'ClusterIP'
+      ? {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: app.name, namespace: ns, labels: serviceLabels },
+          spec: { type: 'ClusterIP', selector: podSelector(app), ports },
+        }
+      : {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: {
+            name: app.name,
+            namespace: ns,
+            labels: serviceLabels,
+            annotations: {
+              // Served by the AWS Load Balancer Controller: an NLB straight to the pod IPs (works on Fargate too).
+              'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
+              'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
+              'service.beta.kubernetes.io/aws-load-balancer-scheme': app.service.loadBalancer === 'external' ? 'internet-facing' : 'internal',
+              'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'http',
+              'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': app.service.healthCheckPath,
+              'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': String(app.service.targetPort),
+            },
+          },
+          spec: { type: 'LoadBalancer', selector: podSelector(app), ports },
+        };
 
   return { namespace, deployment, service };
 }
