@@ -19,7 +19,10 @@ export async function createProvider(choice: ProviderChoice, store: Store, apps:
       // gc looks for tagged clusters in every region an app deploys to.
       return createAwsProvider({ regions: () => [...new Set(apps.map((a) => a.aws.region))] });
     }
-    case 'local':
-      throw new Error('KUBECONTROL_PROVIDER=local (kind/minikube) is not available yet; use sandbox or aws');
+    case 'local': {
+      // Loaded only when asked for, like aws: the current kubeconfig context (kind, minikube).
+      const { createLocalProvider } = await import('./local/index.js');
+      return createLocalProvider();
+    }
   }
 }

@@ -1,0 +1,201 @@
+/**
+ * The Dns port on a laptop cluster: the app's stable name is a Service of type
+ * ExternalName, `<app>` in the routing namespace `kubecontrol`, whose
+ * `externalName` is the live deploy's Service
+ * (`<app>.<app>-<deployId>.svc.cluster.local`). Cluster DNS answers
+ * `<app>.kubecontrol.svc.cluster.local` with a CNAME to it, so the cutover is
+ * one patch of that Service. The health check goes through the API server's
+ * service proxy, so it works from the laptop without a port-forward.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace, type V1Service } from '@kubernetes/client-node';
+import type { KubeApp } from '../../kubeapps/index.js';
+import { kubeFailure } from '../kube/kube-workloads.js';
+import { LABEL_MANAGED_BY, LABEL_NAME, MANAGER } from '../kube/manifests.js';
+import type { Dns, Progress } from '../ports.js';
+import { sleep } from '../time.js';
+import { isNotFound, LABEL_APP, LOCAL_MANAGER } from './namespace-clusters.js';
+
+const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+
+/** The routing namespace's role label. */
+export const LABEL_ROLE = 'kubecontrol/role';
+
+/** How the health check retries (pods just became ready; their endpoints may lag a moment). */
+export interface LocalHealthRetry {
+  /** @default 5 */
+  readonly attempts?: number;
+  /** First pause between attempts, ms; doubles up to maxMs. @default 1000 */
+  readonly minMs?: number;
+  /** @default 8000 */
+  readonly maxMs?: number;
+  /** Per-request timeout, ms. @default 5000 */
+  readonly timeoutMs?: number;
+}
+
+export interface ExternalNameDnsOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Namespace of the apps' stable Services. @default 'kubecontrol' */
+  readonly routingNamespace?: string;
+  readonly healthRetry?: LocalHealthRetry;
+}
+
+/** `<service>.<namespace>.svc[.cluster.local]` → its parts; anything else is not a Service of this cluster. */
+export function parseServiceHost(target: string): { service: string; namespace: string } | undefined {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?$/.exec(target);
+  return m ? { service: m[1]!, namespace: m[3]! } : undefined;
+}
+
+/** A GET through the API server with the kubeconfig's credentials; the body's first 2 kB. */
+async function apiGet(kc: KubeConfig, path: string, signal: AbortSignal): Promise<{ status: number; statusText: string; body: string }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  // The server URL may carry a path (Rancher, proxies): the API path goes after it.
+  const url = new URL(`${cluster.server.replace(/\/+$/, '')}${path}`);
+  const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
+  await kc.applyToHTTPSOptions(opts);
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...opts, signal }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 2048) body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: body.slice(0, 2048) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The message of a Kubernetes Status body, else the body's first line. */
+function detailOf(body: string): string {
+  try {
+    const s = JSON.parse(body) as { kind?: string; message?: string };
+    if (s.kind === 'Status' && s.message) return s.message;
+  } catch {
+    // not JSON: the app's own answer
+  }
+  return body.split('\n')[0]!.trim().slice(0, 200);
+}
+
+/** Stable names as ExternalName Services. */
+export class ExternalNameDns implements Dns {
+  constructor(private readonly opts: ExternalNameDnsOptions) {}
+
+  private get ns(): string {
+    return this.opts.routingNamespace ?? 'kubecontrol';
+  }
+
+  private core(): CoreV1Api {
+    return this.opts.kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /** The stable name in-cluster clients use. */
+  stableName(app: KubeApp): string {
+    return `${app.name}.${this.ns}.svc.cluster.local`;
+  }
+
+  private async service(app: KubeApp): Promise<V1Service | undefined> {
+    try {
+      return await this.core().readNamespacedService({ name: app.name, namespace: this.ns });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeFailure(`read Service ${this.ns}/${app.name}`, err);
+    }
+  }
+
+  async current({ app }: { app: KubeApp; signal?: AbortSignal }): Promise<string | undefined> {
+    return (await this.service(app))?.spec?.externalName || undefined;
+  }
+
+  async pointRecord({ app, target, progress }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {
+    const existing = await this.service(app);
+    if (existing && (existing.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER || existing.spec?.type !== 'ExternalName')) {
+      throw new Error(`service ${this.ns}/${app.name} exists and is not a kubecontrol ExternalName service (type ${existing.spec?.type}); delete or rename it first`);
+    }
+    const previous = existing?.spec?.externalName || undefined;
+    if (previous === target) {
+      progress(`${this.stableName(app)} already points at ${target}`, { name: this.stableName(app), target });
+      return { previous };
+    }
+    if (!existing) await this.ensureRoutingNamespace();
+    const body: V1Service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: app.name,
+        namespace: this.ns,
+        labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_APP]: app.name },
+      },
+      // ExternalName does no port mapping: clients use the app's port, which its Service exposes.
+      spec: { type: 'ExternalName', externalName: target, ports: [{ name: 'http', port: app.service.port, protocol: 'TCP' }] },
+    };
+    try {
+      await this.core().patchNamespacedService({ name: app.name, namespace: this.ns, body, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
+    } catch (err) {
+      throw kubeFailure(`apply Service ${this.ns}/${app.name}`, err);
+    }
+    // Cluster DNS serves the new CNAME once its cache (5 s TTL for Services) lets the old one go.
+    progress(`pointed ${this.stableName(app)} at ${target} (was ${previous ?? 'nothing'})`, { name: this.stableName(app), target, previous });
+    return { previous };
+  }
+
+  private async ensureRoutingNamespace(): Promise<void> {
+    const body: V1Namespace = {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: this.ns, labels: { [LABEL_MANAGED_BY]: MANAGER, [LABEL_ROLE]: 'routing' } },
+    };
+    try {
+      await this.core().patchNamespace({ name: this.ns, body, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
+    } catch (err) {
+      throw kubeFailure(`apply Namespace ${this.ns}`, err);
+    }
+  }
+
+  async checkHealth({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    const svc = parseServiceHost(target);
+    if (!svc) throw new Error(`health check: ${target} is not a Service of this cluster (<service>.<namespace>.svc.cluster.local)`);
+    const r = this.opts.healthRetry ?? {};
+    const attempts = r.attempts ?? 5;
+    const path = `/api/v1/namespaces/${svc.namespace}/services/${svc.service}:${app.service.port}/proxy${app.service.healthCheckPath}`;
+    const what = `health check GET ${target}:${app.service.port}${app.service.healthCheckPath} (via the API server's service proxy)`;
+    let delay = r.minMs ?? 1000;
+    let last = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (signal?.aborted) throw abortedError(what, signal);
+      const timeout = AbortSignal.timeout(r.timeoutMs ?? 5000);
+      try {
+        const res = await apiGet(this.opts.kubeConfig, path, signal ? AbortSignal.any([signal, timeout]) : timeout);
+        if (res.status >= 200 && res.status < 400) {
+          progress(`${what}: ${res.status}`, { target, status: res.status, attempt });
+          return;
+        }
+        const detail = detailOf(res.body);
+        last = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${detail ? `: ${detail}` : ''}`;
+      } catch (err) {
+        if (signal?.aborted) throw abortedError(what, signal);
+        const e = err as NodeJS.ErrnoException;
+        last = timeout.aborted ? 'no answer (timeout)' : (e.code ?? e.message ?? String(err));
+      }
+      progress(`${what}: ${last} (attempt ${attempt}/${attempts})`, { target, attempt });
+      if (attempt < attempts) {
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, r.maxMs ?? 8000);
+      }
+    }
+    throw new Error(`${what} failed after ${attempts} attempts: ${last}`);
+  }
+}
+
+function abortedError(what: string, signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
+  const e = new Error(`${what} aborted: ${why}`, { cause: reason });
+  e.name = 'AbortError';
+  return e;
+}
