@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { KubeApp } from '../kubeapps/index.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createDeployLedger } from '../deployer/ledger.js';
-import { createLocalProvider, LocalKubeConfigError, loadLocalKubeConfig, parseServiceHost } from '../deployer/local/index.js';
+import { createLocalProvider, LocalKubeConfigError, loadLocalKubeConfig, NamespaceClusters, parseServiceHost } from '../deployer/local/index.js';
 import type { Provider, StepContext } from '../deployer/ports.js';
 import { Store, type StepName } from '../store/index.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
@@ -165,12 +165,10 @@ describe('NamespaceClusters', () => {
     fake.behaviour.namespacesStuckTerminating = true;
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
-    const p = createLocalProvider({ kubeConfig: front.kubeConfig(), env: {}, rewatchDelayMs: 5 });
-    await p.clusters.provision({ ctx: s.ctx, clusterName: name });
-    const { NamespaceClusters } = await import('../deployer/local/index.js');
     const clusters = new NamespaceClusters({ kubeConfig: front.kubeConfig(), rewatchDelayMs: 5, namespaceDeleteTimeoutMs: 50 });
+    await clusters.provision({ ctx: s.ctx, clusterName: name });
     const row = s.store.resources.forDeploy(s.ctx.deployId)[0]!;
-    await expect(clusters.destroy({ resource: row, app: searchSvc, progress: () => {} })).rejects.toThrow(`namespace ${name} is still terminating after 0 s`);
+    await expect(clusters.destroy({ resource: row, app: searchSvc, progress: () => {} })).rejects.toThrow(`namespace ${name} is still terminating after 50ms (a finalizer nobody removes?)`);
   });
 
   it('lists the deploy namespaces it manages for gc, not the routing namespace nor foreign ones', async () => {

@@ -10,6 +10,7 @@ import type { ResourceRecord } from '../../store/index.js';
 import { kubeFailure, watchUntil } from '../kube/kube-workloads.js';
 import { LABEL_MANAGED_BY, MANAGER } from '../kube/manifests.js';
 import type { ClusterInfo, Clusters, Progress, StepContext, TaggedResource } from '../ports.js';
+import { formatDuration } from '../time.js';
 
 /** kubecontrol's tags as namespace labels (label keys cannot hold `:`). */
 export const LABEL_APP = 'kubecontrol/app';
@@ -127,7 +128,7 @@ export class NamespaceClusters implements Clusters {
     } catch (err) {
       if (signal?.aborted || !limit.aborted) throw err;
       // Not reported as deleted: the ledger keeps it, and `kubecontrol gc` tries again.
-      throw new Error(`namespace ${name} is still terminating after ${Math.round(limitMs / 1000)} s (a finalizer nobody removes?)`, { cause: err });
+      throw new Error(`namespace ${name} is still terminating after ${formatDuration(limitMs)} (a finalizer nobody removes?)`, { cause: err });
     }
     progress(`namespace ${name} deleted`, { namespace: name });
   }
