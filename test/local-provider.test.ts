@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { KubeApp } from '../kubeapps/index.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createDeployLedger } from '../deployer/ledger.js';
+import { createProvider } from '../deployer/providers.js';
 import { createLocalProvider, LocalKubeConfigError, loadLocalKubeConfig, NamespaceClusters, parseServiceHost } from '../deployer/local/index.js';
 import type { Provider, StepContext } from '../deployer/ports.js';
 import { Store, type StepName } from '../store/index.js';
@@ -389,8 +390,51 @@ describe('the pipeline on the local provider', () => {
       expect(harnessFront.proxied.map((r) => r.namespace)).toEqual([ns1, ns2]);
       await h.k.deployer.idle();
       await until(() => harnessFake.openWatches === 0);
+
+      // A version whose pods crash-loop fails at deploy; its namespace goes, traffic stays where it was.
+      harnessFake.behaviour.rollout = 'crashloop';
+      const third = await h.cmd('carol', 'deploy', 'search-svc', 'v3');
+      const id3 = (third.body as unknown as { deploy: { id: number } }).deploy.id;
+      const failed = await h.waitState(id3, 'failed');
+      expect(failed.error).toMatch(/CrashLoopBackOff/);
+      expect(harnessFake.get('namespaces', undefined, `search-svc-${id3}`)).toBeUndefined();
+      expect(h.k.store.resources.forDeploy(id3).map((r) => r.state)).toEqual(['deleted']);
+      expect(harnessFake.get('services', 'kubecontrol', 'search-svc')!.spec).toMatchObject({ externalName: `search-svc.${ns2}.svc.cluster.local` });
+      expect(harnessFake.get('namespaces', undefined, ns2)).toBeDefined();
     } finally {
+      harnessFake.behaviour.rollout = 'healthy';
       await h.close();
+    }
+  });
+});
+
+describe('KUBECONTROL_PROVIDER=local', () => {
+  it('is built by the composition root from the kubeconfig current context', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    const file = join(dir, 'config');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'kind-dev', cluster: { server: front.url, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'kind-dev', user: { token: 't' } }],
+        contexts: [{ name: 'kind-dev', context: { cluster: 'kind-dev', user: 'kind-dev' } }],
+        'current-context': 'kind-dev',
+      }),
+    );
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = file;
+    const store = Store.open(join(dir, 'k.db'));
+    opened.push(store);
+    try {
+      const p = await createProvider({ provider: 'local', sandboxScale: 1 }, store, [searchSvc]);
+      expect(p.name).toBe('local');
+      expect(p.label).toBe('local (kubeconfig context kind-dev)');
+      await expect(p.clusters.listTagged({})).resolves.toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
     }
   });
 });
