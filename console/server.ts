@@ -71,7 +71,14 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
   }
   const apps = new Map(appList.map((a) => [a.name, a]));
   const store = Store.open(config.dbPath);
-  const provider = options.provider ?? (await createProvider({ provider: config.provider, sandboxScale: config.sandboxScale }, store, appList));
+  let provider: Provider;
+  try {
+    provider = options.provider ?? (await createProvider({ provider: config.provider, sandboxScale: config.sandboxScale }, store, appList));
+  } catch (err) {
+    // e.g. no kubeconfig for the local provider: one line, not a stack trace.
+    store.close();
+    throw new StartupError([`${config.provider} provider: ${err instanceof Error ? err.message : String(err)}`]);
+  }
   const deployer = new Deployer({ store, provider, apps, concurrency: config.concurrency, logger, approvalTimeoutMs: config.approvalTimeoutMs, drainMs: config.drainMs });
   const core = new CommandCore({ store, deployer, provider, apps, groups: options.groups });
   const api = createApi({ config, store, core, provider, apps, version: VERSION });

@@ -323,7 +323,7 @@ export class Deployer {
       await this.runStep(d, app, 'deploy', signal, async (ctx) => {
         const { endpoint } = await this.provider.workloads.deploy({ ctx, cluster: d.toCluster! });
         this.store.deploys.patch(d.id, { endpoint });
-        return `${app.pods.replicas} replicas healthy on ${d.toCluster}; load balancer ${endpoint}`;
+        return `${app.pods.replicas} replicas healthy on ${d.toCluster}; serving at ${endpoint}`;
       });
       const timeoutMs = this.options.approvalTimeoutMs ?? app.approvalTimeoutMinutes * 60_000;
       const deadline = Date.now() + timeoutMs;
