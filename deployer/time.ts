@@ -1,16 +1,32 @@
 /** Abortable waiting, shared by the pipeline and the sandbox. */
 
-/** The error a cancelled or timed-out wait rejects with. */
-export function abortError(signal: AbortSignal): Error {
+/** The signal's reason as an Error: what a cancelled or timed-out wait rejects with. */
+function reasonOf(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new Error(typeof reason === 'string' ? reason : 'aborted');
 }
 
-/** Resolves after `ms`, or rejects as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+/**
+ * An `AbortError` that names what was stopped and why (`<what> aborted: <reason>`),
+ * for adapters whose callers tell an abort from a failure by the error's name.
+ */
+export function abortedError(what: string, signal?: AbortSignal, detail = ''): Error {
+  const reason: unknown = signal?.reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
+  const e = new Error(`${what} aborted: ${why}${detail}`, { cause: reason });
+  e.name = 'AbortError';
+  return e;
+}
+
+/**
+ * Resolves after `ms`, or rejects as soon as `signal` aborts: with the signal's
+ * reason, or, when `what` names the wait, with an `abortedError(what)`.
+ */
+export function sleep(ms: number, signal?: AbortSignal, what?: string): Promise<void> {
+  const aborted = (): Error => (what ? abortedError(what, signal) : reasonOf(signal!));
+  if (signal?.aborted) return Promise.reject(aborted());
   // setTimeout fires at once for delays past 2^31-1 ms; such a wait is "forever": only an abort ends it.
-  if (ms > 2_147_483_647) return abortable(new Promise<void>(() => {}), signal);
+  if (ms > 2_147_483_647) return abortable(new Promise<void>(() => {}), signal).catch(() => Promise.reject(aborted()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -18,7 +34,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, Math.max(0, ms));
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(abortError(signal!));
+      reject(aborted());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -27,9 +43,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Settles like `promise`, or rejects as soon as `signal` aborts (the promise itself is not stopped). */
 export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
+  if (signal.aborted) return Promise.reject(reasonOf(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
+    const onAbort = (): void => reject(reasonOf(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (v) => {

@@ -2,6 +2,7 @@
  * AWS SDK clients for the adapters, one set per region, and the small helpers
  * every adapter shares: error wrapping and waiter configuration.
  */
+import { abortedError } from '../time.js';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { ECRClient } from '@aws-sdk/client-ecr';
@@ -110,15 +111,6 @@ export function isAbort(err: unknown): boolean {
   return !!err && typeof err === 'object' && (err as { name?: unknown }).name === 'AbortError';
 }
 
-/** An AbortError carrying the signal's reason. */
-export function abortError(what: string, signal?: AbortSignal): Error {
-  const reason = signal?.reason;
-  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
-  const e = new Error(`${what} aborted: ${why}`, { cause: reason });
-  e.name = 'AbortError';
-  return e;
-}
-
 /** Polling delays of the SDK waiters, in seconds (tests make them small). */
 export interface WaiterDelays {
   /** @default the waiter's service default (EKS 30 s, Route 53 30 s, Auto Scaling 15 s) */
@@ -144,7 +136,7 @@ export function waiterOptions<C>(client: C, delays: WaiterDelays | undefined, ma
 /** What an SDK waiter throws, made readable. */
 export function waiterFailure(what: string, err: unknown, signal?: AbortSignal): Error {
   const name = err && typeof err === 'object' ? (err as { name?: unknown }).name : undefined;
-  if (name === 'AbortError' || signal?.aborted) return abortError(`waiting for ${what}`, signal);
+  if (name === 'AbortError' || signal?.aborted) return abortedError(`waiting for ${what}`, signal);
   if (name === 'TimeoutError') return new Error(`timed out waiting for ${what}`, { cause: err });
   // A FAILURE state or an unexpected error: the waiter's message is the JSON of its result.
   let detail = errorMessage(err);
@@ -170,22 +162,6 @@ function describeReason(reason: unknown): string {
   }
   if (typeof r.message === 'string') return ` (${r.name ?? 'error'}: ${r.message})`;
   return '';
-}
-
-/** Sleeps `ms`, rejecting early with an AbortError when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal, what = 'sleep'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(what, signal));
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(abortError(what, signal));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** The tags kubecontrol puts on every AWS resource it creates. */

@@ -1,7 +1,8 @@
 /** Builds an app's image with an AWS CodeBuild project. */
 import { BatchGetBuildsCommand, StartBuildCommand, StopBuildCommand, type Build } from '@aws-sdk/client-codebuild';
 import type { Builder, Registry, StepContext } from '../ports.js';
-import { abortError, call, isAbort, sleep, type AwsClientsFor } from './clients.js';
+import { abortedError as abortError, sleep } from '../time.js';
+import { call, isAbort, type AwsClientsFor } from './clients.js';
 
 /** How often a running build is looked at, in ms: from `minMs`, doubling up to `maxMs`. */
 export interface PollDelays {

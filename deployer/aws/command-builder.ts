@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Builder, Registry, StepContext } from '../ports.js';
-import { abortError } from './clients.js';
+import { abortedError as abortError } from '../time.js';
 
 /** Environment variable names whose values never reach progress lines. */
 export const SECRET_ENV_NAME = /TOKEN|SECRET|PASSWORD|KEY/i;

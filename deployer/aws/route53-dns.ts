@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-route-53';
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { Dns, Progress } from '../ports.js';
-import { abortError, call, errorMessage, sleep, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import { abortedError as abortError, sleep } from '../time.js';
+import { call, errorMessage, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
 
 /** The subset of `fetch` the health check uses (tests point it at a local server). */
 export type FetchLike = (url: string, init: { signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; statusText: string }>;

@@ -3,6 +3,7 @@
  * objects, then a rollout followed by Watch (never polling), then the
  * Service's load-balancer hostname.
  */
+import { abortedError } from '../time.js';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -70,14 +71,6 @@ export function kubeFailure(operation: string, err: unknown): Error {
     return new Error(`Kubernetes ${operation} failed: HTTP ${e.code}${detail ? `: ${detail}` : ''}`, { cause: err });
   }
   return new Error(`Kubernetes ${operation} failed: ${e?.message ?? String(err)}`, { cause: err });
-}
-
-function abortError(what: string, signal: AbortSignal, detail = ''): Error {
-  const reason = signal.reason;
-  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
-  const e = new Error(`${what} aborted: ${why}${detail}`, { cause: reason });
-  e.name = 'AbortError';
-  return e;
 }
 
 /** Server-side apply options: our field manager wins conflicts (kubecontrol owns these objects). */
@@ -152,8 +145,8 @@ export function watchUntil<T>(opts: {
     const onAbort = (): void => {
       controller?.abort();
       void opts.onAbort().then(
-        (detail) => finish(() => reject(abortError(opts.what, opts.signal, detail))),
-        () => finish(() => reject(abortError(opts.what, opts.signal))),
+        (detail) => finish(() => reject(abortedError(opts.what, opts.signal, detail))),
+        () => finish(() => reject(abortedError(opts.what, opts.signal))),
       );
     };
     const open = async (): Promise<void> => {

@@ -14,7 +14,7 @@ import type { KubeApp } from '../../kubeapps/index.js';
 import { kubeFailure } from '../kube/kube-workloads.js';
 import { LABEL_MANAGED_BY, LABEL_NAME, MANAGER } from '../kube/manifests.js';
 import type { Dns, Progress } from '../ports.js';
-import { sleep } from '../time.js';
+import { abortedError, sleep } from '../time.js';
 import { isNotFound, LABEL_APP, LOCAL_MANAGER } from './namespace-clusters.js';
 
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -190,12 +190,4 @@ export class ExternalNameDns implements Dns {
     }
     throw new Error(`${what} failed after ${attempts} attempts: ${last}`);
   }
-}
-
-function abortedError(what: string, signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
-  const e = new Error(`${what} aborted: ${why}`, { cause: reason });
-  e.name = 'AbortError';
-  return e;
 }
