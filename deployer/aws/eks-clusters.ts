@@ -287,37 +287,56 @@ export class EksClusters implements Clusters {
     }
   }
 
-  private async deleteNodegroup(eks: EKSClient, clusterName: string, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+  /**
+   * Deletes one EKS resource and waits until it is gone. Already gone counts as
+   * deleted; already being deleted (ResourceInUse) is waited for like our own delete.
+   */
+  private async deleteAndWait(r: {
+    label: string;
+    operation: string;
+    data: Record<string, unknown>;
+    progress: Progress;
+    signal?: AbortSignal;
+    remove: () => Promise<unknown>;
+    waitGone: () => Promise<unknown>;
+  }): Promise<void> {
     try {
-      await eks.send(new DeleteNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal });
-      progress(`deleting node group ${name}`, { nodegroup: name });
+      await r.remove();
+      r.progress(`deleting ${r.label}`, r.data);
     } catch (err) {
-      if (isAwsError(err, NOT_FOUND)) return progress(`node group ${name} is already gone`, { nodegroup: name });
-      // Already DELETING: wait for it like for our own delete.
-      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'DeleteNodegroup', err);
+      if (isAwsError(err, NOT_FOUND)) return r.progress(`${r.label} is already gone`, r.data);
+      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', r.operation, err);
     }
     try {
-      await waitUntilNodegroupDeleted(this.waiter(eks, signal), { clusterName, nodegroupName: name });
+      await r.waitGone();
     } catch (err) {
-      throw waiterFailure(`node group ${name} to be deleted`, err, signal);
+      throw waiterFailure(`${r.label} to be deleted`, err, r.signal);
     }
-    progress(`node group ${name} deleted`, { nodegroup: name });
+    r.progress(`${r.label} deleted`, r.data);
   }
 
-  private async deleteFargateProfile(eks: EKSClient, clusterName: string, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
-    try {
-      await eks.send(new DeleteFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: signal });
-      progress(`deleting Fargate profile ${name}`, { fargateProfile: name });
-    } catch (err) {
-      if (isAwsError(err, NOT_FOUND)) return progress(`Fargate profile ${name} is already gone`, { fargateProfile: name });
-      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'DeleteFargateProfile', err);
-    }
-    try {
-      await waitUntilFargateProfileDeleted(this.waiter(eks, signal), { clusterName, fargateProfileName: name });
-    } catch (err) {
-      throw waiterFailure(`Fargate profile ${name} to be deleted`, err, signal);
-    }
-    progress(`Fargate profile ${name} deleted`, { fargateProfile: name });
+  private deleteNodegroup(eks: EKSClient, clusterName: string, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    return this.deleteAndWait({
+      label: `node group ${name}`,
+      operation: 'DeleteNodegroup',
+      data: { nodegroup: name },
+      progress,
+      signal,
+      remove: () => eks.send(new DeleteNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal }),
+      waitGone: () => waitUntilNodegroupDeleted(this.waiter(eks, signal), { clusterName, nodegroupName: name }),
+    });
+  }
+
+  private deleteFargateProfile(eks: EKSClient, clusterName: string, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    return this.deleteAndWait({
+      label: `Fargate profile ${name}`,
+      operation: 'DeleteFargateProfile',
+      data: { fargateProfile: name },
+      progress,
+      signal,
+      remove: () => eks.send(new DeleteFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: signal }),
+      waitGone: () => waitUntilFargateProfileDeleted(this.waiter(eks, signal), { clusterName, fargateProfileName: name }),
+    });
   }
 
   private async deleteCluster(eks: EKSClient, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
@@ -336,19 +355,15 @@ export class EksClusters implements Clusters {
       ...nodegroups.map((ng) => this.deleteNodegroup(eks, name, ng, progress, signal)),
       ...profiles.map((p) => this.deleteFargateProfile(eks, name, p, progress, signal)),
     ]);
-    try {
-      await eks.send(new DeleteClusterCommand({ name }), { abortSignal: signal });
-      progress(`deleting EKS cluster ${name}`, { cluster: name });
-    } catch (err) {
-      if (isAwsError(err, NOT_FOUND)) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
-      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'DeleteCluster', err);
-    }
-    try {
-      await waitUntilClusterDeleted(this.waiter(eks, signal), { name });
-    } catch (err) {
-      throw waiterFailure(`EKS cluster ${name} to be deleted`, err, signal);
-    }
-    progress(`EKS cluster ${name} deleted`, { cluster: name });
+    await this.deleteAndWait({
+      label: `EKS cluster ${name}`,
+      operation: 'DeleteCluster',
+      data: { cluster: name },
+      progress,
+      signal,
+      remove: () => eks.send(new DeleteClusterCommand({ name }), { abortSignal: signal }),
+      waitGone: () => waitUntilClusterDeleted(this.waiter(eks, signal), { name }),
+    });
   }
 
   async listTagged({ signal }: { signal?: AbortSignal }): Promise<TaggedResource[]> {
