@@ -9,23 +9,14 @@ import {
 } from '@aws-sdk/client-route-53';
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { Dns, Progress } from '../ports.js';
-import { abortedError as abortError, sleep } from '../time.js';
+import { checkUntilHealthy, type HealthRetry } from '../health.js';
 import { call, errorMessage, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
 
 /** The subset of `fetch` the health check uses (tests point it at a local server). */
 export type FetchLike = (url: string, init: { signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; statusText: string }>;
 
-/** How the health check retries. */
-export interface HealthRetry {
-  /** @default 8 */
-  readonly attempts?: number;
-  /** First pause between attempts, ms; doubles up to maxMs. @default 2000 */
-  readonly minMs?: number;
-  /** @default 15000 */
-  readonly maxMs?: number;
-  /** Per-request timeout, ms. @default 5000 */
-  readonly timeoutMs?: number;
-}
+/** How the health check retries. @default 8 attempts, 2 s doubling to 15 s, 5 s per request */
+export type { HealthRetry } from '../health.js';
 
 export interface Route53DnsOptions {
   readonly clients: AwsClientsFor;
@@ -81,37 +72,28 @@ export class Route53Dns implements Dns {
   }
 
   async checkHealth({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
-    const r = this.opts.healthRetry ?? {};
-    const attempts = r.attempts ?? 8;
     const port = app.service.port;
     // A target with its own port (tests, local) is used as it is.
     const host = target.includes(':') || port === 80 ? target : `${target}:${port}`;
     const url = `http://${host}${app.service.healthCheckPath}`;
     const fetchFn: FetchLike = this.opts.fetch ?? ((u, init) => fetch(u, init));
-    let delay = r.minMs ?? 2000;
-    let last = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (signal?.aborted) throw abortError(`health check of ${url}`, signal);
-      const timeout = AbortSignal.timeout(r.timeoutMs ?? 5000);
-      try {
-        const res = await fetchFn(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'manual' });
-        if (res.status >= 200 && res.status < 400) {
-          progress(`health check GET ${url}: ${res.status}`, { url, status: res.status, attempt });
-          return;
-        }
-        last = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
-      } catch (err) {
-        if (signal?.aborted) throw abortError(`health check of ${url}`, signal);
+    await checkUntilHealthy({
+      what: `health check GET ${url}`,
+      abortLabel: `health check of ${url}`,
+      retry: this.opts.healthRetry,
+      defaults: { attempts: 8, minMs: 2000, maxMs: 15000 },
+      data: { url },
+      progress,
+      signal,
+      probe: async (s) => {
+        const res = await fetchFn(url, { signal: s, redirect: 'manual' });
+        return { status: res.status, problem: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}` };
+      },
+      describeError: (err) => {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        last = timeout.aborted ? 'no answer (timeout)' : cause?.code ?? cause?.message ?? errorMessage(err);
-      }
-      progress(`health check GET ${url}: ${last} (attempt ${attempt}/${attempts})`, { url, attempt });
-      if (attempt < attempts) {
-        await sleep(delay, signal, `health check of ${url}`);
-        delay = Math.min(delay * 2, r.maxMs ?? 15000);
-      }
-    }
-    throw new Error(`health check GET ${url} failed after ${attempts} attempts: ${last}`);
+        return cause?.code ?? cause?.message ?? errorMessage(err);
+      },
+    });
   }
 
   async pointRecord({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {

@@ -14,7 +14,7 @@ import type { KubeApp } from '../../kubeapps/index.js';
 import { kubeFailure } from '../kube/kube-workloads.js';
 import { LABEL_MANAGED_BY, LABEL_NAME, MANAGER } from '../kube/manifests.js';
 import type { Dns, Progress } from '../ports.js';
-import { abortedError, sleep } from '../time.js';
+import { checkUntilHealthy, type HealthRetry as LocalHealthRetry } from '../health.js';
 import { isNotFound, LABEL_APP, LOCAL_MANAGER } from './namespace-clusters.js';
 
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -22,17 +22,8 @@ const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 /** The routing namespace's role label. */
 export const LABEL_ROLE = 'kubecontrol/role';
 
-/** How the health check retries (pods just became ready; their endpoints may lag a moment). */
-export interface LocalHealthRetry {
-  /** @default 5 */
-  readonly attempts?: number;
-  /** First pause between attempts, ms; doubles up to maxMs. @default 1000 */
-  readonly minMs?: number;
-  /** @default 8000 */
-  readonly maxMs?: number;
-  /** Per-request timeout, ms. @default 5000 */
-  readonly timeoutMs?: number;
-}
+/** How the health check retries (pods just became ready; their endpoints may lag a moment). @default 5 attempts, 1 s doubling to 8 s */
+export type { HealthRetry as LocalHealthRetry } from '../health.js';
 
 export interface ExternalNameDnsOptions {
   readonly kubeConfig: KubeConfig;
@@ -160,34 +151,23 @@ export class ExternalNameDns implements Dns {
   async checkHealth({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
     const svc = parseServiceHost(target);
     if (!svc) throw new Error(`health check: ${target} is not a Service of this cluster (<service>.<namespace>.svc.cluster.local)`);
-    const r = this.opts.healthRetry ?? {};
-    const attempts = r.attempts ?? 5;
     const path = `/api/v1/namespaces/${svc.namespace}/services/${svc.service}:${app.service.port}/proxy${app.service.healthCheckPath}`;
-    const what = `health check GET ${target}:${app.service.port}${app.service.healthCheckPath} (via the API server's service proxy)`;
-    let delay = r.minMs ?? 1000;
-    let last = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (signal?.aborted) throw abortedError(what, signal);
-      const timeout = AbortSignal.timeout(r.timeoutMs ?? 5000);
-      try {
-        const res = await apiGet(this.opts.kubeConfig, path, signal ? AbortSignal.any([signal, timeout]) : timeout);
-        if (res.status >= 200 && res.status < 400) {
-          progress(`${what}: ${res.status}`, { target, status: res.status, attempt });
-          return;
-        }
+    await checkUntilHealthy({
+      what: `health check GET ${target}:${app.service.port}${app.service.healthCheckPath} (via the API server's service proxy)`,
+      retry: this.opts.healthRetry,
+      defaults: { attempts: 5, minMs: 1000, maxMs: 8000 },
+      data: { target },
+      progress,
+      signal,
+      probe: async (s) => {
+        const res = await apiGet(this.opts.kubeConfig, path, s);
         const detail = detailOf(res.body);
-        last = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${detail ? `: ${detail}` : ''}`;
-      } catch (err) {
-        if (signal?.aborted) throw abortedError(what, signal);
+        return { status: res.status, problem: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${detail ? `: ${detail}` : ''}` };
+      },
+      describeError: (err) => {
         const e = err as NodeJS.ErrnoException;
-        last = timeout.aborted ? 'no answer (timeout)' : (e.code ?? e.message ?? String(err));
-      }
-      progress(`${what}: ${last} (attempt ${attempt}/${attempts})`, { target, attempt });
-      if (attempt < attempts) {
-        await sleep(delay, signal);
-        delay = Math.min(delay * 2, r.maxMs ?? 8000);
-      }
-    }
-    throw new Error(`${what} failed after ${attempts} attempts: ${last}`);
+        return e.code ?? e.message ?? String(err);
+      },
+    });
   }
 }
