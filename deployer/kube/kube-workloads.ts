@@ -192,6 +192,56 @@ export function watchUntil<T>(opts: {
   });
 }
 
+/**
+ * Deletes a namespace and waits, by watch, until it is gone. 'stuck' when it is
+ * still Terminating after `limitMs` (a finalizer nobody removes); the caller
+ * decides whether that fails.
+ */
+export async function deleteNamespaceAndWait(opts: {
+  kubeConfig: () => Promise<KubeConfig>;
+  name: string;
+  limitMs: number;
+  rewatchDelayMs: number;
+  signal?: AbortSignal;
+  /** Called once the delete is accepted. */
+  onDeleting: () => void;
+}): Promise<'already-gone' | 'deleted' | 'stuck'> {
+  const { name } = opts;
+  const core = (await opts.kubeConfig()).makeApiClient(CoreV1Api);
+  try {
+    await core.deleteNamespace({ name });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 404) return 'already-gone';
+    throw kubeFailure(`delete Namespace ${name}`, err);
+  }
+  opts.onDeleting();
+  // Watch from the version read after the delete, so that a DELETED event in between is not missed.
+  let resourceVersion: string | undefined;
+  try {
+    resourceVersion = (await core.readNamespace({ name })).metadata?.resourceVersion;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 404) return 'deleted';
+    throw kubeFailure(`read Namespace ${name}`, err);
+  }
+  const limit = AbortSignal.timeout(opts.limitMs);
+  try {
+    await watchUntil<true>({
+      kubeConfig: opts.kubeConfig,
+      path: '/api/v1/namespaces',
+      query: { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+      signal: opts.signal ? AbortSignal.any([opts.signal, limit]) : limit,
+      what: `deletion of namespace ${name}`,
+      rewatchDelayMs: opts.rewatchDelayMs,
+      onAbort: async () => '',
+      check: (type) => (type === 'DELETED' ? true : undefined),
+    });
+  } catch (err) {
+    if (opts.signal?.aborted || !limit.aborted) throw err;
+    return 'stuck';
+  }
+  return 'deleted';
+}
+
 /** Workloads over a cluster's Kubernetes API. */
 export class KubeWorkloads implements Workloads {
   constructor(private readonly opts: KubeWorkloadsOptions) {}
@@ -386,44 +436,22 @@ export class KubeWorkloads implements Workloads {
    * Used at teardown before the cluster goes, so no NLB is left behind.
    */
   async deleteNamespace({ cluster, app, progress, signal }: { cluster: string; app: KubeApp; progress: Progress; signal: AbortSignal }): Promise<void> {
-    const kc = this.kc(cluster, app, signal);
     const ns = this.ns(cluster, app);
-    const core = (await kc()).makeApiClient(CoreV1Api);
-    try {
-      await core.deleteNamespace({ name: ns });
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${ns} is already gone`);
-      throw kubeFailure(`delete Namespace ${ns}`, err);
-    }
-    progress(`deleting namespace ${ns} on ${cluster}`);
-    // Watch from the version we read, so that a DELETED event in between is not missed.
-    let resourceVersion: string | undefined;
-    try {
-      resourceVersion = (await core.readNamespace({ name: ns })).metadata?.resourceVersion;
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return progress(`namespace ${ns} deleted`);
-      throw kubeFailure(`read Namespace ${ns}`, err);
-    }
     // A namespace can hang in Terminating (a finalizer whose controller is gone): the cluster
     // must still go, so after a while this gives up with a warning instead of failing teardown.
-    const limit = AbortSignal.timeout(this.opts.namespaceDeleteTimeoutMs ?? 600_000);
-    try {
-      await watchUntil<true>({
-        kubeConfig: kc,
-        path: '/api/v1/namespaces',
-        query: { fieldSelector: `metadata.name=${ns}`, ...(resourceVersion ? { resourceVersion } : {}) },
-        signal: AbortSignal.any([signal, limit]),
-        what: `deletion of namespace ${ns}`,
-        rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
-        onAbort: async () => '',
-        check: (type) => (type === 'DELETED' ? true : undefined),
-      });
-    } catch (err) {
-      if (signal.aborted || !limit.aborted) throw err;
-      progress(
+    const outcome = await deleteNamespaceAndWait({
+      kubeConfig: this.kc(cluster, app, signal),
+      name: ns,
+      limitMs: this.opts.namespaceDeleteTimeoutMs ?? 600_000,
+      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      signal,
+      onDeleting: () => progress(`deleting namespace ${ns} on ${cluster}`),
+    });
+    if (outcome === 'already-gone') return progress(`namespace ${ns} is already gone`);
+    if (outcome === 'stuck') {
+      return progress(
         `namespace ${ns} on ${cluster} is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)`,
       );
-      return;
     }
     progress(`namespace ${ns} deleted`);
   }

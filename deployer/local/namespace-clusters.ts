@@ -7,7 +7,7 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { ResourceRecord } from '../../store/index.js';
-import { kubeFailure, watchUntil } from '../kube/kube-workloads.js';
+import { deleteNamespaceAndWait, kubeFailure } from '../kube/kube-workloads.js';
 import { LABEL_MANAGED_BY, MANAGER } from '../kube/manifests.js';
 import type { ClusterInfo, Clusters, Progress, StepContext, TaggedResource } from '../ports.js';
 import { formatDuration } from '../time.js';
@@ -102,34 +102,18 @@ export class NamespaceClusters implements Clusters {
     if (existing.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER) {
       throw new Error(`namespace ${name} is not labelled ${LABEL_MANAGED_BY}=${MANAGER}; not deleting it`);
     }
-    try {
-      await this.core().deleteNamespace({ name });
-    } catch (err) {
-      if (isNotFound(err)) return progress(`namespace ${name} is already gone`);
-      throw kubeFailure(`delete Namespace ${name}`, err);
-    }
-    progress(`deleting namespace ${name}`, { namespace: name });
-    // Watch from the version read after the delete, so that a DELETED event in between is not missed.
-    const after = await this.read(name);
-    if (!after) return progress(`namespace ${name} deleted`);
     const limitMs = this.opts.namespaceDeleteTimeoutMs ?? 300_000;
-    const limit = AbortSignal.timeout(limitMs);
-    try {
-      await watchUntil<true>({
-        kubeConfig: async () => this.opts.kubeConfig,
-        path: '/api/v1/namespaces',
-        query: { fieldSelector: `metadata.name=${name}`, ...(after.metadata?.resourceVersion ? { resourceVersion: after.metadata.resourceVersion } : {}) },
-        signal: signal ? AbortSignal.any([signal, limit]) : limit,
-        what: `deletion of namespace ${name}`,
-        rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
-        onAbort: async () => '',
-        check: (type) => (type === 'DELETED' ? true : undefined),
-      });
-    } catch (err) {
-      if (signal?.aborted || !limit.aborted) throw err;
-      // Not reported as deleted: the ledger keeps it, and `kubecontrol gc` tries again.
-      throw new Error(`namespace ${name} is still terminating after ${formatDuration(limitMs)} (a finalizer nobody removes?)`, { cause: err });
-    }
+    const outcome = await deleteNamespaceAndWait({
+      kubeConfig: async () => this.opts.kubeConfig,
+      name,
+      limitMs,
+      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      signal,
+      onDeleting: () => progress(`deleting namespace ${name}`, { namespace: name }),
+    });
+    if (outcome === 'already-gone') return progress(`namespace ${name} is already gone`);
+    // Not reported as deleted: the ledger keeps it, and `kubecontrol gc` tries again.
+    if (outcome === 'stuck') throw new Error(`namespace ${name} is still terminating after ${formatDuration(limitMs)} (a finalizer nobody removes?)`);
     progress(`namespace ${name} deleted`, { namespace: name });
   }
 
