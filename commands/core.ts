@@ -289,7 +289,8 @@ export class CommandCore {
       }
       case 'status': {
         const names = app ? [app.name] : [...this.options.apps.keys()];
-        const apps = names.map((n) => this.appStatus(n));
+        const active = store.deploys.active();
+        const apps = names.map((n) => this.appStatus(n, active));
         const commandId = accept('status');
         const busy = apps.filter((s) => s.active.length).length;
         return { kind: 'status', status: 'ok', commandId, apps, provider: provider.label, message: `${busy} of ${apps.length} app(s) deploying (${provider.label}).` };
@@ -389,12 +390,12 @@ export class CommandCore {
     };
   }
 
-  private appStatus(name: string): AppStatus {
+  private appStatus(name: string, active: readonly DeployRecord[]): AppStatus {
     const live = this.store.deploys.lastSucceeded(name);
     return {
       app: name,
       live: live ? { version: live.version, cluster: live.toCluster, deployId: live.id, since: live.finishedAt ?? live.updatedAt } : null,
-      active: this.store.deploys.active().filter((d) => d.app === name).map((d) => this.toView(d)),
+      active: active.filter((d) => d.app === name).map((d) => this.toView(d)),
       lock: this.store.locks.get(name) ?? null,
     };
   }

@@ -218,8 +218,10 @@ function streamEvents(deps: ApiDeps, deployId: number, after: number, req: Incom
   const flush = (): void => {
     if (closed) return;
     const events = store.events.after(deployId, last);
+    // One view per flush, not per event: a chatty step writes many lines at once.
+    const deploy = events.length ? core.view(deployId) : undefined;
     for (const e of events) {
-      res.write(`id: ${e.id}\nevent: deploy-event\ndata: ${JSON.stringify({ event: e, deploy: core.view(deployId) })}\n\n`);
+      res.write(`id: ${e.id}\nevent: deploy-event\ndata: ${JSON.stringify({ event: e, deploy })}\n\n`);
       last = e.id;
     }
     if (finished()) {

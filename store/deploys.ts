@@ -65,6 +65,8 @@ export class DeploysRepo {
   private readonly lastSuccessOtherVersionStmt;
   private readonly stepsStmt;
   private readonly stepUpsertStmt;
+  /** Statements built for a set of columns (transition / patch), prepared once per shape. */
+  private readonly shaped = new Map<string, ReturnType<Db['prepare']>>();
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
@@ -129,9 +131,7 @@ export class DeploysRepo {
     }
     const placeholders = from.map((_, i) => `@from${i}`);
     from.forEach((s, i) => (params[`from${i}`] = s));
-    const info = this.db
-      .prepare(`UPDATE deploys SET ${sets.join(', ')} WHERE id = @id AND state IN (${placeholders.join(',')})`)
-      .run(params);
+    const info = this.prepared(`UPDATE deploys SET ${sets.join(', ')} WHERE id = @id AND state IN (${placeholders.join(',')})`).run(params);
     return info.changes === 1;
   }
 
@@ -140,7 +140,13 @@ export class DeploysRepo {
     const entries = Object.entries(patch);
     if (!entries.length) return;
     const sets = entries.map(([key]) => `${PATCH_COLUMNS[key as keyof DeployPatch]} = @${key}`);
-    this.db.prepare(`UPDATE deploys SET ${sets.join(', ')}, updated_at = @now WHERE id = @id`).run({ ...patch, id, now });
+    this.prepared(`UPDATE deploys SET ${sets.join(', ')}, updated_at = @now WHERE id = @id`).run({ ...patch, id, now });
+  }
+
+  private prepared(sql: string): ReturnType<Db['prepare']> {
+    let stmt = this.shaped.get(sql);
+    if (!stmt) this.shaped.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt;
   }
 
   /** Newest first; `beforeId` pages back. */
