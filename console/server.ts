@@ -79,7 +79,12 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     store.close();
     throw new StartupError([`${config.provider} provider: ${err instanceof Error ? err.message : String(err)}`]);
   }
-  const deployer = new Deployer({ store, provider, apps, concurrency: config.concurrency, logger, approvalTimeoutMs: config.approvalTimeoutMs, drainMs: config.drainMs });
+  // KUBECONTROL_DRAIN replaces the provider's drain everywhere it is read (pipeline, dry runs).
+  if (config.drainMs !== undefined) {
+    const drainMs = config.drainMs;
+    provider = { ...provider, drainMs: () => drainMs };
+  }
+  const deployer = new Deployer({ store, provider, apps, concurrency: config.concurrency, logger, approvalTimeoutMs: config.approvalTimeoutMs });
   const core = new CommandCore({ store, deployer, provider, apps, groups: options.groups });
   const api = createApi({ config, store, core, provider, apps, version: VERSION });
   const mounts: Mount[] = [];

@@ -54,8 +54,6 @@ export interface DeployerOptions {
   readonly logger: Logger;
   /** Overrides every app's approval timeout (demos, tests). */
   readonly approvalTimeoutMs?: number;
-  /** Overrides the provider's drain before the old cluster is torn down (ms). */
-  readonly drainMs?: number;
   /** Attempts per resource when tearing down; default 3. */
   readonly teardownAttempts?: number;
 }
@@ -419,7 +417,7 @@ export class Deployer {
     // Traffic already serves from the new cluster: a teardown that fails or times out must not fail
     // this deploy (its cleanup would delete the live cluster). What is left is marked for `gc`.
     await this.runStep(d, app, 'teardown', signal, async (ctx) => {
-      const drain = this.options.drainMs ?? this.provider.drainMs(app);
+      const drain = this.provider.drainMs(app);
       ctx.progress(`draining ${previous.toCluster} for ${formatDuration(drain)} (≥ DNS TTL ${app.dns.ttlSeconds}s) before teardown`);
       await sleep(drain, ctx.signal);
       const left = await this.destroyResources(previous.id, app, d.id, ctx.signal);
