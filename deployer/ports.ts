@@ -66,7 +66,19 @@ export interface ClusterInfo {
   readonly endpoint?: string;
 }
 
-/** A kubecontrol-tagged resource found in the cloud (for `gc`). */
+/**
+ * Every resource a provider creates carries the installation's identity
+ * (a tag `kubecontrol:installation=<id>` on AWS, a label
+ * `kubecontrol/installation=<id>` on Kubernetes objects). A provider never
+ * adopts, changes or deletes a resource whose installation is not its own
+ * (it throws `InfraError('not_owned')`), and `listTagged` lists only its own.
+ */
+export interface Installation {
+  /** Created once per database (store meta), shown in the banner. */
+  readonly id: string;
+}
+
+/** A kubecontrol-tagged resource found in the cloud (for `gc`): always one of this installation's. */
 export interface TaggedResource {
   readonly kind: ResourceKind;
   readonly name: string;
