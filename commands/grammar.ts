@@ -7,6 +7,10 @@
  *   status [APP] | history APP [--limit N]
  *   lock APP reason | unlock APP | apps | help [COMMAND]
  *
+ * Each verb is declared once, in `VERB_SPECS` (arguments, options, summary);
+ * the usage lines, the parser's arity and flag checks, `helpText` and the
+ * CLI's commander program are derived from it.
+ *
  * Parsing is pure: it knows nothing of apps or people. Mistakes come back as a
  * typed `ParseError` with a specific message and, for typos, a suggestion.
  */
@@ -27,37 +31,116 @@ export type Command =
 
 export type Verb = Command['verb'];
 
-export const VERBS: readonly Verb[] = ['deploy', 'rollback', 'approve', 'reject', 'cancel', 'status', 'history', 'lock', 'unlock', 'apps', 'help'];
+/** What a positional argument names; surfaces use it (e.g. Slack fills in a channel's app). */
+export type ArgKind = 'app' | 'version' | 'deploy' | 'text' | 'verb';
+
+/** One positional argument of a verb. */
+export interface ArgSpec {
+  /** As usage shows it: `APP`, `VERSION`, `DEPLOY`, `reason`, `COMMAND`. */
+  readonly name: string;
+  readonly kind: ArgKind;
+  /** Whether the command is incomplete without it. */
+  readonly required: boolean;
+  /** Takes every remaining word, joined with spaces; an option-looking word is part of the text. @default false */
+  readonly variadic?: boolean;
+  /** How "needs …" messages name it: `an app`, `a deploy id`. */
+  readonly noun: string;
+  /** Added in brackets when it is the only thing missing: why it is asked for. */
+  readonly why?: string;
+  /** One line for a CLI's help. */
+  readonly description?: string;
+}
+
+/** One option of a verb: a switch (`--dry-run`) or an option with a value (`--limit N`). */
+export interface OptionSpec {
+  /** With its dashes: `--strategy`. */
+  readonly flag: `--${string}`;
+  /** The value's name (`N`) for options that take one; absent for switches. */
+  readonly value?: string;
+  /** The values it takes, when they are a fixed few; usage shows them instead of the value's name. */
+  readonly choices?: readonly string[];
+  /** One line for a CLI's help. */
+  readonly description: string;
+}
+
+/** One verb of the grammar: everything a surface needs to offer it. */
+export interface VerbSpec {
+  readonly name: Verb;
+  /** One line: what it does. */
+  readonly summary: string;
+  /** Positional arguments in order: required ones first, at most one variadic and only last. */
+  readonly args: readonly ArgSpec[];
+  readonly options: readonly OptionSpec[];
+  /** Its accepted result is a queued deploy, which a surface may offer to follow. @default false */
+  readonly queuesDeploy?: boolean;
+}
+
+const APP: ArgSpec = { name: 'APP', kind: 'app', required: true, noun: 'an app' };
+const DEPLOY: ArgSpec = { name: 'DEPLOY', kind: 'deploy', required: true, noun: 'a deploy id', description: 'the number shown when it was queued' };
+const DRY_RUN: OptionSpec = { flag: '--dry-run', description: 'print the plan; change nothing' };
+
+/**
+ * The grammar, once: the parser, `helpText` (Slack's `/kubeapp help`, the
+ * CLI's help) and the CLI's commander program are all derived from it, so a
+ * verb added here reaches every surface. Keyed by verb so the compiler
+ * insists on one entry per `Command`; the order is the order help shows.
+ */
+const TABLE: Readonly<Record<Verb, Omit<VerbSpec, 'name'>>> = {
+  deploy: {
+    summary: 'build, provision and roll out VERSION of APP (blue/green waits for approval before traffic moves)',
+    args: [APP, { name: 'VERSION', kind: 'version', required: true, noun: 'a version', description: 'image tag' }],
+    options: [{ flag: '--strategy', value: 'STRATEGY', choices: STRATEGIES, description: 'blue-green or rolling (default: the app’s)' }, DRY_RUN],
+    queuesDeploy: true,
+  },
+  rollback: {
+    summary: 'within a deploy’s drain, flip traffic straight back to the previous cluster; later, deploy the last successful version before the running one',
+    args: [APP],
+    options: [DRY_RUN],
+    queuesDeploy: true,
+  },
+  approve: { summary: 'approve the cutover of a blue/green deploy waiting for approval', args: [DEPLOY], options: [] },
+  reject: {
+    summary: 'reject a cutover: the new cluster is torn down, traffic stays where it is',
+    args: [DEPLOY, { name: 'reason', kind: 'text', required: false, variadic: true, noun: 'a reason' }],
+    options: [],
+  },
+  cancel: { summary: 'cancel a queued or running deploy; what it created is torn down', args: [DEPLOY], options: [] },
+  status: { summary: 'what is running and deploying, for one app or all', args: [{ ...APP, required: false }], options: [] },
+  history: {
+    summary: 'recent deploys of an app (default 10, at most 100)',
+    args: [APP],
+    options: [{ flag: '--limit', value: 'N', description: 'how many, from 1 to 100 (default 10)' }],
+  },
+  lock: {
+    summary: 'stop all deploys of an app until it is unlocked',
+    args: [APP, { name: 'reason', kind: 'text', required: true, variadic: true, noun: 'a reason', why: 'say why, so others know' }],
+    options: [],
+  },
+  unlock: { summary: 'allow deploys of an app again', args: [APP], options: [] },
+  apps: { summary: 'the KubeApps and who may deploy and approve them', args: [], options: [] },
+  help: { summary: 'this help, or the usage of one command', args: [{ name: 'COMMAND', kind: 'verb', required: false, noun: 'a command' }], options: [] },
+};
+
+/** Every verb's spec, in the order help lists them. */
+export const VERB_SPECS: readonly VerbSpec[] = (Object.keys(TABLE) as Verb[]).map((name) => ({ name, ...TABLE[name] }));
+
+/** The spec of each verb, by name. */
+export const SPECS: Readonly<Record<Verb, VerbSpec>> = Object.fromEntries(VERB_SPECS.map((s) => [s.name, s])) as Record<Verb, VerbSpec>;
+
+export const VERBS: readonly Verb[] = VERB_SPECS.map((s) => s.name);
+
+/** The usage line of a spec: `history APP [--limit N]`. A variadic argument is shown like any other (`lock APP reason`). */
+export function usageOf(spec: VerbSpec): string {
+  const args = spec.args.map((a) => (a.required ? a.name : `[${a.name}]`));
+  const options = spec.options.map((o) => `[${o.flag}${o.value ? ` ${o.choices ? o.choices.join('|') : o.value}` : ''}]`);
+  return [spec.name, ...args, ...options].join(' ');
+}
 
 /** One usage line per verb, shown in help and in errors. */
-export const USAGE: Readonly<Record<Verb, string>> = {
-  deploy: 'deploy APP VERSION [--strategy blue-green|rolling] [--dry-run]',
-  rollback: 'rollback APP [--dry-run]',
-  approve: 'approve DEPLOY',
-  reject: 'reject DEPLOY [reason]',
-  cancel: 'cancel DEPLOY',
-  status: 'status [APP]',
-  history: 'history APP [--limit N]',
-  lock: 'lock APP reason',
-  unlock: 'unlock APP',
-  apps: 'apps',
-  help: 'help [COMMAND]',
-};
+export const USAGE: Readonly<Record<Verb, string>> = Object.fromEntries(VERB_SPECS.map((s) => [s.name, usageOf(s)])) as Record<Verb, string>;
 
 /** What each verb does, for help. */
-export const SUMMARY: Readonly<Record<Verb, string>> = {
-  deploy: 'build, provision and roll out VERSION of APP (blue/green waits for approval before traffic moves)',
-  rollback: 'within a deploy’s drain, flip traffic straight back to the previous cluster; later, deploy the last successful version before the running one',
-  approve: 'approve the cutover of a blue/green deploy waiting for approval',
-  reject: 'reject a cutover: the new cluster is torn down, traffic stays where it is',
-  cancel: 'cancel a queued or running deploy; what it created is torn down',
-  status: 'what is running and deploying, for one app or all',
-  history: 'recent deploys of an app (default 10, at most 100)',
-  lock: 'stop all deploys of an app until it is unlocked',
-  unlock: 'allow deploys of an app again',
-  apps: 'the KubeApps and who may deploy and approve them',
-  help: 'this help, or the usage of one command',
-};
+export const SUMMARY: Readonly<Record<Verb, string>> = Object.fromEntries(VERB_SPECS.map((s) => [s.name, s.summary])) as Record<Verb, string>;
 
 export type ParseErrorCode = 'empty' | 'unknown_command' | 'missing_argument' | 'bad_argument' | 'unknown_flag' | 'extra_argument';
 
@@ -114,12 +197,6 @@ export function nearest(word: string, candidates: readonly string[]): string | u
   return bestDistance <= limit ? best : undefined;
 }
 
-const FLAGS: Partial<Record<Verb, Readonly<Record<string, 'boolean' | 'value'>>>> = {
-  deploy: { '--strategy': 'value', '--dry-run': 'boolean' },
-  rollback: { '--dry-run': 'boolean' },
-  history: { '--limit': 'value' },
-};
-
 function fail(code: ParseErrorCode, message: string, extra: { suggestion?: string; verb?: Verb } = {}): ParseResult {
   return { ok: false, error: { code, message, ...extra } };
 }
@@ -143,14 +220,17 @@ export function parse(input: string | readonly string[]): ParseResult {
   }
   const verb = head as Verb;
   const usage = `Usage: \`${USAGE[verb]}\``;
+  const verbSpec = SPECS[verb];
 
   // Separate flags from positionals; `--flag=value` and `--flag value` both work.
-  const spec = FLAGS[verb] ?? {};
+  // A verb ending in free text (a lock's or a rejection's reason) takes `--words` as part of it.
+  const freeText = verbSpec.args.some((a) => a.variadic);
+  const spec: Readonly<Record<string, 'boolean' | 'value'>> = Object.fromEntries(verbSpec.options.map((o) => [o.flag, o.value ? 'value' : 'boolean']));
   const flags: Record<string, string | true> = {};
   const positionals: string[] = [];
   for (let i = 1; i < words.length; i++) {
     const word = words[i]!;
-    if (word.startsWith('--') && verb !== 'lock' && verb !== 'reject') {
+    if (word.startsWith('--') && !freeText) {
       const [name, inline] = word.includes('=') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word, undefined];
       const kind = spec[name!];
       if (!kind) {
@@ -174,12 +254,16 @@ export function parse(input: string | readonly string[]): ParseResult {
     }
   }
 
-  const need = (count: number, names: string): ParseResult | undefined =>
-    positionals.length < count ? fail('missing_argument', `\`${verb}\` needs ${names}. ${usage}`, { verb }) : undefined;
-  const noExtra = (count: number): ParseResult | undefined =>
-    positionals.length > count
-      ? fail('extra_argument', `Unexpected \`${positionals.slice(count).join(' ')}\` after \`${verb}\`. ${usage}`, { verb })
-      : undefined;
+  // How many positionals the verb takes, from its spec: too few or too many is the same mistake for every verb.
+  const missing = verbSpec.args.slice(positionals.length).filter((a) => a.required);
+  if (missing.length) {
+    const names = missing.length === 1 && missing[0]!.why ? `${missing[0]!.noun} (${missing[0]!.why})` : missing.map((a) => a.noun).join(' and ');
+    return fail('missing_argument', `\`${verb}\` needs ${names}. ${usage}`, { verb });
+  }
+  if (!freeText && positionals.length > verbSpec.args.length) {
+    const extra = positionals.slice(verbSpec.args.length).join(' ');
+    return fail('extra_argument', `Unexpected \`${extra}\` after \`${verb}\`. ${usage}`, { verb });
+  }
   const deployId = (word: string): number | ParseResult => {
     const m = DEPLOY_ID_PATTERN.exec(word);
     return m ? Number(m[1]) : fail('bad_argument', `\`${word}\` is not a deploy id: use the number shown when it was queued, like \`42\`. ${usage}`, { verb });
@@ -188,8 +272,6 @@ export function parse(input: string | readonly string[]): ParseResult {
 
   switch (verb) {
     case 'deploy': {
-      const missing = need(2, positionals.length === 0 ? 'an app and a version' : 'a version') ?? noExtra(2);
-      if (missing) return missing;
       const [app, version] = positionals as [string, string];
       if (!VERSION_PATTERN.test(version)) {
         return fail(
@@ -214,33 +296,23 @@ export function parse(input: string | readonly string[]): ParseResult {
       return { ok: true, command: { verb, app: app.toLowerCase(), version, strategy, dryRun } };
     }
     case 'rollback': {
-      const missing = need(1, 'an app') ?? noExtra(1);
-      if (missing) return missing;
       return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), dryRun } };
     }
     case 'approve':
     case 'cancel': {
-      const missing = need(1, 'a deploy id') ?? noExtra(1);
-      if (missing) return missing;
       const id = deployId(positionals[0]!);
       return typeof id === 'number' ? { ok: true, command: { verb, deployId: id } } : id;
     }
     case 'reject': {
-      const missing = need(1, 'a deploy id');
-      if (missing) return missing;
       const id = deployId(positionals[0]!);
       if (typeof id !== 'number') return id;
       const reason = positionals.slice(1).join(' ').trim();
       return { ok: true, command: { verb, deployId: id, reason: reason || undefined } };
     }
     case 'status': {
-      const extra = noExtra(1);
-      if (extra) return extra;
       return { ok: true, command: { verb, app: positionals[0]?.toLowerCase() } };
     }
     case 'history': {
-      const missing = need(1, 'an app') ?? noExtra(1);
-      if (missing) return missing;
       let limit = 10;
       if (flags['--limit'] !== undefined) {
         const raw = String(flags['--limit']);
@@ -252,22 +324,15 @@ export function parse(input: string | readonly string[]): ParseResult {
       return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), limit } };
     }
     case 'lock': {
-      const missing = need(2, positionals.length === 0 ? 'an app and a reason' : 'a reason (say why, so others know)');
-      if (missing) return missing;
       return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), reason: positionals.slice(1).join(' ') } };
     }
     case 'unlock': {
-      const missing = need(1, 'an app') ?? noExtra(1);
-      if (missing) return missing;
       return { ok: true, command: { verb, app: positionals[0]!.toLowerCase() } };
     }
     case 'apps': {
-      const extra = noExtra(0);
-      return extra ?? { ok: true, command: { verb } };
+      return { ok: true, command: { verb } };
     }
     case 'help': {
-      const extra = noExtra(1);
-      if (extra) return extra;
       const topic = positionals[0]?.toLowerCase();
       if (topic && !(VERBS as readonly string[]).includes(topic)) {
         const suggestion = nearest(topic, VERBS);
