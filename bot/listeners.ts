@@ -9,7 +9,7 @@
 import type { App, BlockAction, ButtonAction, RespondArguments, RespondFn, SlashCommand } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { CommandCore } from '../commands/core.js';
-import { nearest, tokenize } from '../commands/grammar.js';
+import { nearest, tokenize, VERB_SPECS } from '../commands/grammar.js';
 import type { CommandResult } from '../commands/results.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { ACTION_APPROVE, ACTION_REJECT, IDEMPOTENCY_PREFIX, SLASH_COMMAND } from './constants.js';
@@ -46,8 +46,16 @@ export function settledNow<T>(p: Promise<T>): Promise<{ readonly done: true; rea
   });
 }
 
-const APP_FIRST_VERBS = new Set(['deploy', 'rollback', 'history', 'unlock']);
-const VALUE_FLAGS = new Set(['--strategy', '--limit']);
+/**
+ * Verbs whose first word must be an app, from the grammar. Not those ending in
+ * free text (`lock APP reason`): any first word of the reason could be the
+ * app, so there is no telling whether the app was left out.
+ */
+const APP_FIRST_VERBS: ReadonlySet<string> = new Set(
+  VERB_SPECS.filter((s) => s.args[0]?.kind === 'app' && s.args[0].required && !s.args.some((a) => a.variadic)).map((s) => s.name),
+);
+/** Options followed by a value, which is not a positional. */
+const VALUE_FLAGS: ReadonlySet<string> = new Set(VERB_SPECS.flatMap((s) => s.options.filter((o) => o.value).map((o) => o.flag)));
 
 /**
  * Fills in the channel's app when the command leaves it out:
