@@ -9,7 +9,7 @@ import { renderManifests } from '../deployer/kube/manifests.js';
 
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const render = (app: KubeApp, version = '2.0.1') =>
-  renderManifests(app, { version, imageUri: (tag) => `${REGISTRY}/${app.image.repository}:${tag}` });
+  renderManifests(app, { version, imageUri: (tag) => `${REGISTRY}/${app.image.repository}:${tag}`, installation: 'inst-a1' });
 const containers = (app: KubeApp): V1Container[] => render(app).deployment.spec!.template.spec!.containers;
 
 describe('renderManifests', () => {
@@ -56,11 +56,14 @@ describe('renderManifests', () => {
     expect(render(cacheWorker).deployment.spec!.template.spec!.nodeSelector).toBeUndefined();
   });
 
-  it('labels everything with the app, the manager and the version, and selects pods by app only', () => {
+  it('labels everything with the app, the manager, the installation and the version, and selects pods by app only', () => {
     const { namespace, deployment, service } = render(searchSvc, '3.1.0');
     const labels = { 'app.kubernetes.io/name': 'search-svc', 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/version': '3.1.0' };
-    expect(namespace.metadata?.name).toBe('search-svc');
-    expect(deployment.metadata).toMatchObject({ namespace: 'search-svc', labels });
+    const owned = { 'app.kubernetes.io/name': 'search-svc', 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/installation': 'inst-a1' };
+    expect(namespace.metadata).toEqual({ name: 'search-svc', labels: owned });
+    expect(deployment.metadata).toMatchObject({ namespace: 'search-svc', labels: { ...owned, ...labels } });
+    expect(service.metadata!.labels).toEqual(owned);
+    // The pod template does not carry the installation: adding it would restart every running pod once.
     expect(deployment.spec!.template.metadata!.labels).toEqual(labels);
     // The selector must not change between versions (it is immutable).
     expect(deployment.spec!.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'search-svc' });

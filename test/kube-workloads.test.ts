@@ -5,12 +5,12 @@
  * image updates and namespace deletion.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeApp } from '../kubeapps/index.js';
 import cacheWorker from '../kubeapps/cache-worker.js';
 import searchSvc from '../kubeapps/search-svc.js';
-import { EcrRegistry } from '../deployer/aws/ecr-registry.js';
-import { buildKubeConfig } from '../deployer/kube/eks-auth.js';
-import { KubeWorkloads, type KubeConfigSource } from '../deployer/kube/kube-workloads.js';
+import { InfraError } from '../deployer/errors.js';
+import { KubeWorkloads, type KubeConfigSource, type KubeWorkloadsOptions } from '../deployer/kube/kube-workloads.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep, type TestStep } from './fakes/aws-step-context.js';
 
@@ -22,13 +22,26 @@ const CLUSTER = 'search-svc-42';
 let fake: FakeKubeApiServer;
 let steps: TestStep[];
 
-const source = (): KubeConfigSource => ({
-  kubeConfigFor: async (cluster) => buildKubeConfig({ cluster, server: fake.url, token: 'test-token' }),
-});
-const registry = new EcrRegistry(() => {
-  throw new Error('imageUri needs no AWS call');
-});
-const workloads = (): KubeWorkloads => new KubeWorkloads({ source: source(), registry, rewatchDelayMs: 5 });
+const INSTALLATION = { id: 'inst-a1' };
+const OTHER = { id: 'inst-b2' };
+
+/** A kubeconfig for the fake with a bearer token, as the EKS source builds one. */
+function kubeConfig(cluster: string, token: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: cluster, server: fake.url, skipTLSVerify: true }],
+    users: [{ name: cluster, token }],
+    contexts: [{ name: cluster, cluster, user: cluster }],
+    currentContext: cluster,
+  });
+  return kc;
+}
+
+const source = (): KubeConfigSource => ({ kubeConfigFor: async (cluster) => kubeConfig(cluster, 'test-token') });
+// Only imageUri is used: the ECR naming, without the AWS adapter (and its clients).
+const registry = { imageUri: ({ app, tag }: { app: KubeApp; tag: string }): string => `${app.aws.ecrRegistry}/${app.image.repository}:${tag}` };
+const workloads = (extra: Partial<KubeWorkloadsOptions> = {}): KubeWorkloads =>
+  new KubeWorkloads({ source: source(), registry, installation: INSTALLATION, rewatchDelayMs: 5, ...extra });
 
 function step(app: KubeApp, version = '1.4.2'): TestStep {
   const s = testStep(app, { version, step: 'deploy' });
@@ -52,12 +65,14 @@ describe('KubeWorkloads.deploy', () => {
     const { endpoint } = await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER });
 
     expect(endpoint).toBe(fake.behaviour.loadBalancerHostname);
+    // A new namespace is created (a create fails on an existing one: nothing is taken over by accident).
+    expect(fake.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/api/v1/namespaces']);
     const patches = fake.requests.filter((r) => r.method === 'PATCH');
-    expect(patches.map((r) => r.path)).toEqual([
-      '/api/v1/namespaces/search-svc',
-      '/apis/apps/v1/namespaces/search-svc/deployments/search-svc',
-      '/api/v1/namespaces/search-svc/services/search-svc',
-    ]);
+    expect(patches.map((r) => r.path)).toEqual(['/apis/apps/v1/namespaces/search-svc/deployments/search-svc', '/api/v1/namespaces/search-svc/services/search-svc']);
+    // Every object carries the installation.
+    for (const o of [fake.get('namespaces', undefined, 'search-svc'), fake.get('deployments', 'search-svc', 'search-svc'), fake.get('services', 'search-svc', 'search-svc')]) {
+      expect(o!.metadata.labels).toMatchObject({ 'kubecontrol/installation': 'inst-a1', 'app.kubernetes.io/managed-by': 'kubecontrol' });
+    }
     for (const p of patches) {
       expect(p.headers['content-type']).toBe('application/apply-patch+yaml');
       expect(p.query.get('fieldManager')).toBe('kubecontrol');
@@ -90,15 +105,19 @@ describe('KubeWorkloads.deploy', () => {
   it('fails with the progress deadline when the rollout never becomes healthy', async () => {
     fake.behaviour.rollout = 'deadline';
     const s = step(search);
-    await expect(workloads().deploy({ ctx: s.ctx, cluster: CLUSTER })).rejects.toThrow(
-      /^rollout of search-svc did not become healthy: ProgressDeadlineExceeded: ReplicaSet "search-svc-1" has timed out progressing\.$/,
-    );
+    const err = await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InfraError);
+    expect(err).toMatchObject({
+      code: 'unhealthy',
+      message: expect.stringMatching(/^rollout of search-svc did not become healthy: ProgressDeadlineExceeded: ReplicaSet "search-svc-1" has timed out progressing\.$/),
+    });
   });
 
   it('names the pods in CrashLoopBackOff, without waiting for the progress deadline', async () => {
     fake.behaviour.rollout = 'crashloop';
     const s = step(search);
     const err = (await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER }).catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ code: 'unhealthy' });
     expect(err.message).toMatch(/^rollout of search-svc did not become healthy: /);
     expect(err.message).toContain('pod/search-svc-1-0 container api: CrashLoopBackOff (5 restarts, last exit 1 Error)');
   });
@@ -119,7 +138,7 @@ describe('KubeWorkloads.deploy', () => {
     // Cancel once the rollout is being watched.
     await until(() => fake.openWatches >= 2);
     s.controller.abort(new Error('step timed out after 20m'));
-    await expect(deploying).rejects.toMatchObject({ name: 'AbortError', message: expect.stringContaining('step timed out after 20m') });
+    await expect(deploying).rejects.toMatchObject({ code: 'aborted', message: expect.stringContaining('step timed out after 20m') });
     await until(() => fake.openWatches === 0);
   });
 
@@ -146,8 +165,9 @@ describe('KubeWorkloads.deploy', () => {
     const forgotten: string[] = [];
     fake.behaviour.acceptToken = (auth) => auth === 'Bearer fresh-token';
     const w = new KubeWorkloads({
+      installation: INSTALLATION,
       source: {
-        kubeConfigFor: async (cluster) => buildKubeConfig({ cluster, server: fake.url, token }),
+        kubeConfigFor: async (cluster) => kubeConfig(cluster, token),
         forget: (cluster) => {
           forgotten.push(cluster);
           token = 'fresh-token';
@@ -164,7 +184,60 @@ describe('KubeWorkloads.deploy', () => {
   it('surfaces API errors with their status and message', async () => {
     fake.behaviour.acceptToken = () => false;
     const s = step(search);
-    await expect(workloads().deploy({ ctx: s.ctx, cluster: CLUSTER })).rejects.toThrow(/^Kubernetes apply Namespace failed: HTTP 401: Unauthorized/);
+    await expect(workloads().deploy({ ctx: s.ctx, cluster: CLUSTER })).rejects.toMatchObject({
+      code: 'provider_failed',
+      message: expect.stringMatching(/^Kubernetes read Namespace search-svc failed: HTTP 401: Unauthorized/),
+    });
+  });
+});
+
+describe('KubeWorkloads and the installation', () => {
+  it('adopts its own namespace when a resumed step deploys again', async () => {
+    const first = step(search);
+    await workloads().deploy({ ctx: first.ctx, cluster: CLUSTER });
+    const again = step(search);
+    await expect(workloads().deploy({ ctx: again.ctx, cluster: CLUSTER })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+    // Adopted by a conditional apply, not created twice.
+    const nsWrites = fake.requests.filter((r) => /^\/api\/v1\/namespaces(\/[^/]+)?$/.test(r.path) && r.method !== 'GET');
+    expect(nsWrites.map((r) => r.method)).toEqual(['POST', 'PATCH']);
+    expect((nsWrites[1]!.body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion).toBeDefined();
+  });
+
+  it.each([
+    ['another installation', { 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/installation': 'inst-b2' }, 'namespace search-svc exists but belongs to another kubecontrol installation (inst-b2); not adopting it'],
+    ['nobody', { 'app.kubernetes.io/managed-by': 'kubecontrol' }, 'namespace search-svc exists but carries no kubecontrol/installation label'],
+  ])('does not adopt a namespace of %s: not_owned, untouched, no ledger row', async (_who, labels, message) => {
+    const seeded = fake.put('namespaces', { metadata: { name: 'search-svc', labels }, status: { phase: 'Active' } });
+    const s = step(search);
+    const err = await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InfraError);
+    expect(err).toMatchObject({ code: 'not_owned', message: expect.stringContaining(message) });
+    expect(fake.get('namespaces', undefined, 'search-svc')).toEqual(seeded);
+    expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(s.store.resources.forDeploy(s.ctx.deployId)).toEqual([]);
+  });
+
+  it("does not roll another installation's deployment", async () => {
+    const first = step(search);
+    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy({ ctx: first.ctx, cluster: CLUSTER });
+    const before = fake.get('deployments', 'search-svc', 'search-svc');
+    const s = step(search, '1.5.0');
+    await expect(workloads().updateImages({ ctx: s.ctx, cluster: CLUSTER })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: 'namespace search-svc exists but belongs to another kubecontrol installation (inst-b2); not changing it',
+    });
+    expect(fake.get('deployments', 'search-svc', 'search-svc')).toEqual(before);
+  });
+
+  it('says not_found when there is nothing to update', async () => {
+    const s = step(search, '1.5.0');
+    await expect(workloads().updateImages({ ctx: s.ctx, cluster: CLUSTER })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('refuses an installation id that cannot be a label value, at construction', () => {
+    expect(() => new KubeWorkloads({ source: source(), registry, installation: { id: 'has space' } })).toThrow(
+      expect.objectContaining({ code: 'misconfigured', message: expect.stringContaining('got: "has space"') }),
+    );
   });
 });
 
@@ -210,7 +283,7 @@ describe('KubeWorkloads.deleteNamespace', () => {
     await workloads().deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
     fake.behaviour.namespacesStuckTerminating = true;
     const lines: string[] = [];
-    const w = new KubeWorkloads({ source: source(), registry, rewatchDelayMs: 5, namespaceDeleteTimeoutMs: 30 });
+    const w = workloads({ namespaceDeleteTimeoutMs: 30 });
     await w.deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
     expect(lines.at(-1)).toBe(
       'namespace cache-worker on cache-worker-7 is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)',
@@ -229,6 +302,31 @@ describe('KubeWorkloads.deleteNamespace', () => {
     // Again: already gone is fine.
     await workloads().deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
     expect(lines.at(-1)).toBe('namespace cache-worker is already gone');
+  });
+
+  it("leaves another installation's namespace alone (not_owned)", async () => {
+    const app = withRegistry(cacheWorker);
+    const s = step(app);
+    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
+    await expect(workloads().deleteNamespace({ cluster: 'cache-worker-7', app, progress: () => {}, signal: s.controller.signal })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: 'namespace cache-worker exists but belongs to another kubecontrol installation (inst-b2); not deleting it',
+    });
+    expect(fake.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
+    expect(fake.get('namespaces', undefined, 'cache-worker')!.metadata.deletionTimestamp).toBeUndefined();
+  });
+
+  it('waits for a namespace that is already Terminating instead of deleting it again', async () => {
+    const app = withRegistry(cacheWorker);
+    const s = step(app);
+    await workloads().deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
+    fake.behaviour.namespacesStuckTerminating = true;
+    const lines: string[] = [];
+    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    // The second teardown finds it Terminating: no second DELETE (the API server would answer 409).
+    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    expect(fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('deleting namespace'))).toHaveLength(2);
   });
 });
 

@@ -3,22 +3,20 @@
  * objects, then a rollout followed by Watch (never polling), then the
  * Service's load-balancer hostname.
  */
-import { abortedError } from '../time.js';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  Watch,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1Deployment,
-  type V1Pod,
-  type V1Service,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import type { KubeApp } from '../../kubeapps/index.js';
-import type { Progress, Registry, StepContext, Workloads } from '../ports.js';
+import { InfraError, isInfraError } from '../errors.js';
+import type { Installation, Progress, Registry, StepContext, Workloads } from '../ports.js';
+import { httpStatus, kubeFailure } from './api-errors.js';
+import { assertOwned, installationLabel } from './installation.js';
 import { LABEL_NAME, LABEL_VERSION, MANAGER, renderManifests } from './manifests.js';
+import { claimNamespace, deleteNamespaceAndWait, readNamespace } from './namespaces.js';
+import { watchUntil } from './watch.js';
+
+export { httpStatus, isConflict, isNotFound, kubeFailure } from './api-errors.js';
+export { assertOwned, installationLabel, LABEL_INSTALLATION, ownerOf } from './installation.js';
+export { claimNamespace, deleteNamespaceAndWait, isTerminating, readNamespace, type ClaimNamespace, type DeleteNamespace } from './namespaces.js';
+export { abortedWait, watchUntil, type WatchUntilOptions } from './watch.js';
 
 /** Gives a KubeConfig (endpoint + credentials) for a cluster. */
 export interface KubeConfigSource {
@@ -27,8 +25,14 @@ export interface KubeConfigSource {
   forget?(cluster: string): void;
 }
 
+/** What KubeWorkloads needs; the aws provider and the local provider each build one. */
 export interface KubeWorkloadsOptions {
   readonly source: KubeConfigSource;
+  /**
+   * Whose objects these are: every object applied carries `kubecontrol/installation=<id>`,
+   * and a namespace of another installation (or an unlabelled one) is never adopted, changed or deleted.
+   */
+  readonly installation: Installation;
   /** Where the app's images are (only `imageUri` is used). */
   readonly registry: Pick<Registry, 'imageUri'>;
   /** Seconds without rollout progress before Kubernetes reports ProgressDeadlineExceeded. @default 600 */
@@ -53,24 +57,6 @@ export interface KubeWorkloadsOptions {
    * @default true
    */
   readonly recordNamespace?: boolean;
-}
-
-/** A failed Kubernetes API call, with the API's status and message. */
-export function kubeFailure(operation: string, err: unknown): Error {
-  const e = err as { code?: unknown; body?: unknown; message?: string };
-  if (typeof e?.code === 'number') {
-    let detail = '';
-    try {
-      const body = typeof e.body === 'string' ? (JSON.parse(e.body) as { message?: string; reason?: string }) : (e.body as { message?: string; reason?: string });
-      detail = [body?.reason, body?.message].filter(Boolean).join(': ');
-    } catch {
-      detail = String(e.body ?? '');
-    }
-    // client-node puts the status text in the message when the body is not a Status object.
-    if (!detail) detail = /\nMessage: ([^\n]*)/.exec(e.message ?? '')?.[1] ?? '';
-    return new Error(`Kubernetes ${operation} failed: HTTP ${e.code}${detail ? `: ${detail}` : ''}`, { cause: err });
-  }
-  return new Error(`Kubernetes ${operation} failed: ${e?.message ?? String(err)}`, { cause: err });
 }
 
 /** Server-side apply options: our field manager wins conflicts (kubecontrol owns these objects). */
@@ -114,137 +100,14 @@ export function brokenPods(pods: readonly V1Pod[], minRestarts = 0): string[] {
   return out;
 }
 
-/**
- * Opens a watch on `path` and resolves with `check`'s first non-undefined
- * answer; `check` throwing rejects. The watch is opened again when the server
- * closes it (a fresh watch starts with the current state as ADDED events).
- */
-export function watchUntil<T>(opts: {
-  kubeConfig: () => Promise<KubeConfig>;
-  path: string;
-  query: Record<string, string>;
-  check: (type: string, obj: KubernetesObject) => T | undefined;
-  signal: AbortSignal;
-  what: string;
-  onAbort: () => Promise<string>;
-  rewatchDelayMs: number;
-}): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    let controller: AbortController | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let failures = 0;
-    const finish = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      opts.signal.removeEventListener('abort', onAbort);
-      if (timer) clearTimeout(timer);
-      controller?.abort();
-      fn();
-    };
-    const onAbort = (): void => {
-      controller?.abort();
-      void opts.onAbort().then(
-        (detail) => finish(() => reject(abortedError(opts.what, opts.signal, detail))),
-        () => finish(() => reject(abortedError(opts.what, opts.signal))),
-      );
-    };
-    const open = async (): Promise<void> => {
-      if (settled) return;
-      try {
-        const kc = await opts.kubeConfig();
-        const openedAt = Date.now();
-        const c = await new Watch(kc).watch(
-          opts.path,
-          opts.query,
-          (type, obj: KubernetesObject) => {
-            if (settled) return;
-            if (type === 'ERROR') return; // e.g. 410 Gone: the watch ends and is opened again
-            failures = 0;
-            try {
-              const v = opts.check(type, obj);
-              if (v !== undefined) finish(() => resolve(v));
-            } catch (err) {
-              finish(() => reject(err));
-            }
-          },
-          (err: unknown) => {
-            if (settled || opts.signal.aborted) return;
-            // The server closed the watch (normal after its timeout) or the connection broke: watch again.
-            if (err) failures += 1;
-            if (failures > 5) return finish(() => reject(new Error(`watching ${opts.what} failed: ${(err as Error)?.message ?? err}`, { cause: err })));
-            // At once after a normal server timeout; a watch that keeps ending at once is not hammered.
-            const quick = Date.now() - openedAt < 1000;
-            timer = setTimeout(() => void open(), err || quick ? opts.rewatchDelayMs : 0);
-          },
-        );
-        controller = c;
-        if (settled) c.abort();
-      } catch (err) {
-        failures += 1;
-        if (failures > 5) return finish(() => reject(kubeFailure(`watch of ${opts.what}`, err)));
-        timer = setTimeout(() => void open(), opts.rewatchDelayMs);
-      }
-    };
-    if (opts.signal.aborted) return onAbort();
-    opts.signal.addEventListener('abort', onAbort, { once: true });
-    void open();
-  });
-}
-
-/**
- * Deletes a namespace and waits, by watch, until it is gone. 'stuck' when it is
- * still Terminating after `limitMs` (a finalizer nobody removes); the caller
- * decides whether that fails.
- */
-export async function deleteNamespaceAndWait(opts: {
-  kubeConfig: () => Promise<KubeConfig>;
-  name: string;
-  limitMs: number;
-  rewatchDelayMs: number;
-  signal?: AbortSignal;
-  /** Called once the delete is accepted. */
-  onDeleting: () => void;
-}): Promise<'already-gone' | 'deleted' | 'stuck'> {
-  const { name } = opts;
-  const core = (await opts.kubeConfig()).makeApiClient(CoreV1Api);
-  try {
-    await core.deleteNamespace({ name });
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 404) return 'already-gone';
-    throw kubeFailure(`delete Namespace ${name}`, err);
-  }
-  opts.onDeleting();
-  // Watch from the version read after the delete, so that a DELETED event in between is not missed.
-  let resourceVersion: string | undefined;
-  try {
-    resourceVersion = (await core.readNamespace({ name })).metadata?.resourceVersion;
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 404) return 'deleted';
-    throw kubeFailure(`read Namespace ${name}`, err);
-  }
-  const limit = AbortSignal.timeout(opts.limitMs);
-  try {
-    await watchUntil<true>({
-      kubeConfig: opts.kubeConfig,
-      path: '/api/v1/namespaces',
-      query: { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
-      signal: opts.signal ? AbortSignal.any([opts.signal, limit]) : limit,
-      what: `deletion of namespace ${name}`,
-      rewatchDelayMs: opts.rewatchDelayMs,
-      onAbort: async () => '',
-      check: (type) => (type === 'DELETED' ? true : undefined),
-    });
-  } catch (err) {
-    if (opts.signal?.aborted || !limit.aborted) throw err;
-    return 'stuck';
-  }
-  return 'deleted';
-}
-
 /** Workloads over a cluster's Kubernetes API. */
 export class KubeWorkloads implements Workloads {
-  constructor(private readonly opts: KubeWorkloadsOptions) {}
+  private readonly installationId: string;
+
+  /** Throws `misconfigured` when the installation id cannot be a label value. */
+  constructor(private readonly opts: KubeWorkloadsOptions) {
+    this.installationId = installationLabel(opts.installation);
+  }
 
   private kc(cluster: string, app: KubeApp, signal?: AbortSignal): () => Promise<KubeConfig> {
     return () => this.opts.source.kubeConfigFor(cluster, { region: app.aws.region, signal });
@@ -262,17 +125,28 @@ export class KubeWorkloads implements Workloads {
     const m = renderManifests(app, {
       version,
       imageUri: (tag) => this.opts.registry.imageUri({ app, tag }),
+      installation: this.installationId,
       progressDeadlineSeconds: this.opts.progressDeadlineSeconds,
       namespace: ns,
       ...(this.opts.serviceType ? { serviceType: this.opts.serviceType } : {}),
     });
     const apply = { fieldManager: MANAGER, force: true };
     // The namespace is in the ledger so that teardown deletes it (and the Service's load balancer) before the cluster.
-    const row =
-      this.opts.recordNamespace === false
-        ? undefined
-        : ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region: app.aws.region } });
-    await this.call('apply Namespace', cluster, kc, (c) => c.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: m.namespace, ...apply }, APPLY));
+    let row: { id: number } | undefined;
+    await this.call('claim Namespace', cluster, kc, (c) =>
+      claimNamespace({
+        core: c.makeApiClient(CoreV1Api),
+        body: m.namespace,
+        installation: this.opts.installation,
+        fieldManager: MANAGER,
+        // Only once the namespace is known to be ours (or absent): a row would make teardown delete it.
+        beforeWrite: () => {
+          if (this.opts.recordNamespace !== false && !row) {
+            row = ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region: app.aws.region } });
+          }
+        },
+      }),
+    );
     if (row) ctx.ledger.created(row.id, { cluster, namespace: ns, region: app.aws.region });
     const applied = await this.call('apply Deployment', cluster, kc, (c) =>
       c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: ns, body: m.deployment, ...apply }, APPLY),
@@ -293,7 +167,11 @@ export class KubeWorkloads implements Workloads {
     const { app, version } = ctx;
     const kc = this.kc(cluster, app, ctx.signal);
     const ns = this.ns(cluster, app);
-    const m = renderManifests(app, { version, imageUri: (tag) => this.opts.registry.imageUri({ app, tag }), namespace: ns });
+    // A rolling update changes what is running: only in a namespace of this installation.
+    const existing = await this.call('read Namespace', cluster, kc, (c) => readNamespace(c.makeApiClient(CoreV1Api), ns));
+    if (!existing) throw new InfraError('not_found', `namespace ${ns} does not exist on ${cluster}: nothing to update (deploy ${app.name} first)`);
+    assertOwned(existing, this.opts.installation, `namespace ${ns}`, 'not changing it');
+    const m = renderManifests(app, { version, imageUri: (tag) => this.opts.registry.imageUri({ app, tag }), installation: this.installationId, namespace: ns });
     const containers = (m.deployment.spec?.template.spec?.containers ?? [])
       .filter((c) => app.pods.containers.find((a) => a.name === c.name)?.role === 'app')
       .map((c) => ({ name: c.name, image: c.image }));
@@ -314,6 +192,7 @@ export class KubeWorkloads implements Workloads {
   /**
    * One API call; refused credentials (401) are fetched again once, since a
    * cached token can outlive its welcome (clock skew, revoked session).
+   * Failures are InfraErrors (an InfraError from `fn` is kept as it is).
    */
   private async call<T>(operation: string, cluster: string, kc: () => Promise<KubeConfig>, fn: (config: KubeConfig) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -321,11 +200,11 @@ export class KubeWorkloads implements Workloads {
       try {
         return await fn(config);
       } catch (err) {
-        if (attempt === 1 && (err as { code?: unknown }).code === 401 && this.opts.source.forget) {
+        if (attempt === 1 && httpStatus(err) === 401 && this.opts.source.forget) {
           this.opts.source.forget(cluster);
           continue;
         }
-        throw kubeFailure(operation, err);
+        throw isInfraError(err) ? err : kubeFailure(operation, err);
       }
     }
   }
@@ -342,6 +221,7 @@ export class KubeWorkloads implements Workloads {
     const name = app.name;
     const ns = this.ns(cluster, app);
     const what = `rollout of ${name} ${version} on ${cluster}`;
+    const unhealthy = `rollout of ${name} did not become healthy`;
     const local = new AbortController();
     const both = AbortSignal.any([signal, local.signal]);
     const podSuffix = async (): Promise<string> => {
@@ -358,15 +238,19 @@ export class KubeWorkloads implements Workloads {
       rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
       onAbort: podSuffix,
       check: (type, obj) => {
-        if (type === 'DELETED') throw new Error(`rollout of ${name} did not become healthy: the deployment was deleted`);
+        if (type === 'DELETED') throw new InfraError('not_found', `${unhealthy}: the deployment was deleted`);
         const s = rolloutState(obj as V1Deployment);
-        if (s.failed) throw new RolloutFailure(s.failed);
+        if (s.failed) throw new InfraError('unhealthy', `${unhealthy}: ${s.failed}`);
         if (s.message !== last) {
           last = s.message;
           ctx.progress(`rollout ${name}: ${s.message}`, { cluster });
         }
         return s.done ? true : undefined;
       },
+    }).catch(async (err: unknown) => {
+      // The deployment's own verdict says little about why: add the pods that cannot run.
+      if (isInfraError(err, 'unhealthy')) throw new InfraError('unhealthy', `${err.message}${await podSuffix()}`, { cause: err });
+      throw err;
     });
     // Pods of the new version in CrashLoopBackOff fail the rollout now, not at the progress deadline.
     const minRestarts = this.opts.crashLoopRestarts ?? 3;
@@ -381,7 +265,7 @@ export class KubeWorkloads implements Workloads {
       onAbort: async () => '',
       check: (_type, obj) => {
         const broken = brokenPods([obj as V1Pod], minRestarts);
-        if (broken.length) throw new RolloutFailure(broken.join('; '), true);
+        if (broken.length) throw new InfraError('unhealthy', `${unhealthy}: ${broken.join('; ')}`);
         return undefined;
       },
     });
@@ -389,12 +273,6 @@ export class KubeWorkloads implements Workloads {
     try {
       await Promise.race([rollout, crashes]);
       ctx.progress(`rollout of ${name} ${version} is healthy`, { cluster });
-    } catch (err) {
-      if (err instanceof RolloutFailure) {
-        const pods = err.fromPods ? '' : await podSuffix();
-        throw new Error(`rollout of ${name} did not become healthy: ${err.message}${pods}`);
-      }
-      throw err;
     } finally {
       local.abort('rollout finished');
       rollout.catch(() => undefined);
@@ -433,7 +311,8 @@ export class KubeWorkloads implements Workloads {
   /**
    * Deletes the app's namespace (and with it the Service, whose load balancer
    * the AWS Load Balancer Controller then removes) and waits until it is gone.
-   * Used at teardown before the cluster goes, so no NLB is left behind.
+   * Used at teardown before the cluster goes, so no NLB is left behind. A
+   * namespace of another installation is refused (`not_owned`) and left alone.
    */
   async deleteNamespace({ cluster, app, progress, signal }: { cluster: string; app: KubeApp; progress: Progress; signal: AbortSignal }): Promise<void> {
     const ns = this.ns(cluster, app);
@@ -442,6 +321,7 @@ export class KubeWorkloads implements Workloads {
     const outcome = await deleteNamespaceAndWait({
       kubeConfig: this.kc(cluster, app, signal),
       name: ns,
+      installation: this.opts.installation,
       limitMs: this.opts.namespaceDeleteTimeoutMs ?? 600_000,
       rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
       signal,
@@ -454,15 +334,5 @@ export class KubeWorkloads implements Workloads {
       );
     }
     progress(`namespace ${ns} deleted`);
-  }
-}
-
-/** The rollout itself failed (not the watch). */
-class RolloutFailure extends Error {
-  constructor(
-    message: string,
-    readonly fromPods = false,
-  ) {
-    super(message);
   }
 }

@@ -6,8 +6,11 @@
  */
 import type { V1Container, V1Deployment, V1Namespace, V1Probe, V1Service } from '@kubernetes/client-node';
 import type { KubeApp, ResolvedContainer } from '../../kubeapps/index.js';
+import { LABEL_INSTALLATION } from './installation.js';
 
-/** Labels every object carries. */
+export { LABEL_INSTALLATION } from './installation.js';
+
+/** Labels every object carries (and `kubecontrol/installation`, see installation.ts). */
 export const LABEL_NAME = 'app.kubernetes.io/name';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_VERSION = 'kubecontrol/version';
@@ -19,6 +22,8 @@ export interface RenderOptions {
   readonly version: string;
   /** The full image reference of the app's repository at `tag` (ECR). */
   readonly imageUri: (tag: string) => string;
+  /** The installation id every object is labelled with (`kubecontrol/installation`). */
+  readonly installation: string;
   /** Seconds without progress before a rollout counts as failed. @default 600 */
   readonly progressDeadlineSeconds?: number;
   /** The namespace the app's objects go into (the local provider: one per deploy). @default app.name */
@@ -86,20 +91,22 @@ function container(app: KubeApp, c: ResolvedContainer, opts: RenderOptions, with
 /** Renders the app at `opts.version`. */
 export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests {
   const ns = opts.namespace ?? app.name;
-  const labels = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_VERSION]: opts.version };
+  const owned = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: opts.installation };
+  // The pod template keeps its labels as they were: a new label there would restart every pod once.
+  const podLabels = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_VERSION]: opts.version };
   const firstApp = app.pods.containers.find((c) => c.role === 'app');
   const onArmNodes = app.hardware.capacity === 'nodes' && app.hardware.arch === 'arm64';
 
   const namespace: V1Namespace = {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: ns, labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER } },
+    metadata: { name: ns, labels: owned },
   };
 
   const deployment: V1Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: app.name, namespace: ns, labels },
+    metadata: { name: app.name, namespace: ns, labels: { ...owned, [LABEL_VERSION]: opts.version } },
     spec: {
       replicas: app.pods.replicas,
       selector: { matchLabels: podSelector(app) },
@@ -108,7 +115,7 @@ export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests
       progressDeadlineSeconds: opts.progressDeadlineSeconds ?? 600,
       revisionHistoryLimit: 5,
       template: {
-        metadata: { labels },
+        metadata: { labels: podLabels },
         spec: {
           containers: app.pods.containers.map((c) => container(app, c, opts, c === firstApp)),
           ...(onArmNodes ? { nodeSelector: { 'kubernetes.io/arch': 'arm64' } } : {}),
@@ -118,7 +125,7 @@ export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests
     },
   };
 
-  const serviceLabels = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER };
+  const serviceLabels = owned;
   const ports = [{ name: 'http', port: app.service.port, targetPort: app.service.targetPort, protocol: 'TCP' }];
   const service: V1Service =
     opts.serviceType === 'ClusterIP'

@@ -1,18 +1,36 @@
 /**
  * A local HTTP server that plays a Kubernetes API server for the real
  * @kubernetes/client-node: namespaces, deployments, services and pods with
- * get / list / server-side apply / strategic merge patch / delete, and watch
- * streams (`?watch=true`: newline-delimited JSON events on a connection kept
- * open). A tiny "controller" moves deployments and services along according
- * to `behaviour`.
+ * get / list / create / server-side apply / strategic merge patch / delete,
+ * and watch streams (`?watch=true`: newline-delimited JSON events on a
+ * connection kept open). A tiny "controller" moves deployments and services
+ * along according to `behaviour`.
+ *
+ * It refuses what a real kube-apiserver refuses, for what kubecontrol uses:
+ * 409 AlreadyExists on a create of an existing object, 409 Conflict on a stale
+ * resourceVersion (apply) or uid (delete precondition), 404 for a missing
+ * object or namespace, 403 for new objects in a Terminating namespace, 409 on
+ * deleting a namespace that is already Terminating, 400 for a malformed label
+ * selector or an unsupported field selector, 422 for invalid names and labels.
+ * A deleted namespace is Terminating (with a deletionTimestamp) before it goes.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 type Obj = {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; generation?: number; resourceVersion?: string; [k: string]: unknown };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    generation?: number;
+    resourceVersion?: string;
+    uid?: string;
+    deletionTimestamp?: string;
+    [k: string]: unknown;
+  };
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
   [k: string]: unknown;
@@ -87,20 +105,110 @@ function merge(target: unknown, patch: unknown, byName: boolean): unknown {
   return patch;
 }
 
-function matchesLabels(obj: Obj, selector: string | null): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const [k, v] = term.split('=');
-    return obj.metadata.labels?.[k!] === v;
+/** A label key: an optional DNS subdomain prefix and a name of at most 63 characters. */
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+/** Names of namespaces and services (DNS-1123 labels) and deployments (DNS-1123 subdomains). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Thrown by the selector parsers and validators; answered with its status. */
+class ApiRefusal extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Requirement = (labels: Record<string, string>) => boolean;
+
+/** Splits on commas outside parentheses (`a in (x,y),b` is two requirements). */
+function splitTerms(selector: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of selector) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** Parses a label selector as the API server does (equality, inequality, existence, in, notin); 400 when malformed. */
+function parseLabelSelector(selector: string): Requirement[] {
+  const bad = (term: string, why: string): ApiRefusal => new ApiRefusal(400, 'BadRequest', `unable to parse requirement: ${why} (in ${JSON.stringify(term)})`);
+  const key = (k: string, term: string): string => {
+    if (!LABEL_KEY.test(k)) throw bad(term, `invalid label key ${JSON.stringify(k)}`);
+    return k;
+  };
+  const value = (v: string, term: string): string => {
+    if (!LABEL_VALUE.test(v)) throw bad(term, `invalid label value ${JSON.stringify(v)}`);
+    return v;
+  };
+  return splitTerms(selector).map((raw) => {
+    const term = raw.trim();
+    if (!term) throw bad(raw, 'empty requirement');
+    let m = /^!\s*(\S+)$/.exec(term);
+    if (m) {
+      const k = key(m[1]!, term);
+      return (l) => !(k in l);
+    }
+    m = /^(\S+?)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
+    if (m) {
+      const k = key(m[1]!, term);
+      const values = m[3]!.split(',').map((v) => value(v.trim(), term));
+      return m[2] === 'in' ? (l) => k in l && values.includes(l[k]!) : (l) => !(k in l) || !values.includes(l[k]!);
+    }
+    m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
+    if (m) {
+      const k = key(m[1]!, term);
+      const v = value(m[3]!, term);
+      return m[2] === '!=' ? (l) => l[k] !== v : (l) => l[k] === v;
+    }
+    if (/^\S+$/.test(term)) {
+      const k = key(term, term);
+      return (l) => k in l;
+    }
+    throw bad(term, 'not a requirement');
   });
 }
 
-function matchesFields(obj: Obj, selector: string | null): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const [k, v] = term.split('=');
-    return k === 'metadata.name' ? obj.metadata.name === v : k === 'metadata.namespace' ? obj.metadata.namespace === v : true;
+/** Parses a field selector; only the fields the API server supports for the resource (else 400). */
+function parseFieldSelector(resource: Resource, selector: string): ((o: Obj) => boolean)[] {
+  const fields: Record<string, (o: Obj) => string | undefined> = {
+    'metadata.name': (o) => o.metadata.name,
+    'metadata.namespace': (o) => o.metadata.namespace,
+    ...(resource === 'namespaces' ? { 'status.phase': (o: Obj) => (o.status as { phase?: string } | undefined)?.phase } : {}),
+  };
+  return selector.split(',').map((term) => {
+    const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(term.trim());
+    if (!m) throw new ApiRefusal(400, 'BadRequest', `invalid selector: ${JSON.stringify(term)}`);
+    const get = fields[m[1]!];
+    if (!get) throw new ApiRefusal(400, 'BadRequest', `"${m[1]}" is not a known field selector: only "${Object.keys(fields).join('", "')}"`);
+    const v = m[3]!;
+    return m[2] === '!=' ? (o) => (get(o) ?? '') !== v : (o) => (get(o) ?? '') === v;
   });
+}
+
+/** 422 Invalid when the object's name or labels would be refused by the API server's validation. */
+function validate(resource: Resource, obj: Obj): void {
+  const kind = KINDS[resource].kind;
+  const invalid = (field: string, value: string, why: string): ApiRefusal =>
+    new ApiRefusal(422, 'Invalid', `${kind} "${obj.metadata.name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${why}`);
+  const nameOk = resource === 'deployments' ? DNS_SUBDOMAIN.test(obj.metadata.name) && obj.metadata.name.length <= 253 : DNS_LABEL.test(obj.metadata.name);
+  if (!nameOk) throw invalid('metadata.name', obj.metadata.name, 'a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\'');
+  for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) {
+    if (!LABEL_KEY.test(k)) throw invalid('metadata.labels', k, 'name part must consist of alphanumeric characters, \'-\', \'_\' or \'.\'');
+    if (typeof v !== 'string' || !LABEL_VALUE.test(v)) throw invalid(`metadata.labels`, String(v), 'a valid label must be an empty string or consist of alphanumeric characters, \'-\', \'_\' or \'.\', and must start and end with an alphanumeric character (max 63)');
+  }
 }
 
 export class FakeKubeApiServer {
@@ -152,9 +260,13 @@ export class FakeKubeApiServer {
   /** Writes an object (as the API server would) and tells the watchers. */
   put(resource: Resource, obj: Obj): Obj {
     const key = this.key(resource, obj.metadata.namespace, obj.metadata.name);
-    const existed = this.objects.has(key);
+    const before = this.objects.get(key);
+    const existed = !!before;
     const stored: Obj = structuredClone({ ...KINDS[resource], ...obj });
     stored.metadata.resourceVersion = String(++this.rv);
+    // Identity is the server's: a new object gets a uid, an update keeps the stored one.
+    stored.metadata.uid = before?.metadata.uid ?? obj.metadata.uid ?? randomUUID();
+    stored.metadata.creationTimestamp = before?.metadata.creationTimestamp ?? new Date().toISOString();
     this.objects.set(key, stored);
     this.emit({ rv: this.rv, type: existed ? 'MODIFIED' : 'ADDED', resource, obj: stored });
     return stored;
@@ -215,30 +327,75 @@ export class FakeKubeApiServer {
     if (!route) return this.status(res, 404, 'NotFound', `no route ${url.pathname}`);
     const { resource, ns, name } = route;
     const method = req.method ?? 'GET';
-    if (method === 'GET' && !name) return this.listOrWatch(req, res, resource, ns, url.searchParams);
-    if (method === 'GET') {
-      const o = this.get(resource, ns, name!);
-      return o ? this.send(res, 200, o) : this.status(res, 404, 'NotFound', `${resource} "${name}" not found`);
-    }
-    if (method === 'PATCH' && name) return this.patch(req, res, resource, ns, name, body, url.searchParams);
-    if (method === 'DELETE' && name) {
-      const o = this.get(resource, ns, name);
-      if (!o) return this.status(res, 404, 'NotFound', `${resource} "${name}" not found`);
-      this.send(res, 200, o);
-      if (resource === 'namespaces' && this.behaviour.namespacesStuckTerminating) {
-        this.put('namespaces', { ...o, status: { phase: 'Terminating' } });
-      } else if (resource === 'namespaces') {
-        // Namespace deletion takes its objects with it, then the namespace itself goes.
-        this.later(() => {
-          for (const r of ['pods', 'services', 'deployments'] as const) for (const x of this.list(r)) if (x.metadata.namespace === name) this.remove(r, name, x.metadata.name);
-          this.remove('namespaces', undefined, name);
-        });
-      } else {
-        this.remove(resource, ns, name);
+    try {
+      if (method === 'GET' && !name) return this.listOrWatch(req, res, resource, ns, url.searchParams);
+      if (method === 'GET') {
+        const o = this.get(resource, ns, name!);
+        return o ? this.send(res, 200, o) : this.status(res, 404, 'NotFound', `${resource} "${name}" not found`);
       }
-      return;
+      if (method === 'POST' && !name) return this.create(res, resource, ns, body);
+      if (method === 'PATCH' && name) return this.patch(req, res, resource, ns, name, body, url.searchParams);
+      if (method === 'DELETE' && name) return this.delete(res, resource, ns, name, body);
+    } catch (err) {
+      if (err instanceof ApiRefusal) return this.status(res, err.code, err.reason, err.message);
+      throw err;
     }
     return this.status(res, 405, 'MethodNotAllowed', `${method} not supported`);
+  }
+
+  /** 404 when the namespace of a namespaced object is missing, 403 when it is being deleted (as the NamespaceLifecycle admission plugin answers). */
+  private admitInNamespace(resource: Resource, ns: string | undefined, name: string): void {
+    if (resource === 'namespaces') return;
+    const namespace = this.get('namespaces', undefined, ns!);
+    if (!namespace) throw new ApiRefusal(404, 'NotFound', `namespaces "${ns}" not found`);
+    if (namespace.metadata.deletionTimestamp) {
+      throw new ApiRefusal(403, 'Forbidden', `${resource} "${name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`);
+    }
+  }
+
+  private create(res: ServerResponse, resource: Resource, ns: string | undefined, body: unknown): void {
+    if (!isObj(body) || !isObj(body.metadata) || typeof body.metadata.name !== 'string') {
+      throw new ApiRefusal(422, 'Invalid', `${KINDS[resource].kind} is invalid: metadata.name: Required value: name or generateName is required`);
+    }
+    const obj = structuredClone(body) as Obj;
+    const name = obj.metadata.name;
+    if (resource !== 'namespaces') obj.metadata.namespace = ns;
+    if (obj.metadata.resourceVersion) throw new ApiRefusal(400, 'BadRequest', 'resourceVersion should not be set on objects to be created');
+    validate(resource, obj);
+    if (this.get(resource, ns, name)) throw new ApiRefusal(409, 'AlreadyExists', `${resource} "${name}" already exists`);
+    this.admitInNamespace(resource, ns, name);
+    const stored = this.put(resource, resource === 'namespaces' ? { ...obj, status: { phase: 'Active' } } : obj);
+    this.send(res, 201, stored);
+    if (resource === 'services') this.later(() => this.reconcileService(ns!, name));
+    if (resource === 'deployments') this.later(() => this.reconcileDeployment(ns!, name));
+  }
+
+  private delete(res: ServerResponse, resource: Resource, ns: string | undefined, name: string, body: unknown): void {
+    const o = this.get(resource, ns, name);
+    if (!o) throw new ApiRefusal(404, 'NotFound', `${resource} "${name}" not found`);
+    const uid = isObj(body) && isObj(body.preconditions) ? body.preconditions.uid : undefined;
+    if (typeof uid === 'string' && uid !== o.metadata.uid) {
+      throw new ApiRefusal(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": Precondition failed: UID in precondition: ${uid}, UID in object meta: ${o.metadata.uid}`);
+    }
+    if (resource !== 'namespaces') {
+      this.remove(resource, ns, name);
+      return this.send(res, 200, o);
+    }
+    if (o.metadata.deletionTimestamp) {
+      throw new ApiRefusal(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on namespaces "${name}": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.`,
+      );
+    }
+    // A namespace is Terminating first; its content goes, then (unless a finalizer is stuck) the namespace itself.
+    const terminating = this.put('namespaces', { ...o, metadata: { ...o.metadata, deletionTimestamp: new Date().toISOString() }, status: { phase: 'Terminating' } });
+    this.send(res, 200, terminating);
+    if (this.behaviour.namespacesStuckTerminating) return;
+    this.later(() => {
+      for (const r of ['pods', 'services', 'deployments'] as const) for (const x of this.list(r)) if (x.metadata.namespace === name) this.remove(r, name, x.metadata.name);
+      this.remove('namespaces', undefined, name);
+    });
   }
 
   private route(path: string): { resource: Resource; ns?: string; name?: string } | undefined {
@@ -252,8 +409,11 @@ export class FakeKubeApiServer {
   }
 
   private listOrWatch(req: IncomingMessage, res: ServerResponse, resource: Resource, ns: string | undefined, q: URLSearchParams): void {
+    // Parsed before anything is sent: a malformed selector is a 400, as on a real API server.
+    const labels = q.get('labelSelector') ? parseLabelSelector(q.get('labelSelector')!) : [];
+    const fields = q.get('fieldSelector') ? parseFieldSelector(resource, q.get('fieldSelector')!) : [];
     const match = (o: Obj): boolean =>
-      (resource === 'namespaces' || o.metadata.namespace === ns) && matchesFields(o, q.get('fieldSelector')) && matchesLabels(o, q.get('labelSelector'));
+      (resource === 'namespaces' || o.metadata.namespace === ns) && fields.every((f) => f(o)) && labels.every((l) => l(o.metadata.labels ?? {}));
     if (q.get('watch') !== 'true') {
       const items = this.list(resource).filter(match);
       return this.send(res, 200, { kind: `${KINDS[resource].kind}List`, apiVersion: KINDS[resource].apiVersion, metadata: { resourceVersion: String(this.rv) }, items });
@@ -299,11 +459,22 @@ export class FakeKubeApiServer {
     if (!isObj(body)) return this.status(res, 400, 'BadRequest', 'body must be an object');
     const existing = this.get(resource, ns, name);
     if (!existing && type !== 'application/apply-patch+yaml') return this.status(res, 404, 'NotFound', `${resource} "${name}" not found`);
+    if (type === 'application/apply-patch+yaml' && (!body.apiVersion || !body.kind)) {
+      return this.status(res, 400, 'BadRequest', 'apiVersion and kind must be set in an apply patch');
+    }
     if (resource !== 'namespaces' && !this.get('namespaces', undefined, ns!)) {
       return this.status(res, 404, 'NotFound', `namespaces "${ns}" not found`);
     }
+    // A resourceVersion in the patch is a precondition: the object must be at exactly that version.
+    const wanted = isObj(body.metadata) ? body.metadata.resourceVersion : undefined;
+    if (typeof wanted === 'string' && wanted !== existing?.metadata.resourceVersion) {
+      return this.status(res, 409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+    }
+    if (!existing) this.admitInNamespace(resource, ns, name);
     const merged = merge(existing ?? { metadata: { name, ...(resource === 'namespaces' ? {} : { namespace: ns }) } }, body, type !== 'application/merge-patch+json') as Obj;
     merged.metadata = { ...merged.metadata, name, ...(resource === 'namespaces' ? {} : { namespace: ns }) };
+    if (resource === 'namespaces' && !existing) merged.status = { phase: 'Active' };
+    validate(resource, merged);
     const specChanged = JSON.stringify(existing?.spec) !== JSON.stringify(merged.spec);
     if (resource === 'deployments') merged.metadata.generation = (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0);
     const stored = this.put(resource, merged);
