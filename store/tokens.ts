@@ -4,6 +4,16 @@ import type { Db } from './db.js';
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
+/** A token as an administrator sees it: who, which, when; never the token or its hash. */
+export interface TokenInfo {
+  readonly id: number;
+  readonly person: string;
+  readonly label: string | null;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+  readonly revokedAt: number | null;
+}
+
 export class TokensRepo {
   private readonly findStmt;
   private readonly touchStmt;
@@ -26,6 +36,16 @@ export class TokensRepo {
     if (!row) return undefined;
     this.touchStmt.run(now, row.id);
     return row.person;
+  }
+
+  /** Every token, revoked ones included (an audit wants both), oldest first; optionally only `person`'s. */
+  list(person?: string): TokenInfo[] {
+    const columns = 'id, person, label, created_at AS createdAt, last_used_at AS lastUsedAt, revoked_at AS revokedAt';
+    return (
+      person === undefined
+        ? this.db.prepare(`SELECT ${columns} FROM tokens ORDER BY id`).all()
+        : this.db.prepare(`SELECT ${columns} FROM tokens WHERE person = ? ORDER BY id`).all(person)
+    ) as TokenInfo[];
   }
 
   /** Revokes every token of `person`; returns how many. */
