@@ -1,0 +1,218 @@
+/**
+ * The `kubecontrol` commander program: the core's verbs (derived from the
+ * grammar, see cli/verbs.ts) and the CLI's own commands (follow, apps
+ * validate, faults, gc). Built by a function so tests can inspect it, or run
+ * it with the words sent somewhere else, without a server.
+ */
+import { Command, Option, type OutputConfiguration } from 'commander';
+import type { CommandResult, DeployView } from '../commands/results.js';
+import type { EventRecord } from '../store/index.js';
+import { ApiClient } from './client.js';
+import { bold, dim, red, renderEvent, renderResult, renderSummary, yellow } from './render.js';
+import { addGrammarVerbs, type VerbHandler } from './verbs.js';
+
+/** Exit code of a followed deploy that did not succeed. */
+export const EXIT_DEPLOY_FAILED = 1;
+/** Exit code of a command that is not (or no longer) the CLI's to run. */
+export const EXIT_INVALID = 2;
+
+type Result = CommandResult & { exitCode: number; authenticated: boolean };
+
+/** What `buildProgram` may be given instead of its defaults. */
+export interface ProgramOptions {
+  /** Acts on the core's verbs; by default, sends them to the server (and follows queued deploys). */
+  readonly onVerb?: VerbHandler;
+  /** Where commander writes usage errors and help; by default, stdout and stderr. */
+  readonly output?: OutputConfiguration;
+}
+
+/** The `kubecontrol` program. Commander errors are thrown (exitOverride), never exit the process. */
+export function buildProgram(options: ProgramOptions = {}): Command {
+  const program = new Command('kubecontrol')
+    .description('Deploy and operate KubeApps from the terminal (talks to the kubecontrol server)')
+    .addOption(new Option('--url <url>', 'kubecontrol server').env('KUBECONTROL_URL').default('http://127.0.0.1:3000'))
+    .addOption(new Option('--token <token>', 'your API token (outside local mode)').env('KUBECONTROL_TOKEN').hideHelp())
+    .option('--as <person>', 'act as a person named in the KubeApps (local mode only)')
+    .option('--json', 'print one JSON object instead of text')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  // Before any subcommand is added: subcommands copy these settings when created.
+  if (options.output) program.configureOutput(options.output);
+
+  function client(): ApiClient {
+    const o = program.opts<{ url: string; token?: string; as?: string }>();
+    return new ApiClient({ url: o.url, token: o.token, as: o.as });
+  }
+  const json = (): boolean => program.opts<{ json?: boolean }>().json === true;
+
+  function out(text: string): void {
+    process.stdout.write(`${text}\n`);
+  }
+
+  /** Sends words to the command core and prints the result; returns it. */
+  async function run(args: string[]): Promise<Result> {
+    const { status, body } = await client().request<Result & { code?: string; message?: string }>('POST', '/api/commands', { args });
+    if (!('kind' in body)) {
+      // An API-level refusal (authentication, --as outside local mode).
+      const refusal = body as { message?: string };
+      process.stderr.write(`${red('✗')} ${refusal.message ?? `HTTP ${status}`}\n`);
+      process.exitCode = status === 401 || status === 403 ? 3 : 2;
+      return body as Result;
+    }
+    if (body.status === 'ok') {
+      if (json() && body.kind !== 'deploy_queued') out(JSON.stringify(body));
+      else if (!json()) out(renderResult(body));
+    } else {
+      if (json()) out(JSON.stringify(body));
+      else process.stderr.write(`${renderResult(body)}\n`);
+    }
+    process.exitCode = body.exitCode;
+    return body;
+  }
+
+  /** Shows a deploy's events live until it ends; exit code 1 unless it succeeded. */
+  async function follow(deployId: number, first?: DeployView): Promise<void> {
+    const started = first?.startedAt ?? first?.createdAt ?? Date.now();
+    let last: DeployView | undefined = first;
+    let hinted = false;
+    await client().follow(deployId, (type, data) => {
+      const msg = data as { event?: EventRecord; deploy: DeployView };
+      last = msg.deploy;
+      if (json()) return;
+      if (msg.event) out(renderEvent(msg.event, last.startedAt ?? started));
+      const approvers = msg.event?.kind === 'approval' ? (msg.event.data?.approvers as string[] | undefined) : undefined;
+      if (last.state === 'awaiting_approval' && approvers && !hinted) {
+        hinted = true;
+        out(
+          yellow(
+            `\n  Waiting for approval. An approver (${approvers.join(', ')}) runs, in another terminal:\n` +
+              `    npx kubecontrol approve ${deployId}${program.opts<{ as?: string }>().as ? ' --as <approver>' : ''}    (or: reject ${deployId} "reason")\n` +
+              `  Still following; Ctrl-C stops following, not the deploy.\n`,
+          ),
+        );
+      }
+    });
+    if (!last) return;
+    const final: DeployView = last;
+    if (json()) out(JSON.stringify(final));
+    else out(`\n${renderSummary(final)}`);
+    process.exitCode = final.state === 'succeeded' ? 0 : EXIT_DEPLOY_FAILED;
+  }
+
+  /** A verb that may queue a deploy: follow it unless detached. */
+  async function deployLike(args: string[], opts: { detach?: boolean }): Promise<void> {
+    const result = await run(args);
+    if (result.kind !== 'deploy_queued') return;
+    if (opts.detach) {
+      if (json()) out(JSON.stringify(result.deploy));
+      else out(dim(`Detached. Follow it with: npx kubecontrol follow ${result.deploy.id}`));
+      return;
+    }
+    if (!json()) out(dim(`Following deploy #${result.deploy.id} (Ctrl-C stops following, not the deploy)…`));
+    await follow(result.deploy.id, result.deploy);
+  }
+
+  function printPlain(status: number, body: unknown): void {
+    if (status >= 400) {
+      const message = (body as { message?: string }).message ?? `HTTP ${status}`;
+      if (json()) out(JSON.stringify(body));
+      else process.stderr.write(`${red('✗')} ${message}\n`);
+      process.exitCode = status === 404 ? 4 : status === 403 || status === 401 ? 3 : 2;
+      return;
+    }
+    out(JSON.stringify(body, null, json() ? 0 : 2));
+  }
+
+  // The core's verbs, from the grammar.
+  const send: VerbHandler = async (spec, words, cli) => {
+    if (spec.queuesDeploy) await deployLike(words, cli);
+    else await run(words);
+  };
+  const verbs = addGrammarVerbs(program, options.onVerb ?? send);
+
+  // The CLI's own commands.
+  program
+    .command('follow')
+    .description('show the live progress of a deploy')
+    .argument('<deploy>')
+    .action(async (id: string) => {
+      const { status, body } = await client().request<DeployView & { message?: string }>('GET', `/api/deploys/${encodeURIComponent(id)}`);
+      if (status !== 200) {
+        process.stderr.write(`${red('✗')} ${body.message ?? `HTTP ${status}`}\n`);
+        process.exitCode = status === 404 ? 4 : 2;
+        return;
+      }
+      await follow(body.id, body);
+    });
+
+  verbs
+    .get('apps')!
+    .command('validate')
+    .description('load every KubeApp (locally, no server) and print every problem')
+    .option('--dir <dir>', 'folder of KubeApps (default: kubeapps/)')
+    .action(async (o: { dir?: string }) => {
+      const { loadKubeApps } = await import('../kubeapps/index.js');
+      const { apps: ok, problems } = await loadKubeApps(o.dir);
+      if (json()) out(JSON.stringify({ valid: ok.map((a) => a.name), problems }));
+      else {
+        for (const a of ok) if (!problems.some((p) => p.app === a.name)) out(`✓ ${a.name}`);
+        for (const p of problems) {
+          process.stderr.write(`${red('✗')} ${bold(p.app)} (${p.file})\n${p.problems.map((l) => `    - ${l}`).join('\n')}\n`);
+        }
+      }
+      process.exitCode = problems.length ? 2 : 0;
+    });
+
+  const faults = program.command('faults').description('inject failures into the sandbox provider (demos, drills)');
+  faults
+    .command('add')
+    .argument('<step>', 'build | provision | deploy | cutover | teardown')
+    .argument('<fault>', 'fail | timeout | unhealthy')
+    .option('--app <app>', 'only this app')
+    .option('--times <n>', 'how many times it triggers', '1')
+    .action(async (step: string, fault: string, o: { app?: string; times: string }) => {
+      const { status, body } = await client().request<unknown>('POST', '/api/sandbox/faults', { step, fault, app: o.app, times: Number(o.times) });
+      printPlain(status, body);
+    });
+  faults.command('list').action(async () => {
+    const { status, body } = await client().request<unknown>('GET', '/api/sandbox/faults');
+    printPlain(status, body);
+  });
+  faults.command('clear').action(async () => {
+    const { status, body } = await client().request<unknown>('DELETE', '/api/sandbox/faults');
+    printPlain(status, body);
+  });
+
+  program
+    .command('gc')
+    .description('list cloud resources kubecontrol tagged that no live deploy owns; delete them with --yes')
+    .option('--yes', 'delete them')
+    .action(async (o: { yes?: boolean }) => {
+      const { status, body } = await client().request<{ orphans?: { kind: string; name: string; reason: string; outcome?: string }[]; message?: string; provider?: string }>(
+        o.yes ? 'POST' : 'GET',
+        '/api/gc',
+      );
+      if (json() || status !== 200) return printPlain(status, body);
+      const orphans = body.orphans ?? [];
+      out(dim(`provider: ${body.provider}`));
+      if (!orphans.length) out('Nothing to collect: every tagged resource belongs to a live or running deploy.');
+      for (const r of orphans) out(`${r.outcome ? (r.outcome === 'deleted' ? '✓ deleted' : red(`✗ ${r.outcome}`)) : '·'} ${r.kind} ${r.name} — ${r.reason}`);
+      if (orphans.length && !o.yes) out(dim('Run `kubecontrol gc --yes` to delete them.'));
+      if (orphans.some((r) => r.outcome && r.outcome !== 'deleted')) process.exitCode = 1;
+    });
+
+  // Tokens are managed on the server host by `npm run admin`, which says which database it opens;
+  // this client never opens the SQLite file. The old spelling points there instead of guessing a path.
+  program
+    .command('tokens', { hidden: true })
+    .argument('[words...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action((words: string[]) => {
+      process.stderr.write(`kubecontrol tokens moved: on the server host, run \`npm run admin -- tokens ${words.join(' ') || 'create|revoke|list …'}\`\n`);
+      process.exitCode = EXIT_INVALID;
+    });
+  program.addHelpText('after', '\nAPI tokens: on the server host, `npm run admin -- tokens create|revoke|list` (it names the database it opens).');
+
+  return program;
+}
