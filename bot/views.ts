@@ -5,7 +5,7 @@
  * functions of store records and command results: no Slack calls here.
  */
 import type { types } from '@slack/bolt';
-import type { AppStatus, CommandResult, DeployView } from '../commands/results.js';
+import type { AppStatus, CommandResult, DeployView, ErrorCode, ResultStatus } from '../commands/results.js';
 import type { DeployPlan } from '../deployer/plan.js';
 import { formatDuration } from '../deployer/time.js';
 import type { KubeApp } from '../kubeapps/index.js';
@@ -351,14 +351,51 @@ export function mentionIds(text: string): string {
   return text.replace(/(?<![<@\w])([UW][A-Z0-9]{8,})\b/g, '<@$1>');
 }
 
+/**
+ * The icon and the hint of an error answer, per code (every code: a new one
+ * must be placed here). The icon follows the status, except where the code
+ * says more: a failed group lookup decided nothing, so it is not shown as a
+ * failure or a refusal.
+ */
+export function errorDecoration(code: ErrorCode, status: ResultStatus): { readonly icon: string; readonly hint: string } {
+  const icon = status === 'refused' || status === 'conflict' ? '⛔' : status === 'error' ? '❌' : '⚠️';
+  switch (code) {
+    case 'empty':
+    case 'unknown_command':
+      return { icon, hint: `\nType \`${SLASH_COMMAND} help\` for every command.` };
+    case 'unknown_app':
+      return { icon, hint: `\n\`${SLASH_COMMAND} apps\` lists them.` };
+    case 'group_lookup_failed':
+      // The message already says which group and to try again.
+      return { icon: '🔁', hint: '' };
+    case 'missing_argument':
+    case 'bad_argument':
+    case 'unknown_flag':
+    case 'extra_argument':
+    case 'unknown_deploy':
+    case 'forbidden':
+    case 'self_approval':
+    case 'locked':
+    case 'not_locked':
+    case 'wrong_state':
+    case 'no_live_version':
+    case 'no_previous_version':
+    case 'infrastructure':
+      return { icon, hint: '' };
+    default: {
+      const unknown: never = code;
+      void unknown;
+      return { icon, hint: '' };
+    }
+  }
+}
+
 /** The ephemeral answer to a command's result. `channelApp` is the channel's default app, if one was filled in. */
 export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; appChannel?: string } = {}): Ephemeral {
   const note = extra.defaultApp ? `\n_(${extra.defaultApp} is this channel's app)_` : '';
   switch (r.kind) {
     case 'error': {
-      const icon = r.status === 'refused' || r.status === 'conflict' ? '⛔' : r.status === 'error' ? '❌' : '⚠️';
-      const hint =
-        r.code === 'unknown_command' || r.code === 'empty' ? `\nType \`${SLASH_COMMAND} help\` for every command.` : r.code === 'unknown_app' ? `\n\`${SLASH_COMMAND} apps\` lists them.` : '';
+      const { icon, hint } = errorDecoration(r.code, r.status);
       return ephemeral(`${icon} ${mentionIds(r.message)}${hint}${note}`);
     }
     case 'deploy_queued': {

@@ -1,5 +1,5 @@
 /** Terminal rendering of the command core's results and of deploy progress. */
-import type { AppStatus, CommandResult, DeployView } from '../commands/results.js';
+import type { AppStatus, CommandResult, DeployView, ErrorCode } from '../commands/results.js';
 import type { DeployPlan } from '../deployer/plan.js';
 import { formatDuration } from '../deployer/time.js';
 import type { EventRecord } from '../store/index.js';
@@ -71,11 +71,47 @@ function status(apps: readonly AppStatus[], provider: string): string {
   return lines.join('\n');
 }
 
+/**
+ * The mark before an error message, per code (every code: a new one must be
+ * placed here). `✗` for an answer that stands; `!` for one that may change on
+ * a second try because nothing was decided.
+ */
+export function errorMark(code: ErrorCode): string {
+  switch (code) {
+    case 'group_lookup_failed':
+      // Whether the person may act is unknown until the group resolves: not a refusal.
+      return yellow('!');
+    case 'empty':
+    case 'unknown_command':
+    case 'missing_argument':
+    case 'bad_argument':
+    case 'unknown_flag':
+    case 'extra_argument':
+    case 'unknown_app':
+    case 'unknown_deploy':
+    case 'forbidden':
+    case 'self_approval':
+    case 'locked':
+    case 'not_locked':
+    case 'wrong_state':
+    case 'no_live_version':
+    case 'no_previous_version':
+    case 'infrastructure':
+      return red('✗');
+    default: {
+      // The compiler sees every code above; at run time a newer server may still send one this CLI does not know.
+      const unknown: never = code;
+      void unknown;
+      return red('✗');
+    }
+  }
+}
+
 /** Human rendering of any result. */
 export function renderResult(r: CommandResult): string {
   switch (r.kind) {
     case 'error':
-      return `${red('✗')} ${r.message}`;
+      return `${errorMark(r.code)} ${r.message}`;
     case 'plan':
       return plan(r.plan);
     case 'status':

@@ -24,19 +24,51 @@ export function holders(app: KubeApp, role: Role): readonly string[] {
   return role === 'deploy' ? [...new Set([...app.owners, ...app.deployers])] : [...new Set([...app.owners, ...app.approvers])];
 }
 
-/** Whether `actor` holds `role` on `app`, directly or through a group. */
+/**
+ * A group named in a KubeApp could not be resolved while checking someone who
+ * is granted nothing else: whether they may act is unknown, which is not the
+ * same as "no". The core answers it as `group_lookup_failed` ("try again"),
+ * never as a refusal.
+ */
+export class GroupLookupError extends Error {
+  readonly code = 'group_lookup_failed';
+  /** What the resolver said, in one line (no stack), for the user's message. */
+  readonly reason: string;
+
+  constructor(
+    /** The group as the KubeApp names it, with its '@': `@platform-oncall`. */
+    readonly group: string,
+    options: { readonly cause: unknown },
+  ) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(`cannot resolve ${group}: ${reason}`, { cause: options.cause });
+    this.name = 'GroupLookupError';
+    this.reason = reason;
+  }
+}
+
+/**
+ * Whether `actor` holds `role` on `app`, directly or through a group.
+ * True as soon as a direct entry or a resolved group grants it. A group that
+ * cannot be resolved is not taken as "not a member": if nothing else grants
+ * the role and a lookup failed, this throws a `GroupLookupError` (the first
+ * failure) so the refusal is not silent and wrong.
+ */
 export async function canDo(actor: Actor, app: KubeApp, role: Role, groups?: GroupResolver): Promise<boolean> {
   const entries = holders(app, role);
   if (entries.includes(actor.id)) return true;
   if (!groups) return false;
+  let failed: GroupLookupError | undefined;
   for (const entry of entries) {
     if (!entry.startsWith('@')) continue;
     try {
       if ((await groups.members(entry.slice(1))).includes(actor.id)) return true;
-    } catch {
-      // A group that cannot be resolved grants nothing; the refusal names who can act.
+    } catch (err) {
+      // Keep looking: another group may still grant the role, and then the failure does not matter.
+      failed ??= new GroupLookupError(entry, { cause: err });
     }
   }
+  if (failed) throw failed;
   return false;
 }
 

@@ -44,6 +44,12 @@ export interface AppSummary {
   readonly locked: boolean;
 }
 
+/**
+ * Why a command was not done. Each renderer (cli/render.ts, bot/views.ts)
+ * switches over every code, so a new one must be rendered deliberately.
+ * `group_lookup_failed` (status 'error'): a user group that could grant the
+ * role could not be resolved; the answer says to try again, it is not a refusal.
+ */
 export type ErrorCode =
   | ParseErrorCode
   | 'unknown_app'
@@ -55,6 +61,7 @@ export type ErrorCode =
   | 'wrong_state'
   | 'no_live_version'
   | 'no_previous_version'
+  | 'group_lookup_failed'
   | 'infrastructure';
 
 interface Base {

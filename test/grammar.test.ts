@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { canDo, GroupLookupError, type GroupResolver } from '../commands/authorize.js';
 import { nearest, parse, tokenize } from '../commands/grammar.js';
+import type { KubeApp } from '../kubeapps/index.js';
 
 describe('the command grammar', () => {
   it.each([
@@ -70,5 +72,59 @@ describe('the command grammar', () => {
     expect(nearest('serch-svc', ['search-svc', 'web-frontend'])).toBe('search-svc');
     expect(nearest('web', ['search-svc', 'web-frontend'])).toBe('web-frontend');
     expect(nearest('payments', ['search-svc', 'web-frontend'])).toBeUndefined();
+  });
+});
+
+describe('authorisation through user groups (canDo)', () => {
+  // canDo reads only an app's people; the rest of a KubeApp does not matter here.
+  const app = {
+    name: 'search-svc',
+    owners: ['alice'],
+    deployers: ['carol', '@platform-oncall', '@search-team'],
+    approvers: ['bob'],
+  } as unknown as KubeApp;
+  const slackDown = new Error('usergroups.users.list failed: ratelimited');
+  /** Groups as a table; a group mapped to an Error fails its lookup. */
+  const groups = (table: Record<string, readonly string[] | Error>): GroupResolver & { asked: string[] } => {
+    const asked: string[] = [];
+    return {
+      asked,
+      members: async (handle) => {
+        asked.push(handle);
+        const entry = table[handle];
+        if (entry instanceof Error) throw entry;
+        return entry ?? [];
+      },
+    };
+  };
+
+  it('grants someone named directly, whatever the groups do', async () => {
+    const g = groups({ 'platform-oncall': slackDown, 'search-team': slackDown });
+    await expect(canDo({ id: 'carol' }, app, 'deploy', g)).resolves.toBe(true);
+    expect(g.asked).toEqual([]);
+  });
+
+  it('grants through a later group when an earlier one cannot be resolved', async () => {
+    const g = groups({ 'platform-oncall': slackDown, 'search-team': ['U0DAVE001'] });
+    await expect(canDo({ id: 'U0DAVE001' }, app, 'deploy', g)).resolves.toBe(true);
+    expect(g.asked).toEqual(['platform-oncall', 'search-team']);
+  });
+
+  it('throws a GroupLookupError, not a silent "no", when nothing grants and a lookup failed', async () => {
+    const g = groups({ 'platform-oncall': slackDown, 'search-team': ['U0DAVE001'] });
+    const err = await canDo({ id: 'U0MALLORY' }, app, 'deploy', g).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GroupLookupError);
+    expect(err).toMatchObject({ code: 'group_lookup_failed', group: '@platform-oncall', reason: 'usergroups.users.list failed: ratelimited', cause: slackDown });
+    expect((err as Error).message).toBe('cannot resolve @platform-oncall: usergroups.users.list failed: ratelimited');
+  });
+
+  it('says no when nothing grants and every group resolved', async () => {
+    const g = groups({ 'platform-oncall': ['U0ERIN001'], 'search-team': ['U0DAVE001'] });
+    await expect(canDo({ id: 'U0MALLORY' }, app, 'deploy', g)).resolves.toBe(false);
+    // Without a resolver, groups match nobody: still a plain no.
+    await expect(canDo({ id: 'U0MALLORY' }, app, 'deploy')).resolves.toBe(false);
   });
 });

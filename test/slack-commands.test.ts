@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BOT_TOKEN, CAROL, DAVE, MALLORY, SECRET, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
 import { postSigned, slashCommand } from './fakes/slack-requests.js';
+import { resultAnswer } from '../bot/views.js';
 
 describe('/kubeapp', () => {
   let h: SlackHarness;
@@ -98,6 +99,12 @@ describe('/kubeapp', () => {
     expect(text).toMatch(/\*search-svc\* · _not deployed yet_/);
     expect(text).toMatch(/\*#1\* · `v1`.*awaiting approval/);
     expect(text).toMatch(/\*web-frontend\* · _not deployed yet_/);
+  });
+
+  it('answers a failed group lookup as "try again", not as a refusal or a failure', () => {
+    const message = "Couldn't check your group membership for search-svc (@platform-oncall: ratelimited); try again.";
+    const answer = resultAnswer({ kind: 'error', status: 'error', code: 'group_lookup_failed', message, commandId: 1, verb: 'deploy' });
+    expect(answer).toMatchObject({ response_type: 'ephemeral', text: `🔁 ${message}` });
   });
 
   it('never writes tokens or the signing secret to logs, events, commands or messages', async () => {
