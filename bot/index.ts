@@ -5,19 +5,21 @@
  *   HTTP (SLACK_SIGNING_SECRET): `POST /slack/events` on the kubecontrol server.
  *   Socket Mode (SLACK_APP_TOKEN, no signing secret): Bolt's SocketModeReceiver.
  *
- * Wiring (console/main.ts):
+ * Wiring (system/main.ts, the composition root's caller):
  *   const slack = connectSlack(config.slack, { logger });          // no network yet
  *   const k = await startKubecontrol(config, { logger, groups: slack.groups });
- *   const bot = await startSlackBot(k, slack);                       // auth.test, listeners, reporter
+ *   const bot = await startSlackBot(slackSurfaceOf(k), slack);       // auth.test, listeners, reporter
  *   …  await bot.stop(); await k.close();
  */
 import { App, SocketModeReceiver, webApi, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { Kubecontrol } from '../console/server.js';
+import type { CommandCore } from '../commands/core.js';
+import type { KubeApp } from '../kubeapps/index.js';
+import type { Store } from '../store/index.js';
 import { SLACK_USER_ID, SlackGroups, SlackUsers } from './identity.js';
 import { registerListeners } from './listeners.js';
 import { boltLogger } from './logger.js';
-import { MountedHttpReceiver } from './receiver.js';
+import { MountedHttpReceiver, type Mount } from './receiver.js';
 import { ThreadReporter } from './reporter.js';
 
 export { ACTION_APPROVE, ACTION_REJECT, SLACK_EVENTS_PATH, SLASH_COMMAND } from './constants.js';
@@ -83,6 +85,19 @@ export interface SlackBotOptions {
   readonly heartbeatMs?: number;
 }
 
+/** What the Slack surface needs from the running system, and nothing more. */
+export interface SlackSurfaceDeps {
+  readonly core: CommandCore;
+  /** Read models (deploys, events, threads) and the committed-event feed; the reporter records its thread state there. */
+  readonly store: Store;
+  readonly apps: ReadonlyMap<string, KubeApp>;
+  readonly providerLabel: string;
+  /** The server's base URL, for the log line. */
+  readonly url: string;
+  /** Mounts `/slack/events` on the server (HTTP mode). */
+  mount(handler: Mount): void;
+}
+
 /** The running Slack surface. */
 export interface SlackBot {
   readonly mode: 'http' | 'socket';
@@ -102,8 +117,8 @@ export class SlackStartError extends Error {
   }
 }
 
-/** Starts the Bolt app on `k` (HTTP on k's server, or Socket Mode) and the thread reporter. */
-export async function startSlackBot(k: Kubecontrol, slack: SlackConnection, options: SlackBotOptions = {}): Promise<SlackBot> {
+/** Starts the Bolt app (HTTP on the server, or Socket Mode) and the thread reporter. */
+export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection, options: SlackBotOptions = {}): Promise<SlackBot> {
   const { settings } = slack;
   // Who the bot is, once, before any request: Bolt then never calls auth.test on the ack path.
   let auth: webApi.AuthTestResponse;
@@ -153,7 +168,7 @@ export async function startSlackBot(k: Kubecontrol, slack: SlackConnection, opti
     apps: k.apps,
     client: slack.client,
     logger: slack.logger,
-    providerLabel: k.provider.label,
+    providerLabel: k.providerLabel,
     intervalMs: options.cardIntervalMs,
     heartbeatMs: options.heartbeatMs,
     groupIds: (handle) => slack.groups.idOf(handle),

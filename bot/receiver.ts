@@ -7,8 +7,10 @@
  */
 import { HTTPModuleFunctions, HTTPResponseAck, type App, type Logger as BoltLogger, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Mount } from '../console/server.js';
 import { SLACK_EVENTS_PATH } from './constants.js';
+
+/** A request handler mounted on the kubecontrol server; false when the request is not its own. */
+export type Mount = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
 export interface MountedReceiverOptions {
   readonly signingSecret: string;

@@ -3,7 +3,7 @@
  * It never imports Slack, HTTP or terminal code; surfaces call `execute` with
  * who asked, what they typed and where, and render the typed result.
  */
-import type { Deployer } from '../deployer/pipeline.js';
+import type { Deployer } from '../deployer/driver.js';
 import { planDeploy } from '../deployer/plan.js';
 import type { Provider } from '../deployer/ports.js';
 import type { KubeApp, Strategy } from '../kubeapps/index.js';
@@ -13,6 +13,24 @@ import { helpText, nearest, parse, tokenize, type Command, type Verb } from './g
 import type { AppStatus, AppSummary, CommandResult, DeployView, ErrorCode, ResultStatus } from './results.js';
 
 export type { Actor, GroupResolver } from './authorize.js';
+
+/**
+ * What runs once the surface has answered: a deploy joins the deployer's line.
+ * Carried on the result as a non-enumerable property, so it never reaches JSON.
+ */
+export type AfterAck = () => void;
+
+/** Runs the result's continuation, if it has one. Surfaces call it right after they answered. */
+export function runAfterAck(result: CommandResult): void {
+  const next = (result as { afterAck?: AfterAck }).afterAck;
+  next?.();
+}
+
+/** Attaches the continuation to a result without making it part of what is sent. */
+function withAfterAck<T extends CommandResult>(result: T, next: AfterAck): T {
+  Object.defineProperty(result, 'afterAck', { value: next, enumerable: false });
+  return result;
+}
 
 /** One request from a surface. */
 export interface CommandRequest {
@@ -172,19 +190,22 @@ export class CommandCore {
           if (draining && !command.dryRun) {
             const flipped = deployer.flipBack(draining.id, { actor: req.actor.id, surface: req.surface });
             if (flipped.ok) {
-              const previous = store.deploys.get(draining.fromDeployId!)!;
-              accept(`rollback of ${a.name}: deploy #${draining.id} flipped back to ${previous.version}`, { deployId: draining.id });
+              const previous = store.environments.get(draining.fromEnvId!)!;
+              const version = previous.version ?? draining.fromVersion ?? '?';
+              accept(`rollback of ${a.name}: deploy #${draining.id} flipped back to ${version}`, { deployId: draining.id });
               return {
                 kind: 'flipped_back',
                 status: 'ok',
                 commandId,
                 deploy: this.view(draining.id),
-                to: { version: previous.version, cluster: previous.toCluster! },
-                message: `Rolled back within the drain: ${a.dns.name} goes back to ${previous.toCluster} (${previous.version}) now; deploy #${draining.id}'s cluster ${draining.toCluster} is torn down.`,
+                to: { version, cluster: previous.name },
+                message: `Rolled back within the drain: ${a.dns.name} goes back to ${previous.name} (${version}) now; deploy #${draining.id}'s cluster ${draining.toCluster} is torn down.`,
               };
             }
           }
-          const live = store.deploys.lastSucceeded(a.name);
+          // What runs now is the live environment's version (a rolling update changes it in place).
+          const env = store.environments.live(a.name);
+          const live = env?.version ? { version: env.version } : store.deploys.lastSucceeded(a.name);
           if (!live) return reject('conflict', 'no_live_version', `${a.name} has never been deployed successfully: there is nothing to roll back.`, { app: a.name });
           const previous = store.deploys.lastSucceededOtherThan(a.name, live.version);
           if (!previous) return reject('conflict', 'no_previous_version', `${a.name} has no successful version before ${live.version} to roll back to.`, { app: a.name });
@@ -196,9 +217,9 @@ export class CommandCore {
           return reject('conflict', 'locked', `${a.name} is locked by ${lock.lockedBy} since ${new Date(lock.at).toISOString()}: “${lock.reason}”. \`unlock ${a.name}\` first.`, { app: a.name });
         }
         if (strategy === 'rolling' && !(command.verb === 'deploy' && command.dryRun)) {
-          const live = store.deploys.lastSucceeded(a.name);
+          const live = store.environments.live(a.name);
           const pendingBlueGreen = store.deploys.active().some((d) => d.app === a.name && d.strategy === 'blue-green');
-          if (!live?.toCluster && !pendingBlueGreen) {
+          if (!live && !pendingBlueGreen) {
             return reject('conflict', 'no_live_version', `${a.name} has no running cluster for a rolling update: deploy it with \`--strategy blue-green\` first.`, { app: a.name });
           }
         }
@@ -231,17 +252,21 @@ export class CommandCore {
           });
           return { d, commandId };
         });
-        const position = deployer.submit(created.d);
+        // Nothing of the deployer runs before the surface has answered: the deploy joins its line after the ack.
         const view = this.view(created.d.id);
+        const position = view.queue ?? { position: 0, ahead: [] };
         const waiting = position.position > 0 ? ` — ${position.position} ahead of it in ${a.name}'s line (#${position.ahead.join(', #')})` : '';
-        return {
-          kind: 'deploy_queued',
-          status: 'ok',
-          commandId: created.commandId,
-          deploy: view,
-          position,
-          message: `Deploy #${created.d.id}: ${a.name} ${version} (${strategy}${command.verb === 'rollback' ? ', rollback' : ''}) queued on ${provider.label}${waiting}.`,
-        };
+        return withAfterAck(
+          {
+            kind: 'deploy_queued',
+            status: 'ok',
+            commandId: created.commandId,
+            deploy: view,
+            position,
+            message: `Deploy #${created.d.id}: ${a.name} ${version} (${strategy}${command.verb === 'rollback' ? ', rollback' : ''}) queued on ${provider.label}${waiting}.`,
+          },
+          () => void deployer.submit(created.d),
+        );
       }
       case 'approve':
       case 'reject': {
@@ -339,7 +364,8 @@ export class CommandCore {
     };
     const app = this.options.apps.get(appName);
     if (!app) return skip('unknown_app', `refresh skipped: ${appName} is no longer defined`);
-    const live = store.deploys.lastSucceeded(app.name);
+    const env = store.environments.live(app.name);
+    const live = env?.version ? { version: env.version } : undefined;
     if (!live) return skip('no_live_version', `refresh of ${app.name} skipped: it has never been deployed`);
     const lock = store.locks.get(app.name);
     if (lock) return skip('locked', `refresh of ${app.name} skipped: locked by ${lock.lockedBy}: “${lock.reason}”`);
@@ -363,6 +389,7 @@ export class CommandCore {
       store.events.append({ deployId: d.id, kind: 'command', message: `scheduled refresh of ${app.name} ${live.version} (${trigger})`, data: { actor: actor.id, surface: 'schedule', commandId } });
       return { d, commandId };
     });
+    // A schedule has nobody to answer: the deploy joins its line at once.
     const position = deployer.submit(created.d);
     return {
       kind: 'deploy_queued',
@@ -380,7 +407,7 @@ export class CommandCore {
   }
 
   private toView(d: DeployRecord): DeployView {
-    const end = d.finishedAt ?? Date.now();
+    const end = d.finishedAt ?? this.store.now();
     return {
       ...d,
       steps: this.store.deploys.steps(d.id),
@@ -391,10 +418,14 @@ export class CommandCore {
   }
 
   private appStatus(name: string, active: readonly DeployRecord[]): AppStatus {
-    const live = this.store.deploys.lastSucceeded(name);
+    // Ownership: what serves the app is its live environment, whichever deploy last changed it.
+    const env = this.store.environments.live(name);
+    const last = env ? this.store.deploys.lastSucceeded(name) : undefined;
     return {
       app: name,
-      live: live ? { version: live.version, cluster: live.toCluster, deployId: live.id, since: live.finishedAt ?? live.updatedAt } : null,
+      live: env
+        ? { version: env.version ?? last?.version ?? '?', cluster: env.name, deployId: last?.id ?? env.createdBy, since: last?.finishedAt ?? env.liveSince ?? env.updatedAt }
+        : null,
       active: active.filter((d) => d.app === name).map((d) => this.toView(d)),
       lock: this.store.locks.get(name) ?? null,
     };
@@ -415,7 +446,7 @@ export class CommandCore {
       owners: a.owners,
       deployers: a.deployers,
       approvers: a.approvers,
-      liveVersion: this.store.deploys.lastSucceeded(a.name)?.version ?? null,
+      liveVersion: this.store.environments.live(a.name)?.version ?? null,
       locked: !!this.store.locks.get(a.name),
     };
   }

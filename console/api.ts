@@ -14,14 +14,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { CommandCore } from '../commands/core.js';
+import { runAfterAck, type CommandCore } from '../commands/core.js';
 import { EXIT_CODES, type ResultStatus } from '../commands/results.js';
-import { collectGarbage } from '../deployer/gc.js';
-import type { Provider } from '../deployer/ports.js';
-import { FAULT_KINDS, FAULT_STEPS } from '../deployer/sandbox/index.js';
+import type { GcReport } from '../deployer/gc.js';
 import type { KubeApp } from '../kubeapps/index.js';
-import { isTerminal, type Store } from '../store/index.js';
-import type { Config } from './config.js';
+import { isTerminal, type EventFeed, type Store } from '../store/index.js';
 
 export const HTTP_STATUS: Readonly<Record<ResultStatus, number>> = {
   ok: 200,
@@ -32,13 +29,31 @@ export const HTTP_STATUS: Readonly<Record<ResultStatus, number>> = {
   error: 502,
 };
 
+/** Injectable faults, when the provider has them (the sandbox). */
+export interface Faults {
+  readonly steps: readonly [string, ...string[]];
+  readonly kinds: readonly [string, ...string[]];
+  add(f: { step: string; fault: string; app?: string; times?: number }): void;
+  list(): unknown;
+  clear(): void;
+}
+
+/** What the API needs, and nothing more. */
 export interface ApiDeps {
-  readonly config: Pick<Config, 'auth' | 'admins' | 'provider'>;
-  readonly store: Store;
+  readonly config: { readonly auth: 'local' | 'token'; readonly admins: readonly string[] };
   readonly core: CommandCore;
-  readonly provider: Provider;
+  /** Read models: deploys and their events. */
+  readonly reads: { readonly deploys: Pick<Store['deploys'], 'get'>; readonly events: Pick<Store['events'], 'after'> };
+  /** Committed events, for the live stream. */
+  readonly feed: EventFeed;
+  readonly tokens: Pick<Store['tokens'], 'verify'>;
+  readonly provider: { readonly name: string; readonly label: string };
   readonly apps: ReadonlyMap<string, KubeApp>;
   readonly version: string;
+  readonly installation: string;
+  /** Lists (and with `del`, deletes) what no environment in use owns. */
+  readonly gc: (del: boolean) => Promise<GcReport>;
+  readonly faults?: Faults;
 }
 
 /** A caller's identity as the API established it. */
@@ -86,16 +101,18 @@ const commandBody = z.union([
   z.object({ args: z.array(z.string().max(1000)).min(1).max(50) }),
   z.object({ text: z.string().min(1).max(4000) }),
 ]);
-const faultBody = z.object({
-  step: z.enum(FAULT_STEPS),
-  fault: z.enum(FAULT_KINDS),
-  app: z.string().optional(),
-  times: z.number().int().min(1).max(100).optional(),
-});
 
 /** Builds the API's request handler; returns false for paths it does not own. */
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  const { store, core, config } = deps;
+  const { reads: store, core, config } = deps;
+  const faultBody = deps.faults
+    ? z.object({
+        step: z.enum(deps.faults.steps),
+        fault: z.enum(deps.faults.kinds),
+        app: z.string().optional(),
+        times: z.number().int().min(1).max(100).optional(),
+      })
+    : undefined;
 
   const identify = (req: IncomingMessage): Caller => {
     const as = header(req, 'x-kubecontrol-as');
@@ -107,7 +124,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     if (as) throw new HttpError(403, 'as_refused', '--as is only available in local mode; the server knows you by your token');
     const auth = header(req, 'authorization');
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const person = token ? store.tokens.verify(token) : undefined;
+    const person = token ? deps.tokens.verify(token) : undefined;
     if (!person) {
       throw new HttpError(401, 'unauthenticated', token ? 'this token is unknown or revoked' : 'a bearer token is required: set KUBECONTROL_TOKEN (ask an admin: `kubecontrol tokens create <you>`)');
     }
@@ -133,6 +150,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
           version: deps.version,
           provider: deps.provider.name,
           providerLabel: deps.provider.label,
+          installation: deps.installation,
           auth: config.auth,
           authenticated: config.auth !== 'local',
           note: config.auth === 'local' ? 'local mode: unauthenticated; callers are trusted by user name' : undefined,
@@ -148,6 +166,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
         const surface = header(req, 'x-kubecontrol-surface') === 'console' ? 'console' : 'cli';
         const result = await core.execute({ actor: { id: caller.id }, surface, input });
         sendJson(res, HTTP_STATUS[result.status], { ...result, exitCode: EXIT_CODES[result.status], authenticated: caller.authenticated });
+        // Only now, with the answer on its way, does a deploy join the deployer's line.
+        runAfterAck(result);
         return true;
       }
       let m = /^\/api\/deploys\/(\d+)$/.exec(path);
@@ -168,23 +188,24 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       }
       if (path === '/api/gc' && (method === 'GET' || method === 'POST')) {
         if (!isAdmin(caller)) throw new HttpError(403, 'forbidden', `${caller.id} is not an admin (KUBECONTROL_ADMINS)`);
-        const report = await collectGarbage({ store, provider: deps.provider, apps: deps.apps, delete: method === 'POST' });
+        const report = await deps.gc(method === 'POST');
         sendJson(res, 200, report);
         return true;
       }
       if (path === '/api/sandbox/faults') {
-        if (deps.provider.name !== 'sandbox') throw new HttpError(404, 'not_sandbox', 'faults can only be injected into the sandbox provider');
+        const faults = deps.faults;
+        if (!faults || !faultBody) throw new HttpError(404, 'not_sandbox', 'faults can only be injected into the sandbox provider');
         if (method === 'POST') {
           const parsed = faultBody.safeParse(await readJson(req));
           if (!parsed.success) {
-            throw new HttpError(400, 'bad_request', `send {"step": ${FAULT_STEPS.map((s) => `"${s}"`).join('|')}, "fault": ${FAULT_KINDS.map((s) => `"${s}"`).join('|')}, "app"?: name, "times"?: n}`);
+            throw new HttpError(400, 'bad_request', `send {"step": ${faults.steps.map((s) => `"${s}"`).join('|')}, "fault": ${faults.kinds.map((s) => `"${s}"`).join('|')}, "app"?: name, "times"?: n}`);
           }
           if (parsed.data.app && !deps.apps.has(parsed.data.app)) throw new HttpError(404, 'unknown_app', `there is no app ${parsed.data.app}`);
-          store.sandbox.addFault(parsed.data);
+          faults.add(parsed.data);
         } else if (method === 'DELETE') {
-          store.sandbox.clearFaults();
+          faults.clear();
         }
-        sendJson(res, 200, store.sandbox.faults());
+        sendJson(res, 200, faults.list());
         return true;
       }
       throw new HttpError(404, 'not_found', `no such endpoint: ${method} ${path}`);
@@ -207,7 +228,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 /** Server-sent events: every event after `after`, then live ones, until the deploy has ended and cleaned up. */
 function streamEvents(deps: ApiDeps, deployId: number, after: number, req: IncomingMessage, res: ServerResponse): void {
-  const { store, core } = deps;
+  const { reads: store, core, feed } = deps;
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   let last = after;
   let closed = false;
@@ -230,16 +251,17 @@ function streamEvents(deps: ApiDeps, deployId: number, after: number, req: Incom
       res.end();
     }
   };
+  // The feed announces committed events only, so the flush reads exactly what is stored.
   const onEvent = (e: { deployId: number }): void => {
-    if (e.deployId === deployId) setImmediate(flush);
+    if (e.deployId === deployId) flush();
   };
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
   const stop = (): void => {
     closed = true;
     clearInterval(heartbeat);
-    store.events.feed.off('appended', onEvent);
+    feed.off('appended', onEvent);
   };
-  store.events.feed.on('appended', onEvent);
+  feed.on('appended', onEvent);
   req.on('close', stop);
   flush();
 }

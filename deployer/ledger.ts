@@ -1,9 +1,14 @@
-/** The DeployLedger port over the store's resources table; every change is also an event. */
+/**
+ * The DeployLedger port over the store's resources table. Every resource
+ * belongs to an environment; recording the intent to create one also appends
+ * its undo entry, in one transaction, before the resource exists. Every change
+ * is an event of the deploy.
+ */
 import type { Store } from '../store/index.js';
 import type { DeployLedger, ResourceKind } from './ports.js';
 
-/** A ledger bound to one deploy: adapters record intent → created → deleted through it. */
-export function createDeployLedger(store: Store, deploy: { id: number; app: string }, provider: string): DeployLedger {
+/** A ledger bound to one deploy and the environment it builds (or tears down). */
+export function createDeployLedger(store: Store, deploy: { id: number; app: string; envId?: number | null }, provider: string): DeployLedger {
   const note = (id: number, state: string, error?: string): void => {
     const r = store.resources.get(id);
     if (!r) return;
@@ -17,26 +22,39 @@ export function createDeployLedger(store: Store, deploy: { id: number; app: stri
   };
   return {
     intend({ kind, name, parentId, data }: { kind: ResourceKind; name: string; parentId?: number | null; data?: Record<string, unknown> }) {
-      const existing = store.resources.find(provider, kind, name);
-      const r = store.resources.intend({ deployId: deploy.id, app: deploy.app, provider, kind, name, parentId, data });
-      if (!existing || existing.state === 'deleted') note(r.id, 'intent');
-      return r;
+      return store.tx(() => {
+        const existing = store.resources.find(provider, kind, name);
+        const r = store.resources.intend({ deployId: deploy.id, envId: deploy.envId ?? null, app: deploy.app, provider, kind, name, parentId, data });
+        if (!existing || existing.state === 'deleted' || existing.state === 'failed') {
+          note(r.id, 'intent');
+          store.undo.append(deploy.id, { kind: 'resource', resourceId: r.id, name, resourceKind: kind });
+        }
+        return r;
+      });
     },
     created(id, data) {
-      store.resources.set(id, 'created', { data });
-      note(id, 'created');
+      store.tx(() => {
+        store.resources.set(id, 'created', { data });
+        note(id, 'created');
+      });
     },
     deleting(id) {
-      store.resources.set(id, 'deleting');
-      note(id, 'deleting');
+      store.tx(() => {
+        store.resources.set(id, 'deleting');
+        note(id, 'deleting');
+      });
     },
     deleted(id) {
-      store.resources.set(id, 'deleted');
-      note(id, 'deleted');
+      store.tx(() => {
+        store.resources.set(id, 'deleted');
+        note(id, 'deleted');
+      });
     },
     failed(id, error) {
-      store.resources.set(id, 'failed', { error });
-      note(id, 'failed', error);
+      store.tx(() => {
+        store.resources.set(id, 'failed', { error });
+        note(id, 'failed', error);
+      });
     },
   };
 }

@@ -26,7 +26,9 @@ export async function planDeploy(opts: { store: Store; provider: Provider; app: 
   const { store, provider, app, version, strategy } = opts;
   const uri = provider.registry.imageUri({ app, tag: version });
   const exists = await provider.registry.hasImage({ app, tag: version });
-  const live = store.deploys.lastSucceeded(app.name);
+  // Ownership: the environment serving the app now.
+  const env = store.environments.live(app.name);
+  const live = env ? { toCluster: env.name, version: env.version ?? '?' } : undefined;
   const liveCluster = live?.toCluster ? await provider.clusters.describe({ name: live.toCluster, app }) : undefined;
   const record = await provider.dns.current({ app });
   const hw = app.hardware;

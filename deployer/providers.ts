@@ -1,6 +1,7 @@
 /** The composition root's one choice of adapters: sandbox, aws or local. */
 import type { KubeApp } from '../kubeapps/index.js';
 import type { Store } from '../store/index.js';
+import type { Clock } from './clock.js';
 import type { Provider } from './ports.js';
 import { createSandboxProvider } from './sandbox/index.js';
 
@@ -9,10 +10,20 @@ export interface ProviderChoice {
   readonly sandboxScale: number;
 }
 
-export async function createProvider(choice: ProviderChoice, store: Store, apps: readonly KubeApp[]): Promise<Provider> {
+/** What every provider is built with. */
+export interface ProviderDeps {
+  readonly store: Store;
+  readonly apps: readonly KubeApp[];
+  readonly clock: Clock;
+  /** This installation's identity, carried by every resource the provider creates. */
+  readonly installation: string;
+}
+
+export async function createProvider(choice: ProviderChoice, deps: ProviderDeps): Promise<Provider> {
+  const { store, apps, clock, installation } = deps;
   switch (choice.provider) {
     case 'sandbox':
-      return createSandboxProvider(store, { scale: choice.sandboxScale });
+      return createSandboxProvider(store, { scale: choice.sandboxScale, clock, installation });
     case 'aws': {
       // Loaded only when asked for, so local mode does not load the AWS SDK.
       const { createAwsProvider } = await import('./aws/index.js');

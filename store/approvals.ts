@@ -7,7 +7,10 @@ export class ApprovalsRepo {
   private readonly insertStmt;
   private readonly getStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO approvals (deploy_id, decision, actor, actor_name, surface, reason, at)
        VALUES (@deployId, @decision, @actor, @actorName, @surface, @reason, @at)`,
@@ -15,7 +18,7 @@ export class ApprovalsRepo {
     this.getStmt = db.prepare('SELECT * FROM approvals WHERE deploy_id = ?');
   }
 
-  record(a: { deployId: number; decision: Decision; actor: string; actorName?: string | null; surface: Surface; reason?: string | null }, at = Date.now()): void {
+  record(a: { deployId: number; decision: Decision; actor: string; actorName?: string | null; surface: Surface; reason?: string | null }, at = this.now()): void {
     this.insertStmt.run({ ...a, actorName: a.actorName ?? null, reason: a.reason ?? null, at });
   }
 

@@ -24,7 +24,10 @@ export class CommandsRepo {
   private readonly finishStmt;
   private readonly forAppStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO commands (at, actor, actor_name, surface, text, verb, app, deploy_id, outcome, message, idempotency_key)
        VALUES (@at, @actor, @actorName, @surface, @text, @verb, @app, @deployId, @outcome, @message, @idempotencyKey)`,
@@ -39,7 +42,7 @@ export class CommandsRepo {
   }
 
   /** Records a command; returns its id. */
-  record(c: NewCommand, at: number = Date.now()): number {
+  record(c: NewCommand, at: number = this.now()): number {
     const info = this.insertStmt.run({
       at,
       actor: c.actor,

@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 import { toRecord, toRecords } from './rows.js';
 import type { DeployKind, DeployRecord, DeployState, StepName, StepRecord, StepState, Surface } from './types.js';
 import { TERMINAL_STATES } from './types.js';
+import { assertTransition } from './lifecycle.js';
 
 export interface NewDeploy {
   readonly app: string;
@@ -26,7 +27,9 @@ export type DeployPatch = Partial<
     | 'fromVersion'
     | 'fromCluster'
     | 'fromDeployId'
+    | 'fromEnvId'
     | 'toCluster'
+    | 'toEnvId'
     | 'endpoint'
     | 'previousTarget'
     | 'approvalDeadline'
@@ -43,7 +46,9 @@ const PATCH_COLUMNS: Record<keyof DeployPatch, string> = {
   fromVersion: 'from_version',
   fromCluster: 'from_cluster',
   fromDeployId: 'from_deploy_id',
+  fromEnvId: 'from_env_id',
   toCluster: 'to_cluster',
+  toEnvId: 'to_env_id',
   endpoint: 'endpoint',
   previousTarget: 'previous_target',
   approvalDeadline: 'approval_deadline',
@@ -61,6 +66,8 @@ export class DeploysRepo {
   private readonly historyStmt;
   private readonly historyBeforeStmt;
   private readonly activeStmt;
+  private readonly aheadStmt;
+  private readonly aheadCountStmt;
   private readonly lastSuccessStmt;
   private readonly lastSuccessOtherVersionStmt;
   private readonly stepsStmt;
@@ -68,7 +75,10 @@ export class DeploysRepo {
   /** Statements built for a set of columns (transition / patch), prepared once per shape. */
   private readonly shaped = new Map<string, ReturnType<Db['prepare']>>();
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO deploys (app, version, strategy, kind, state, requested_by, requested_by_name, surface, command_id, provider,
                             created_at, updated_at, thread_channel)
@@ -79,6 +89,9 @@ export class DeploysRepo {
     this.historyStmt = db.prepare('SELECT * FROM deploys WHERE app = ? ORDER BY id DESC LIMIT ?');
     this.historyBeforeStmt = db.prepare('SELECT * FROM deploys WHERE app = ? AND id < ? ORDER BY id DESC LIMIT ?');
     this.activeStmt = db.prepare(`SELECT * FROM deploys WHERE state NOT IN (${TERMINAL_SQL}) ORDER BY id`);
+    // Both on the partial index deploys_active_app: the cost follows the app's own line, never the history.
+    this.aheadStmt = db.prepare(`SELECT id FROM deploys WHERE app = ? AND id < ? AND state NOT IN (${TERMINAL_SQL}) ORDER BY id LIMIT ?`);
+    this.aheadCountStmt = db.prepare(`SELECT count(*) AS n FROM deploys WHERE app = ? AND id < ? AND state NOT IN (${TERMINAL_SQL})`);
     this.lastSuccessStmt = db.prepare(
       "SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' ORDER BY id DESC LIMIT 1",
     );
@@ -95,7 +108,7 @@ export class DeploysRepo {
     );
   }
 
-  create(d: NewDeploy, now: number = Date.now()): DeployRecord {
+  create(d: NewDeploy, now: number = this.now()): DeployRecord {
     const info = this.insertStmt.run({
       app: d.app,
       version: d.version,
@@ -120,8 +133,11 @@ export class DeploysRepo {
   /**
    * Moves a deploy to `to` only if it is in one of `from` (compare-and-set), so two
    * racing decisions cannot both win. Returns whether this call made the change.
+   * Throws IllegalTransition when the lifecycle table (store/lifecycle.ts) does not
+   * allow `from → to`, whatever the row's state.
    */
-  transition(id: number, from: readonly DeployState[], to: DeployState, patch: DeployPatch = {}, now = Date.now()): boolean {
+  transition(id: number, from: readonly DeployState[], to: DeployState, patch: DeployPatch = {}, now = this.now()): boolean {
+    assertTransition(from, to);
     const sets = ['state = @to', 'updated_at = @now'];
     const params: Record<string, unknown> = { id, to, now };
     for (const [key, value] of Object.entries(patch)) {
@@ -136,7 +152,7 @@ export class DeploysRepo {
   }
 
   /** Sets columns without changing state. */
-  patch(id: number, patch: DeployPatch, now = Date.now()): void {
+  patch(id: number, patch: DeployPatch, now = this.now()): void {
     const entries = Object.entries(patch);
     if (!entries.length) return;
     const sets = entries.map(([key]) => `${PATCH_COLUMNS[key as keyof DeployPatch]} = @${key}`);
@@ -158,6 +174,13 @@ export class DeploysRepo {
   /** Deploys not yet in a terminal state, oldest first. */
   active(): DeployRecord[] {
     return toRecords<DeployRecord>(this.activeStmt.all());
+  }
+
+  /** The app's unfinished deploys older than `id`: how many, and the first `limit` ids (oldest first). */
+  ahead(app: string, id: number, limit = 10): { count: number; ids: number[] } {
+    const { n } = this.aheadCountStmt.get(app, id) as { n: number };
+    if (!n) return { count: 0, ids: [] };
+    return { count: n, ids: (this.aheadStmt.all(app, id, limit) as { id: number }[]).map((r) => r.id) };
   }
 
   /** Terminal deploys whose cleanup did not finish (a restart must finish it). */
@@ -182,7 +205,7 @@ export class DeploysRepo {
   }
 
   /** Records a step's state; the first start time is kept. */
-  step(deployId: number, name: StepName, state: StepState, detail?: string | null, now = Date.now()): void {
+  step(deployId: number, name: StepName, state: StepState, detail?: string | null, now = this.now()): void {
     const running = state === 'running' || state === 'pending';
     this.stepUpsertStmt.run({
       deployId,
@@ -192,10 +215,5 @@ export class DeploysRepo {
       finishedAt: running ? null : now,
       detail: detail ?? null,
     });
-  }
-
-  /** Runs `fn` in one SQLite transaction. */
-  tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
   }
 }

@@ -1,6 +1,6 @@
 /** The append-only event log of each deploy; reporters read only this. */
-import { EventEmitter } from 'node:events';
 import type { Db } from './db.js';
+import type { EventFeed } from './feed.js';
 import { json, toRecord, toRecords } from './rows.js';
 import type { EventKind, EventLevel, EventRecord, StepName } from './types.js';
 
@@ -14,14 +14,17 @@ export interface NewEvent {
 }
 
 export class EventsRepo {
-  /** Emits 'appended' (EventRecord) after each committed insert, so followers wake without polling. */
-  readonly feed = new EventEmitter().setMaxListeners(0);
   private readonly insertStmt;
   private readonly getStmt;
   private readonly afterStmt;
   private readonly lastStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    /** Announces each event once its transaction has committed, so followers wake without polling. */
+    readonly feed: EventFeed,
+    private readonly now: () => number,
+  ) {
     this.insertStmt = db.prepare(
       'INSERT INTO events (deploy_id, at, kind, step, level, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
@@ -31,7 +34,7 @@ export class EventsRepo {
   }
 
   /** Appends an event; `feed` announces it once the surrounding transaction has committed. */
-  append(e: NewEvent, at: number = Date.now()): EventRecord {
+  append(e: NewEvent, at: number = this.now()): EventRecord {
     const info = this.insertStmt.run(e.deployId, at, e.kind, e.step ?? null, e.level ?? 'info', e.message, json(e.data));
     const record: EventRecord = {
       id: Number(info.lastInsertRowid),
@@ -43,9 +46,8 @@ export class EventsRepo {
       message: e.message,
       data: e.data ?? null,
     };
-    // Announced after the current synchronous block: every transaction here is synchronous, so
-    // listeners never see an event before the rest of its transaction (state, steps) is committed.
-    queueMicrotask(() => this.feed.emit('appended', record));
+    // Held by the feed until the outermost transaction commits (dropped if it rolls back).
+    this.feed.appended(record);
     return record;
   }
 

@@ -3,19 +3,32 @@ import { ApprovalsRepo } from './approvals.js';
 import { CommandsRepo } from './commands.js';
 import { openDb, type Db } from './db.js';
 import { DeploysRepo } from './deploys.js';
+import { EnvironmentsRepo } from './environments.js';
 import { EventsRepo } from './events.js';
+import { EventFeed } from './feed.js';
 import { ResourcesRepo } from './ledger.js';
 import { LocksRepo } from './locks.js';
+import { MetaRepo } from './meta.js';
 import { SandboxRepo } from './sandbox.js';
 import { SlackThreadsRepo } from './slack.js';
 import { TokensRepo } from './tokens.js';
+import { UndoLogRepo } from './undo.js';
 
 export * from './types.js';
+export { LIFECYCLE, IllegalTransition, assertTransition, CANCELLABLE } from './lifecycle.js';
+export { EventFeed, type EventListener } from './feed.js';
 export type { NewCommand } from './commands.js';
 export type { NewDeploy, DeployPatch } from './deploys.js';
 export type { NewEvent } from './events.js';
 export type { NewResource } from './ledger.js';
 export type { SandboxFault } from './sandbox.js';
+
+export interface StoreOptions {
+  /** The clock's `now` (epoch ms) for every timestamp the store writes. @default Date.now */
+  readonly now?: () => number;
+  /** Told when an event listener throws (the writer is never interrupted). */
+  readonly onListenerError?: (err: unknown) => void;
+}
 
 export class Store {
   readonly commands: CommandsRepo;
@@ -27,27 +40,45 @@ export class Store {
   readonly tokens: TokensRepo;
   readonly sandbox: SandboxRepo;
   readonly slack: SlackThreadsRepo;
+  readonly environments: EnvironmentsRepo;
+  readonly undo: UndoLogRepo;
+  readonly meta: MetaRepo;
+  /** Committed events, announced after the outermost transaction. */
+  readonly feed: EventFeed;
+  readonly now: () => number;
 
-  constructor(readonly db: Db) {
-    this.commands = new CommandsRepo(db);
-    this.deploys = new DeploysRepo(db);
-    this.events = new EventsRepo(db);
-    this.approvals = new ApprovalsRepo(db);
-    this.locks = new LocksRepo(db);
-    this.resources = new ResourcesRepo(db);
+  constructor(
+    readonly db: Db,
+    options: StoreOptions = {},
+  ) {
+    const now = (this.now = options.now ?? Date.now);
+    this.feed = new EventFeed(options.onListenerError);
+    this.commands = new CommandsRepo(db, now);
+    this.deploys = new DeploysRepo(db, now);
+    this.events = new EventsRepo(db, this.feed, now);
+    this.approvals = new ApprovalsRepo(db, now);
+    this.locks = new LocksRepo(db, now);
+    this.resources = new ResourcesRepo(db, now);
+    this.environments = new EnvironmentsRepo(db, now);
+    this.undo = new UndoLogRepo(db, now);
+    this.meta = new MetaRepo(db);
     this.tokens = new TokensRepo(db);
     this.sandbox = new SandboxRepo(db);
-    this.slack = new SlackThreadsRepo(db);
+    this.slack = new SlackThreadsRepo(db, now);
   }
 
   /** Opens the file at `path` (migrating it) and returns the store. */
-  static open(path: string): Store {
-    return new Store(openDb(path));
+  static open(path: string, options: StoreOptions = {}): Store {
+    return new Store(openDb(path), options);
   }
 
-  /** Runs `fn` in one transaction (nested calls become savepoints). */
+  /**
+   * Runs `fn` in one transaction (nested calls become savepoints). Events it
+   * appends are announced once the outermost transaction commits, and never
+   * if it rolls back.
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.feed.within(() => this.db.transaction(fn)());
   }
 
   close(): void {

@@ -8,7 +8,10 @@ export class LocksRepo {
   private readonly setStmt;
   private readonly delStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
     this.getStmt = db.prepare('SELECT * FROM locks WHERE app = ?');
     this.setStmt = db.prepare(
       'INSERT INTO locks (app, reason, locked_by, at) VALUES (?, ?, ?, ?) ON CONFLICT (app) DO UPDATE SET reason = excluded.reason, locked_by = excluded.locked_by, at = excluded.at',
@@ -21,7 +24,7 @@ export class LocksRepo {
     return row ? toRecord<LockRecord>(row) : undefined;
   }
 
-  lock(app: string, reason: string, by: string, at = Date.now()): void {
+  lock(app: string, reason: string, by: string, at = this.now()): void {
     this.setStmt.run(app, reason, by, at);
   }
 

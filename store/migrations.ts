@@ -168,4 +168,70 @@ CREATE TABLE slack_threads (
 CREATE INDEX slack_threads_open ON slack_threads(deploy_id) WHERE done = 0;
 `,
   },
+  {
+    version: 3,
+    name: 'installation, environments (ownership), undo log',
+    sql: `
+-- One row per fact about this database; 'installation' is created once and tags every resource.
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+-- An app's environment: one cluster and everything in it. Resources belong to the
+-- environment, not to the deploy that happened to run last. At most one is live per app.
+CREATE TABLE environments (
+  id INTEGER PRIMARY KEY,
+  app TEXT NOT NULL,
+  name TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  created_by INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('building','live','retiring','retired','discarded')),
+  version TEXT,
+  endpoint TEXT,
+  retiring_by INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  live_since INTEGER,
+  UNIQUE (provider, name)
+);
+CREATE UNIQUE INDEX environments_live ON environments(app) WHERE state = 'live';
+CREATE INDEX environments_app ON environments(app, id);
+
+ALTER TABLE resources ADD COLUMN env_id INTEGER REFERENCES environments(id);
+CREATE INDEX resources_env ON resources(env_id, id);
+ALTER TABLE deploys ADD COLUMN to_env_id INTEGER REFERENCES environments(id);
+ALTER TABLE deploys ADD COLUMN from_env_id INTEGER REFERENCES environments(id);
+CREATE INDEX deploys_active_app ON deploys(app, id) WHERE state NOT IN ('succeeded','failed','rejected','timed_out','cancelled');
+
+-- The saga: what each deploy changed in the world and how to undo it, newest replayed first.
+CREATE TABLE undo_log (
+  id INTEGER PRIMARY KEY,
+  deploy_id INTEGER NOT NULL REFERENCES deploys(id),
+  kind TEXT NOT NULL CHECK (kind IN ('environment','resource','dns','images','ownership')),
+  data TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','done','failed','kept')),
+  outcome TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX undo_log_deploy ON undo_log(deploy_id, id);
+
+-- Backfill: each deploy that created resources made one environment (its to_cluster).
+INSERT INTO environments (app, name, provider, created_by, state, version, endpoint, created_at, updated_at, live_since)
+  SELECT d.app, d.to_cluster, d.provider, d.id,
+         CASE
+           WHEN d.to_cluster = (SELECT l.to_cluster FROM deploys l WHERE l.app = d.app AND l.state = 'succeeded' ORDER BY l.id DESC LIMIT 1) THEN 'live'
+           WHEN NOT EXISTS (SELECT 1 FROM resources r WHERE r.deploy_id = d.id AND r.state <> 'deleted') THEN 'discarded'
+           ELSE 'retiring'
+         END,
+         d.version, d.endpoint, d.created_at, d.updated_at, d.finished_at
+  FROM deploys d
+  WHERE d.to_cluster IS NOT NULL AND EXISTS (SELECT 1 FROM resources r WHERE r.deploy_id = d.id)
+  GROUP BY d.to_cluster;
+UPDATE resources SET env_id = (SELECT e.id FROM environments e WHERE e.created_by = resources.deploy_id);
+UPDATE environments SET version = (SELECT l.version FROM deploys l WHERE l.app = environments.app AND l.state = 'succeeded' ORDER BY l.id DESC LIMIT 1) WHERE state = 'live';
+UPDATE deploys SET to_env_id = (SELECT e.id FROM environments e WHERE e.name = deploys.to_cluster AND e.provider = deploys.provider);
+`,
+  },
 ];

@@ -31,7 +31,10 @@ export class SlackThreadsRepo {
   private readonly getStmt;
   private readonly openStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO slack_threads (deploy_id, channel, ts, last_event_id, updated_at) VALUES (?, ?, ?, 0, ?)
        ON CONFLICT (deploy_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, updated_at = excluded.updated_at`,
@@ -41,7 +44,7 @@ export class SlackThreadsRepo {
   }
 
   /** Records a deploy's new thread. */
-  create(deployId: number, channel: string, ts: string, now = Date.now()): SlackThreadRecord {
+  create(deployId: number, channel: string, ts: string, now = this.now()): SlackThreadRecord {
     this.insertStmt.run(deployId, channel, ts, now);
     return this.get(deployId)!;
   }
@@ -52,7 +55,7 @@ export class SlackThreadsRepo {
   }
 
   /** Moves the thread's bookkeeping forward. `lastEventId` never goes back. */
-  patch(deployId: number, patch: SlackThreadPatch, now = Date.now()): void {
+  patch(deployId: number, patch: SlackThreadPatch, now = this.now()): void {
     const sets: string[] = ['updated_at = @now'];
     if (patch.lastEventId !== undefined) sets.push('last_event_id = max(last_event_id, @lastEventId)');
     if (patch.approvalTs !== undefined) sets.push('approval_ts = @approvalTs');

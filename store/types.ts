@@ -62,6 +62,10 @@ export interface DeployRecord {
   /** Cluster that was live when this deploy started. */
   readonly fromCluster: string | null;
   readonly fromDeployId: number | null;
+  /** The environment that was live when this deploy started (what it replaces or updates). */
+  readonly fromEnvId: number | null;
+  /** The environment this deploy serves from: a new one (blue/green) or the live one (rolling). */
+  readonly toEnvId: number | null;
   /** Cluster this deploy serves from (blue/green: the new one; rolling: the live one). */
   readonly toCluster: string | null;
   /** The new cluster's load-balancer hostname. */
@@ -125,7 +129,10 @@ export type ResourceState = 'intent' | 'created' | 'deleting' | 'deleted' | 'fai
 
 export interface ResourceRecord {
   readonly id: number;
+  /** The deploy that created it (history only: ownership is `envId`). */
   readonly deployId: number;
+  /** The environment that owns it. */
+  readonly envId: number | null;
   readonly app: string;
   readonly provider: string;
   /** e.g. 'cluster', 'nodegroup', 'fargate-profile'. */
@@ -135,6 +142,61 @@ export interface ResourceRecord {
   readonly state: ResourceState;
   readonly data: Record<string, unknown> | null;
   readonly error: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * An app's environment: one cluster and everything in it. `building` while a
+ * deploy creates it, `live` while it serves the app (at most one per app),
+ * `retiring` after another took over (torn down after the drain), `retired`
+ * once its resources are gone, `discarded` when the deploy that built it was undone.
+ */
+export type EnvironmentState = 'building' | 'live' | 'retiring' | 'retired' | 'discarded';
+
+export interface EnvironmentRecord {
+  readonly id: number;
+  readonly app: string;
+  /** The cluster's name, e.g. search-svc-3. */
+  readonly name: string;
+  readonly provider: string;
+  /** The deploy that built it. */
+  readonly createdBy: number;
+  readonly state: EnvironmentState;
+  /** The version it serves (a rolling update changes it in place). */
+  readonly version: string | null;
+  /** Its load balancer's hostname. */
+  readonly endpoint: string | null;
+  /** The deploy that took the traffic from it and owes its teardown. */
+  readonly retiringBy: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly liveSince: number | null;
+}
+
+/** What an undo-log entry undoes. */
+export type UndoEntry =
+  /** The environment this deploy is building: discarded when undone (after its resources). */
+  | { readonly kind: 'environment'; readonly envId: number; readonly name: string }
+  /** A ledger resource: deleted when undone. */
+  | { readonly kind: 'resource'; readonly resourceId: number; readonly name: string; readonly resourceKind: string }
+  /** DNS `name` was pointed from `from` to `to`: pointed back when it still points at `to`. */
+  | { readonly kind: 'dns'; readonly name: string; readonly from: string | null; readonly to: string }
+  /** Images of the app on `cluster` were replaced from `fromVersion`: put back. */
+  | { readonly kind: 'images'; readonly envId: number; readonly cluster: string; readonly fromVersion: string; readonly toVersion: string }
+  /** Ownership of the app's traffic was handed from env `from` to env `to`: handed back. */
+  | { readonly kind: 'ownership'; readonly app: string; readonly from: number | null; readonly to: number };
+
+export type UndoState = 'pending' | 'done' | 'failed' | 'kept';
+
+export interface UndoRecord {
+  readonly id: number;
+  readonly deployId: number;
+  readonly kind: UndoEntry['kind'];
+  readonly data: UndoEntry;
+  /** pending: to replay on an exit; done/failed: replayed; kept: the deploy succeeded, nothing to undo. */
+  readonly state: UndoState;
+  readonly outcome: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

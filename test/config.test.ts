@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ConfigError, loadConfig } from '../console/config.js';
+import { ConfigError, loadConfig } from '../system/config.js';
 
 const run = promisify(execFile);
 

@@ -72,7 +72,9 @@ describe('blue/green and rolling deploys', () => {
     expect(done).toMatchObject({ fromVersion: 'v100', fromCluster: 'search-svc-1', toCluster: `search-svc-${id}` });
     expect(done.previousTarget).toBe('search-svc-1-external.elb.sandbox.local');
     expect(undeleted(h, 1)).toEqual([]);
-    expect(h.k.store.deploys.get(1)!.cleanup).toBe('done');
+    // Ownership: the first environment retired at cutover and is gone now; deploy #1 itself owed nothing.
+    expect(h.k.store.environments.byName('sandbox', 'search-svc-1')!.state).toBe('retired');
+    expect(h.k.store.environments.live('search-svc')!.name).toBe(`search-svc-${id}`);
     expect(await h.k.provider.clusters.describe({ name: 'search-svc-1', app: h.k.apps.get('search-svc')! })).toBeUndefined();
     expect(undeleted(h, id)).toEqual([`cluster search-svc-${id} (created)`, `nodegroup search-svc-${id}-nodes (created)`]);
   }, 30_000);

@@ -18,7 +18,7 @@ afterEach(() => {
 
 /** Starts `npm start`'s entry as a real process; resolves with its URL once it listens. */
 function startServer(db: string, port: number): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'console/main.ts'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'system/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, KUBECONTROL_DB: db, KUBECONTROL_PORT: String(port), KUBECONTROL_SANDBOX_SCALE: '0.002', KUBECONTROL_LOG_LEVEL: 'warn' },
   });

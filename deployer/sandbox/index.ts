@@ -8,7 +8,9 @@
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { Store } from '../../store/index.js';
 import type { Builder, ClusterInfo, Clusters, Dns, Progress, Provider, Registry, StepContext, TaggedResource, Workloads } from '../ports.js';
-import { abortable, sleep } from '../time.js';
+import { systemClock, type Clock } from '../clock.js';
+import { InfraError } from '../errors.js';
+import { abortable } from '../time.js';
 
 /** Real-world durations in seconds, before scaling. */
 export const REAL_SECONDS = {
@@ -37,6 +39,8 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 interface SandboxCluster {
   name: string;
+  /** The installation that created it (see ports.ts `Installation`). */
+  installation?: string;
   app: string;
   deployId: number;
   status: 'CREATING' | 'ACTIVE' | 'DELETING';
@@ -51,14 +55,13 @@ interface SandboxWorkload {
   endpoint: string;
 }
 
-/** An error as the real service would phrase it, labelled as simulated. */
-class SandboxError extends Error {
+/** An error as the real service would phrase it (its code in the message), labelled as simulated. */
+class SandboxError extends InfraError {
   constructor(
-    readonly code: string,
+    readonly serviceCode: string,
     message: string,
   ) {
-    super(`[sandbox] ${code}: ${message}`);
-    this.name = 'SandboxError';
+    super(serviceCode === 'NotFound' ? 'not_found' : serviceCode === 'ProgressDeadlineExceeded' || serviceCode === 'HealthCheckFailed' ? 'unhealthy' : 'provider_failed', `[sandbox] ${serviceCode}: ${message}`);
   }
 }
 
@@ -67,14 +70,21 @@ export interface SandboxOptions {
   readonly scale: number;
   /** Versions treated as already in the registry, per repository (e.g. a seeded history). */
   readonly seedImages?: readonly string[];
+  /** Simulated time passes on this clock. @default systemClock */
+  readonly clock?: Clock;
+  /** This installation's identity, carried by every simulated resource. */
+  readonly installation?: string;
 }
 
 /** Builds the sandbox provider over the store's sandbox tables. */
 export function createSandboxProvider(store: Store, options: SandboxOptions): Provider {
   const world = store.sandbox;
   const scale = options.scale;
+  const clock = options.clock ?? systemClock;
+  const installation = options.installation ?? 'sandbox';
   const ms = (seconds: number): number => Math.round(seconds * 1000 * scale);
-  const wait = (seconds: number, signal?: AbortSignal): Promise<void> => sleep(ms(seconds), signal);
+  const wait = (seconds: number, signal?: AbortSignal): Promise<void> => clock.sleep(ms(seconds), signal);
+  const sleep = (delay: number, signal?: AbortSignal): Promise<void> => clock.sleep(delay, signal);
   for (const image of options.seedImages ?? []) world.put('image', image, { image, seeded: true });
 
   /** Applies an injected fault for `step`, if one is armed. */
@@ -124,7 +134,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
   };
 
   async function waitUntilReady(cluster: SandboxCluster, progress: Progress, signal?: AbortSignal): Promise<void> {
-    const remaining = cluster.readyAt - Date.now();
+    const remaining = cluster.readyAt - clock.now();
     if (remaining > 0) await sleep(remaining, signal);
     world.put('cluster', cluster.name, { ...cluster, status: 'ACTIVE' });
     progress(`[sandbox] cluster ${cluster.name} is ACTIVE`);
@@ -144,14 +154,17 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       if (!cluster) {
         cluster = {
           name: clusterName,
+          installation,
           app: app.name,
           deployId: ctx.deployId,
           status: 'CREATING',
-          readyAt: Date.now() + ms(REAL_SECONDS.clusterCreate),
+          readyAt: clock.now() + ms(REAL_SECONDS.clusterCreate),
           capacity: app.hardware.capacity,
         };
         world.put('cluster', clusterName, cluster);
         progress(`[sandbox] creating EKS cluster ${clusterName} (Kubernetes ${app.aws.kubernetesVersion}); real EKS takes ~12 min`);
+      } else if ((cluster.installation ?? installation) !== installation) {
+        throw new InfraError('not_owned', `[sandbox] cluster ${clusterName} exists but belongs to another kubecontrol installation (${cluster.installation}); not adopting it`);
       } else {
         progress(`[sandbox] cluster ${clusterName} already exists (${cluster.status}); adopting it`);
       }
@@ -164,12 +177,12 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       const capName = fargate ? `${clusterName}-fargate` : `${clusterName}-nodes`;
       const capRow = ledger.intend({ kind: fargate ? 'fargate-profile' : 'nodegroup', name: capName, parentId: clusterRow.id, data: { cluster: clusterName } });
       const existing = world.get<{ readyAt: number }>('capacity', capName);
-      const readyAt = existing?.readyAt ?? Date.now() + ms(fargate ? REAL_SECONDS.fargateProfileCreate : REAL_SECONDS.nodegroupCreate);
+      const readyAt = existing?.readyAt ?? clock.now() + ms(fargate ? REAL_SECONDS.fargateProfileCreate : REAL_SECONDS.nodegroupCreate);
       world.put('capacity', capName, { name: capName, cluster: clusterName, app: app.name, deployId: ctx.deployId, readyAt, fargate });
       ledger.created(capRow.id);
       if (fargate) {
         progress(`[sandbox] creating Fargate profile ${capName} (namespace ${app.name})`);
-        const left = readyAt - Date.now();
+        const left = readyAt - clock.now();
         if (left > 0) await sleep(left, signal);
       } else {
         const hw = app.hardware;
@@ -180,7 +193,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
         const total = Math.max(hw.desiredNodes, 1);
         for (let up = 1; up <= total; up++) {
           const at = readyAt - ((total - up) / total) * ms(REAL_SECONDS.nodegroupCreate) * 0.5;
-          const left = at - Date.now();
+          const left = at - clock.now();
           if (left > 0) await sleep(left, signal);
           progress(`[sandbox] ${up}/${total} nodes InService`, { nodesReady: up, nodesDesired: total });
         }
@@ -190,7 +203,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
 
     async describe({ name }): Promise<ClusterInfo | undefined> {
       const c = world.get<SandboxCluster>('cluster', name);
-      return c ? { name: c.name, status: c.readyAt <= Date.now() ? 'ACTIVE' : c.status, endpoint: `https://${c.name}.eks.sandbox.local` } : undefined;
+      return c ? { name: c.name, status: c.readyAt <= clock.now() ? 'ACTIVE' : c.status, endpoint: `https://${c.name}.eks.sandbox.local` } : undefined;
     },
 
     async destroy({ resource, app, progress, signal }) {
@@ -198,6 +211,9 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       if (resource.kind === 'cluster') {
         const c = world.get<SandboxCluster>('cluster', resource.name);
         if (!c) return; // already gone
+        if ((c.installation ?? installation) !== installation) {
+          throw new InfraError('not_owned', `[sandbox] cluster ${resource.name} belongs to another kubecontrol installation (${c.installation}); not deleting it`);
+        }
         world.put('cluster', resource.name, { ...c, status: 'DELETING' });
         progress(`[sandbox] deleting cluster ${resource.name}`);
         await wait(REAL_SECONDS.clusterDelete, signal);
@@ -213,7 +229,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
 
     async listTagged(): Promise<TaggedResource[]> {
       const out: TaggedResource[] = [];
-      for (const c of world.list<SandboxCluster>('cluster')) out.push({ kind: 'cluster', name: c.name, app: c.app, deployId: c.deployId });
+      for (const c of world.list<SandboxCluster>('cluster')) if ((c.installation ?? installation) === installation) out.push({ kind: 'cluster', name: c.name, app: c.app, deployId: c.deployId });
       for (const cap of world.list<{ name: string; cluster: string; app: string; deployId: number; fargate: boolean }>('capacity')) {
         out.push({ kind: cap.fargate ? 'fargate-profile' : 'nodegroup', name: cap.name, cluster: cap.cluster, app: cap.app, deployId: cap.deployId });
       }

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connectSlack, startSlackBot, type SlackBot } from '../../bot/index.js';
-import { loadConfig, type Config } from '../../console/config.js';
-import { createLogger } from '../../console/logger.js';
-import { startKubecontrol, type Kubecontrol } from '../../console/server.js';
+import { loadConfig, type Config } from '../../system/config.js';
+import { createLogger } from '../../system/logger.js';
+import { slackSurfaceOf, startKubecontrol, type Kubecontrol } from '../../system/compose.js';
 import { defineKubeApp, type KubeApp } from '../../kubeapps/index.js';
 import { FakeSlack, type SlackCall } from './slack-api.js';
 import { blockAction, postSigned, slashCommand, type SendOptions, type SlackReply } from './slack-requests.js';
@@ -130,7 +130,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
   );
   const slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 2, factor: 1, minTimeout: 10, maxTimeout: 20 } });
   const k = await startKubecontrol(config, { logger, apps: testApps(), groups: slack.groups });
-  const bot = await startSlackBot(k, slack, { cardIntervalMs: options.cardIntervalMs ?? 150, heartbeatMs: options.heartbeatMs });
+  const bot = await startSlackBot(slackSurfaceOf(k), slack, { cardIntervalMs: options.cardIntervalMs ?? 150, heartbeatMs: options.heartbeatMs });
   const eventsUrl = `${k.url}/slack/events`;
   let stopped = false;
   const stop = async (): Promise<void> => {

@@ -7,9 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResult, DeployView } from '../../commands/results.js';
-import { loadConfig, type Config } from '../../console/config.js';
-import { createLogger } from '../../console/logger.js';
-import { startKubecontrol, type Kubecontrol, type StartOptions } from '../../console/server.js';
+import { loadConfig, type Config } from '../../system/config.js';
+import { createLogger } from '../../system/logger.js';
+import { startKubecontrol, type Kubecontrol, type StartOptions } from '../../system/compose.js';
 import type { DeployState } from '../../store/index.js';
 
 export type ApiResult = CommandResult & { exitCode: number; authenticated: boolean };

@@ -1,30 +1,39 @@
 /**
- * The composition root: store, provider (picked once), deployer, command core
- * and the HTTP server (JSON API, and whatever surfaces mount on it, such as
- * Slack's `/slack/events`). `npm start` runs this through console/main.ts;
- * tests start it in-process on port 0.
+ * The composition root: the one module that imports every folder. It builds the
+ * running system from validated configuration — store, clock, provider (picked
+ * once), deployer, command core, schedules and the HTTP server — and hands each
+ * surface only what it needs. `npm start` (system/main.ts), the tests and the
+ * bench all call `startKubecontrol`.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { SlackSurfaceDeps } from '../bot/index.js';
 import { CommandCore, type GroupResolver } from '../commands/core.js';
-import { Deployer } from '../deployer/pipeline.js';
+import { createApi, sendJson, type Faults } from '../console/api.js';
+import { systemClock, type Clock } from '../deployer/clock.js';
+import { Deployer } from '../deployer/driver.js';
+import { collectGarbage } from '../deployer/gc.js';
 import type { Provider } from '../deployer/ports.js';
 import { createProvider } from '../deployer/providers.js';
+import { FAULT_KINDS, FAULT_STEPS } from '../deployer/sandbox/index.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
 import { startSchedules, type Schedules } from '../schedules/index.js';
 import { Store } from '../store/index.js';
-import { createApi, sendJson } from './api.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
 
 /** A request handler a surface mounts on the server; returns false if the request is not its own. */
 export type Mount = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
+/** The running system. Surfaces get narrow parts of it (see bot/index.ts, console/api.ts). */
 export interface Kubecontrol {
   readonly config: Config;
   readonly store: Store;
+  readonly clock: Clock;
+  /** This database's installation identity, carried by every resource it creates. */
+  readonly installation: string;
   readonly provider: Provider;
   readonly apps: ReadonlyMap<string, KubeApp>;
   readonly deployer: Deployer;
@@ -42,11 +51,15 @@ export interface Kubecontrol {
 
 export interface StartOptions {
   readonly logger?: Logger;
-  /** Replaces the provider the config names (tests). */
-  readonly provider?: Provider;
+  /** Replaces the provider the config names (tests). Gets the store, clock and installation it must use. */
+  readonly provider?: Provider | ((deps: { store: Store; clock: Clock; installation: string }) => Provider);
   /** Replaces the KubeApps loaded from kubeapps/ (tests). */
   readonly apps?: readonly KubeApp[];
   readonly groups?: GroupResolver;
+  /** Time for the deployer, the sandbox, approval deadlines and the store. @default systemClock */
+  readonly clock?: Clock;
+  /** Attempts per resource when tearing down. @default 3 */
+  readonly teardownAttempts?: number;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -61,6 +74,7 @@ export class StartupError extends Error {
 
 export async function startKubecontrol(config: Config, options: StartOptions = {}): Promise<Kubecontrol> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
   let appList = options.apps;
   if (!appList) {
     const loaded = await loadKubeApps(config.kubeappsDir);
@@ -70,10 +84,17 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     appList = loaded.apps;
   }
   const apps = new Map(appList.map((a) => [a.name, a]));
-  const store = Store.open(config.dbPath);
+  const store = Store.open(config.dbPath, {
+    now: () => clock.now(),
+    onListenerError: (err) => logger.error({ err }, 'an event listener failed'),
+  });
+  const installation = store.meta.installation();
   let provider: Provider;
   try {
-    provider = options.provider ?? (await createProvider({ provider: config.provider, sandboxScale: config.sandboxScale }, store, appList));
+    provider =
+      typeof options.provider === 'function'
+        ? options.provider({ store, clock, installation })
+        : (options.provider ?? (await createProvider({ provider: config.provider, sandboxScale: config.sandboxScale }, { store, apps: appList, clock, installation })));
   } catch (err) {
     // e.g. no kubeconfig for the local provider: one line, not a stack trace.
     store.close();
@@ -84,9 +105,36 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     const drainMs = config.drainMs;
     provider = { ...provider, drainMs: () => drainMs };
   }
-  const deployer = new Deployer({ store, provider, apps, concurrency: config.concurrency, logger, approvalTimeoutMs: config.approvalTimeoutMs });
+  const deployer = new Deployer({
+    store,
+    provider,
+    apps,
+    clock,
+    installation,
+    concurrency: config.concurrency,
+    logger,
+    approvalTimeoutMs: config.approvalTimeoutMs,
+    teardownAttempts: options.teardownAttempts,
+  });
   const core = new CommandCore({ store, deployer, provider, apps, groups: options.groups });
-  const api = createApi({ config, store, core, provider, apps, version: VERSION });
+  // Faults exist only in the sandbox: the API is handed the capability, not the adapter.
+  const faults: Faults | undefined =
+    provider.name === 'sandbox'
+      ? { steps: FAULT_STEPS, kinds: FAULT_KINDS, add: (f) => void store.sandbox.addFault(f), list: () => store.sandbox.faults(), clear: () => store.sandbox.clearFaults() }
+      : undefined;
+  const api = createApi({
+    config,
+    core,
+    reads: store,
+    feed: store.feed,
+    tokens: store.tokens,
+    provider: { name: provider.name, label: provider.label },
+    apps,
+    version: VERSION,
+    installation,
+    gc: (del) => collectGarbage({ store, provider, apps, delete: del }),
+    faults,
+  });
   const mounts: Mount[] = [];
 
   const server = createServer((req, res) => {
@@ -96,7 +144,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
         for (const mount of mounts) if (await mount(req, res)) return;
         if (await api(req, res)) return;
         if (req.url === '/' || req.url === '/health') {
-          sendJson(res, 200, { ok: true, name: 'kubecontrol', provider: provider.label });
+          sendJson(res, 200, { ok: true, name: 'kubecontrol', provider: provider.label, installation });
           return;
         }
         sendJson(res, 404, { status: 'error', code: 'not_found', message: `no such path: ${req.url}` });
@@ -122,13 +170,15 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
 
-  // Resume what a previous process left: non-terminal deploys and unfinished cleanups.
+  // Resume what a previous process left: non-terminal deploys and unfinished undos.
   deployer.start();
   const schedules = startSchedules({ apps, core, logger });
 
   return {
     config,
     store,
+    clock,
+    installation,
     provider,
     apps,
     deployer,
@@ -148,4 +198,9 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
       store.close();
     },
   };
+}
+
+/** The narrow part of the system the Slack surface gets. */
+export function slackSurfaceOf(k: Kubecontrol): SlackSurfaceDeps {
+  return { core: k.core, store: k.store, apps: k.apps, providerLabel: k.provider.label, url: k.url, mount: (handler) => k.mount(handler) };
 }

@@ -1,8 +1,8 @@
-/** `npm start`: the kubecontrol server (deployer, API, and Slack when configured). */
+/** `npm start`: the kubecontrol server (deployer, API, and Slack when configured), built by the composition root. */
 import { connectSlack, startSlackBot, SlackStartError, type SlackBot } from '../bot/index.js';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
-import { startKubecontrol, StartupError } from './server.js';
+import { slackSurfaceOf, startKubecontrol, StartupError } from './compose.js';
 
 async function main(): Promise<void> {
   let config;
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   let bot: SlackBot | undefined;
   try {
     k = await startKubecontrol(config, { logger, groups: slackConnection?.groups });
-    if (slackConnection) bot = await startSlackBot(k, slackConnection);
+    if (slackConnection) bot = await startSlackBot(slackSurfaceOf(k), slackConnection);
   } catch (err) {
     if (err instanceof StartupError || err instanceof SlackStartError) {
       const problems = err instanceof StartupError ? err.problems : [err.message];
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     `kubecontrol is listening on ${k.url}`,
     `  provider: ${k.provider.label}${k.provider.name === 'sandbox' ? ` — SANDBOX: nothing real is created (scale ${config.sandboxScale})` : ''}`,
     `  mode:     ${config.auth === 'local' ? 'local (unauthenticated: the CLI acts as your OS user, or --as PERSON)' : 'token (per-person bearer tokens)'}`,
-    `  database: ${config.dbPath}`,
+    `  database: ${config.dbPath} (installation ${k.installation}: every resource it creates carries this id)`,
     `  slack:    ${slack}`,
     `  apps:     ${[...k.apps.keys()].join(', ')}`,
     ...(config.auth === 'local' ? ['Try: npx kubecontrol deploy search-svc v123 --as carol   (then: npx kubecontrol approve 1 --as bob)'] : []),

@@ -1,0 +1,58 @@
+/**
+ * Strategies are ordered lists of phases. A phase names the states a deploy is
+ * in while it runs and the steps it runs in parallel; the driver walks the list
+ * from the deploy's current state. An `await` phase runs no step: the deploy
+ * waits there (for an approver) with its global slot given back.
+ */
+import type { DeployState } from '../../store/index.js';
+import { build } from '../steps/build.js';
+import { cutover } from '../steps/cutover.js';
+import { deploy } from '../steps/deploy.js';
+import { provision } from '../steps/provision.js';
+import type { Step } from '../steps/step.js';
+import { teardownStep } from '../steps/teardown.js';
+import { updateImages } from '../steps/update-images.js';
+
+export interface Phase {
+  /** The states of the deploy while this phase runs; the first is the one it enters. */
+  readonly states: readonly DeployState[];
+  /** Run in parallel; the phase succeeds when all do. */
+  readonly steps: readonly Step[];
+  /** A phase that waits for a decision instead of running steps. */
+  readonly await?: 'approval';
+  /**
+   * A failed step is recorded and the deploy still goes on: after traffic moved,
+   * failing the deploy would undo it and delete the live cluster.
+   */
+  readonly tolerateFailure?: boolean;
+}
+
+export interface Strategy {
+  readonly name: 'blue-green' | 'rolling';
+  readonly phases: readonly Phase[];
+}
+
+/** The two strategies; `installation` reaches the steps that delete. */
+export function strategies(installation: string): Readonly<Record<Strategy['name'], Strategy>> {
+  return {
+    // New environment: build ∥ provision → deploy → approval → cutover → teardown of the old one.
+    'blue-green': {
+      name: 'blue-green',
+      phases: [
+        { states: ['building', 'provisioning'], steps: [build, provision] },
+        { states: ['deploying'], steps: [deploy] },
+        { states: ['awaiting_approval'], steps: [], await: 'approval' },
+        { states: ['cutting_over'], steps: [cutover] },
+        { states: ['tearing_down'], steps: [teardownStep(installation)], tolerateFailure: true },
+      ],
+    },
+    // Inside the live environment: build → new images.
+    rolling: {
+      name: 'rolling',
+      phases: [
+        { states: ['building', 'provisioning'], steps: [build] },
+        { states: ['deploying'], steps: [updateImages] },
+      ],
+    },
+  };
+}

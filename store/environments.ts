@@ -1,0 +1,74 @@
+/**
+ * Environments: which cluster serves each app, and who owns every resource.
+ * Ownership is read from here by teardown, gc, status and rollback alike.
+ */
+import type { Db } from './db.js';
+import { toRecord, toRecords } from './rows.js';
+import type { EnvironmentRecord, EnvironmentState } from './types.js';
+
+export class EnvironmentsRepo {
+  private readonly insertStmt;
+  private readonly getStmt;
+  private readonly byNameStmt;
+  private readonly liveStmt;
+  private readonly setStateStmt;
+  private readonly servingStmt;
+  private readonly allLiveStmt;
+
+  constructor(
+    db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO environments (app, name, provider, created_by, state, version, created_at, updated_at)
+       VALUES (@app, @name, @provider, @createdBy, 'building', @version, @now, @now)`,
+    );
+    this.getStmt = db.prepare('SELECT * FROM environments WHERE id = ?');
+    this.byNameStmt = db.prepare('SELECT * FROM environments WHERE provider = ? AND name = ?');
+    this.liveStmt = db.prepare("SELECT * FROM environments WHERE app = ? AND state = 'live'");
+    this.allLiveStmt = db.prepare("SELECT * FROM environments WHERE state = 'live' ORDER BY app");
+    this.setStateStmt = db.prepare(
+      `UPDATE environments SET state = @state, retiring_by = coalesce(@retiringBy, retiring_by),
+         live_since = CASE WHEN @state = 'live' THEN @now ELSE live_since END, updated_at = @now WHERE id = @id`,
+    );
+    this.servingStmt = db.prepare('UPDATE environments SET version = coalesce(@version, version), endpoint = coalesce(@endpoint, endpoint), updated_at = @now WHERE id = @id');
+  }
+
+  /** The environment a blue/green deploy builds; idempotent for a resumed deploy. */
+  create(e: { app: string; name: string; provider: string; createdBy: number; version: string }): EnvironmentRecord {
+    const existing = this.byName(e.provider, e.name);
+    if (existing) return existing;
+    const info = this.insertStmt.run({ ...e, now: this.now() });
+    return this.get(Number(info.lastInsertRowid))!;
+  }
+
+  get(id: number): EnvironmentRecord | undefined {
+    const row = this.getStmt.get(id);
+    return row ? toRecord<EnvironmentRecord>(row) : undefined;
+  }
+
+  byName(provider: string, name: string): EnvironmentRecord | undefined {
+    const row = this.byNameStmt.get(provider, name);
+    return row ? toRecord<EnvironmentRecord>(row) : undefined;
+  }
+
+  /** The environment serving `app` now, if any. */
+  live(app: string): EnvironmentRecord | undefined {
+    const row = this.liveStmt.get(app);
+    return row ? toRecord<EnvironmentRecord>(row) : undefined;
+  }
+
+  /** Every live environment, by app. */
+  allLive(): EnvironmentRecord[] {
+    return toRecords<EnvironmentRecord>(this.allLiveStmt.all());
+  }
+
+  setState(id: number, state: EnvironmentState, extra: { retiringBy?: number } = {}): void {
+    this.setStateStmt.run({ id, state, retiringBy: extra.retiringBy ?? null, now: this.now() });
+  }
+
+  /** Records what an environment serves (version, load balancer). */
+  serving(id: number, s: { version?: string; endpoint?: string }): void {
+    this.servingStmt.run({ id, version: s.version ?? null, endpoint: s.endpoint ?? null, now: this.now() });
+  }
+}
