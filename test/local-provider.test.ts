@@ -1,9 +1,10 @@
 /**
  * The local provider (kind/minikube through the kubeconfig) with the real
- * @kubernetes/client-node against the fake API server: namespaces as
- * clusters (ledger, labels, adopt, delete, gc listing), workloads in the
- * deploy's namespace, the ExternalName switch, the health check through the
- * service proxy, local images, and a real pipeline deploying twice.
+ * @kubernetes/client-node against the fake API server: settings, namespaces
+ * as clusters (ledger, labels, adopt, delete, gc listing, and never another
+ * installation's), workloads in the deploy's namespace, the ExternalName
+ * switch, the health check through the service proxy, local images, and a
+ * real pipeline deploying twice.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,9 +12,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeApp } from '../kubeapps/index.js';
 import searchSvc from '../kubeapps/search-svc.js';
+import { InfraError } from '../deployer/errors.js';
 import { createDeployLedger } from '../deployer/ledger.js';
-import { createProvider } from '../deployer/providers.js';
-import { createLocalProvider, LocalKubeConfigError, loadLocalKubeConfig, NamespaceClusters, parseServiceHost } from '../deployer/local/index.js';
+import {
+  createLocalProvider,
+  loadLocalKubeConfig,
+  loadLocalSettings,
+  NamespaceClusters,
+  parseServiceHost,
+  type LocalProviderOptions,
+  type LocalSettings,
+} from '../deployer/local/index.js';
 import type { Provider, StepContext } from '../deployer/ports.js';
 import { Store, type StepName } from '../store/index.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
@@ -38,8 +47,20 @@ afterEach(async () => {
   for (const s of opened.splice(0)) s.close();
 });
 
-function provider(extra: Parameters<typeof createLocalProvider>[0] = {}): Provider {
-  return createLocalProvider({ kubeConfig: front.kubeConfig(), rewatchDelayMs: 5, healthRetry: { attempts: 2, minMs: 1, maxMs: 2 }, env: {}, ...extra });
+const INSTALLATION = { id: 'kc0a1b2c3d' };
+const OTHER = { id: 'kc99887766' };
+const NO_SETTINGS: LocalSettings = { kubeconfigFiles: [] };
+
+function provider(extra: Partial<LocalProviderOptions> = {}): Provider {
+  return createLocalProvider({
+    installation: INSTALLATION,
+    settings: NO_SETTINGS,
+    buildEnv: { PATH: process.env.PATH },
+    kubeConfig: front.kubeConfig(),
+    rewatchDelayMs: 5,
+    healthRetry: { attempts: 2, minMs: 1, maxMs: 2 },
+    ...extra,
+  });
 }
 
 /** A StepContext over a real store and ledger (provider 'local'). */
@@ -83,7 +104,7 @@ describe('createLocalProvider', () => {
     ['arn:aws:eks:eu-west-1:123456789012:cluster/prod', undefined, /current kubeconfig context is arn:aws:eks.*KUBECONTROL_LOCAL_CONTEXT=/],
     ['arn:aws:eks:eu-west-1:123456789012:cluster/prod', 'arn:aws:eks:eu-west-1:123456789012:cluster/prod', 'ok'],
     ['kind-dev', 'staging', /no context staging in the kubeconfig/],
-  ] as const)('with current context %s and KUBECONTROL_LOCAL_CONTEXT=%s: %s', (current, context, outcome) => {
+  ] as const)('with current context %s and context setting %s: %s', (current, context, outcome) => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
     const file = join(dir, 'config');
     writeFileSync(
@@ -97,16 +118,94 @@ describe('createLocalProvider', () => {
         'current-context': current,
       }),
     );
-    const saved = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = file;
-    try {
-      if (outcome === 'ok') expect(loadLocalKubeConfig({ context }).getCurrentContext()).toBe(context ?? current);
-      else expect(() => loadLocalKubeConfig({ context })).toThrow(outcome);
-      if (outcome !== 'ok') expect(() => loadLocalKubeConfig({ context })).toThrow(LocalKubeConfigError);
-    } finally {
-      if (saved === undefined) delete process.env.KUBECONFIG;
-      else process.env.KUBECONFIG = saved;
+    const files = [join(dir, 'missing'), file];
+    if (outcome === 'ok') expect(loadLocalKubeConfig({ files, context }).getCurrentContext()).toBe(context ?? current);
+    else {
+      expect(() => loadLocalKubeConfig({ files, context })).toThrow(outcome);
+      expect(() => loadLocalKubeConfig({ files, context })).toThrow(expect.objectContaining({ code: 'misconfigured' }));
     }
+  });
+
+  it('says where it looked when there is no kubeconfig at all', () => {
+    expect(() => loadLocalKubeConfig({ files: ['/nonexistent/.kube/config'] })).toThrow(
+      new InfraError(
+        'misconfigured',
+        'KUBECONTROL_PROVIDER=local needs a kubeconfig with a context: start a cluster (`kind create cluster`, `minikube start`) or set KUBECONFIG (looked in: /nonexistent/.kube/config)',
+      ),
+    );
+  });
+
+  it('merges KUBECONFIG files as kubectl does: the first to name a context wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    const write = (name: string, server: string, current: string): string => {
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'kind-dev', cluster: { server } }],
+          users: [{ name: 'kind-dev', user: { token: 't' } }],
+          contexts: [{ name: 'kind-dev', context: { cluster: 'kind-dev', user: 'kind-dev' } }],
+          'current-context': current,
+        }),
+      );
+      return file;
+    };
+    const kc = loadLocalKubeConfig({ files: [write('a', 'https://127.0.0.1:1111', 'kind-dev'), write('b', 'https://127.0.0.1:2222', 'other')] });
+    expect([kc.getCurrentContext(), kc.getCurrentCluster()?.server]).toEqual(['kind-dev', 'https://127.0.0.1:1111']);
+  });
+
+  it('refuses an installation id that cannot be a label value', () => {
+    expect(() => provider({ installation: { id: 'Not OK!' } })).toThrow(expect.objectContaining({ code: 'misconfigured', message: expect.stringContaining('got: "Not OK!"') }));
+  });
+});
+
+describe('loadLocalSettings', () => {
+  it('reads nothing it is not given, and defaults the kubeconfig to $HOME/.kube/config', () => {
+    expect(loadLocalSettings({})).toEqual({ ok: true, settings: { kubeconfigFiles: [] } });
+    expect(loadLocalSettings({ HOME: '/home/carol' })).toEqual({ ok: true, settings: { kubeconfigFiles: ['/home/carol/.kube/config'] } });
+  });
+
+  it('reads every setting, and empty values count as unset', () => {
+    expect(
+      loadLocalSettings({
+        KUBECONFIG: '/a/config:/b/config',
+        HOME: '/home/carol',
+        KUBECONTROL_LOCAL_CONTEXT: 'arn:aws:eks:eu-west-1:123456789012:cluster/dev',
+        KUBECONTROL_LOCAL_REGISTRY: 'localhost:5001/',
+        KUBECONTROL_LOCAL_BUILD_COMMAND: 'make  image IMAGE={image}',
+      }),
+    ).toEqual({
+      ok: true,
+      settings: {
+        kubeconfigFiles: ['/a/config', '/b/config'],
+        context: 'arn:aws:eks:eu-west-1:123456789012:cluster/dev',
+        registryPrefix: 'localhost:5001',
+        buildCommand: ['make', 'image', 'IMAGE={image}'],
+      },
+    });
+    expect(loadLocalSettings({ KUBECONTROL_LOCAL_CONTEXT: '', KUBECONTROL_LOCAL_REGISTRY: '', KUBECONTROL_LOCAL_BUILD_COMMAND: '' })).toEqual({ ok: true, settings: { kubeconfigFiles: [] } });
+  });
+
+  it.each([
+    ['KUBECONTROL_LOCAL_CONTEXT', ' kind-dev', 'KUBECONTROL_LOCAL_CONTEXT: must be a kubeconfig context name, without surrounding blanks or control characters (got: " kind-dev")'],
+    ['KUBECONTROL_LOCAL_REGISTRY', 'http://localhost:5001', 'KUBECONTROL_LOCAL_REGISTRY: must be a registry host without a scheme, like localhost:5001 (drop the http:// or https://) (got: "http://localhost:5001")'],
+    ['KUBECONTROL_LOCAL_REGISTRY', 'localhost:5001/Team', 'KUBECONTROL_LOCAL_REGISTRY: must be host[:port][/path] in lowercase, like localhost:5001 or registry.example.com/team (got: "localhost:5001/Team")'],
+    ['KUBECONTROL_LOCAL_REGISTRY', 'localhost:99999', 'KUBECONTROL_LOCAL_REGISTRY: has a port above 65535 (got: "localhost:99999")'],
+    ['KUBECONTROL_LOCAL_BUILD_COMMAND', '   ', 'KUBECONTROL_LOCAL_BUILD_COMMAND: is blank; unset it or give a command (got: "   ")'],
+    [
+      'KUBECONTROL_LOCAL_BUILD_COMMAND',
+      'sh -c "docker build -t {image} ."',
+      `KUBECONTROL_LOCAL_BUILD_COMMAND: is split on spaces and understands no quotes or backslashes; put a command that needs them in a script, or in the app's aws.buildCommand (got: "sh -c \\"docker build -t {image} .\\"")`,
+    ],
+  ])('%s=%j is one clear problem', (name, value, problem) => {
+    expect(loadLocalSettings({ [name]: value })).toEqual({ ok: false, problems: [problem] });
+  });
+
+  it('reports every malformed value at once', () => {
+    const r = loadLocalSettings({ KUBECONTROL_LOCAL_REGISTRY: 'https://r', KUBECONTROL_LOCAL_BUILD_COMMAND: "make 'x'" });
+    expect(r.ok ? [] : r.problems.map((p) => p.split(':')[0])).toEqual(['KUBECONTROL_LOCAL_REGISTRY', 'KUBECONTROL_LOCAL_BUILD_COMMAND']);
   });
 });
 
@@ -117,14 +216,19 @@ describe('NamespaceClusters', () => {
     const info = await provider().clusters.provision({ ctx: s.ctx, clusterName: name });
 
     expect(info).toEqual({ name, status: 'Active', endpoint: front.url });
-    expect(labelsOf(name)).toEqual({ 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/app': 'search-svc', 'kubecontrol/deploy': String(s.ctx.deployId) });
+    expect(labelsOf(name)).toEqual({
+      'app.kubernetes.io/managed-by': 'kubecontrol',
+      'kubecontrol/installation': INSTALLATION.id,
+      'kubecontrol/app': 'search-svc',
+      'kubecontrol/deploy': String(s.ctx.deployId),
+    });
     expect(ledgerOf(s)).toEqual([['local', 'namespace', name, 'created']]);
     // intent is recorded before the namespace is applied
     const events = s.store.events.last(s.ctx.deployId, 10).map((e) => e.message);
     expect(events.indexOf(`namespace ${name}: intent`)).toBeGreaterThanOrEqual(0);
-    const apply = fake.requests.find((r) => r.method === 'PATCH' && r.path === `/api/v1/namespaces/${name}`)!;
-    expect(apply.headers['content-type']).toBe('application/apply-patch+yaml');
-    expect(apply.query.get('fieldManager')).toBe('kubecontrol-local');
+    // Created (a create fails on an existing namespace, so nothing is taken over by a race).
+    const create = fake.requests.find((r) => r.method === 'POST' && r.path === '/api/v1/namespaces')!;
+    expect(create.query.get('fieldManager')).toBe('kubecontrol-local');
     expect(s.lines).toEqual([`created namespace ${name} on context kind-kubecontrol`]);
   });
 
@@ -144,7 +248,21 @@ describe('NamespaceClusters', () => {
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
     fake.put('namespaces', { metadata: { name, labels: { team: 'search' } } });
-    await expect(provider().clusters.provision({ ctx: s.ctx, clusterName: name })).rejects.toThrow(`namespace ${name} already exists and is not managed by kubecontrol`);
+    await expect(provider().clusters.provision({ ctx: s.ctx, clusterName: name })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: `namespace ${name} exists but carries no kubecontrol/installation label (not created by this kubecontrol installation); not adopting it (if it is this installation's, label it kubecontrol/installation=${INSTALLATION.id})`,
+    });
+    expect(ledgerOf(s)).toEqual([]);
+  });
+
+  it('refuses its own namespace while it is still Terminating, without a ledger row', async () => {
+    const s = step();
+    const name = `search-svc-${s.ctx.deployId}`;
+    const labels = { 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/installation': INSTALLATION.id, 'kubecontrol/app': 'search-svc' };
+    fake.put('namespaces', { metadata: { name, labels, deletionTimestamp: new Date().toISOString() }, status: { phase: 'Terminating' } });
+    await expect(provider().clusters.provision({ ctx: s.ctx, clusterName: name })).rejects.toMatchObject({
+      message: `namespace ${name} is still being deleted (Terminating); deploy again once it is gone`,
+    });
     expect(ledgerOf(s)).toEqual([]);
   });
 
@@ -166,10 +284,13 @@ describe('NamespaceClusters', () => {
     fake.behaviour.namespacesStuckTerminating = true;
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
-    const clusters = new NamespaceClusters({ kubeConfig: front.kubeConfig(), rewatchDelayMs: 5, namespaceDeleteTimeoutMs: 50 });
+    const clusters = new NamespaceClusters({ kubeConfig: front.kubeConfig(), installation: INSTALLATION, rewatchDelayMs: 5, namespaceDeleteTimeoutMs: 50 });
     await clusters.provision({ ctx: s.ctx, clusterName: name });
     const row = s.store.resources.forDeploy(s.ctx.deployId)[0]!;
-    await expect(clusters.destroy({ resource: row, app: searchSvc, progress: () => {} })).rejects.toThrow(`namespace ${name} is still terminating after 50ms (a finalizer nobody removes?)`);
+    await expect(clusters.destroy({ resource: row, app: searchSvc, progress: () => {} })).rejects.toMatchObject({
+      code: 'timed_out',
+      message: `namespace ${name} is still terminating after 50ms (a finalizer nobody removes?)`,
+    });
   });
 
   it('lists the deploy namespaces it manages for gc, not the routing namespace nor foreign ones', async () => {
@@ -188,21 +309,86 @@ describe('NamespaceClusters', () => {
   });
 });
 
+describe('two installations on one cluster', () => {
+  /** The second installation's provider: same cluster, same routing namespace, its own id. */
+  const second = (): Provider => provider({ installation: OTHER });
+
+  it("does not adopt, delete or list the other installation's namespace of the same name", async () => {
+    // Both databases number their deploys from 1: the same namespace name comes up in both.
+    const mine = step();
+    const theirs = step();
+    const name = 'search-svc-1';
+    await second().clusters.provision({ ctx: { ...theirs.ctx, deployId: 1 }, clusterName: name });
+    const before = fake.get('namespaces', undefined, name);
+    const writes = fake.requests.filter((r) => r.method !== 'GET').length;
+
+    const p = provider();
+    const err = await p.clusters.provision({ ctx: { ...mine.ctx, deployId: 1 }, clusterName: name }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InfraError);
+    expect(err).toMatchObject({ code: 'not_owned', message: `namespace ${name} exists but belongs to another kubecontrol installation (${OTHER.id}); not adopting it` });
+    expect(ledgerOf(mine)).toEqual([]);
+
+    // A ledger row naming it (e.g. from before a restart) does not get it deleted either.
+    const row = mine.store.resources.intend({ deployId: mine.ctx.deployId, app: 'search-svc', provider: 'local', kind: 'namespace', name, data: { namespace: name } });
+    await expect(p.clusters.destroy({ resource: row, app: searchSvc, progress: () => {} })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: `namespace ${name} exists but belongs to another kubecontrol installation (${OTHER.id}); not deleting it`,
+    });
+    await expect(p.clusters.listTagged({})).resolves.toEqual([]);
+    await expect(second().clusters.listTagged({})).resolves.toEqual([{ kind: 'namespace', name, app: 'search-svc', deployId: 1 }]);
+
+    // Untouched: not one write, and the gc listing asked the API server for this installation's only.
+    expect(fake.requests.filter((r) => r.method !== 'GET').length).toBe(writes);
+    expect(fake.get('namespaces', undefined, name)).toEqual(before);
+    const list = fake.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/namespaces').map((r) => r.query.get('labelSelector'));
+    expect(list[0]).toBe(`app.kubernetes.io/managed-by=kubecontrol,kubecontrol/installation=${INSTALLATION.id},kubecontrol/app`);
+  });
+
+  it("does not deploy into the other installation's namespace", async () => {
+    const theirs = step(searchSvc, { step: 'deploy' });
+    await second().clusters.provision({ ctx: { ...theirs.ctx, deployId: 1 }, clusterName: 'search-svc-1' });
+    const mine = step(searchSvc, { step: 'deploy' });
+    await expect(provider().workloads.deploy({ ctx: mine.ctx, cluster: 'search-svc-1' })).rejects.toMatchObject({ code: 'not_owned' });
+    expect(fake.get('deployments', 'search-svc-1', 'search-svc')).toBeUndefined();
+  });
+
+  it("does not switch the other installation's routing Service, and does not call it its record", async () => {
+    await second().dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-1.svc.cluster.local', progress: () => {} });
+    const before = fake.get('services', 'kubecontrol', 'search-svc');
+    expect(before!.metadata.labels).toMatchObject({ 'kubecontrol/installation': OTHER.id });
+
+    const p = provider();
+    await expect(p.dns.current({ app: searchSvc })).resolves.toBeUndefined();
+    await expect(p.dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-2.svc.cluster.local', progress: () => {} })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: `service kubecontrol/search-svc exists but belongs to another kubecontrol installation (${OTHER.id}); not switching it`,
+    });
+    expect(fake.get('services', 'kubecontrol', 'search-svc')).toEqual(before);
+    await expect(second().dns.current({ app: searchSvc })).resolves.toBe('search-svc.search-svc-1.svc.cluster.local');
+  });
+});
+
 describe('workloads on the local cluster', () => {
   it("applies into the deploy's namespace with a ClusterIP service and returns its in-cluster name once healthy", async () => {
     const s = step(searchSvc, { step: 'deploy' });
     const ns = `search-svc-${s.ctx.deployId}`;
-    const p = provider({ registryPrefix: 'localhost:5001' });
+    const p = provider({ settings: { ...NO_SETTINGS, registryPrefix: 'localhost:5001' } });
     await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
     const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: ns });
 
     expect(endpoint).toBe(`search-svc.${ns}.svc.cluster.local`);
-    expect(fake.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([
-      `/api/v1/namespaces/${ns}`,
-      `/api/v1/namespaces/${ns}`,
-      `/apis/apps/v1/namespaces/${ns}/deployments/search-svc`,
-      `/api/v1/namespaces/${ns}/services/search-svc`,
+    // Provision created the namespace; the deploy adopts it (it is this installation's) and applies into it.
+    expect(fake.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').map((r) => `${r.method} ${r.path}`)).toEqual([
+      `POST /api/v1/namespaces`,
+      `PATCH /api/v1/namespaces/${ns}`,
+      `PATCH /apis/apps/v1/namespaces/${ns}/deployments/search-svc`,
+      `PATCH /api/v1/namespaces/${ns}/services/search-svc`,
     ]);
+    for (const o of [fake.get('namespaces', undefined, ns), fake.get('deployments', ns, 'search-svc'), fake.get('services', ns, 'search-svc')]) {
+      expect(o!.metadata.labels).toMatchObject({ 'kubecontrol/installation': INSTALLATION.id });
+    }
+    // Both field managers' labels are there: the local one's app/deploy labels survive KubeWorkloads' apply.
+    expect(labelsOf(ns)).toMatchObject({ 'kubecontrol/app': 'search-svc', 'kubecontrol/deploy': String(s.ctx.deployId) });
     const svc = fake.get('services', ns, 'search-svc')!;
     expect(svc.spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] });
     expect(svc.metadata.annotations).toBeUndefined();
@@ -221,9 +407,10 @@ describe('workloads on the local cluster', () => {
     const ns = `search-svc-${s.ctx.deployId}`;
     const p = provider();
     await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
-    await expect(p.workloads.deploy({ ctx: s.ctx, cluster: ns })).rejects.toThrow(
-      `rollout of search-svc did not become healthy: pod/search-svc-1-0 container api: CrashLoopBackOff (5 restarts, last exit 1 Error)`,
-    );
+    await expect(p.workloads.deploy({ ctx: s.ctx, cluster: ns })).rejects.toMatchObject({
+      code: 'unhealthy',
+      message: `rollout of search-svc did not become healthy: pod/search-svc-1-0 container api: CrashLoopBackOff (5 restarts, last exit 1 Error)`,
+    });
   });
 
   it('updates images in place in the namespace (rolling)', async () => {
@@ -248,6 +435,7 @@ describe('ExternalNameDns', () => {
 
     await expect(p.dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-1.svc.cluster.local', progress })).resolves.toEqual({ previous: undefined });
     expect(labelsOf('kubecontrol')).toEqual({ 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/role': 'routing' });
+    expect(fake.get('services', 'kubecontrol', 'search-svc')!.metadata.labels).toMatchObject({ 'kubecontrol/installation': INSTALLATION.id });
     expect(fake.get('services', 'kubecontrol', 'search-svc')!.spec).toEqual({
       type: 'ExternalName',
       externalName: 'search-svc.search-svc-1.svc.cluster.local',
@@ -271,9 +459,10 @@ describe('ExternalNameDns', () => {
   it('does not take over a Service of the same name that is not its ExternalName', async () => {
     fake.put('namespaces', { metadata: { name: 'kubecontrol' } });
     fake.put('services', { metadata: { name: 'search-svc', namespace: 'kubecontrol' }, spec: { type: 'ClusterIP' } });
-    await expect(provider().dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-1.svc.cluster.local', progress: () => {} })).rejects.toThrow(
-      'service kubecontrol/search-svc exists and is not a kubecontrol ExternalName service (type ClusterIP)',
-    );
+    await expect(provider().dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-1.svc.cluster.local', progress: () => {} })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: 'service kubecontrol/search-svc exists and is not a kubecontrol ExternalName service (type ClusterIP); delete or rename it first',
+    });
   });
 
   it('checks health through the API server service proxy, with the kubeconfig credentials', async () => {
@@ -295,9 +484,10 @@ describe('ExternalNameDns', () => {
     await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
     const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: ns });
     front.health = () => ({ status: 500, body: 'index not loaded\nstack...' });
-    await expect(p.dns.checkHealth({ app: searchSvc, target: endpoint, progress: () => {} })).rejects.toThrow(
-      `health check GET ${endpoint}:80/healthz (via the API server's service proxy) failed after 2 attempts: HTTP 500 Internal Server Error: index not loaded`,
-    );
+    await expect(p.dns.checkHealth({ app: searchSvc, target: endpoint, progress: () => {} })).rejects.toMatchObject({
+      code: 'unhealthy',
+      message: `health check GET ${endpoint}:80/healthz (via the API server's service proxy) failed after 2 attempts: HTTP 500 Internal Server Error: index not loaded`,
+    });
     // No ready pods behind the Service: the API server's own answer is passed on.
     front.health = undefined;
     fake.put('deployments', { ...fake.get('deployments', ns, 'search-svc')!, status: { availableReplicas: 0 } });
@@ -330,7 +520,7 @@ describe('local images', () => {
 
   it('builds with the app build command on this host, then counts the image as present', async () => {
     const app = withCommand([process.execPath, '-e', 'console.log("built {image}")']);
-    const p = provider({ registryPrefix: 'localhost:5001/' });
+    const p = provider({ settings: { ...NO_SETTINGS, registryPrefix: 'localhost:5001' } });
     const s = step(app, { step: 'build' });
     await expect(p.registry.hasImage({ app, tag: '1.4.2' })).resolves.toBe(false);
     await p.builder.build({ ctx: s.ctx, tag: '1.4.2' });
@@ -343,6 +533,7 @@ describe('local images', () => {
     const p = provider();
     const s = step(app, { step: 'build' });
     await expect(p.builder.build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow(/exited with code 3; last output:\nno Dockerfile/);
+    await expect(p.builder.build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toBeInstanceOf(InfraError);
     await expect(p.registry.hasImage({ app, tag: '1.4.2' })).resolves.toBe(false);
   });
 });
@@ -361,8 +552,24 @@ describe('the pipeline on the local provider', () => {
   });
 
   it('deploys twice blue/green: the ExternalName moves to the second namespace and the first one is deleted', async () => {
-    const p = createLocalProvider({ kubeConfig: harnessFront.kubeConfig(), env: {}, rewatchDelayMs: 5, healthRetry: { attempts: 2, minMs: 1, maxMs: 2 } });
-    const h = await startHarness({ provider: 'local', drainMs: 10 }, { provider: p, apps: [searchSvc] });
+    let installation = '';
+    const h = await startHarness(
+      { provider: 'local', drainMs: 10 },
+      {
+        provider: (deps) => {
+          installation = deps.installation;
+          return createLocalProvider({
+            installation: { id: deps.installation },
+            settings: NO_SETTINGS,
+            buildEnv: {},
+            kubeConfig: harnessFront.kubeConfig(),
+            rewatchDelayMs: 5,
+            healthRetry: { attempts: 2, minMs: 1, maxMs: 2 },
+          });
+        },
+        apps: [searchSvc],
+      },
+    );
     try {
       const first = await h.cmd('carol', 'deploy', 'search-svc', 'v1');
       expect(first.status).toBe(200);
@@ -384,6 +591,9 @@ describe('the pipeline on the local provider', () => {
       expect(harnessFake.get('services', 'kubecontrol', 'search-svc')!.spec).toMatchObject({ type: 'ExternalName', externalName: `search-svc.${ns2}.svc.cluster.local` });
       expect(harnessFake.get('namespaces', undefined, ns1)).toBeUndefined();
       expect(harnessFake.get('deployments', ns2, 'search-svc')!.metadata.labels).toMatchObject({ 'kubecontrol/version': 'v2' });
+      // The installation the composition root gave the provider is on what it created.
+      expect(harnessFake.get('namespaces', undefined, ns2)!.metadata.labels).toMatchObject({ 'kubecontrol/installation': installation });
+      expect(harnessFake.get('services', 'kubecontrol', 'search-svc')!.metadata.labels).toMatchObject({ 'kubecontrol/installation': installation });
       expect(h.k.store.resources.forDeploy(id1).map((r) => [r.kind, r.name, r.state])).toEqual([['namespace', ns1, 'deleted']]);
       expect(h.k.store.resources.forDeploy(id2).map((r) => [r.kind, r.name, r.state])).toEqual([['namespace', ns2, 'created']]);
       // Health was checked through the service proxy of each new namespace before the switch.
@@ -408,8 +618,8 @@ describe('the pipeline on the local provider', () => {
   });
 });
 
-describe('KUBECONTROL_PROVIDER=local', () => {
-  it('is built by the composition root from the kubeconfig current context', async () => {
+describe('KUBECONTROL_PROVIDER=local from the environment', () => {
+  it('is built from the settings the environment gives (no process.env read): kubeconfig files, current context', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
     const file = join(dir, 'config');
     writeFileSync(
@@ -423,19 +633,13 @@ describe('KUBECONTROL_PROVIDER=local', () => {
         'current-context': 'kind-dev',
       }),
     );
-    const saved = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = file;
-    const store = Store.open(join(dir, 'k.db'));
-    opened.push(store);
-    try {
-      const p = await createProvider({ provider: 'local', sandboxScale: 1 }, store, [searchSvc]);
-      expect(p.name).toBe('local');
-      expect(p.label).toBe('local (kubeconfig context kind-dev)');
-      await expect(p.clusters.listTagged({})).resolves.toEqual([]);
-    } finally {
-      if (saved === undefined) delete process.env.KUBECONFIG;
-      else process.env.KUBECONFIG = saved;
-    }
+    const loaded = loadLocalSettings({ KUBECONFIG: file, KUBECONTROL_LOCAL_REGISTRY: 'localhost:5001' });
+    if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+    const p = createLocalProvider({ installation: INSTALLATION, settings: loaded.settings, buildEnv: {} });
+    expect(p.name).toBe('local');
+    expect(p.label).toBe('local (kubeconfig context kind-dev)');
+    expect(p.registry.imageUri({ app: searchSvc, tag: 'v1' })).toBe('localhost:5001/search-svc:v1');
+    await expect(p.clusters.listTagged({})).resolves.toEqual([]);
   });
 });
 

@@ -6,16 +6,20 @@
  * `<app>.kubecontrol.svc.cluster.local` with a CNAME to it, so the cutover is
  * one patch of that Service. The health check goes through the API server's
  * service proxy, so it works from the laptop without a port-forward.
+ * The Service carries the installation's label: a routing Service of another
+ * installation is never switched.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace, type V1Service } from '@kubernetes/client-node';
 import type { KubeApp } from '../../kubeapps/index.js';
-import { kubeFailure } from '../kube/kube-workloads.js';
+import { InfraError, errorMessage, isInfraError } from '../errors.js';
+import { isConflict, isNotFound, kubeFailure } from '../kube/api-errors.js';
+import { LABEL_INSTALLATION, assertOwned, installationLabel, ownerOf } from '../kube/installation.js';
 import { LABEL_MANAGED_BY, LABEL_NAME, MANAGER } from '../kube/manifests.js';
-import type { Dns, Progress } from '../ports.js';
+import type { Dns, Installation, Progress } from '../ports.js';
 import { checkUntilHealthy, type HealthRetry as LocalHealthRetry } from '../health.js';
-import { isNotFound, LABEL_APP, LOCAL_MANAGER } from './namespace-clusters.js';
+import { LABEL_APP, LOCAL_MANAGER } from './namespace-clusters.js';
 
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 
@@ -25,8 +29,11 @@ export const LABEL_ROLE = 'kubecontrol/role';
 /** How the health check retries (pods just became ready; their endpoints may lag a moment). @default 5 attempts, 1 s doubling to 8 s */
 export type { HealthRetry as LocalHealthRetry } from '../health.js';
 
+/** What ExternalNameDns needs. */
 export interface ExternalNameDnsOptions {
   readonly kubeConfig: KubeConfig;
+  /** Whose routing Services these are: another installation's is never switched. */
+  readonly installation: Installation;
   /** Namespace of the apps' stable Services. @default 'kubecontrol' */
   readonly routingNamespace?: string;
   readonly healthRetry?: LocalHealthRetry;
@@ -41,7 +48,7 @@ export function parseServiceHost(target: string): { service: string; namespace: 
 /** A GET through the API server with the kubeconfig's credentials; the body's first 2 kB. */
 async function apiGet(kc: KubeConfig, path: string, signal: AbortSignal): Promise<{ status: number; statusText: string; body: string }> {
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  if (!cluster) throw new InfraError('misconfigured', 'the kubeconfig has no current cluster');
   // The server URL may carry a path (Rancher, proxies): the API path goes after it.
   const url = new URL(`${cluster.server.replace(/\/+$/, '')}${path}`);
   const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
@@ -73,9 +80,17 @@ function detailOf(body: string): string {
   return body.split('\n')[0]!.trim().slice(0, 200);
 }
 
+/** How often pointRecord starts over when the Service changed under it (409) before it gives up. */
+const ROUNDS = 3;
+
 /** Stable names as ExternalName Services. */
 export class ExternalNameDns implements Dns {
-  constructor(private readonly opts: ExternalNameDnsOptions) {}
+  private readonly installationId: string;
+
+  /** Throws `misconfigured` when the installation id cannot be a label value. */
+  constructor(private readonly opts: ExternalNameDnsOptions) {
+    this.installationId = installationLabel(opts.installation);
+  }
 
   private get ns(): string {
     return this.opts.routingNamespace ?? 'kubecontrol';
@@ -99,42 +114,67 @@ export class ExternalNameDns implements Dns {
     }
   }
 
+  /** Where this installation's record points; another installation's Service is not our record (undefined). */
   async current({ app }: { app: KubeApp; signal?: AbortSignal }): Promise<string | undefined> {
-    return (await this.service(app))?.spec?.externalName || undefined;
+    const svc = await this.service(app);
+    if (!svc || !ownerOf(svc, this.opts.installation).mine) return undefined;
+    return svc.spec?.externalName || undefined;
   }
 
   async pointRecord({ app, target, progress }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {
-    const existing = await this.service(app);
-    if (existing && (existing.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER || existing.spec?.type !== 'ExternalName')) {
-      throw new Error(`service ${this.ns}/${app.name} exists and is not a kubecontrol ExternalName service (type ${existing.spec?.type}); delete or rename it first`);
-    }
-    const previous = existing?.spec?.externalName || undefined;
-    if (previous === target) {
-      progress(`${this.stableName(app)} already points at ${target}`, { name: this.stableName(app), target });
-      return { previous };
-    }
-    if (!existing) await this.ensureRoutingNamespace();
+    const what = `service ${this.ns}/${app.name}`;
     const body: V1Service = {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: {
         name: app.name,
         namespace: this.ns,
-        labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_APP]: app.name },
+        labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: this.installationId, [LABEL_APP]: app.name },
       },
       // ExternalName does no port mapping: clients use the app's port, which its Service exposes.
       spec: { type: 'ExternalName', externalName: target, ports: [{ name: 'http', port: app.service.port, protocol: 'TCP' }] },
     };
-    try {
-      await this.core().patchNamespacedService({ name: app.name, namespace: this.ns, body, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
-    } catch (err) {
-      throw kubeFailure(`apply Service ${this.ns}/${app.name}`, err);
+    for (let round = 1; ; round++) {
+      const existing = await this.service(app);
+      if (!existing) {
+        await this.ensureRoutingNamespace();
+        try {
+          await this.core().createNamespacedService({ namespace: this.ns, body, fieldManager: LOCAL_MANAGER });
+        } catch (err) {
+          // Created by someone else since the read: look at it again.
+          if (isConflict(err) && round < ROUNDS) continue;
+          throw kubeFailure(`create Service ${this.ns}/${app.name}`, err);
+        }
+        progress(`pointed ${this.stableName(app)} at ${target} (was nothing)`, { name: this.stableName(app), target, previous: undefined });
+        return { previous: undefined };
+      }
+      if (existing.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER || existing.spec?.type !== 'ExternalName') {
+        throw new InfraError('not_owned', `${what} exists and is not a kubecontrol ExternalName service (type ${existing.spec?.type}); delete or rename it first`);
+      }
+      assertOwned(existing, this.opts.installation, what, 'not switching it');
+      const previous = existing.spec?.externalName || undefined;
+      if (previous === target) {
+        progress(`${this.stableName(app)} already points at ${target}`, { name: this.stableName(app), target });
+        return { previous };
+      }
+      // The resourceVersion makes the switch conditional on the Service that was checked.
+      const conditional: V1Service = { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } };
+      try {
+        await this.core().patchNamespacedService({ name: app.name, namespace: this.ns, body: conditional, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
+      } catch (err) {
+        if ((isConflict(err) || isNotFound(err)) && round < ROUNDS) continue;
+        throw kubeFailure(`apply Service ${this.ns}/${app.name}`, err);
+      }
+      // Cluster DNS serves the new CNAME once its cache (5 s TTL for Services) lets the old one go.
+      progress(`pointed ${this.stableName(app)} at ${target} (was ${previous ?? 'nothing'})`, { name: this.stableName(app), target, previous });
+      return { previous };
     }
-    // Cluster DNS serves the new CNAME once its cache (5 s TTL for Services) lets the old one go.
-    progress(`pointed ${this.stableName(app)} at ${target} (was ${previous ?? 'nothing'})`, { name: this.stableName(app), target, previous });
-    return { previous };
   }
 
+  /**
+   * The routing namespace is shared (one per cluster, whatever the installation): it carries no
+   * installation label, is never deleted, and is only created when missing.
+   */
   private async ensureRoutingNamespace(): Promise<void> {
     const body: V1Namespace = {
       apiVersion: 'v1',
@@ -142,17 +182,18 @@ export class ExternalNameDns implements Dns {
       metadata: { name: this.ns, labels: { [LABEL_MANAGED_BY]: MANAGER, [LABEL_ROLE]: 'routing' } },
     };
     try {
-      await this.core().patchNamespace({ name: this.ns, body, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
+      await this.core().createNamespace({ body, fieldManager: LOCAL_MANAGER });
     } catch (err) {
-      throw kubeFailure(`apply Namespace ${this.ns}`, err);
+      if (isConflict(err)) return;
+      throw kubeFailure(`create Namespace ${this.ns}`, err);
     }
   }
 
   async checkHealth({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
     const svc = parseServiceHost(target);
-    if (!svc) throw new Error(`health check: ${target} is not a Service of this cluster (<service>.<namespace>.svc.cluster.local)`);
+    if (!svc) throw new InfraError('misconfigured', `health check: ${target} is not a Service of this cluster (<service>.<namespace>.svc.cluster.local)`);
     const path = `/api/v1/namespaces/${svc.namespace}/services/${svc.service}:${app.service.port}/proxy${app.service.healthCheckPath}`;
-    await checkUntilHealthy({
+    const checked = checkUntilHealthy({
       what: `health check GET ${target}:${app.service.port}${app.service.healthCheckPath} (via the API server's service proxy)`,
       retry: this.opts.healthRetry,
       defaults: { attempts: 5, minMs: 1000, maxMs: 8000 },
@@ -165,9 +206,16 @@ export class ExternalNameDns implements Dns {
         return { status: res.status, problem: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${detail ? `: ${detail}` : ''}` };
       },
       describeError: (err) => {
-        const e = err as NodeJS.ErrnoException;
-        return e.code ?? e.message ?? String(err);
+        const code: unknown = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+        return typeof code === 'string' ? code : errorMessage(err);
       },
     });
+    try {
+      await checked;
+    } catch (err) {
+      if (isInfraError(err)) throw err;
+      // The shared check throws plain errors: told apart by the signal, not by their name.
+      throw new InfraError(signal?.aborted ? 'aborted' : 'unhealthy', errorMessage(err), { cause: err });
+    }
   }
 }

@@ -3,20 +3,23 @@
  * reached through the kubeconfig. Blue/green is two namespaces
  * `<app>-<deployId>` side by side; the cutover switches an ExternalName
  * Service `kubecontrol/<app>` from one to the other; the old namespace is
- * deleted after a short drain.
+ * deleted after a short drain. Everything it creates carries the
+ * installation's label, and it touches nothing of another installation's.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeWorkloads } from '../kube/kube-workloads.js';
-import type { Builder, Provider, StepTimeouts } from '../ports.js';
+import type { Builder, Installation, Provider, StepTimeouts } from '../ports.js';
 import { ExternalNameDns, type LocalHealthRetry } from './external-name-dns.js';
 import { loadLocalKubeConfig, sameClusterSource } from './kubeconfig.js';
 import { LocalBuilder, LocalRegistry } from './local-images.js';
 import { NamespaceClusters } from './namespace-clusters.js';
+import type { LocalSettings } from './settings.js';
 
-export { ExternalNameDns, parseServiceHost, type ExternalNameDnsOptions, type LocalHealthRetry } from './external-name-dns.js';
-export { LOCAL_CONTEXT, LocalKubeConfigError, loadLocalKubeConfig, sameClusterSource } from './kubeconfig.js';
+export { ExternalNameDns, LABEL_ROLE, parseServiceHost, type ExternalNameDnsOptions, type LocalHealthRetry } from './external-name-dns.js';
+export { LOCAL_CONTEXT, loadLocalKubeConfig, sameClusterSource, type LoadLocalKubeConfig } from './kubeconfig.js';
 export { LocalBuilder, LocalRegistry, localBuildCommand, type LocalImagesOptions } from './local-images.js';
 export { LABEL_APP, LABEL_DEPLOY, LOCAL_MANAGER, NamespaceClusters, type NamespaceClustersOptions } from './namespace-clusters.js';
+export { loadLocalSettings, type LocalSettings, type LocalSettingsResult } from './settings.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -30,18 +33,20 @@ export const LOCAL_TIMEOUTS: StepTimeouts = { build: 30 * MINUTE, provision: 5 *
  */
 export const LOCAL_DRAIN_MS = 10 * SECOND;
 
-/** What `createLocalProvider` can be given instead of its defaults. */
+/** What `createLocalProvider` is given: the installation, the validated settings, and optional replacements of its defaults. */
 export interface LocalProviderOptions {
-  /** The cluster. @default the kubeconfig's current context (or KUBECONTROL_LOCAL_CONTEXT), which must look like a laptop cluster */
+  /** Whose resources these are: every namespace and routing Service carries `kubecontrol/installation=<id>`. */
+  readonly installation: Installation;
+  /** From `loadLocalSettings(env)`: context, registry prefix, build command, kubeconfig files. */
+  readonly settings: LocalSettings;
+  /** Environment of build commands (the composition root passes the process environment). */
+  readonly buildEnv: NodeJS.ProcessEnv;
+  /** Working directory of build commands. @default the process's working directory */
+  readonly buildCwd?: string;
+  /** The cluster. @default loaded from `settings.kubeconfigFiles` and `settings.context` (a current context must look like a laptop cluster) */
   readonly kubeConfig?: KubeConfig;
-  /** Environment read for the defaults below. @default process.env */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Replaces the build-command builder. @default LocalBuilder (the app's aws.buildCommand on this host) */
+  /** Replaces the build-command builder. @default LocalBuilder (the app's aws.buildCommand, else settings.buildCommand, on this host) */
   readonly builder?: Builder;
-  /** Build command for apps without one. @default KUBECONTROL_LOCAL_BUILD_COMMAND split on spaces, else none */
-  readonly buildCommand?: readonly string[];
-  /** Prefix of image names, e.g. `localhost:5001`. @default KUBECONTROL_LOCAL_REGISTRY, else none */
-  readonly registryPrefix?: string;
   /** Namespace of the apps' stable ExternalName Services. @default 'kubecontrol' */
   readonly routingNamespace?: string;
   readonly healthRetry?: LocalHealthRetry;
@@ -49,25 +54,33 @@ export interface LocalProviderOptions {
   readonly rewatchDelayMs?: number;
   /** Seconds without rollout progress before Kubernetes reports ProgressDeadlineExceeded. @default 300 */
   readonly progressDeadlineSeconds?: number;
+  /** How long a teardown waits for a namespace to be gone before it fails (gc retries later), ms. @default 300000 */
+  readonly namespaceDeleteTimeoutMs?: number;
   /** @default LOCAL_TIMEOUTS */
   readonly timeouts?: Partial<StepTimeouts>;
   /** @default LOCAL_DRAIN_MS */
   readonly drainMs?: number;
 }
 
-/** Builds the local provider. Reads the kubeconfig now (a missing or non-local context fails at start); calls nothing yet. */
-export function createLocalProvider(opts: LocalProviderOptions = {}): Provider {
-  const env = opts.env ?? process.env;
-  const kubeConfig = opts.kubeConfig ?? loadLocalKubeConfig({ context: env.KUBECONTROL_LOCAL_CONTEXT || undefined });
+/**
+ * Builds the local provider. Reads the kubeconfig now (a missing or non-local
+ * context, or an installation id that cannot be a label, throws `misconfigured`
+ * at start); calls nothing yet.
+ */
+export function createLocalProvider(opts: LocalProviderOptions): Provider {
+  const { installation, settings } = opts;
+  const kubeConfig = opts.kubeConfig ?? loadLocalKubeConfig({ files: settings.kubeconfigFiles, context: settings.context });
   const images = {
-    registryPrefix: opts.registryPrefix ?? (env.KUBECONTROL_LOCAL_REGISTRY || undefined),
-    buildCommand: opts.buildCommand ?? (env.KUBECONTROL_LOCAL_BUILD_COMMAND ? env.KUBECONTROL_LOCAL_BUILD_COMMAND.split(/\s+/).filter(Boolean) : undefined),
-    env,
+    registryPrefix: settings.registryPrefix,
+    buildCommand: settings.buildCommand,
+    env: opts.buildEnv,
+    ...(opts.buildCwd !== undefined ? { cwd: opts.buildCwd } : {}),
   };
   const registry = new LocalRegistry(images);
   const workloads = new KubeWorkloads({
     source: sameClusterSource(kubeConfig),
     registry,
+    installation,
     // Each deploy's "cluster" is its own namespace; the namespace is that deploy's ledger row already.
     namespaceFor: (cluster) => cluster,
     recordNamespace: false,
@@ -81,9 +94,9 @@ export function createLocalProvider(opts: LocalProviderOptions = {}): Provider {
     label: `local (kubeconfig context ${kubeConfig.getCurrentContext() || '(none)'})`,
     registry,
     builder: opts.builder ?? new LocalBuilder(registry, images),
-    clusters: new NamespaceClusters({ kubeConfig, rewatchDelayMs: opts.rewatchDelayMs }),
+    clusters: new NamespaceClusters({ kubeConfig, installation, rewatchDelayMs: opts.rewatchDelayMs, namespaceDeleteTimeoutMs: opts.namespaceDeleteTimeoutMs }),
     workloads,
-    dns: new ExternalNameDns({ kubeConfig, routingNamespace: opts.routingNamespace, healthRetry: opts.healthRetry }),
+    dns: new ExternalNameDns({ kubeConfig, installation, routingNamespace: opts.routingNamespace, healthRetry: opts.healthRetry }),
     timeouts: { ...LOCAL_TIMEOUTS, ...opts.timeouts },
     drainMs: () => drain,
   };

@@ -9,16 +9,19 @@
  *   the command succeeded in this process.
  */
 import type { KubeApp } from '../../kubeapps/index.js';
+import { InfraError, asInfraError } from '../errors.js';
+import type { AwsSettings } from '../aws/settings.js';
 import type { Builder, Progress, Registry, StepContext } from '../ports.js';
 
+/** How local images are named and built. */
 export interface LocalImagesOptions {
   /** Registry host (and path) image names start with, e.g. `localhost:5001` (kind's local registry). @default none: `<repository>:<tag>` */
   readonly registryPrefix?: string;
   /** A build command for apps that have none (argv; `{image}` and `{version}` are substituted). @default none */
   readonly buildCommand?: readonly string[];
-  /** Environment of the build command. @default process.env */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Working directory of the build command. @default process.cwd() */
+  /** Environment of the build command: passed in by the composition root, never read here. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Working directory of the build command. @default the process's working directory */
   readonly cwd?: string;
 }
 
@@ -27,11 +30,31 @@ export function localBuildCommand(app: KubeApp, fallback: readonly string[] = []
   return app.aws.buildCommand.length ? app.aws.buildCommand : fallback;
 }
 
+/**
+ * What the aws command builder reads from its settings, on a laptop: nothing
+ * but the build command, which `build` puts on the app itself. (A host-command
+ * runner shared by both providers would not need this.)
+ */
+function hostBuildSettings(): AwsSettings {
+  return {
+    region: '',
+    subnetIds: [],
+    securityGroupIds: [],
+    clusterRoleArn: '',
+    nodeRoleArn: '',
+    hostedZoneId: '',
+    ecrRegistry: '',
+    buildCommand: [],
+    maxAttempts: 1,
+    retryMode: 'standard',
+  };
+}
+
 /** Registry port for a laptop cluster: image names, and what this process has built. */
 export class LocalRegistry implements Registry {
   private readonly built = new Set<string>();
 
-  constructor(private readonly opts: LocalImagesOptions = {}) {}
+  constructor(private readonly opts: Omit<LocalImagesOptions, 'env' | 'cwd'>) {}
 
   imageUri({ app, tag }: { app: KubeApp; tag: string }): string {
     const prefix = this.opts.registryPrefix?.replace(/\/+$/, '');
@@ -65,19 +88,24 @@ export class LocalBuilder implements Builder {
 
   constructor(
     private readonly registry: LocalRegistry,
-    private readonly opts: LocalImagesOptions = {},
+    private readonly opts: LocalImagesOptions,
   ) {}
 
   async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
     const argv = localBuildCommand(ctx.app, this.opts.buildCommand);
-    if (!argv.length) throw new Error(`no build command configured for ${ctx.app.name}: set aws.buildCommand or KUBECONTROL_LOCAL_BUILD_COMMAND`);
+    if (!argv.length) throw new InfraError('misconfigured', `no build command configured for ${ctx.app.name}: set aws.buildCommand or KUBECONTROL_LOCAL_BUILD_COMMAND`);
     // Loaded on first use: the command builder lives with the aws adapters (and their SDK imports).
     if (!this.command) {
       const { CommandBuilder } = await import('../aws/command-builder.js');
-      this.command = new CommandBuilder({ registry: this.registry, env: this.opts.env, cwd: this.opts.cwd });
+      this.command = new CommandBuilder({ registry: this.registry, settings: hostBuildSettings(), env: this.opts.env, ...(this.opts.cwd !== undefined ? { cwd: this.opts.cwd } : {}) });
     }
     const app: KubeApp = argv === ctx.app.aws.buildCommand ? ctx.app : { ...ctx.app, aws: { ...ctx.app.aws, buildCommand: [...argv] } };
-    await this.command.build({ ctx: app === ctx.app ? ctx : { ...ctx, app }, tag });
+    try {
+      await this.command.build({ ctx: app === ctx.app ? ctx : { ...ctx, app }, tag });
+    } catch (err) {
+      // The command builder's own message (exit code, last output) is kept; only its type is made ours.
+      throw asInfraError(err, ctx.signal.aborted ? 'aborted' : 'provider_failed');
+    }
     this.registry.markBuilt(ctx.app, tag);
     ctx.progress(`built ${this.registry.imageUri({ app: ctx.app, tag })} on this host; the build command must also make it loadable by the cluster (kind load / minikube image load / push)`);
   }

@@ -1,15 +1,19 @@
 /**
  * The Clusters port on one laptop cluster: the "cluster" of a deploy is a
  * namespace `<app>-<deployId>`, so blue and green are two namespaces side by
- * side. Namespaces are labelled with their app and deploy (kubecontrol's tags)
- * and recorded in the ledger before they are created.
+ * side. Namespaces are labelled with their app, deploy and installation
+ * (kubecontrol's tags) and recorded in the ledger before they are created;
+ * only this installation's are adopted, deleted or listed.
  */
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { ResourceRecord } from '../../store/index.js';
-import { deleteNamespaceAndWait, kubeFailure } from '../kube/kube-workloads.js';
+import { InfraError } from '../errors.js';
+import { kubeFailure } from '../kube/api-errors.js';
+import { LABEL_INSTALLATION, installationLabel } from '../kube/installation.js';
 import { LABEL_MANAGED_BY, MANAGER } from '../kube/manifests.js';
-import type { ClusterInfo, Clusters, Progress, StepContext, TaggedResource } from '../ports.js';
+import { claimNamespace, deleteNamespaceAndWait, readNamespace } from '../kube/namespaces.js';
+import type { ClusterInfo, Clusters, Installation, Progress, StepContext, TaggedResource } from '../ports.js';
 import { formatDuration } from '../time.js';
 
 /** kubecontrol's tags as namespace labels (label keys cannot hold `:`). */
@@ -22,12 +26,11 @@ export const LABEL_DEPLOY = 'kubecontrol/deploy';
  */
 export const LOCAL_MANAGER = 'kubecontrol-local';
 
-const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
-
-export const isNotFound = (err: unknown): boolean => (err as { code?: unknown })?.code === 404;
-
+/** What NamespaceClusters needs. */
 export interface NamespaceClustersOptions {
   readonly kubeConfig: KubeConfig;
+  /** Whose namespaces these are: only those labelled with this installation are adopted, deleted or listed. */
+  readonly installation: Installation;
   /** Pause before a watch that ended is opened again, ms. @default 1000 */
   readonly rewatchDelayMs?: number;
   /** How long `destroy` waits for a namespace to be gone before it fails (gc retries later), ms. @default 300000 */
@@ -36,19 +39,15 @@ export interface NamespaceClustersOptions {
 
 /** Namespaces as clusters. */
 export class NamespaceClusters implements Clusters {
-  constructor(private readonly opts: NamespaceClustersOptions) {}
+  private readonly installationId: string;
+
+  /** Throws `misconfigured` when the installation id cannot be a label value. */
+  constructor(private readonly opts: NamespaceClustersOptions) {
+    this.installationId = installationLabel(opts.installation);
+  }
 
   private core(): CoreV1Api {
     return this.opts.kubeConfig.makeApiClient(CoreV1Api);
-  }
-
-  private async read(name: string): Promise<V1Namespace | undefined> {
-    try {
-      return await this.core().readNamespace({ name });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw kubeFailure(`read Namespace ${name}`, err);
-    }
   }
 
   private info(ns: V1Namespace): ClusterInfo {
@@ -58,54 +57,53 @@ export class NamespaceClusters implements Clusters {
 
   async provision({ ctx, clusterName }: { ctx: StepContext; clusterName: string }): Promise<ClusterInfo> {
     const { app, deployId } = ctx;
-    const existing = await this.read(clusterName);
-    // Checked before the ledger row: a row would make teardown delete a namespace that is not ours.
-    if (existing && existing.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER) {
-      throw new Error(`namespace ${clusterName} already exists and is not managed by kubecontrol; delete or rename it first`);
-    }
-    if (existing?.status?.phase === 'Terminating') {
-      throw new Error(`namespace ${clusterName} is still being deleted (Terminating); deploy again once it is gone`);
-    }
     const context = this.opts.kubeConfig.getCurrentContext();
-    const row = ctx.ledger.intend({ kind: 'namespace', name: clusterName, data: { namespace: clusterName, context } });
+    let row: ResourceRecord | undefined;
     const body: V1Namespace = {
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name: clusterName, labels: { [LABEL_MANAGED_BY]: MANAGER, [LABEL_APP]: app.name, [LABEL_DEPLOY]: String(deployId) } },
+      metadata: {
+        name: clusterName,
+        labels: { [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: this.installationId, [LABEL_APP]: app.name, [LABEL_DEPLOY]: String(deployId) },
+      },
     };
-    let applied: V1Namespace;
-    try {
-      // Server-side apply creates or adopts (a resumed step) alike.
-      applied = await this.core().patchNamespace({ name: clusterName, body, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
-    } catch (err) {
-      throw kubeFailure(`apply Namespace ${clusterName}`, err);
-    }
-    ctx.ledger.created(row.id, { namespace: clusterName, context });
-    ctx.progress(existing ? `adopted namespace ${clusterName} on context ${context}` : `created namespace ${clusterName} on context ${context}`, {
+    const { namespace, adopted } = await claimNamespace({
+      core: this.core(),
+      body,
+      installation: this.opts.installation,
+      fieldManager: LOCAL_MANAGER,
+      // After the ownership check: a row would make teardown try to delete a namespace that is not ours.
+      beforeWrite: () => {
+        row = ctx.ledger.intend({ kind: 'namespace', name: clusterName, data: { namespace: clusterName, context } });
+      },
+    }).catch((err: unknown) => {
+      // Lost a race to another installation after the intent: nothing of ours to tear down.
+      if (row && err instanceof InfraError && err.code === 'not_owned') ctx.ledger.failed(row.id, err.message);
+      throw err;
+    });
+    ctx.ledger.created(row!.id, { namespace: clusterName, context });
+    ctx.progress(adopted ? `adopted namespace ${clusterName} on context ${context}` : `created namespace ${clusterName} on context ${context}`, {
       namespace: clusterName,
       context,
     });
-    return this.info(applied);
+    return this.info(namespace);
   }
 
   async describe({ name }: { name: string; app: KubeApp; signal?: AbortSignal }): Promise<ClusterInfo | undefined> {
-    const ns = await this.read(name);
+    const ns = await readNamespace(this.core(), name);
     return ns ? this.info(ns) : undefined;
   }
 
   async destroy({ resource, progress, signal }: { resource: ResourceRecord; app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void> {
-    if (resource.kind !== 'namespace') throw new Error(`the local provider has no ${resource.kind} to delete (${resource.name})`);
+    if (resource.kind !== 'namespace') throw new InfraError('misconfigured', `the local provider has no ${resource.kind} to delete (${resource.name})`);
     const data = (resource.data ?? {}) as { namespace?: unknown };
     const name = typeof data.namespace === 'string' ? data.namespace : resource.name;
-    const existing = await this.read(name);
-    if (!existing) return progress(`namespace ${name} is already gone`);
-    if (existing.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER) {
-      throw new Error(`namespace ${name} is not labelled ${LABEL_MANAGED_BY}=${MANAGER}; not deleting it`);
-    }
     const limitMs = this.opts.namespaceDeleteTimeoutMs ?? 300_000;
+    // Another installation's namespace of the same name is refused (not_owned) and left alone.
     const outcome = await deleteNamespaceAndWait({
       kubeConfig: async () => this.opts.kubeConfig,
       name,
+      installation: this.opts.installation,
       limitMs,
       rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
       signal,
@@ -113,27 +111,29 @@ export class NamespaceClusters implements Clusters {
     });
     if (outcome === 'already-gone') return progress(`namespace ${name} is already gone`);
     // Not reported as deleted: the ledger keeps it, and `kubecontrol gc` tries again.
-    if (outcome === 'stuck') throw new Error(`namespace ${name} is still terminating after ${formatDuration(limitMs)} (a finalizer nobody removes?)`);
+    if (outcome === 'stuck') throw new InfraError('timed_out', `namespace ${name} is still terminating after ${formatDuration(limitMs)} (a finalizer nobody removes?)`);
     progress(`namespace ${name} deleted`, { namespace: name });
   }
 
   async listTagged(): Promise<TaggedResource[]> {
     let list;
     try {
-      list = await this.core().listNamespace({ labelSelector: `${LABEL_MANAGED_BY}=${MANAGER}` });
+      // The API server filters: another installation's namespaces never reach gc.
+      list = await this.core().listNamespace({ labelSelector: `${LABEL_MANAGED_BY}=${MANAGER},${LABEL_INSTALLATION}=${this.installationId},${LABEL_APP}` });
     } catch (err) {
       throw kubeFailure('list Namespaces', err);
     }
     const out: TaggedResource[] = [];
     for (const ns of list.items) {
       const labels = ns.metadata?.labels ?? {};
-      // Deploy namespaces only: not the routing namespace, nor an app namespace applied by hand.
-      if (!labels[LABEL_APP]) continue;
+      // Deploy namespaces only (the selector asks for kubecontrol/app): not the routing namespace.
+      const app = labels[LABEL_APP];
+      if (!app) continue;
       const deployId = Number(labels[LABEL_DEPLOY]);
       out.push({
         kind: 'namespace',
         name: ns.metadata?.name ?? '',
-        app: labels[LABEL_APP],
+        app,
         ...(Number.isInteger(deployId) && labels[LABEL_DEPLOY] ? { deployId } : {}),
       });
     }
