@@ -1,9 +1,11 @@
 /**
- * Shared defaults for every KubeApp, and the account-level settings that
- * installations override through environment variables.
+ * Shared defaults for every KubeApp.
  *
  * Defaults are applied field by field in `define.ts` (`props.x ?? DEFAULTS.x`),
  * never by a deep merge, so what a KubeApp gets is readable from this file.
+ * Nothing here reads the environment: what differs between installations
+ * (network, roles, hosted zone, registry) is the aws provider's configuration,
+ * validated at start (`deployer/aws/settings.ts`).
  */
 
 /** A container as the KubeApp author writes it. */
@@ -88,7 +90,7 @@ export interface ServiceProps {
 
 /** The DNS record that carries the app's traffic. */
 export interface DnsProps {
-  /** Hosted zone. @default ACCOUNT.dnsZone */
+  /** Hosted zone. @default DEFAULTS.dnsZone ('example.com') */
   readonly zone?: string;
   /** Record name (fully qualified). @default `<app>.<zone>` */
   readonly name?: string;
@@ -96,25 +98,42 @@ export interface DnsProps {
   readonly ttlSeconds?: number;
 }
 
-/** Account-level AWS settings, overridable per app. */
+/**
+ * Per-app AWS settings. Placement an app leaves unset (region, network, roles,
+ * hosted zone, registry, CodeBuild project, build command) is the aws
+ * provider's: its settings, validated at start (`deployer/aws/settings.ts`).
+ */
 export interface AwsProps {
+  /** @default the aws provider's region (AWS_REGION); DEFAULTS.aws.region ('us-east-1') elsewhere */
   readonly region?: string;
+  /** @default the provider's KUBECONTROL_SUBNET_IDS */
   readonly subnetIds?: readonly string[];
+  /** @default the provider's KUBECONTROL_SECURITY_GROUP_IDS */
   readonly securityGroupIds?: readonly string[];
+  /** @default the provider's KUBECONTROL_CLUSTER_ROLE_ARN */
   readonly clusterRoleArn?: string;
+  /** @default the provider's KUBECONTROL_NODE_ROLE_ARN */
   readonly nodeRoleArn?: string;
-  /** Fargate pod execution role, needed for `capacity: 'fargate'`. */
+  /** Fargate pod execution role, needed for `capacity: 'fargate'`. @default the provider's KUBECONTROL_POD_EXECUTION_ROLE_ARN */
   readonly podExecutionRoleArn?: string;
+  /** @default DEFAULTS.aws.kubernetesVersion */
   readonly kubernetesVersion?: string;
-  /** Route 53 hosted zone id of `dns.zone`. */
+  /** Route 53 hosted zone id of `dns.zone`. @default the provider's KUBECONTROL_HOSTED_ZONE_ID */
   readonly hostedZoneId?: string;
-  /** ECR registry host, `<account>.dkr.ecr.<region>.amazonaws.com`. */
+  /** ECR registry host, `<account>.dkr.ecr.<region>.amazonaws.com`. @default the provider's KUBECONTROL_ECR_REGISTRY */
   readonly ecrRegistry?: string;
-  /** CodeBuild project that builds this app's image (builder 'codebuild'). */
+  /** CodeBuild project that builds this app's image (builder 'codebuild'). @default the provider's KUBECONTROL_CODEBUILD_PROJECT */
   readonly codeBuildProject?: string;
-  /** Argument vector run on the kubecontrol host (builder 'command'); `{version}`, `{image}` are substituted. */
+  /**
+   * Argument vector run on the kubecontrol host (builder 'command'); `{version}`, `{image}` are substituted.
+   * @default the provider's KUBECONTROL_BUILD_COMMAND
+   */
   readonly buildCommand?: readonly string[];
-  /** @default 'codebuild' when a project is set, else 'command' when a command is set, else none */
+  /**
+   * @default 'codebuild' when the app sets a project, else 'command' when it sets a command;
+   * otherwise the provider's: 'codebuild' with KUBECONTROL_CODEBUILD_PROJECT, else 'command'
+   * with KUBECONTROL_BUILD_COMMAND, else none
+   */
   readonly builder?: 'codebuild' | 'command' | 'none';
   /** Create the ECR repository (scan on push, immutable tags) if missing. @default true */
   readonly createRepository?: boolean;
@@ -129,38 +148,6 @@ export interface RefreshProps {
   /** IANA time zone. @default 'UTC' */
   readonly timezone?: string;
 }
-
-const env = process.env;
-
-/** Splits a comma-separated environment variable into a list, ignoring blanks. */
-function list(value: string | undefined): string[] | undefined {
-  if (!value) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-  return items.length ? items : undefined;
-}
-
-/**
- * Account-level settings: what differs between installations comes from the
- * environment, read once here. Per-app `aws` props override these.
- */
-export const ACCOUNT = {
-  dnsZone: env.KUBECONTROL_DNS_ZONE ?? 'example.com',
-  aws: {
-    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    subnetIds: list(env.KUBECONTROL_SUBNET_IDS) ?? [],
-    securityGroupIds: list(env.KUBECONTROL_SECURITY_GROUP_IDS) ?? [],
-    clusterRoleArn: env.KUBECONTROL_CLUSTER_ROLE_ARN ?? '',
-    nodeRoleArn: env.KUBECONTROL_NODE_ROLE_ARN ?? '',
-    podExecutionRoleArn: env.KUBECONTROL_POD_EXECUTION_ROLE_ARN ?? '',
-    kubernetesVersion: env.KUBECONTROL_KUBERNETES_VERSION ?? '1.31',
-    hostedZoneId: env.KUBECONTROL_HOSTED_ZONE_ID ?? '',
-    ecrRegistry: env.KUBECONTROL_ECR_REGISTRY ?? '',
-    codeBuildProject: env.KUBECONTROL_CODEBUILD_PROJECT ?? '',
-    buildCommand: list(env.KUBECONTROL_BUILD_COMMAND) ?? [],
-    builder: undefined as AwsProps['builder'],
-    createRepository: true,
-  },
-} as const;
 
 /** Requests for the app's own containers when a container names none. */
 export const DEFAULT_RESOURCES: ResourceProps = { cpu: '250m', memory: '256Mi' };
@@ -194,7 +181,16 @@ export const DEFAULTS = {
   },
   replicas: 2,
   service: { port: 80, fallbackTargetPort: 8080, loadBalancer: 'internal' as const, healthCheckPath: '/healthz' },
+  /** The zone of every app's record unless it names its own `dns.zone` or `dns.name`. */
+  dnsZone: 'example.com',
   dnsTtlSeconds: 60,
+  /** AWS values that are the KubeApp's own, not the account's (those are the aws provider's settings). */
+  aws: {
+    /** Where an app runs outside the aws provider (sandbox, plans); the aws provider uses its own region for apps that name none. */
+    region: 'us-east-1',
+    kubernetesVersion: '1.31',
+    createRepository: true,
+  },
   strategy: 'blue-green' as const,
   approvalTimeoutMinutes: 30,
   allowSelfApproval: false,

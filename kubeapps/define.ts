@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import {
-  ACCOUNT,
   DEFAULTS,
   DEFAULT_RESOURCES,
   LOGGING_SIDECAR,
@@ -39,7 +38,7 @@ export interface KubeAppProps {
   readonly pods: PodProps;
   /** @default DEFAULTS.service */
   readonly service?: ServiceProps;
-  /** @default `<name>.<ACCOUNT.dnsZone>` */
+  /** @default `<name>.<DEFAULTS.dnsZone>` */
   readonly dns?: DnsProps;
   /** @default 'blue-green' */
   readonly strategy?: Strategy;
@@ -57,7 +56,7 @@ export interface KubeAppProps {
   readonly channel?: string;
   /** Optional scheduled refresh. @default none */
   readonly refresh?: RefreshProps;
-  /** Per-app overrides of the account's AWS settings. @default ACCOUNT.aws */
+  /** Per-app AWS settings; what is unset is the aws provider's (its settings). @default {} */
   readonly aws?: AwsProps;
 }
 
@@ -93,7 +92,44 @@ export interface KubeApp {
   readonly approvers: readonly string[];
   readonly channel: string;
   readonly refresh: Required<RefreshProps> | undefined;
-  readonly aws: Required<Omit<AwsProps, 'builder'>> & { readonly builder: 'codebuild' | 'command' | 'none' };
+  readonly aws: ResolvedAws;
+}
+
+/**
+ * A KubeApp's `aws` after defaults. The KubeApp-level values are resolved;
+ * account-level placement (network, roles, hosted zone, registry, CodeBuild
+ * project) is set only when the app sets it: the aws provider fills the rest
+ * from its settings (`placeKubeApp` in deployer/aws/placement.ts).
+ */
+export interface ResolvedAws {
+  /**
+   * The app's own `aws.region`, else DEFAULTS.aws.region. On the aws provider an
+   * app that names no region runs in the provider's region (`defaulted.region`).
+   */
+  readonly region: string;
+  /** The app's own, else DEFAULTS.aws.kubernetesVersion (a KubeApp-level default, never the environment's). */
+  readonly kubernetesVersion: string;
+  /**
+   * The app's own builder: explicit, else 'codebuild' when it sets a project, else 'command'
+   * when it sets a command, else 'none' (and the aws provider may supply one: `defaulted.builder`).
+   */
+  readonly builder: 'codebuild' | 'command' | 'none';
+  /** The app's own build command, else []. */
+  readonly buildCommand: readonly string[];
+  readonly createRepository: boolean;
+  readonly subnetIds?: readonly string[];
+  readonly securityGroupIds?: readonly string[];
+  readonly clusterRoleArn?: string;
+  readonly nodeRoleArn?: string;
+  readonly podExecutionRoleArn?: string;
+  readonly hostedZoneId?: string;
+  readonly ecrRegistry?: string;
+  readonly codeBuildProject?: string;
+  /**
+   * Which of `region` and `builder` are KubeApp-level defaults rather than the
+   * app's own choice: the aws provider replaces those with its settings'.
+   */
+  readonly defaulted: { readonly region: boolean; readonly builder: boolean };
 }
 
 /** A KubeApp definition that failed validation; `problems` has one line each. */
@@ -189,9 +225,9 @@ const propsSchema = z.strictObject({
       nodeRoleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional(),
       podExecutionRoleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional(),
       kubernetesVersion: z.string().regex(/^1\.\d{2}$/, 'must be a Kubernetes minor version like 1.31').optional(),
-      hostedZoneId: z.string().optional(),
-      ecrRegistry: z.string().optional(),
-      codeBuildProject: z.string().optional(),
+      hostedZoneId: z.string().min(1).optional(),
+      ecrRegistry: z.string().min(1).optional(),
+      codeBuildProject: z.string().min(1).optional(),
       buildCommand: z.array(z.string()).min(1).optional(),
       builder: z.enum(['codebuild', 'command', 'none']).optional(),
       createRepository: z.boolean().optional(),
@@ -220,7 +256,7 @@ function fieldName(path: readonly PropertyKey[]): string {
 }
 
 /** Problems that need more than one field to see (zod checks single fields). */
-function crossFieldProblems(p: z.infer<typeof propsSchema>, account: typeof ACCOUNT): string[] {
+function crossFieldProblems(p: z.infer<typeof propsSchema>): string[] {
   const problems: string[] = [];
   const hw = p.hardware ?? {};
   const min = hw.minNodes ?? DEFAULTS.hardware.minNodes;
@@ -252,19 +288,15 @@ function crossFieldProblems(p: z.infer<typeof propsSchema>, account: typeof ACCO
     if (sidecar && names.has(sidecar.name)) problems.push(`pods.sidecars.${key}.name clashes with a container (got: '${sidecar.name}')`);
     if (sidecar && !sidecar.image) problems.push(`pods.sidecars.${key}.image is required for a sidecar`);
   }
-  const zone = p.dns?.zone ?? account.dnsZone;
+  const zone = p.dns?.zone ?? DEFAULTS.dnsZone;
   if (p.dns?.name && !p.dns.name.endsWith(`.${zone}`)) {
     problems.push(`dns.name must be inside zone ${zone} (got: ${p.dns.name})`);
   }
   if (p.refresh && !isCron(p.refresh.schedule)) {
     problems.push(`refresh.schedule must be a cron expression with 5 or 6 fields (got: ${show(p.refresh.schedule)})`);
   }
-  if (p.aws?.builder === 'codebuild' && !(p.aws.codeBuildProject ?? account.aws.codeBuildProject)) {
-    problems.push(`aws.builder 'codebuild' needs aws.codeBuildProject (or KUBECONTROL_CODEBUILD_PROJECT)`);
-  }
-  if (p.aws?.builder === 'command' && !(p.aws.buildCommand ?? account.aws.buildCommand).length) {
-    problems.push(`aws.builder 'command' needs aws.buildCommand (or KUBECONTROL_BUILD_COMMAND)`);
-  }
+  // aws.builder 'codebuild' or 'command' without the app's own project or command is not a
+  // definition problem: the aws provider's settings may supply it (and it says so when not).
   return problems;
 }
 
@@ -297,7 +329,7 @@ function resolveContainer(
  * Validates `props` and returns the KubeApp with every default applied.
  * @throws KubeAppError naming the app, each bad field and its value.
  */
-export function defineKubeApp(props: KubeAppProps, account: typeof ACCOUNT = ACCOUNT): KubeApp {
+export function defineKubeApp(props: KubeAppProps): KubeApp {
   const appName = typeof props?.name === 'string' && props.name ? props.name : '(unnamed app)';
   const parsed = propsSchema.safeParse(props);
   if (!parsed.success) {
@@ -310,7 +342,7 @@ export function defineKubeApp(props: KubeAppProps, account: typeof ACCOUNT = ACC
     throw new KubeAppError(appName, problems);
   }
   const p = parsed.data;
-  const problems = crossFieldProblems(p, account);
+  const problems = crossFieldProblems(p);
   if (problems.length) throw new KubeAppError(appName, problems);
 
   const hw = p.hardware ?? {};
@@ -322,12 +354,9 @@ export function defineKubeApp(props: KubeAppProps, account: typeof ACCOUNT = ACC
   const logging = p.pods.sidecars?.logging ?? LOGGING_SIDECAR;
   if (metrics !== false) sidecars.push(resolveContainer(metrics, 'metrics', p.image.repository));
   if (logging !== false) sidecars.push(resolveContainer(logging, 'logging', p.image.repository));
-  const zone = p.dns?.zone ?? account.dnsZone;
+  const zone = p.dns?.zone ?? DEFAULTS.dnsZone;
   const owners = p.owners;
-  const awsProps = p.aws ?? {};
-  const a = account.aws;
-  const codeBuildProject = awsProps.codeBuildProject ?? a.codeBuildProject;
-  const buildCommand = awsProps.buildCommand ?? a.buildCommand;
+  const own = p.aws ?? {};
 
   return {
     name: p.name,
@@ -365,20 +394,27 @@ export function defineKubeApp(props: KubeAppProps, account: typeof ACCOUNT = ACC
           timezone: p.refresh.timezone ?? DEFAULTS.refreshTimezone,
         }
       : undefined,
-    aws: {
-      region: awsProps.region ?? a.region,
-      subnetIds: awsProps.subnetIds ?? a.subnetIds,
-      securityGroupIds: awsProps.securityGroupIds ?? a.securityGroupIds,
-      clusterRoleArn: awsProps.clusterRoleArn ?? a.clusterRoleArn,
-      nodeRoleArn: awsProps.nodeRoleArn ?? a.nodeRoleArn,
-      podExecutionRoleArn: awsProps.podExecutionRoleArn ?? a.podExecutionRoleArn,
-      kubernetesVersion: awsProps.kubernetesVersion ?? a.kubernetesVersion,
-      hostedZoneId: awsProps.hostedZoneId ?? a.hostedZoneId,
-      ecrRegistry: awsProps.ecrRegistry ?? a.ecrRegistry,
-      codeBuildProject,
-      buildCommand,
-      builder: awsProps.builder ?? (codeBuildProject ? 'codebuild' : buildCommand.length ? 'command' : 'none'),
-      createRepository: awsProps.createRepository ?? a.createRepository,
-    },
+    aws: resolveAws(own),
+  };
+}
+
+/**
+ * The app's `aws` with KubeApp-level defaults; placement is copied only when the
+ * app sets it (no `undefined` keys, so a spread override stays readable).
+ */
+function resolveAws(own: AwsProps): ResolvedAws {
+  const builder = own.builder ?? (own.codeBuildProject ? 'codebuild' : own.buildCommand?.length ? 'command' : undefined);
+  const placement: Partial<Record<keyof ResolvedAws, unknown>> = {};
+  for (const key of ['subnetIds', 'securityGroupIds', 'clusterRoleArn', 'nodeRoleArn', 'podExecutionRoleArn', 'hostedZoneId', 'ecrRegistry', 'codeBuildProject'] as const) {
+    if (own[key] !== undefined) placement[key] = own[key];
+  }
+  return {
+    region: own.region ?? DEFAULTS.aws.region,
+    kubernetesVersion: own.kubernetesVersion ?? DEFAULTS.aws.kubernetesVersion,
+    builder: builder ?? 'none',
+    buildCommand: own.buildCommand ?? [],
+    createRepository: own.createRepository ?? DEFAULTS.aws.createRepository,
+    ...(placement as Partial<ResolvedAws>),
+    defaulted: { region: own.region === undefined, builder: builder === undefined },
   };
 }

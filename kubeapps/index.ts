@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeAppError, type KubeApp } from './define.js';
 
 export { defineKubeApp, KubeAppError, STRATEGIES } from './define.js';
-export type { KubeApp, KubeAppProps, Strategy, ResolvedContainer } from './define.js';
+export type { KubeApp, KubeAppProps, Strategy, ResolvedAws, ResolvedContainer } from './define.js';
 
 /** The folder of the built-in KubeApps. */
 export const KUBEAPPS_DIR = dirname(fileURLToPath(import.meta.url));

@@ -1,7 +1,8 @@
 /**
  * EksClusters with real SDK clients mocked at `send` (aws-sdk-client-mock):
  * the exact commands, the waiters driven to success, failure, timeout and
- * cancel, adoption on resume, and the ledger in a real SQLite file.
+ * cancel, adoption on resume, and the ledger in a real SQLite file. Ownership
+ * runs against a stateful fake EKS that keeps tags as EKS does.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, type Instance } from '@aws-sdk/client-auto-scaling';
@@ -17,8 +18,6 @@ import {
   DescribeNodegroupCommand,
   EKSClient,
   ListClustersCommand,
-  ListFargateProfilesCommand,
-  ListNodegroupsCommand,
   ResourceInUseException,
   ResourceLimitExceededException,
   ResourceNotFoundException,
@@ -29,8 +28,11 @@ import searchSvc from '../kubeapps/search-svc.js';
 import webFrontend from '../kubeapps/web-frontend.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EksClusters } from '../deployer/aws/eks-clusters.js';
+import { InfraError } from '../deployer/errors.js';
+import type { ResourceRecord } from '../store/index.js';
 import type { KubeApp } from '../kubeapps/index.js';
-import { ACCOUNT_ID, withAws } from './fakes/aws-apps.js';
+import { ACCOUNT_ID, INSTALLATION, OTHER_INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
+import { FakeEks } from './fakes/aws-eks.js';
 import { testStep, type TestStep } from './fakes/aws-step-context.js';
 
 const eks = mockClient(EKSClient);
@@ -38,11 +40,26 @@ const asg = mockClient(AutoScalingClient);
 const credentials = { accessKeyId: 'AKID', secretAccessKey: 'SECRET' };
 const fast = { minDelay: 0.001, maxDelay: 0.002 };
 const clusters = (extra: Partial<ConstructorParameters<typeof EksClusters>[0]> = {}) =>
-  new EksClusters({ clients: createAwsClientsFor({ credentials }), waiterDelays: fast, ...extra });
+  new EksClusters({ clients: createAwsClientsFor({ credentials }), installation: INSTALLATION, settings: SETTINGS, waiterDelays: fast, ...extra });
 
 const notFound = (what = 'No cluster found') => new ResourceNotFoundException({ message: what, $metadata: {} });
-const search = withAws(searchSvc);
-const TAGS = { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '', 'kubecontrol:managed-by': 'kubecontrol' };
+const search = searchSvc;
+const TAGS = { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '', 'kubecontrol:managed-by': 'kubecontrol', 'kubecontrol:installation': INSTALLATION.id };
+const OURS = { 'kubecontrol:installation': INSTALLATION.id };
+const THEIRS = { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '1', 'kubecontrol:installation': OTHER_INSTALLATION.id };
+const row = (r: Pick<ResourceRecord, 'kind' | 'name' | 'data'>): ResourceRecord => ({
+  id: 1,
+  deployId: 1,
+  envId: null,
+  app: 'search-svc',
+  provider: 'aws',
+  parentId: null,
+  state: 'deleting',
+  error: null,
+  createdAt: 0,
+  updatedAt: 0,
+  ...r,
+});
 const ASG = 'eks-search-svc-nodes-abc';
 const inService = (n: number, of: number): Instance[] =>
   Array.from({ length: of }, (_, i) => ({ InstanceId: `i-${i}`, LifecycleState: i < n ? 'InService' : 'Pending' }) as Instance);
@@ -69,8 +86,8 @@ function clusterComesUp(name: string): void {
   eks
     .on(DescribeClusterCommand, { name })
     .rejectsOnce(notFound())
-    .resolvesOnce({ cluster: { name, status: 'CREATING' } })
-    .resolves({ cluster: { name, status: 'ACTIVE', endpoint: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com', arn: `arn:aws:eks:eu-west-1:${ACCOUNT_ID}:cluster/${name}` } });
+    .resolvesOnce({ cluster: { name, status: 'CREATING', tags: OURS } })
+    .resolves({ cluster: { name, status: 'ACTIVE', endpoint: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com', arn: `arn:aws:eks:eu-west-1:${ACCOUNT_ID}:cluster/${name}`, tags: OURS } });
   eks.on(CreateClusterCommand).resolves({ cluster: { name, status: 'CREATING' } });
 }
 
@@ -141,7 +158,7 @@ describe('EksClusters.provision', () => {
   });
 
   it('creates arm64 spot node groups for Graviton apps', async () => {
-    const s = step(withAws(webFrontend));
+    const s = step(webFrontend);
     const name = `web-frontend-${s.ctx.deployId}`;
     clusterComesUp(name);
     eks.on(CreateNodegroupCommand).resolves({});
@@ -159,7 +176,7 @@ describe('EksClusters.provision', () => {
   });
 
   it('creates a Fargate profile for the app namespace instead of nodes', async () => {
-    const s = step(withAws(cacheWorker));
+    const s = step(cacheWorker);
     const name = `cache-worker-${s.ctx.deployId}`;
     clusterComesUp(name);
     eks.on(DescribeFargateProfileCommand).rejectsOnce(notFound()).resolvesOnce({ fargateProfile: { status: 'CREATING' } }).resolves({ fargateProfile: { status: 'ACTIVE' } });
@@ -174,7 +191,7 @@ describe('EksClusters.provision', () => {
         podExecutionRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-fargate`,
         subnets: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'],
         selectors: [{ namespace: 'cache-worker' }, { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
-        tags: { 'kubecontrol:app': 'cache-worker', 'kubecontrol:deploy': String(s.ctx.deployId), 'kubecontrol:managed-by': 'kubecontrol' },
+        tags: { 'kubecontrol:app': 'cache-worker', 'kubecontrol:deploy': String(s.ctx.deployId), 'kubecontrol:managed-by': 'kubecontrol', 'kubecontrol:installation': INSTALLATION.id },
         clientRequestToken: `kubecontrol-${name}-fargate`,
       },
     ]);
@@ -185,9 +202,9 @@ describe('EksClusters.provision', () => {
   it('adopts what a previous attempt of the same deploy created (resume)', async () => {
     const s = step(search);
     const name = `search-svc-${s.ctx.deployId}`;
-    eks.on(DescribeClusterCommand).resolves({ cluster: { name, status: 'CREATING', tags: { 'kubecontrol:deploy': String(s.ctx.deployId) } } });
-    eks.on(DescribeClusterCommand).resolvesOnce({ cluster: { name, status: 'CREATING', tags: { 'kubecontrol:deploy': String(s.ctx.deployId) } } }).resolves({ cluster: { name, status: 'ACTIVE', endpoint: 'https://x' } });
-    eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { status: 'ACTIVE', resources: { autoScalingGroups: [{ name: ASG }] } } });
+    const tags = { ...OURS, 'kubecontrol:deploy': String(s.ctx.deployId) };
+    eks.on(DescribeClusterCommand).resolvesOnce({ cluster: { name, status: 'CREATING', tags } }).resolves({ cluster: { name, status: 'ACTIVE', endpoint: 'https://x', tags } });
+    eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { status: 'ACTIVE', tags, resources: { autoScalingGroups: [{ name: ASG }] } } });
     asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(3, 3) } as never] });
     // The previous attempt had already written its intent.
     s.ctx.ledger.intend({ kind: 'cluster', name, data: { region: 'eu-west-1' } });
@@ -201,29 +218,32 @@ describe('EksClusters.provision', () => {
   });
 
   it('adopts a cluster whose create raced with ours (ResourceInUseException)', async () => {
-    const s = step(withAws(cacheWorker));
+    const s = step(cacheWorker);
     const name = `cache-worker-${s.ctx.deployId}`;
     clusterComesUp(name);
     eks.on(CreateClusterCommand).rejects(new ResourceInUseException({ message: 'Cluster already exists with name', $metadata: {} }));
-    eks.on(DescribeFargateProfileCommand).resolves({ fargateProfile: { status: 'ACTIVE' } });
+    eks.on(DescribeFargateProfileCommand).resolves({ fargateProfile: { status: 'ACTIVE', tags: OURS } });
     await expect(clusters().provision({ ctx: s.ctx, clusterName: name })).resolves.toMatchObject({ status: 'ACTIVE' });
   });
 
   it("refuses to adopt another deploy's cluster", async () => {
     const s = step(search);
-    eks.on(DescribeClusterCommand).resolves({ cluster: { name: 'search-svc-1', status: 'ACTIVE', tags: { 'kubecontrol:deploy': '999' } } });
+    eks.on(DescribeClusterCommand).resolves({ cluster: { name: 'search-svc-1', status: 'ACTIVE', tags: { ...OURS, 'kubecontrol:deploy': '999' } } });
     await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-1' })).rejects.toThrow(
       `EKS cluster search-svc-1 already exists and belongs to deploy 999, not ${s.ctx.deployId}`,
     );
+    expect(rows(s)).toEqual([]);
   });
 
   it('wraps AWS errors with the operation, code and message', async () => {
     const s = step(search);
     eks.on(DescribeClusterCommand).rejects(notFound());
     eks.on(CreateClusterCommand).rejects(new ResourceLimitExceededException({ message: 'Cluster limit exceeded for account.', $metadata: {} }));
-    const err = (await clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-9' }).catch((e: unknown) => e)) as Error;
+    const err = (await clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-9' }).catch((e: unknown) => e)) as InfraError;
+    expect(err).toBeInstanceOf(InfraError);
+    expect(err.code).toBe('provider_failed');
     expect(err.message).toBe('EKS CreateCluster failed: ResourceLimitExceededException: Cluster limit exceeded for account.');
-    expect((err.cause as Error).name).toBe('ResourceLimitExceededException');
+    expect(err.cause).toBeInstanceOf(ResourceLimitExceededException);
     // The intent stays on record: teardown will look for it.
     expect(rows(s)).toEqual(['cluster search-svc-9 intent']);
   });
@@ -244,9 +264,10 @@ describe('EksClusters.provision', () => {
     const s = step(search);
     eks.on(DescribeClusterCommand).rejectsOnce(notFound()).resolves({ cluster: { status: 'CREATING' } });
     eks.on(CreateClusterCommand).resolves({});
-    await expect(clusters({ maxWaitSeconds: 0.05 }).provision({ ctx: s.ctx, clusterName: 'search-svc-4' })).rejects.toThrow(
-      'timed out waiting for EKS cluster search-svc-4 to become ACTIVE',
-    );
+    await expect(clusters({ maxWaitSeconds: 0.05 }).provision({ ctx: s.ctx, clusterName: 'search-svc-4' })).rejects.toMatchObject({
+      code: 'timed_out',
+      message: 'timed out waiting for EKS cluster search-svc-4 to become ACTIVE',
+    });
   });
 
   it('stops waiting when the step is cancelled', async () => {
@@ -257,39 +278,57 @@ describe('EksClusters.provision', () => {
       return {};
     });
     await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-5' })).rejects.toMatchObject({
-      name: 'AbortError',
+      code: 'aborted',
       message: 'waiting for EKS cluster search-svc-5 to become ACTIVE aborted: deploy cancelled by bob',
     });
   });
 
-  it('fails clearly when the account settings are missing', async () => {
+  it('fails clearly, before creating anything, when a setting is missing', async () => {
     const s = step(withAws(searchSvc, { clusterRoleArn: '' }));
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'x-1' })).rejects.toThrow(
-      'no clusterRoleArn configured for search-svc: set aws.clusterRoleArn or KUBECONTROL_CLUSTER_ROLE_ARN',
+    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'x-1' })).rejects.toMatchObject({
+      code: 'misconfigured',
+      message: 'no clusterRoleArn configured for search-svc: set aws.clusterRoleArn or KUBECONTROL_CLUSTER_ROLE_ARN',
+    });
+    // A Fargate app in an installation without a pod execution role: nothing is created for it.
+    const f = step(cacheWorker);
+    const { podExecutionRoleArn: _unused, ...noFargateRole } = SETTINGS;
+    await expect(clusters({ settings: noFargateRole }).provision({ ctx: f.ctx, clusterName: 'x-2' })).rejects.toThrow(
+      'no podExecutionRoleArn configured for cache-worker: set aws.podExecutionRoleArn or KUBECONTROL_POD_EXECUTION_ROLE_ARN',
     );
     expect(eks.calls()).toHaveLength(0);
+  });
+
+  it("places the app with its own overrides first, then the provider's settings", async () => {
+    const app = withAws(searchSvc, { region: 'us-west-2', subnetIds: ['subnet-11111111', 'subnet-22222222'], clusterRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/search-cluster` });
+    const s = step(app);
+    const name = `search-svc-${s.ctx.deployId}`;
+    clusterComesUp(name);
+    eks.on(CreateNodegroupCommand).resolves({});
+    eks.on(DescribeNodegroupCommand).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', tags: OURS } });
+    await clusters().provision({ ctx: s.ctx, clusterName: name });
+    const create = eks.commandCalls(CreateClusterCommand)[0]!;
+    expect(create.args[0].input).toMatchObject({
+      roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/search-cluster`,
+      resourcesVpcConfig: { subnetIds: ['subnet-11111111', 'subnet-22222222'], securityGroupIds: ['sg-0123abcd'] },
+    });
+    expect(await create.thisValue.config.region()).toBe('us-west-2');
+    expect(eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input.nodeRole).toBe(`arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node`);
+    expect(s.store.resources.forDeploy(s.ctx.deployId)[0]!.data).toMatchObject({ region: 'us-west-2' });
   });
 });
 
 describe('EksClusters.destroy', () => {
   it('deletes node group then cluster, waiting for each; the ledger goes to deleted', async () => {
+    const fake = new FakeEks(eks, asg);
     const s = step(search);
     const name = `search-svc-${s.ctx.deployId}`;
-    clusterComesUp(name);
-    eks.on(CreateNodegroupCommand).resolves({});
-    eks.on(DescribeNodegroupCommand).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', resources: { autoScalingGroups: [{ name: ASG }] } } });
-    asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(3, 3) } as never] });
     const gone: string[] = [];
     const c = clusters({ onClusterGone: (n) => void gone.push(n) });
     await c.provision({ ctx: s.ctx, clusterName: name });
+    expect(fake.clusters.get(name)!.tags).toEqual({ ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) });
+    expect(fake.nodegroups.get(`${name}/${name}-nodes`)!.tags).toEqual({ ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) });
 
-    eks.reset();
-    eks.on(DeleteNodegroupCommand).resolves({});
-    eks.on(DescribeNodegroupCommand).resolvesOnce({ nodegroup: { status: 'DELETING' } }).rejects(notFound());
-    eks.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
-    eks.on(ListFargateProfilesCommand).resolves({ fargateProfileNames: [] });
-    eks.on(DeleteClusterCommand).resolves({});
-    eks.on(DescribeClusterCommand).resolvesOnce({ cluster: { status: 'DELETING' } }).rejects(notFound());
+    eks.resetHistory();
     // What the pipeline does at teardown: children first, marking the ledger around each destroy.
     const lines: string[] = [];
     for (const r of s.store.resources.forDeploy(s.ctx.deployId).reverse()) {
@@ -306,6 +345,7 @@ describe('EksClusters.destroy', () => {
       `deleting EKS cluster ${name}`,
       `EKS cluster ${name} deleted`,
     ]);
+    expect(fake.clusters.size).toBe(0);
     expect(rows(s)).toEqual([`cluster ${name} deleted`, `nodegroup ${name}-nodes deleted`]);
     // Its cached Kubernetes credentials can go too.
     expect(gone).toEqual([name]);
@@ -326,58 +366,54 @@ describe('EksClusters.destroy', () => {
   });
 
   it('counts a resource that is already gone as deleted', async () => {
-    eks.on(DeleteFargateProfileCommand).rejects(notFound());
-    eks.on(ListNodegroupsCommand).rejects(notFound());
+    new FakeEks(eks, asg);
     const lines: string[] = [];
     const c = clusters();
-    const base = { id: 1, deployId: 1, app: 'cache-worker', provider: 'aws', parentId: null, state: 'deleting' as const, error: null, createdAt: 0, updatedAt: 0 };
-    await c.destroy({ resource: { ...base, kind: 'fargate-profile', name: 'cache-worker-1-fargate', data: { cluster: 'cache-worker-1', region: 'eu-west-1' } }, app: withAws(cacheWorker), progress: (m) => void lines.push(m) });
-    await c.destroy({ resource: { ...base, kind: 'cluster', name: 'cache-worker-1', data: { region: 'eu-west-1' } }, app: withAws(cacheWorker), progress: (m) => void lines.push(m) });
+    await c.destroy({ resource: row({ kind: 'fargate-profile', name: 'cache-worker-1-fargate', data: { cluster: 'cache-worker-1', region: 'eu-west-1' } }), app: cacheWorker, progress: (m) => void lines.push(m) });
+    await c.destroy({ resource: row({ kind: 'cluster', name: 'cache-worker-1', data: { region: 'eu-west-1' } }), app: cacheWorker, progress: (m) => void lines.push(m) });
     expect(lines).toEqual(['Fargate profile cache-worker-1-fargate is already gone', 'EKS cluster cache-worker-1 is already gone']);
     expect(eks.commandCalls(DeleteClusterCommand)).toHaveLength(0);
   });
 
   it('removes capacity the ledger does not know about before deleting the cluster', async () => {
-    eks.on(ListNodegroupsCommand).resolves({ nodegroups: ['stray-nodes'] });
-    eks.on(ListFargateProfilesCommand).resolves({ fargateProfileNames: [] });
-    eks.on(DeleteNodegroupCommand).resolves({});
-    eks.on(DescribeNodegroupCommand).rejects(notFound());
-    eks.on(DeleteClusterCommand).resolves({});
-    eks.on(DescribeClusterCommand).rejects(notFound());
-    const base = { id: 1, deployId: 1, app: 'search-svc', provider: 'aws', parentId: null, state: 'deleting' as const, error: null, createdAt: 0, updatedAt: 0 };
-    await clusters().destroy({ resource: { ...base, kind: 'cluster', name: 'search-svc-1', data: { region: 'eu-west-1' } }, app: search, progress: () => undefined });
+    const fake = new FakeEks(eks, asg);
+    fake.seedCluster('search-svc-1', { ...OURS, 'kubecontrol:app': 'search-svc' });
+    fake.seedNodegroup('search-svc-1', 'stray-nodes', {});
+    await clusters().destroy({ resource: row({ kind: 'cluster', name: 'search-svc-1', data: { region: 'eu-west-1' } }), app: search, progress: () => undefined });
     expect(eks.commandCalls(DeleteNodegroupCommand).map((x) => x.args[0].input)).toEqual([{ clusterName: 'search-svc-1', nodegroupName: 'stray-nodes' }]);
     expect(eks.commandCalls(DeleteClusterCommand)).toHaveLength(1);
+    expect(fake.clusters.size).toBe(0);
   });
 
   it('throws when a delete does not finish', async () => {
     eks.on(DeleteNodegroupCommand).resolves({});
-    eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { status: 'DELETE_FAILED', health: { issues: [{ code: 'Ec2SecurityGroupDeletionFailure', message: 'sg in use' }] } } });
-    const base = { id: 1, deployId: 1, app: 'search-svc', provider: 'aws', parentId: null, state: 'deleting' as const, error: null, createdAt: 0, updatedAt: 0 };
+    eks
+      .on(DescribeNodegroupCommand)
+      .resolvesOnce({ nodegroup: { status: 'ACTIVE', tags: OURS } })
+      .resolves({ nodegroup: { status: 'DELETE_FAILED', tags: OURS, health: { issues: [{ code: 'Ec2SecurityGroupDeletionFailure', message: 'sg in use' }] } } });
     await expect(
-      clusters().destroy({ resource: { ...base, kind: 'nodegroup', name: 'search-svc-1-nodes', data: { cluster: 'search-svc-1', region: 'eu-west-1' } }, app: search, progress: () => undefined }),
+      clusters().destroy({ resource: row({ kind: 'nodegroup', name: 'search-svc-1-nodes', data: { cluster: 'search-svc-1', region: 'eu-west-1' } }), app: search, progress: () => undefined }),
     ).rejects.toThrow(/^failed waiting for node group search-svc-1-nodes to be deleted: FAILURE \(status DELETE_FAILED; Ec2SecurityGroupDeletionFailure: sg in use\)/);
   });
 });
 
 describe('EksClusters.describe and listTagged', () => {
   it('describes a cluster, or undefined when there is none', async () => {
-    eks.on(DescribeClusterCommand, { name: 'search-svc-1' }).resolves({ cluster: { name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://e' } });
+    eks.on(DescribeClusterCommand, { name: 'search-svc-1' }).resolves({ cluster: { name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://e', tags: OURS } });
     eks.on(DescribeClusterCommand, { name: 'nope' }).rejects(notFound());
     const c = clusters();
     await expect(c.describe({ name: 'search-svc-1', app: search })).resolves.toEqual({ name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://e' });
     await expect(c.describe({ name: 'nope', app: search })).resolves.toBeUndefined();
   });
 
-  it('lists kubecontrol-tagged clusters with their node groups and Fargate profiles', async () => {
-    eks.on(ListClustersCommand).resolvesOnce({ clusters: ['search-svc-7', 'someone-elses'], nextToken: 't' }).resolves({ clusters: ['cache-worker-8'] });
-    eks.on(DescribeClusterCommand, { name: 'search-svc-7' }).resolves({ cluster: { tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '7' } } });
-    eks.on(DescribeClusterCommand, { name: 'someone-elses' }).resolves({ cluster: { tags: { team: 'data' } } });
-    eks.on(DescribeClusterCommand, { name: 'cache-worker-8' }).resolves({ cluster: { tags: { 'kubecontrol:app': 'cache-worker', 'kubecontrol:deploy': '8' } } });
-    eks.on(ListNodegroupsCommand, { clusterName: 'search-svc-7' }).resolves({ nodegroups: ['search-svc-7-nodes'] });
-    eks.on(ListNodegroupsCommand, { clusterName: 'cache-worker-8' }).resolves({ nodegroups: [] });
-    eks.on(ListFargateProfilesCommand, { clusterName: 'search-svc-7' }).resolves({ fargateProfileNames: [] });
-    eks.on(ListFargateProfilesCommand, { clusterName: 'cache-worker-8' }).resolves({ fargateProfileNames: ['cache-worker-8-fargate'] });
+  it("lists this installation's clusters with their node groups and Fargate profiles", async () => {
+    const fake = new FakeEks(eks, asg);
+    const tagged = (app: string, deploy: string) => ({ ...OURS, 'kubecontrol:app': app, 'kubecontrol:deploy': deploy });
+    fake.seedCluster('search-svc-7', tagged('search-svc', '7'));
+    fake.seedNodegroup('search-svc-7', 'search-svc-7-nodes', tagged('search-svc', '7'));
+    fake.seedCluster('someone-elses', { team: 'data' });
+    fake.seedCluster('cache-worker-8', tagged('cache-worker', '8'));
+    fake.seedFargateProfile('cache-worker-8', 'cache-worker-8-fargate', tagged('cache-worker', '8'));
 
     await expect(clusters({ regions: () => ['eu-west-1'] }).listTagged({})).resolves.toEqual([
       { kind: 'cluster', name: 'search-svc-7', app: 'search-svc', deployId: 7 },
@@ -385,5 +421,97 @@ describe('EksClusters.describe and listTagged', () => {
       { kind: 'cluster', name: 'cache-worker-8', app: 'cache-worker', deployId: 8 },
       { kind: 'fargate-profile', name: 'cache-worker-8-fargate', cluster: 'cache-worker-8', app: 'cache-worker', deployId: 8 },
     ]);
+  });
+
+  it('pages through ListClusters and always looks in the settings region', async () => {
+    eks.on(ListClustersCommand).resolvesOnce({ clusters: ['a-1'], nextToken: 't' }).resolves({ clusters: [] });
+    eks.on(DescribeClusterCommand).resolves({ cluster: { tags: { team: 'data' } } });
+    await expect(clusters({ regions: () => ['us-east-1'] }).listTagged({})).resolves.toEqual([]);
+    const regions = await Promise.all(eks.commandCalls(ListClustersCommand).map((c) => c.thisValue.config.region()));
+    expect(new Set(regions)).toEqual(new Set(['eu-west-1', 'us-east-1']));
+  });
+});
+
+describe('another installation in the same account', () => {
+  it('is never adopted: a cluster of the same name belongs to the other installation', async () => {
+    const fake = new FakeEks(eks, asg);
+    fake.seedCluster('search-svc-1', THEIRS);
+    const s = step(search);
+    const err = (await clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-1' }).catch((e: unknown) => e)) as InfraError;
+    expect(err).toBeInstanceOf(InfraError);
+    expect(err.code).toBe('not_owned');
+    expect(err.message).toBe(`cluster search-svc-1 exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not adopting it`);
+    // Not touched, and not in this deploy's ledger (teardown must not go near it).
+    expect(eks.commandCalls(CreateClusterCommand)).toHaveLength(0);
+    expect(eks.commandCalls(CreateNodegroupCommand)).toHaveLength(0);
+    expect(rows(s)).toEqual([]);
+    expect(fake.clusters.get('search-svc-1')!.tags).toEqual(THEIRS);
+  });
+
+  it('is never adopted when the name is taken between our look and our create', async () => {
+    const fake = new FakeEks(eks, asg);
+    const s = step(search);
+    eks.on(CreateClusterCommand).callsFakeOnce(() => {
+      fake.seedCluster('search-svc-2', THEIRS, 'CREATING');
+      throw new ResourceInUseException({ message: 'Cluster already exists with name: search-svc-2', $metadata: {} });
+    });
+    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-2' })).rejects.toMatchObject({ code: 'not_owned' });
+    expect(eks.commandCalls(CreateNodegroupCommand)).toHaveLength(0);
+  });
+
+  it('refuses a cluster with no installation tag at all, and a node group of another installation', async () => {
+    const fake = new FakeEks(eks, asg);
+    fake.seedCluster('search-svc-3', { 'kubecontrol:app': 'search-svc' });
+    const s = step(search);
+    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-3' })).rejects.toThrow(
+      'cluster search-svc-3 exists but belongs to no kubecontrol installation (it has no kubecontrol:installation tag); not adopting it',
+    );
+
+    const name = `search-svc-${s.ctx.deployId}`;
+    fake.seedCluster(name, { ...OURS, 'kubecontrol:deploy': String(s.ctx.deployId) });
+    fake.seedNodegroup(name, `${name}-nodes`, THEIRS);
+    await expect(clusters().provision({ ctx: s.ctx, clusterName: name })).rejects.toThrow(
+      `node group ${name}-nodes exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not adopting it`,
+    );
+    expect(rows(s)).toEqual([`cluster ${name} created`]);
+  });
+
+  it('is never deleted: destroy throws not_owned and leaves every resource of the other installation alone', async () => {
+    const fake = new FakeEks(eks, asg);
+    fake.seedCluster('search-svc-1', THEIRS);
+    fake.seedNodegroup('search-svc-1', 'search-svc-1-nodes', THEIRS);
+    fake.seedCluster('cache-worker-1', THEIRS);
+    fake.seedFargateProfile('cache-worker-1', 'cache-worker-1-fargate', THEIRS);
+    const deleted: string[] = [];
+    const c = clusters({ namespaces: { deleteNamespace: async ({ cluster }) => void deleted.push(cluster) } });
+    const destroy = (r: Pick<ResourceRecord, 'kind' | 'name' | 'data'>) => c.destroy({ resource: row(r), app: search, progress: () => undefined });
+
+    await expect(destroy({ kind: 'nodegroup', name: 'search-svc-1-nodes', data: { cluster: 'search-svc-1', region: 'eu-west-1' } })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: `node group search-svc-1-nodes exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not deleting it`,
+    });
+    await expect(destroy({ kind: 'fargate-profile', name: 'cache-worker-1-fargate', data: { cluster: 'cache-worker-1', region: 'eu-west-1' } })).rejects.toMatchObject({ code: 'not_owned' });
+    await expect(destroy({ kind: 'namespace', name: 'search-svc-1/search-svc', data: { cluster: 'search-svc-1', region: 'eu-west-1' } })).rejects.toThrow(
+      `cluster search-svc-1 exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not deleting namespace search-svc on it`,
+    );
+    await expect(destroy({ kind: 'cluster', name: 'search-svc-1', data: { region: 'eu-west-1' } })).rejects.toThrow(
+      `cluster search-svc-1 exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not deleting it`,
+    );
+    expect(eks.commandCalls(DeleteClusterCommand)).toHaveLength(0);
+    expect(eks.commandCalls(DeleteNodegroupCommand)).toHaveLength(0);
+    expect(eks.commandCalls(DeleteFargateProfileCommand)).toHaveLength(0);
+    expect(deleted).toEqual([]);
+    expect([...fake.clusters.keys()]).toEqual(['search-svc-1', 'cache-worker-1']);
+    expect(fake.nodegroups.size + fake.fargateProfiles.size).toBe(2);
+  });
+
+  it('is never listed, and never described as ours', async () => {
+    const fake = new FakeEks(eks, asg);
+    fake.seedCluster('search-svc-1', THEIRS);
+    fake.seedNodegroup('search-svc-1', 'search-svc-1-nodes', THEIRS);
+    fake.seedCluster('search-svc-2', { ...THEIRS, 'kubecontrol:installation': INSTALLATION.id, 'kubecontrol:deploy': '2' });
+    fake.seedNodegroup('search-svc-2', 'search-svc-2-nodes', THEIRS);
+    await expect(clusters().listTagged({})).resolves.toEqual([{ kind: 'cluster', name: 'search-svc-2', app: 'search-svc', deployId: 2 }]);
+    await expect(clusters().describe({ name: 'search-svc-1', app: search })).rejects.toMatchObject({ code: 'not_owned' });
   });
 });

@@ -1,7 +1,10 @@
 /** The Builder port for the aws provider: picks CodeBuild or the host command per app, then checks ECR. */
+import { InfraError, errorMessage } from '../errors.js';
 import type { Builder, Registry, StepContext } from '../ports.js';
+import { placement } from './placement.js';
+import type { AwsSettings } from './settings.js';
 
-/** Which builder an app uses (`app.aws.builder`). */
+/** Which builder an app uses (its placement's `builder`). */
 export type BuilderKind = 'codebuild' | 'command';
 
 /**
@@ -14,27 +17,32 @@ export class AppBuilder implements Builder {
   constructor(
     private readonly registry: Registry,
     private readonly builders: (kind: BuilderKind) => Builder,
+    private readonly settings: AwsSettings,
   ) {}
 
   async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
     const { app } = ctx;
-    if (app.aws.builder === 'none') {
-      throw new Error(`no builder configured for ${app.name}: set aws.codeBuildProject or aws.buildCommand`);
+    const kind = placement(app, this.settings).builder;
+    if (kind === 'none') {
+      throw new InfraError(
+        'misconfigured',
+        app.aws.defaulted.builder
+          ? `no builder configured for ${app.name}: set aws.codeBuildProject or aws.buildCommand (or KUBECONTROL_CODEBUILD_PROJECT or KUBECONTROL_BUILD_COMMAND)`
+          : `no builder configured for ${app.name}: aws.builder is 'none'`,
+      );
     }
     const uri = this.registry.imageUri({ app, tag });
     try {
-      await this.builders(app.aws.builder).build({ ctx, tag });
+      await this.builders(kind).build({ ctx, tag });
     } catch (err) {
       // A build left running by an interrupted attempt may have pushed the tag first, making
       // this one fail at its push (tags are immutable): the image is what the step needs.
       if (ctx.signal.aborted || !(await this.registry.hasImage({ app, tag, signal: ctx.signal }))) throw err;
-      ctx.progress(`the build failed (${(err as Error).message}) but ${uri} is in ECR, pushed by an earlier attempt; using it`, { image: uri });
+      ctx.progress(`the build failed (${errorMessage(err)}) but ${uri} is in ECR, pushed by an earlier attempt; using it`, { image: uri });
       return;
     }
     if (!(await this.registry.hasImage({ app, tag, signal: ctx.signal }))) {
-      throw new Error(
-        `the ${app.aws.builder} build of ${app.name} finished but ${uri} is not in ECR: the build must push exactly this tag`,
-      );
+      throw new InfraError('not_found', `the ${kind} build of ${app.name} finished but ${uri} is not in ECR: the build must push exactly this tag`);
     }
     ctx.progress(`image ${uri} is in ECR`, { image: uri });
   }

@@ -1,14 +1,16 @@
 /**
  * AWS SDK clients for the adapters, one set per region, and the small helpers
- * every adapter shares: error wrapping and waiter configuration.
+ * every adapter shares: turning SDK and waiter failures into InfraErrors, and
+ * waiter configuration.
  */
-import { abortedError } from '../time.js';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EKSClient, type EKSClientConfig } from '@aws-sdk/client-eks';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { InfraError, errorMessage } from '../errors.js';
+import type { Installation } from '../ports.js';
 
 /** The SDK clients of one region. */
 export interface AwsClients {
@@ -26,10 +28,10 @@ export type AwsClientsFor = (region: string) => AwsClients;
 export interface AwsClientOptions {
   /**
    * Attempts per call, including the first; throttling and transient errors
-   * are retried by the SDK with backoff. @default AWS_MAX_ATTEMPTS, else 8
+   * are retried by the SDK with backoff. @default 8 (AwsSettings.maxAttempts)
    */
   readonly maxAttempts?: number;
-  /** @default AWS_RETRY_MODE, else 'adaptive' (client-side rate limiting after throttling) */
+  /** @default 'adaptive' (client-side rate limiting after throttling) */
   readonly retryMode?: 'standard' | 'adaptive';
   /** @default fromNodeProviderChain() */
   readonly credentials?: EKSClientConfig['credentials'];
@@ -45,13 +47,7 @@ export function createAwsClientsFor(opts: AwsClientOptions = {}): AwsClientsFor 
   return (region) => {
     let c = cache.get(region);
     if (!c) {
-      // AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, when set, are left for the SDK to read.
-      const config = {
-        region,
-        credentials,
-        maxAttempts: opts.maxAttempts ?? (process.env.AWS_MAX_ATTEMPTS ? undefined : 8),
-        retryMode: opts.retryMode ?? (process.env.AWS_RETRY_MODE ? undefined : 'adaptive'),
-      };
+      const config = { region, credentials, maxAttempts: opts.maxAttempts ?? 8, retryMode: opts.retryMode ?? 'adaptive' };
       c = {
         ecr: new ECRClient(config),
         codebuild: new CodeBuildClient(config),
@@ -65,7 +61,7 @@ export function createAwsClientsFor(opts: AwsClientOptions = {}): AwsClientsFor 
   };
 }
 
-/** The error code of an SDK error (its `name`, or `Code`/`code` for older shapes). */
+/** The AWS error code of an SDK error, for messages (branching uses the SDK's exception classes). */
 export function awsErrorCode(err: unknown): string {
   if (err && typeof err === 'object') {
     const e = err as { name?: unknown; Code?: unknown; code?: unknown };
@@ -74,41 +70,35 @@ export function awsErrorCode(err: unknown): string {
   return 'Error';
 }
 
-/** The message of an SDK (or any) error. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
-    return (err as { message: string }).message;
-  }
-  return String(err);
-}
-
-/** Whether `err` is one of the named AWS error codes. */
-export function isAwsError(err: unknown, ...codes: string[]): boolean {
-  return codes.includes(awsErrorCode(err));
+/**
+ * The InfraError of an SDK call stopped by `signal`: code `timed_out` for a step
+ * timeout (the signal's AbortReason says so), else `aborted`; `<what> aborted: <why>`.
+ */
+export function abortError(what: string, signal: AbortSignal | undefined, cause?: unknown): InfraError {
+  const reason: unknown = signal?.reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
+  const code = reason instanceof InfraError && reason.code === 'timed_out' ? 'timed_out' : 'aborted';
+  return new InfraError(code, `${what} aborted: ${why}`, { cause: cause ?? reason });
 }
 
 /**
- * Wraps a failed AWS call into an Error that names the service, the operation,
+ * A failed AWS call as an InfraError that names the service, the operation,
  * the AWS error code and message: `EKS CreateCluster failed: ResourceLimitExceededException: ...`.
+ * A call stopped by `signal` is an abort, whatever the SDK threw.
  */
-export function awsFailure(service: string, operation: string, err: unknown): Error {
-  if (isAbort(err)) return err as Error;
-  return new Error(`${service} ${operation} failed: ${awsErrorCode(err)}: ${errorMessage(err)}`, { cause: err });
+export function awsError(service: string, operation: string, err: unknown, signal?: AbortSignal): InfraError {
+  if (err instanceof InfraError) return err;
+  if (signal?.aborted) return abortError(`${service} ${operation}`, signal, err);
+  return new InfraError('provider_failed', `${service} ${operation} failed: ${awsErrorCode(err)}: ${errorMessage(err)}`, { cause: err });
 }
 
-/** Calls `fn`, wrapping its failure with `awsFailure`. */
-export async function call<T>(service: string, operation: string, fn: () => Promise<T>): Promise<T> {
+/** Calls `fn`, turning its failure into `awsError`. */
+export async function call<T>(service: string, operation: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw awsFailure(service, operation, err);
+    throw awsError(service, operation, err, signal);
   }
-}
-
-/** Whether `err` is an abort (cancel or step timeout). */
-export function isAbort(err: unknown): boolean {
-  return !!err && typeof err === 'object' && (err as { name?: unknown }).name === 'AbortError';
 }
 
 /** Polling delays of the SDK waiters, in seconds (tests make them small). */
@@ -133,20 +123,25 @@ export function waiterOptions<C>(client: C, delays: WaiterDelays | undefined, ma
   };
 }
 
-/** What an SDK waiter throws, made readable. */
-export function waiterFailure(what: string, err: unknown, signal?: AbortSignal): Error {
-  const name = err && typeof err === 'object' ? (err as { name?: unknown }).name : undefined;
-  if (name === 'AbortError' || signal?.aborted) return abortedError(`waiting for ${what}`, signal);
-  if (name === 'TimeoutError') return new Error(`timed out waiting for ${what}`, { cause: err });
-  // A FAILURE state or an unexpected error: the waiter's message is the JSON of its result.
+/**
+ * What an SDK waiter throws, as an InfraError. The waiter reports its final
+ * state as the JSON of its result (`{"state":"TIMEOUT"|"FAILURE"|"ABORTED",...}`);
+ * anything else is an SDK error from one of its calls.
+ */
+export function waiterFailure(what: string, err: unknown, signal?: AbortSignal): InfraError {
+  if (err instanceof InfraError) return err;
+  if (signal?.aborted) return abortError(`waiting for ${what}`, signal, err);
   let detail = errorMessage(err);
   try {
     const parsed = JSON.parse(detail) as { state?: string; reason?: unknown };
+    if (parsed.state === 'TIMEOUT') return new InfraError('timed_out', `timed out waiting for ${what}`, { cause: err });
+    if (parsed.state === 'ABORTED') return abortError(`waiting for ${what}`, signal, err);
     if (parsed.state) detail = `${parsed.state}${describeReason(parsed.reason)}`;
   } catch {
-    // not JSON: keep the message
+    // not JSON: an SDK error, e.g. AccessDeniedException from DescribeCluster
+    detail = `${awsErrorCode(err)}: ${detail}`;
   }
-  return new Error(`failed waiting for ${what}: ${detail}`, { cause: err });
+  return new InfraError('provider_failed', `failed waiting for ${what}: ${detail}`, { cause: err });
 }
 
 /** A short description of a waiter's final response (status and health issues). */
@@ -164,7 +159,32 @@ function describeReason(reason: unknown): string {
   return '';
 }
 
-/** The tags kubecontrol puts on every AWS resource it creates. */
-export function kubecontrolTags(app: string, deployId: number): Record<string, string> {
-  return { 'kubecontrol:app': app, 'kubecontrol:deploy': String(deployId), 'kubecontrol:managed-by': 'kubecontrol' };
+/** The tag that says which kubecontrol installation a resource belongs to. */
+export const INSTALLATION_TAG = 'kubecontrol:installation';
+
+/** The tags kubecontrol puts on every EKS resource it creates. */
+export function kubecontrolTags(app: string, deployId: number, installation: Installation): Record<string, string> {
+  return {
+    'kubecontrol:app': app,
+    'kubecontrol:deploy': String(deployId),
+    'kubecontrol:managed-by': 'kubecontrol',
+    [INSTALLATION_TAG]: installation.id,
+  };
+}
+
+/**
+ * Refuses a resource whose installation tag is not ours (another installation's,
+ * or none): `cluster search-svc-1 exists but belongs to another kubecontrol
+ * installation (abc123); not adopting it`. Undefined when it is ours.
+ */
+export function notOwned(
+  what: string,
+  tags: Record<string, string> | undefined,
+  installation: Installation,
+  action: string,
+): InfraError | undefined {
+  const owner = tags?.[INSTALLATION_TAG];
+  if (owner === installation.id) return undefined;
+  const whose = owner ? `another kubecontrol installation (${owner})` : `no kubecontrol installation (it has no ${INSTALLATION_TAG} tag)`;
+  return new InfraError('not_owned', `${what} exists but belongs to ${whose}; not ${action}`);
 }

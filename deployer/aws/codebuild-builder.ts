@@ -1,8 +1,11 @@
 /** Builds an app's image with an AWS CodeBuild project. */
 import { BatchGetBuildsCommand, StartBuildCommand, StopBuildCommand, type Build } from '@aws-sdk/client-codebuild';
+import { InfraError } from '../errors.js';
 import type { Builder, Registry, StepContext } from '../ports.js';
-import { abortedError as abortError, sleep } from '../time.js';
-import { call, isAbort, type AwsClientsFor } from './clients.js';
+import { sleep } from '../time.js';
+import { abortError, call, type AwsClientsFor } from './clients.js';
+import { missingSetting, placement } from './placement.js';
+import type { AwsSettings } from './settings.js';
 
 /** How often a running build is looked at, in ms: from `minMs`, doubling up to `maxMs`. */
 export interface PollDelays {
@@ -12,15 +15,18 @@ export interface PollDelays {
   readonly maxMs?: number;
 }
 
+/** What a CodeBuildBuilder needs. */
 export interface CodeBuildBuilderOptions {
   readonly clients: AwsClientsFor;
   readonly registry: Registry;
+  /** The account's CodeBuild project and region, for apps that name none. */
+  readonly settings: AwsSettings;
   /** @default { minMs: 5000, maxMs: 20000 } */
   readonly poll?: PollDelays;
 }
 
 /**
- * Starts `app.aws.codeBuildProject` at `sourceVersion = tag` with `IMAGE_TAG`
+ * Starts the app's CodeBuild project (its own, else KUBECONTROL_CODEBUILD_PROJECT) at `sourceVersion = tag` with `IMAGE_TAG`
  * and `IMAGE_REPO` overrides, follows its phases into progress and fails with
  * the build's own phase error. The buildspec is expected to push
  * `$IMAGE_REPO:$IMAGE_TAG`.
@@ -30,9 +36,10 @@ export class CodeBuildBuilder implements Builder {
 
   async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
     const { app, signal } = ctx;
-    const projectName = app.aws.codeBuildProject;
-    if (!projectName) throw new Error(`no CodeBuild project configured for ${app.name}: set aws.codeBuildProject`);
-    const codebuild = this.opts.clients(app.aws.region).codebuild;
+    const where = placement(app, this.opts.settings);
+    const projectName = where.codeBuildProject;
+    if (!projectName) throw missingSetting(app, 'codeBuildProject', 'KUBECONTROL_CODEBUILD_PROJECT');
+    const codebuild = this.opts.clients(where.region).codebuild;
     const imageUri = this.opts.registry.imageUri({ app, tag });
     const imageRepo = imageUri.slice(0, imageUri.lastIndexOf(':'));
     const started = await call('CodeBuild', 'StartBuild', () =>
@@ -49,9 +56,10 @@ export class CodeBuildBuilder implements Builder {
         }),
         { abortSignal: signal },
       ),
+      signal,
     );
     const id = started.build?.id;
-    if (!id) throw new Error(`CodeBuild StartBuild of ${projectName} returned no build id`);
+    if (!id) throw new InfraError('provider_failed', `CodeBuild StartBuild of ${projectName} returned no build id`);
     ctx.progress(`CodeBuild ${projectName} started build ${id} at ${tag}`, { buildId: id });
 
     const minMs = this.opts.poll?.minMs ?? 5000;
@@ -60,28 +68,31 @@ export class CodeBuildBuilder implements Builder {
     let lastPhase: string | undefined;
     try {
       for (;;) {
-        const out = await call('CodeBuild', 'BatchGetBuilds', () =>
-          codebuild.send(new BatchGetBuildsCommand({ ids: [id] }), { abortSignal: signal }),
+        const out = await call(
+          'CodeBuild',
+          'BatchGetBuilds',
+          () => codebuild.send(new BatchGetBuildsCommand({ ids: [id] }), { abortSignal: signal }),
+          signal,
         );
         const b = out.builds?.[0];
-        if (!b) throw new Error(`CodeBuild build ${id} not found`);
+        if (!b) throw new InfraError('not_found', `CodeBuild build ${id} not found`);
         if (b.currentPhase && b.currentPhase !== lastPhase) {
           lastPhase = b.currentPhase;
           ctx.progress(`CodeBuild phase ${b.currentPhase}`, { buildId: id, phase: b.currentPhase });
         }
         if (b.buildComplete) {
           if (b.buildStatus === 'SUCCEEDED') return;
-          throw new Error(`CodeBuild build ${id} of ${projectName} ${b.buildStatus ?? 'FAILED'}${phaseError(b)}`);
+          throw new InfraError('provider_failed', `CodeBuild build ${id} of ${projectName} ${b.buildStatus ?? 'FAILED'}${phaseError(b)}`);
         }
         await sleep(delay, signal, `CodeBuild build ${id}`);
         delay = Math.min(delay * 2, maxMs);
       }
     } catch (err) {
-      if (isAbort(err) || signal.aborted) {
+      if (signal.aborted) {
         // Cancelled or timed out: stop the build rather than let it push later.
         await codebuild.send(new StopBuildCommand({ id })).catch(() => undefined);
         ctx.progress(`CodeBuild build ${id} stopped`, { buildId: id });
-        throw isAbort(err) ? err : abortError(`CodeBuild build ${id}`, signal);
+        throw abortError(`CodeBuild build ${id}`, signal, err);
       }
       throw err;
     }

@@ -1,16 +1,22 @@
 /** Builds an app's image with a command on the kubecontrol host (docker buildx, bazel run, ...). */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { InfraError } from '../errors.js';
 import type { Builder, Registry, StepContext } from '../ports.js';
-import { abortedError as abortError } from '../time.js';
+import { abortError } from './clients.js';
+import { missingSetting, placement } from './placement.js';
+import type { AwsSettings } from './settings.js';
 
 /** Environment variable names whose values never reach progress lines. */
 export const SECRET_ENV_NAME = /TOKEN|SECRET|PASSWORD|KEY/i;
 
+/** What a CommandBuilder needs. */
 export interface CommandBuilderOptions {
   readonly registry: Registry;
-  /** Environment of the build command. @default process.env */
-  readonly env?: NodeJS.ProcessEnv;
+  /** The account's build command, for apps that name none. */
+  readonly settings: AwsSettings;
+  /** Environment of the build command (PATH, registry credentials): the composition root passes it, nothing reads process.env here. */
+  readonly env: NodeJS.ProcessEnv;
   /** Working directory of the build command. @default process.cwd() */
   readonly cwd?: string;
   /** How long a cancelled build gets after SIGTERM before SIGKILL, ms. @default 10000 */
@@ -28,7 +34,7 @@ export function secretMasker(env: NodeJS.ProcessEnv): (line: string) => string {
 }
 
 /**
- * Runs `app.aws.buildCommand` as an argument vector (no shell) with `{version}`
+ * Runs the app's build command (its own, else KUBECONTROL_BUILD_COMMAND) as an argument vector (no shell) with `{version}`
  * and `{image}` substituted; streams its output lines to progress with secret
  * values masked; kills it when the step is cancelled.
  */
@@ -37,12 +43,12 @@ export class CommandBuilder implements Builder {
 
   async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
     const { app, signal } = ctx;
-    const [file, ...rest] = app.aws.buildCommand;
-    if (!file) throw new Error(`no build command configured for ${app.name}: set aws.buildCommand`);
+    const [file, ...rest] = placement(app, this.opts.settings).buildCommand;
+    if (!file) throw missingSetting(app, 'buildCommand', 'KUBECONTROL_BUILD_COMMAND');
     const image = this.opts.registry.imageUri({ app, tag });
     const subst = (a: string): string => a.split('{version}').join(tag).split('{image}').join(image);
     const argv = rest.map(subst);
-    const env = { ...(this.opts.env ?? process.env), IMAGE_TAG: tag, IMAGE: image };
+    const env = { ...this.opts.env, IMAGE_TAG: tag, IMAGE: image };
     const mask = secretMasker(env);
     if (signal.aborted) throw abortError(`build command ${file}`, signal);
 
@@ -72,12 +78,12 @@ export class CommandBuilder implements Builder {
         child.once('close', (c, s) => resolve({ code: c, sig: s }));
       }).catch((err: unknown) => {
         const e = err as NodeJS.ErrnoException;
-        throw new Error(`build command ${file} could not start: ${e.code ?? ''} ${e.message}`.trim(), { cause: err });
+        throw new InfraError('misconfigured', `build command ${file} could not start: ${e.code ?? ''} ${e.message}`.trim(), { cause: err });
       });
       if (signal.aborted) throw abortError(`build command ${file}`, signal);
       if (code !== 0) {
         const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
-        throw new Error(`build command ${file} ${how}${tail.length ? `; last output:\n${tail.join('\n')}` : ''}`);
+        throw new InfraError('provider_failed', `build command ${file} ${how}${tail.length ? `; last output:\n${tail.join('\n')}` : ''}`);
       }
     } finally {
       signal.removeEventListener('abort', onAbort);

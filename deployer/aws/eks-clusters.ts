@@ -19,31 +19,44 @@ import {
   waitUntilFargateProfileDeleted,
   waitUntilNodegroupActive,
   waitUntilNodegroupDeleted,
+  ResourceInUseException,
+  ResourceNotFoundException,
   type Cluster,
   type DescribeNodegroupCommandOutput,
   type EKSClient,
+  type FargateProfile,
+  type Nodegroup,
 } from '@aws-sdk/client-eks';
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { ResourceRecord } from '../../store/index.js';
-import type { ClusterInfo, Clusters, Progress, StepContext, TaggedResource } from '../ports.js';
+import { InfraError } from '../errors.js';
+import type { ClusterInfo, Clusters, Installation, Progress, StepContext, TaggedResource } from '../ports.js';
 import {
-  awsFailure,
+  awsError,
   call,
-  isAwsError,
+  INSTALLATION_TAG,
   kubecontrolTags,
+  notOwned,
   waiterFailure,
   waiterOptions,
   type AwsClientsFor,
   type WaiterDelays,
 } from './clients.js';
+import { missingSetting, placement, regionOf, type AwsPlacement } from './placement.js';
+import type { AwsSettings } from './settings.js';
 
+/** What an EksClusters needs. */
 export interface EksClustersOptions {
   readonly clients: AwsClientsFor;
+  /** Whose resources these are: every one created is tagged with it, and no other is adopted, deleted or listed. */
+  readonly installation: Installation;
+  /** Account-level placement for apps that do not set their own. */
+  readonly settings: AwsSettings;
   /** Polling delays of every waiter (seconds). @default the SDK's service defaults */
   readonly waiterDelays?: WaiterDelays;
   /** Upper bound of one wait, seconds; the step's own timeout (ctx.signal) usually comes first. @default 2700 */
   readonly maxWaitSeconds?: number;
-  /** Regions `listTagged` looks in. @default [process.env.AWS_REGION ?? 'us-east-1'] */
+  /** Regions `listTagged` looks in, besides the settings' region. @default none */
   readonly regions?: () => readonly string[];
   /**
    * Deletes an app's namespace on a cluster (KubeWorkloads.deleteNamespace), so
@@ -64,13 +77,12 @@ export interface NamespaceDeleter {
 export const nodegroupName = (cluster: string): string => `${cluster}-nodes`;
 export const fargateProfileName = (cluster: string): string => `${cluster}-fargate`;
 
-const NOT_FOUND = 'ResourceNotFoundException';
-const IN_USE = 'ResourceInUseException';
-
 /**
  * Provisions one EKS cluster per deploy with its capacity, recording every
  * resource in the deploy's ledger before creating it, and adopting what a
- * previous attempt of the same deploy already created.
+ * previous attempt of the same deploy already created. Everything it creates
+ * carries this installation's tag; whatever carries another's (or none) is
+ * never adopted, deleted or listed.
  */
 export class EksClusters implements Clusters {
   constructor(private readonly opts: EksClustersOptions) {}
@@ -81,17 +93,23 @@ export class EksClusters implements Clusters {
 
   async provision({ ctx, clusterName }: { ctx: StepContext; clusterName: string }): Promise<ClusterInfo> {
     const { app } = ctx;
-    const region = app.aws.region;
+    const where = placement(app, this.opts.settings);
+    const region = where.region;
     const { eks } = this.opts.clients(region);
-    const tags = kubecontrolTags(app.name, ctx.deployId);
-    requireSetting(app, 'clusterRoleArn', app.aws.clusterRoleArn, 'KUBECONTROL_CLUSTER_ROLE_ARN');
-    if (!app.aws.subnetIds.length) throw new Error(`no subnets configured for ${app.name}: set aws.subnetIds or KUBECONTROL_SUBNET_IDS`);
+    const tags = kubecontrolTags(app.name, ctx.deployId, this.opts.installation);
+    // Every setting the whole step needs is checked before anything is created.
+    if (!where.clusterRoleArn) throw missingSetting(app, 'clusterRoleArn', 'KUBECONTROL_CLUSTER_ROLE_ARN');
+    if (!where.subnetIds.length) throw missingSetting(app, 'subnetIds', 'KUBECONTROL_SUBNET_IDS');
+    if (app.hardware.capacity === 'fargate' && !where.podExecutionRoleArn) {
+      throw missingSetting(app, 'podExecutionRoleArn', 'KUBECONTROL_POD_EXECUTION_ROLE_ARN');
+    }
+    if (app.hardware.capacity !== 'fargate' && !where.nodeRoleArn) throw missingSetting(app, 'nodeRoleArn', 'KUBECONTROL_NODE_ROLE_ARN');
 
-    // 1. The cluster.
-    const row = ctx.ledger.intend({ kind: 'cluster', name: clusterName, data: { region } });
+    // 1. The cluster. One that is not ours is refused before the ledger hears of it.
     let cluster = await this.describeCluster(eks, clusterName, ctx.signal);
+    if (cluster) this.checkAdoptable(cluster, clusterName, ctx.deployId);
+    const row = ctx.ledger.intend({ kind: 'cluster', name: clusterName, data: { region } });
     if (cluster) {
-      this.checkAdoptable(cluster, ctx.deployId);
       ctx.progress(`EKS cluster ${clusterName} already exists (${cluster.status}); adopting it`, { cluster: clusterName });
     } else {
       ctx.progress(`creating EKS cluster ${clusterName} (Kubernetes ${app.aws.kubernetesVersion})`, { cluster: clusterName });
@@ -100,10 +118,10 @@ export class EksClusters implements Clusters {
           new CreateClusterCommand({
             name: clusterName,
             version: app.aws.kubernetesVersion,
-            roleArn: app.aws.clusterRoleArn,
+            roleArn: where.clusterRoleArn,
             resourcesVpcConfig: {
-              subnetIds: [...app.aws.subnetIds],
-              securityGroupIds: [...app.aws.securityGroupIds],
+              subnetIds: [...where.subnetIds],
+              securityGroupIds: [...where.securityGroupIds],
               endpointPublicAccess: true,
               endpointPrivateAccess: true,
             },
@@ -115,8 +133,10 @@ export class EksClusters implements Clusters {
           { abortSignal: ctx.signal },
         );
       } catch (err) {
-        // Created by a previous attempt that crashed before describing it: adopt.
-        if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'CreateCluster', err);
+        if (!(err instanceof ResourceInUseException)) throw awsError('EKS', 'CreateCluster', err, ctx.signal);
+        // Created in between, by a previous attempt that crashed before describing it (adopt) or by someone else (refuse).
+        cluster = await this.describeCluster(eks, clusterName, ctx.signal);
+        if (cluster) this.checkAdoptable(cluster, clusterName, ctx.deployId);
       }
     }
     if (cluster?.status !== 'ACTIVE') {
@@ -133,21 +153,28 @@ export class EksClusters implements Clusters {
 
     // 2. Its capacity.
     if (app.hardware.capacity === 'fargate') {
-      await this.provisionFargate(ctx, eks, clusterName, row.id, tags);
+      await this.provisionFargate(ctx, where, eks, clusterName, row.id, tags);
     } else {
-      await this.provisionNodes(ctx, eks, clusterName, row.id, tags);
+      await this.provisionNodes(ctx, where, eks, clusterName, row.id, tags);
     }
     return { name: clusterName, status: cluster?.status ?? 'ACTIVE', endpoint: cluster?.endpoint };
   }
 
-  private async provisionNodes(ctx: StepContext, eks: EKSClient, clusterName: string, parentId: number, tags: Record<string, string>): Promise<void> {
+  private async provisionNodes(
+    ctx: StepContext,
+    where: AwsPlacement,
+    eks: EKSClient,
+    clusterName: string,
+    parentId: number,
+    tags: Record<string, string>,
+  ): Promise<void> {
     const { app } = ctx;
     const hw = app.hardware;
-    const region = app.aws.region;
-    requireSetting(app, 'nodeRoleArn', app.aws.nodeRoleArn, 'KUBECONTROL_NODE_ROLE_ARN');
+    const region = where.region;
     const name = nodegroupName(clusterName);
+    let existing = await this.describeNodegroup(eks, clusterName, name, ctx.signal);
+    if (existing) this.checkOwned(`node group ${name}`, existing.tags, 'adopting it');
     const row = ctx.ledger.intend({ kind: 'nodegroup', name, parentId, data: { cluster: clusterName, region } });
-    const existing = await this.describeNodegroup(eks, clusterName, name, ctx.signal);
     if (existing) {
       ctx.progress(`node group ${name} already exists (${existing.status}); adopting it`, { nodegroup: name });
     } else {
@@ -166,8 +193,8 @@ export class EksClusters implements Clusters {
             instanceTypes: [...hw.instanceTypes],
             capacityType,
             amiType,
-            nodeRole: app.aws.nodeRoleArn,
-            subnets: [...app.aws.subnetIds],
+            nodeRole: where.nodeRoleArn,
+            subnets: [...where.subnetIds],
             labels: { 'kubecontrol/app': app.name },
             tags,
             clientRequestToken: `kubecontrol-${name}`.slice(0, 64),
@@ -175,7 +202,9 @@ export class EksClusters implements Clusters {
           { abortSignal: ctx.signal },
         );
       } catch (err) {
-        if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'CreateNodegroup', err);
+        if (!(err instanceof ResourceInUseException)) throw awsError('EKS', 'CreateNodegroup', err, ctx.signal);
+        existing = await this.describeNodegroup(eks, clusterName, name, ctx.signal);
+        if (existing) this.checkOwned(`node group ${name}`, existing.tags, 'adopting it');
       }
     }
 
@@ -215,29 +244,31 @@ export class EksClusters implements Clusters {
     ctx.progress(`node group ${name} is ACTIVE`, { nodegroup: name });
   }
 
-  private async provisionFargate(ctx: StepContext, eks: EKSClient, clusterName: string, parentId: number, tags: Record<string, string>): Promise<void> {
+  private async provisionFargate(
+    ctx: StepContext,
+    where: AwsPlacement,
+    eks: EKSClient,
+    clusterName: string,
+    parentId: number,
+    tags: Record<string, string>,
+  ): Promise<void> {
     const { app } = ctx;
-    const region = app.aws.region;
-    requireSetting(app, 'podExecutionRoleArn', app.aws.podExecutionRoleArn, 'KUBECONTROL_POD_EXECUTION_ROLE_ARN');
+    const region = where.region;
     const name = fargateProfileName(clusterName);
+    const existing = await this.describeFargateProfile(eks, clusterName, name, ctx.signal);
+    if (existing) this.checkOwned(`Fargate profile ${name}`, existing.tags, 'adopting it');
     const row = ctx.ledger.intend({ kind: 'fargate-profile', name, parentId, data: { cluster: clusterName, region } });
-    let exists = false;
-    try {
-      await eks.send(new DescribeFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: ctx.signal });
-      exists = true;
+    if (existing) {
       ctx.progress(`Fargate profile ${name} already exists; adopting it`, { fargateProfile: name });
-    } catch (err) {
-      if (!isAwsError(err, NOT_FOUND)) throw awsFailure('EKS', 'DescribeFargateProfile', err);
-    }
-    if (!exists) {
+    } else {
       ctx.progress(`creating Fargate profile ${name} for namespace ${app.name}`, { fargateProfile: name });
       try {
         await eks.send(
           new CreateFargateProfileCommand({
             clusterName,
             fargateProfileName: name,
-            podExecutionRoleArn: app.aws.podExecutionRoleArn,
-            subnets: [...app.aws.subnetIds],
+            podExecutionRoleArn: where.podExecutionRoleArn,
+            subnets: [...where.subnetIds],
             // The app's namespace, and CoreDNS so that a Fargate-only cluster resolves names.
             selectors: [{ namespace: app.name }, { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
             tags,
@@ -246,7 +277,9 @@ export class EksClusters implements Clusters {
           { abortSignal: ctx.signal },
         );
       } catch (err) {
-        if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', 'CreateFargateProfile', err);
+        if (!(err instanceof ResourceInUseException)) throw awsError('EKS', 'CreateFargateProfile', err, ctx.signal);
+        const raced = await this.describeFargateProfile(eks, clusterName, name, ctx.signal);
+        if (raced) this.checkOwned(`Fargate profile ${name}`, raced.tags, 'adopting it');
       }
     }
     try {
@@ -259,31 +292,53 @@ export class EksClusters implements Clusters {
   }
 
   async describe({ name, app, signal }: { name: string; app: KubeApp; signal?: AbortSignal }): Promise<ClusterInfo | undefined> {
-    const c = await this.describeCluster(this.opts.clients(app.aws.region).eks, name, signal);
+    const c = await this.describeCluster(this.opts.clients(regionOf(app, this.opts.settings)).eks, name, signal);
+    if (c) this.checkOwned(`cluster ${name}`, c.tags, 'describing it');
     return c ? { name, status: c.status ?? 'UNKNOWN', endpoint: c.endpoint } : undefined;
   }
 
   async destroy({ resource, app, progress, signal }: { resource: ResourceRecord; app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void> {
-    const region = typeof resource.data?.region === 'string' ? resource.data.region : app.aws.region;
+    const region = typeof resource.data?.region === 'string' ? resource.data.region : regionOf(app, this.opts.settings);
     const { eks } = this.opts.clients(region);
     const cluster = typeof resource.data?.cluster === 'string' ? resource.data.cluster : undefined;
     switch (resource.kind) {
-      case 'nodegroup':
-        return this.deleteNodegroup(eks, cluster ?? clusterOf(resource.name, '-nodes'), resource.name, progress, signal);
-      case 'fargate-profile':
-        return this.deleteFargateProfile(eks, cluster ?? clusterOf(resource.name, '-fargate'), resource.name, progress, signal);
-      case 'cluster':
-        await this.deleteCluster(eks, resource.name, progress, signal);
+      case 'nodegroup': {
+        const clusterName = cluster ?? clusterOf(resource.name, '-nodes');
+        // Ours, or gone: never delete another installation's node group of the same name.
+        const ng = await this.describeNodegroup(eks, clusterName, resource.name, signal);
+        if (!ng) return progress(`node group ${resource.name} is already gone`, { nodegroup: resource.name });
+        this.checkOwned(`node group ${resource.name}`, ng.tags, 'deleting it');
+        return this.deleteNodegroup(eks, clusterName, resource.name, progress, signal);
+      }
+      case 'fargate-profile': {
+        const clusterName = cluster ?? clusterOf(resource.name, '-fargate');
+        const fp = await this.describeFargateProfile(eks, clusterName, resource.name, signal);
+        if (!fp) return progress(`Fargate profile ${resource.name} is already gone`, { fargateProfile: resource.name });
+        this.checkOwned(`Fargate profile ${resource.name}`, fp.tags, 'deleting it');
+        return this.deleteFargateProfile(eks, clusterName, resource.name, progress, signal);
+      }
+      case 'cluster': {
+        const c = await this.describeCluster(eks, resource.name, signal);
+        if (!c) {
+          progress(`EKS cluster ${resource.name} is already gone`, { cluster: resource.name });
+        } else {
+          this.checkOwned(`cluster ${resource.name}`, c.tags, 'deleting it');
+          await this.deleteCluster(eks, resource.name, progress, signal);
+        }
         this.opts.onClusterGone?.(resource.name);
         return;
+      }
       case 'namespace': {
         const clusterName = cluster ?? resource.name.split('/')[0]!;
         // No cluster, no namespace; without a deleter the namespace goes with its cluster.
-        if (!this.opts.namespaces || !(await this.describeCluster(eks, clusterName, signal))) return;
+        if (!this.opts.namespaces) return;
+        const c = await this.describeCluster(eks, clusterName, signal);
+        if (!c) return;
+        this.checkOwned(`cluster ${clusterName}`, c.tags, `deleting namespace ${resource.name.split('/')[1] ?? app.name} on it`);
         return this.opts.namespaces.deleteNamespace({ cluster: clusterName, app, progress, signal: signal ?? new AbortController().signal });
       }
       default:
-        throw new Error(`EksClusters cannot destroy a ${resource.kind} (${resource.name})`);
+        throw new InfraError('misconfigured', `EksClusters cannot destroy a ${resource.kind} (${resource.name})`);
     }
   }
 
@@ -304,8 +359,8 @@ export class EksClusters implements Clusters {
       await r.remove();
       r.progress(`deleting ${r.label}`, r.data);
     } catch (err) {
-      if (isAwsError(err, NOT_FOUND)) return r.progress(`${r.label} is already gone`, r.data);
-      if (!isAwsError(err, IN_USE)) throw awsFailure('EKS', r.operation, err);
+      if (err instanceof ResourceNotFoundException) return r.progress(`${r.label} is already gone`, r.data);
+      if (!(err instanceof ResourceInUseException)) throw awsError('EKS', r.operation, err, r.signal);
     }
     try {
       await r.waitGone();
@@ -339,17 +394,19 @@ export class EksClusters implements Clusters {
     });
   }
 
+  /** Deletes a cluster already known to be ours, with whatever capacity is left in it. */
   private async deleteCluster(eks: EKSClient, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
     // A cluster cannot be deleted while it has capacity: remove whatever is left first
     // (normally the pipeline has already destroyed the ledger's node group or profile).
+    // The cluster is ours, so is what runs in it: its capacity is not checked one by one.
     let nodegroups: string[] = [];
     let profiles: string[] = [];
     try {
       nodegroups = (await eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal })).nodegroups ?? [];
       profiles = (await eks.send(new ListFargateProfilesCommand({ clusterName: name }), { abortSignal: signal })).fargateProfileNames ?? [];
     } catch (err) {
-      if (isAwsError(err, NOT_FOUND)) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
-      throw awsFailure('EKS', 'ListNodegroups', err);
+      if (err instanceof ResourceNotFoundException) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
+      throw awsError('EKS', 'ListNodegroups', err, signal);
     }
     await Promise.all([
       ...nodegroups.map((ng) => this.deleteNodegroup(eks, name, ng, progress, signal)),
@@ -367,28 +424,35 @@ export class EksClusters implements Clusters {
   }
 
   async listTagged({ signal }: { signal?: AbortSignal }): Promise<TaggedResource[]> {
-    const regions = [...new Set(this.opts.regions?.() ?? [process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1'])];
+    // The settings' region always: apps that name no region run there.
+    const regions = [...new Set([this.opts.settings.region, ...(this.opts.regions?.() ?? [])])];
+    const mine = (tags: Record<string, string> | undefined): boolean => tags?.[INSTALLATION_TAG] === this.opts.installation.id;
     const found: TaggedResource[] = [];
     for (const region of regions) {
       const { eks } = this.opts.clients(region);
       const names: string[] = [];
       try {
-        for await (const page of paginateListClusters({ client: eks }, {})) names.push(...(page.clusters ?? []));
+        for await (const page of paginateListClusters({ client: eks, pageSize: 100 }, {})) names.push(...(page.clusters ?? []));
       } catch (err) {
-        throw awsFailure('EKS', 'ListClusters', err);
+        throw awsError('EKS', 'ListClusters', err, signal);
       }
       for (const name of names) {
         const c = await this.describeCluster(eks, name, signal);
         const app = c?.tags?.['kubecontrol:app'];
-        if (!c || !app) continue;
+        if (!c || !app || !mine(c.tags)) continue;
         const deployId = parseDeployId(c.tags?.['kubecontrol:deploy']);
         found.push({ kind: 'cluster', name, app, deployId });
         const [ngs, fps] = await Promise.all([
-          call('EKS', 'ListNodegroups', () => eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal })),
-          call('EKS', 'ListFargateProfiles', () => eks.send(new ListFargateProfilesCommand({ clusterName: name }), { abortSignal: signal })),
+          call('EKS', 'ListNodegroups', () => eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal }), signal),
+          call('EKS', 'ListFargateProfiles', () => eks.send(new ListFargateProfilesCommand({ clusterName: name }), { abortSignal: signal }), signal),
         ]);
-        for (const ng of ngs.nodegroups ?? []) found.push({ kind: 'nodegroup', name: ng, cluster: name, app, deployId });
-        for (const fp of fps.fargateProfileNames ?? []) found.push({ kind: 'fargate-profile', name: fp, cluster: name, app, deployId });
+        // Capacity is listed by its own tag, like the cluster.
+        for (const ng of ngs.nodegroups ?? []) {
+          if (mine((await this.describeNodegroup(eks, name, ng, signal))?.tags)) found.push({ kind: 'nodegroup', name: ng, cluster: name, app, deployId });
+        }
+        for (const fp of fps.fargateProfileNames ?? []) {
+          if (mine((await this.describeFargateProfile(eks, name, fp, signal))?.tags)) found.push({ kind: 'fargate-profile', name: fp, cluster: name, app, deployId });
+        }
       }
     }
     return found;
@@ -398,28 +462,45 @@ export class EksClusters implements Clusters {
     try {
       return (await eks.send(new DescribeClusterCommand({ name }), { abortSignal: signal })).cluster;
     } catch (err) {
-      if (isAwsError(err, NOT_FOUND)) return undefined;
-      throw awsFailure('EKS', 'DescribeCluster', err);
+      if (err instanceof ResourceNotFoundException) return undefined;
+      throw awsError('EKS', 'DescribeCluster', err, signal);
     }
   }
 
-  private async describeNodegroup(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal) {
+  private async describeNodegroup(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal): Promise<Nodegroup | undefined> {
     try {
       return (await eks.send(new DescribeNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal })).nodegroup;
     } catch (err) {
-      if (isAwsError(err, NOT_FOUND)) return undefined;
-      throw awsFailure('EKS', 'DescribeNodegroup', err);
+      // A missing cluster is a missing node group too.
+      if (err instanceof ResourceNotFoundException) return undefined;
+      throw awsError('EKS', 'DescribeNodegroup', err, signal);
     }
   }
 
-  /** Refuses to adopt a cluster of another deploy, or one that is going away. */
-  private checkAdoptable(c: Cluster, deployId: number): void {
+  private async describeFargateProfile(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal): Promise<FargateProfile | undefined> {
+    try {
+      return (await eks.send(new DescribeFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: signal })).fargateProfile;
+    } catch (err) {
+      if (err instanceof ResourceNotFoundException) return undefined;
+      throw awsError('EKS', 'DescribeFargateProfile', err, signal);
+    }
+  }
+
+  /** Throws not_owned unless `tags` carry this installation's tag. */
+  private checkOwned(what: string, tags: Record<string, string> | undefined, action: string): void {
+    const refused = notOwned(what, tags, this.opts.installation, action);
+    if (refused) throw refused;
+  }
+
+  /** Refuses to adopt another installation's cluster, another deploy's, or one that is going away. */
+  private checkAdoptable(c: Cluster, name: string, deployId: number): void {
+    this.checkOwned(`cluster ${name}`, c.tags, 'adopting it');
     const owner = c.tags?.['kubecontrol:deploy'];
     if (owner !== undefined && owner !== String(deployId)) {
-      throw new Error(`EKS cluster ${c.name} already exists and belongs to deploy ${owner}, not ${deployId}`);
+      throw new InfraError('not_owned', `EKS cluster ${name} already exists and belongs to deploy ${owner}, not ${deployId}`);
     }
     if (c.status === 'DELETING' || c.status === 'FAILED') {
-      throw new Error(`EKS cluster ${c.name} already exists in state ${c.status} and cannot be used`);
+      throw new InfraError('provider_failed', `EKS cluster ${name} already exists in state ${c.status} and cannot be used`);
     }
   }
 
@@ -469,10 +550,6 @@ function observe<C extends { send: (...args: never[]) => Promise<unknown> }>(cli
     return out;
   };
   return view;
-}
-
-function requireSetting(app: KubeApp, field: string, value: string, env: string): void {
-  if (!value) throw new Error(`no ${field} configured for ${app.name}: set aws.${field} or ${env}`);
 }
 
 function clusterOf(name: string, suffix: string): string {

@@ -8,9 +8,12 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import type { KubeApp } from '../../kubeapps/index.js';
-import type { Dns, Progress } from '../ports.js';
+import { asInfraError, errorMessage } from '../errors.js';
 import { checkUntilHealthy, type HealthRetry } from '../health.js';
-import { call, errorMessage, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import type { Dns, Progress } from '../ports.js';
+import { abortError, call, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import { missingSetting, placement } from './placement.js';
+import type { AwsSettings } from './settings.js';
 
 /** The subset of `fetch` the health check uses (tests point it at a local server). */
 export type FetchLike = (url: string, init: { signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; statusText: string }>;
@@ -18,8 +21,11 @@ export type FetchLike = (url: string, init: { signal: AbortSignal; redirect: 'ma
 /** How the health check retries. @default 8 attempts, 2 s doubling to 15 s, 5 s per request */
 export type { HealthRetry } from '../health.js';
 
+/** What a Route53Dns needs. */
 export interface Route53DnsOptions {
   readonly clients: AwsClientsFor;
+  /** The account's hosted zone, for apps that name none. */
+  readonly settings: AwsSettings;
   /** Route 53's INSYNC waiter delays (seconds). @default the SDK's (30 s) */
   readonly waiterDelays?: WaiterDelays;
   /** @default 900 */
@@ -48,20 +54,24 @@ export class Route53Dns implements Dns {
   constructor(private readonly opts: Route53DnsOptions) {}
 
   private zone(app: KubeApp): { route53: Route53Client; zoneId: string } {
-    const zoneId = app.aws.hostedZoneId.replace(/^\/?hostedzone\//, '');
-    if (!zoneId) throw new Error(`no Route 53 hosted zone configured for ${app.name}: set aws.hostedZoneId or KUBECONTROL_HOSTED_ZONE_ID`);
-    return { route53: this.opts.clients(app.aws.region).route53, zoneId };
+    const where = placement(app, this.opts.settings);
+    if (!where.hostedZoneId) throw missingSetting(app, 'hostedZoneId', 'KUBECONTROL_HOSTED_ZONE_ID');
+    return { route53: this.opts.clients(where.region).route53, zoneId: where.hostedZoneId };
   }
 
   /** The app's CNAME or alias A record, if any. */
   private async record(app: KubeApp, signal?: AbortSignal): Promise<ResourceRecordSet | undefined> {
     const { route53, zoneId } = this.zone(app);
-    const out = await call('Route53', 'ListResourceRecordSets', () =>
-      route53.send(
-        // Record sets are sorted by name then type: starting at the name, A and CNAME come first.
-        new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: app.dns.name, MaxItems: 5 }),
-        { abortSignal: signal },
-      ),
+    const out = await call(
+      'Route53',
+      'ListResourceRecordSets',
+      () =>
+        route53.send(
+          // Record sets are sorted by name then type: starting at the name, A and CNAME come first.
+          new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: app.dns.name, MaxItems: 5 }),
+          { abortSignal: signal },
+        ),
+      signal,
     );
     return (out.ResourceRecordSets ?? []).find((r) => bare(r.Name) === bare(app.dns.name) && targetOf(r) !== undefined);
   }
@@ -93,6 +103,9 @@ export class Route53Dns implements Dns {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
         return cause?.code ?? cause?.message ?? errorMessage(err);
       },
+    }).catch((err: unknown) => {
+      if (signal?.aborted) throw abortError(`health check of ${url}`, signal, err);
+      throw asInfraError(err, 'unhealthy');
     });
   }
 
@@ -111,14 +124,18 @@ export class Route53Dns implements Dns {
       Action: 'UPSERT',
       ResourceRecordSet: { Name: app.dns.name, Type: 'CNAME', TTL: app.dns.ttlSeconds, ResourceRecords: [{ Value: target }] },
     });
-    const out = await call('Route53', 'ChangeResourceRecordSets', () =>
-      route53.send(
-        new ChangeResourceRecordSetsCommand({
-          HostedZoneId: zoneId,
-          ChangeBatch: { Comment: `kubecontrol: ${app.name} -> ${target}`, Changes: changes },
-        }),
-        { abortSignal: signal },
-      ),
+    const out = await call(
+      'Route53',
+      'ChangeResourceRecordSets',
+      () =>
+        route53.send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: zoneId,
+            ChangeBatch: { Comment: `kubecontrol: ${app.name} -> ${target}`, Changes: changes },
+          }),
+          { abortSignal: signal },
+        ),
+      signal,
     );
     progress(`pointed ${app.dns.name} at ${target} (was ${previous ?? 'nothing'}); waiting for Route 53 to be INSYNC`, {
       name: app.dns.name,

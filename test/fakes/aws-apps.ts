@@ -1,25 +1,49 @@
-/** The example KubeApps with the account settings an installation provides through its environment. */
-import type { KubeApp } from '../../kubeapps/index.js';
+/** The aws provider's settings as an installation gives them (through loadAwsSettings), and the example KubeApps with per-app overrides. */
+import { loadAwsSettings, type AwsSettings } from '../../deployer/aws/settings.js';
+import type { Installation } from '../../deployer/ports.js';
+import type { KubeApp, ResolvedAws } from '../../kubeapps/index.js';
 
 export const ACCOUNT_ID = '123456789012';
 export const REGISTRY = `${ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com`;
 
-/** `app` with region, network, roles, zone and registry set (as KUBECONTROL_* would). */
-export function withAws(app: KubeApp, aws: Partial<KubeApp['aws']> = {}): KubeApp {
+/** The environment of an installation in eu-west-1. */
+export const AWS_ENV: NodeJS.ProcessEnv = {
+  AWS_REGION: 'eu-west-1',
+  KUBECONTROL_SUBNET_IDS: 'subnet-0a1b2c3d, subnet-4e5f6a7b',
+  KUBECONTROL_SECURITY_GROUP_IDS: 'sg-0123abcd',
+  KUBECONTROL_CLUSTER_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-cluster`,
+  KUBECONTROL_NODE_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node`,
+  KUBECONTROL_POD_EXECUTION_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-fargate`,
+  KUBECONTROL_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ',
+  KUBECONTROL_ECR_REGISTRY: REGISTRY,
+};
+
+/** `AWS_ENV` through the real loader, changed by `extra`. */
+export function awsSettings(extra: NodeJS.ProcessEnv = {}): AwsSettings {
+  const r = loadAwsSettings({ ...AWS_ENV, ...extra });
+  if (!r.ok) throw new Error(`test settings are invalid: ${r.problems.join('; ')}`);
+  return r.settings;
+}
+
+export const SETTINGS: AwsSettings = awsSettings();
+
+/** This installation, and another one sharing the account. */
+export const INSTALLATION: Installation = { id: 'inst-a1b2c3' };
+export const OTHER_INSTALLATION: Installation = { id: 'inst-other9' };
+
+/** `app` with its own `aws` overrides, as if its definition had set them. */
+export function withAws(app: KubeApp, own: Partial<Omit<ResolvedAws, 'defaulted'>> = {}): KubeApp {
+  const builderSet = own.builder !== undefined || own.codeBuildProject !== undefined || (own.buildCommand?.length ?? 0) > 0;
   return {
     ...app,
     aws: {
       ...app.aws,
-      region: 'eu-west-1',
-      subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'],
-      securityGroupIds: ['sg-0123abcd'],
-      clusterRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-cluster`,
-      nodeRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node`,
-      podExecutionRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-fargate`,
-      kubernetesVersion: '1.31',
-      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
-      ecrRegistry: REGISTRY,
-      ...aws,
+      ...own,
+      ...(own.builder === undefined && builderSet ? { builder: own.codeBuildProject ? 'codebuild' : 'command' } : {}),
+      defaulted: {
+        region: app.aws.defaulted.region && own.region === undefined,
+        builder: app.aws.defaulted.builder && !builderSet,
+      },
     },
   };
 }

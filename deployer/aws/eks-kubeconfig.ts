@@ -1,19 +1,22 @@
 /**
- * Kubernetes credentials for EKS clusters: the cluster's endpoint and CA from
- * DescribeCluster, and a bearer token that is a presigned STS
+ * The aws way of getting a KubeConfigSource: the cluster's endpoint and CA
+ * from DescribeCluster, and a bearer token that is a presigned STS
  * GetCallerIdentity URL (what `aws eks get-token` does). kubecontrol's own
- * principal is the cluster creator, hence cluster admin.
+ * principal is the cluster creator, hence cluster admin. Only clusters of this
+ * installation are handed out.
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { DescribeClusterCommand, type EKSClientConfig } from '@aws-sdk/client-eks';
+import { DescribeClusterCommand, ResourceNotFoundException, type EKSClientConfig } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { formatUrl } from '@aws-sdk/util-format-url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { awsFailure, isAwsError, type AwsClientsFor } from '../aws/clients.js';
-import type { KubeConfigSource } from './kube-workloads.js';
+import { InfraError } from '../errors.js';
+import type { KubeConfigSource } from '../kube/kube-workloads.js';
+import type { Installation } from '../ports.js';
+import { awsError, notOwned, type AwsClientsFor } from './clients.js';
 
 /** Credentials as the SDK clients take them. */
 export type AwsCredentials = NonNullable<EKSClientConfig['credentials']>;
@@ -21,15 +24,6 @@ export type AwsCredentials = NonNullable<EKSClientConfig['credentials']>;
 /** The header that binds a token to one cluster. */
 export const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 export const TOKEN_PREFIX = 'k8s-aws-v1.';
-
-/** A cluster that does not exist (any more). */
-export class ClusterNotFoundError extends Error {
-  readonly code = 'cluster_not_found';
-  constructor(readonly cluster: string, cause?: unknown) {
-    super(`EKS cluster ${cluster} does not exist`, { cause });
-    this.name = 'ClusterNotFoundError';
-  }
-}
 
 /**
  * The STS endpoint the SDK would call in `region` (honours AWS_ENDPOINT_URL_STS,
@@ -48,7 +42,7 @@ export async function stsEndpoint(sts: STSClient): Promise<{ protocol: string; h
     { step: 'build', priority: 'low', name: 'kubecontrolCaptureStsEndpoint' },
   );
   await sts.send(cmd);
-  if (!captured?.hostname) throw new Error('could not resolve the STS endpoint');
+  if (!captured?.hostname) throw new InfraError('misconfigured', 'could not resolve the STS endpoint');
   return { protocol: captured.protocol, hostname: captured.hostname, port: captured.port, path: captured.path || '/' };
 }
 
@@ -79,7 +73,7 @@ export async function eksToken(opts: {
 /** A KubeConfig for one cluster with a bearer token. An http:// server (tests, local) needs no CA. */
 export function buildKubeConfig(opts: { cluster: string; server: string; caData?: string; token: string }): KubeConfig {
   const insecure = opts.server.startsWith('http://');
-  if (!insecure && !opts.caData) throw new Error(`EKS cluster ${opts.cluster} has no certificate authority yet`);
+  if (!insecure && !opts.caData) throw new InfraError('provider_failed', `EKS cluster ${opts.cluster} has no certificate authority yet`);
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: opts.cluster, server: opts.server, ...(insecure ? { skipTLSVerify: true } : { caData: opts.caData, skipTLSVerify: false }) }],
@@ -90,12 +84,15 @@ export function buildKubeConfig(opts: { cluster: string; server: string; caData?
   return kc;
 }
 
+/** What an EksKubeConfigSource needs. */
 export interface EksKubeConfigSourceOptions {
   readonly clients: AwsClientsFor;
+  /** Only clusters tagged with this installation get credentials: another installation's workloads are never changed. */
+  readonly installation: Installation;
+  /** Region of clusters when the caller names none (the provider's AwsSettings.region). */
+  readonly defaultRegion: string;
   /** @default fromNodeProviderChain() */
   readonly credentials?: AwsCredentials;
-  /** Region of clusters when the caller names none. @default AWS_REGION, else 'us-east-1' */
-  readonly defaultRegion?: string;
   /** The STS client that resolves the endpoint of a region. @default new STSClient({ region, credentials }) */
   readonly sts?: (region: string) => STSClient;
   /** A token is valid ~15 minutes; a new one is made after this long, ms. @default 600000 */
@@ -112,7 +109,7 @@ interface Cached {
   madeAt: number;
 }
 
-/** KubeConfigs for EKS clusters, cached per cluster, with the token renewed before it expires. */
+/** KubeConfigs for this installation's EKS clusters, cached per cluster, with the token renewed before it expires. */
 export class EksKubeConfigSource implements KubeConfigSource {
   private readonly cache = new Map<string, Cached>();
   private readonly stsClients = new Map<string, STSClient>();
@@ -133,7 +130,7 @@ export class EksKubeConfigSource implements KubeConfigSource {
     const now = (this.opts.now ?? Date.now)();
     const hit = this.cache.get(cluster);
     if (hit && now - hit.madeAt < (this.opts.refreshAfterMs ?? 600_000)) return hit.kc;
-    const info = hit ?? (await this.describe(cluster, o.region ?? this.opts.defaultRegion ?? process.env.AWS_REGION ?? 'us-east-1', o.signal));
+    const info = hit ?? (await this.describe(cluster, o.region ?? this.opts.defaultRegion, o.signal));
     const token = await eksToken({
       cluster,
       region: info.region,
@@ -156,10 +153,12 @@ export class EksKubeConfigSource implements KubeConfigSource {
     try {
       c = (await this.opts.clients(region).eks.send(new DescribeClusterCommand({ name: cluster }), { abortSignal: signal })).cluster;
     } catch (err) {
-      if (isAwsError(err, 'ResourceNotFoundException')) throw new ClusterNotFoundError(cluster, err);
-      throw awsFailure('EKS', 'DescribeCluster', err);
+      if (err instanceof ResourceNotFoundException) throw new InfraError('not_found', `EKS cluster ${cluster} does not exist`, { cause: err });
+      throw awsError('EKS', 'DescribeCluster', err, signal);
     }
-    if (!c?.endpoint) throw new Error(`EKS cluster ${cluster} has no API endpoint yet (status ${c?.status ?? 'unknown'})`);
+    const refused = notOwned(`cluster ${cluster}`, c?.tags, this.opts.installation, 'changing its workloads');
+    if (refused) throw refused;
+    if (!c?.endpoint) throw new InfraError('provider_failed', `EKS cluster ${cluster} has no API endpoint yet (status ${c?.status ?? 'unknown'})`);
     return { server: c.endpoint, caData: c.certificateAuthority?.data, region };
   }
 }
