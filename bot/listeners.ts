@@ -4,11 +4,12 @@
  * (one synchronous SQLite write), then acks with the answer. Nothing slow
  * happens before the ack: if the core has to wait for something (a user group
  * not in the cache, a dry run's cloud lookups), the ack says "working on it"
- * and the answer follows through the response_url.
+ * and the answer follows through the response_url. Only once the answer is
+ * sent does the result's continuation run (a deploy joins the deployer's line).
  */
 import type { App, BlockAction, ButtonAction, RespondArguments, RespondFn, SlashCommand } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { CommandCore } from '../commands/core.js';
+import { runAfterAck, type CommandCore } from '../commands/core.js';
 import { nearest, tokenize, VERB_SPECS } from '../commands/grammar.js';
 import type { CommandResult } from '../commands/results.js';
 import type { KubeApp } from '../kubeapps/index.js';
@@ -96,10 +97,19 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   // Deliveries whose command is still being worked on (slow path): a retry of one of them is a duplicate too.
   const working = new Set<string>();
 
+  /** Answers `result` now, then runs its continuation even if the answer could not be sent: the command is accepted and recorded. */
+  const answerThenContinue = async (result: CommandResult, answer: () => Promise<unknown>): Promise<void> => {
+    try {
+      await answer();
+    } finally {
+      runAfterAck(result);
+    }
+  };
+
   const answerLater = async (respond: RespondFn, pending: Promise<CommandResult>, render: (r: CommandResult) => Ephemeral): Promise<void> => {
     try {
       const result = await pending;
-      await respond({ ...render(result), replace_original: false } as RespondArguments);
+      await answerThenContinue(result, () => respond({ ...render(result), replace_original: false } as RespondArguments));
     } catch (err) {
       log.error({ err }, 'command failed after the ack');
       await respond({ response_type: 'ephemeral', text: '❌ Something went wrong on our side; the server log has the details.' }).catch(() => undefined);
@@ -124,7 +134,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       return resultAnswer(r, { defaultApp, appChannel: appChannel ?? (target ? 'this channel' : undefined) });
     };
     if (now.done) {
-      await ack(render(now.value));
+      await answerThenContinue(now.value, () => ack(render(now.value)));
     } else {
       if (key) working.add(key);
       await ack({ response_type: 'ephemeral', text: `⟳ Working on \`${text.slice(0, 200)}\`…` });
@@ -155,7 +165,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       const render = (r: CommandResult): Ephemeral =>
         r.kind === 'duplicate' ? { response_type: 'ephemeral', text: '↩ Already received that click; nothing changed.' } : resultAnswer(r);
       if (now.done) {
-        await respond({ ...render(now.value), replace_original: false } as RespondArguments);
+        await answerThenContinue(now.value, () => respond({ ...render(now.value), replace_original: false } as RespondArguments));
       } else {
         working.add(key);
         await answerLater(respond, pending, render).finally(() => working.delete(key));
