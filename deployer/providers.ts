@@ -8,6 +8,16 @@ import { createSandboxProvider } from './sandbox/index.js';
 export interface ProviderChoice {
   readonly provider: 'sandbox' | 'aws' | 'local';
   readonly sandboxScale: number;
+  /** Where the aws and local providers read their settings (validated here, at start) and build commands' environment. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Provider settings that cannot work: one line per problem. */
+export class ProviderSettingsError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ProviderSettingsError';
+  }
 }
 
 /** What every provider is built with. */
@@ -26,14 +36,23 @@ export async function createProvider(choice: ProviderChoice, deps: ProviderDeps)
       return createSandboxProvider(store, { scale: choice.sandboxScale, clock, installation });
     case 'aws': {
       // Loaded only when asked for, so local mode does not load the AWS SDK.
-      const { createAwsProvider } = await import('./aws/index.js');
+      const { createAwsProvider, loadAwsSettings } = await import('./aws/index.js');
+      const loaded = loadAwsSettings(choice.env);
+      if (!loaded.ok) throw new ProviderSettingsError(loaded.problems);
       // gc looks for tagged clusters in every region an app deploys to.
-      return createAwsProvider({ regions: () => [...new Set(apps.map((a) => a.aws.region))] });
+      return createAwsProvider({
+        installation: { id: installation },
+        settings: loaded.settings,
+        buildEnv: choice.env,
+        regions: () => [...new Set([loaded.settings.region, ...apps.map((a) => a.aws.region)])],
+      });
     }
     case 'local': {
       // Loaded only when asked for, like aws: the current kubeconfig context (kind, minikube).
-      const { createLocalProvider } = await import('./local/index.js');
-      return createLocalProvider();
+      const { createLocalProvider, loadLocalSettings } = await import('./local/index.js');
+      const loaded = loadLocalSettings(choice.env);
+      if (!loaded.ok) throw new ProviderSettingsError(loaded.problems);
+      return createLocalProvider({ installation: { id: installation }, settings: loaded.settings, buildEnv: choice.env });
     }
   }
 }

@@ -16,12 +16,19 @@ import type { KubeApp } from '../kubeapps/index.js';
 export interface Schedules {
   /** The armed schedules: app, cron expression, time zone, next run. */
   list(): { app: string; schedule: string; timezone: string; next: Date | null }[];
+  /** Runs one app's tick now, as its cron would (tests drive ticks this way instead of waiting for them). */
+  tick(app: string): void;
   stop(): Promise<void>;
 }
 
 export function startSchedules(opts: { apps: ReadonlyMap<string, KubeApp>; core: CommandCore; logger: Logger }): Schedules {
   const log = opts.logger.child({ component: 'schedules' });
   const tasks: { app: KubeApp; task: ScheduledTask }[] = [];
+  const tick = (app: KubeApp): void => {
+    const refresh = app.refresh!;
+    const result = opts.core.refresh(app.name, `schedule ${refresh.schedule} ${refresh.timezone}`);
+    log.info({ app: app.name, status: result.status, message: result.message }, 'scheduled refresh');
+  };
   for (const app of opts.apps.values()) {
     const refresh = app.refresh;
     if (!refresh) continue;
@@ -31,10 +38,7 @@ export function startSchedules(opts: { apps: ReadonlyMap<string, KubeApp>; core:
     }
     const task = cron.schedule(
       refresh.schedule,
-      () => {
-        const result = opts.core.refresh(app.name, `schedule ${refresh.schedule} ${refresh.timezone}`);
-        log.info({ app: app.name, status: result.status, message: result.message }, 'scheduled refresh');
-      },
+      () => tick(app),
       { name: `refresh:${app.name}`, timezone: refresh.timezone, noOverlap: true },
     );
     tasks.push({ app, task });
@@ -42,6 +46,11 @@ export function startSchedules(opts: { apps: ReadonlyMap<string, KubeApp>; core:
   return {
     list: () =>
       tasks.map(({ app, task }) => ({ app: app.name, schedule: app.refresh!.schedule, timezone: app.refresh!.timezone, next: task.getNextRun() })),
+    tick(name) {
+      const entry = tasks.find((t) => t.app.name === name);
+      if (!entry) throw new Error(`no armed schedule for ${name}`);
+      tick(entry.app);
+    },
     async stop() {
       for (const { task } of tasks) await task.destroy();
     },

@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../deployer/clock.js';
 import { Deployer } from '../deployer/driver.js';
 import { collectGarbage } from '../deployer/gc.js';
 import type { Provider } from '../deployer/ports.js';
-import { createProvider } from '../deployer/providers.js';
+import { createProvider, ProviderSettingsError } from '../deployer/providers.js';
 import { FAULT_KINDS, FAULT_STEPS } from '../deployer/sandbox/index.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
 import { startSchedules, type Schedules } from '../schedules/index.js';
@@ -60,6 +60,8 @@ export interface StartOptions {
   readonly clock?: Clock;
   /** Attempts per resource when tearing down. @default 3 */
   readonly teardownAttempts?: number;
+  /** Where provider settings are read, once, at start. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -94,10 +96,11 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     provider =
       typeof options.provider === 'function'
         ? options.provider({ store, clock, installation })
-        : (options.provider ?? (await createProvider({ provider: config.provider, sandboxScale: config.sandboxScale }, { store, apps: appList, clock, installation })));
+        : (options.provider ?? (await createProvider({ provider: config.provider, sandboxScale: config.sandboxScale, env: options.env ?? process.env }, { store, apps: appList, clock, installation })));
   } catch (err) {
-    // e.g. no kubeconfig for the local provider: one line, not a stack trace.
+    // e.g. a missing AWS setting, no kubeconfig for the local provider: one line each, not a stack trace.
     store.close();
+    if (err instanceof ProviderSettingsError) throw new StartupError(err.problems.map((p) => `${config.provider} provider: ${p}`));
     throw new StartupError([`${config.provider} provider: ${err instanceof Error ? err.message : String(err)}`]);
   }
   // KUBECONTROL_DRAIN replaces the provider's drain everywhere it is read (pipeline, dry runs).

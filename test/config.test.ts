@@ -50,7 +50,7 @@ describe('server configuration', () => {
   });
 
   it('`npm start` with a bad configuration exits 2 with the problems and no stack trace', async () => {
-    const err = await run(process.execPath, ['--import', 'tsx', 'console/main.ts'], {
+    const err = await run(process.execPath, ['--import', 'tsx', 'system/main.ts'], {
       cwd: new URL('..', import.meta.url).pathname,
       env: { ...process.env, KUBECONTROL_PORT: '99999', KUBECONTROL_PROVIDER: 'gcp' },
     }).then(

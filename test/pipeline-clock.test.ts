@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runAfterAck } from '../commands/core.js';
 import { ManualClock } from '../deployer/clock.js';
-import { loadKubeApps } from '../kubeapps/index.js';
+import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
 import { IllegalTransition, LIFECYCLE, Store, TERMINAL_STATES, type DeployState } from '../store/index.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
@@ -24,7 +24,7 @@ afterEach(async () => {
   for (const h of open.splice(0)) await h.close().catch(() => {});
 });
 
-async function start(clock: ManualClock, dbPath?: string, apps?: Parameters<typeof startHarness>[1]['apps']): Promise<Harness> {
+async function start(clock: ManualClock, dbPath?: string, apps?: readonly KubeApp[]): Promise<Harness> {
   const h = await startHarness({ sandboxScale: 1, ...(dbPath ? { dbPath } : {}) }, { clock, ...(apps ? { apps } : {}) });
   open.push(h);
   return h;
@@ -150,7 +150,7 @@ describe('an ack that only records', () => {
     expect((result as { deploy: { state: string } }).deploy.state).toBe('queued');
     // Read back through a second connection: committed, not just visible to the writer.
     const other = Store.open(h.dbPath);
-    expect(other.commands.get(result.commandId)).toMatchObject({ outcome: 'accepted', deployId: id });
+    expect(other.commands.get(result.commandId!)).toMatchObject({ outcome: 'accepted', deployId: id });
     expect(other.deploys.get(id)).toMatchObject({ state: 'queued', startedAt: null });
     expect(other.events.after(id).map((e) => e.kind)).toEqual(['command']);
     other.close();

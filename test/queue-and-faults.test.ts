@@ -188,15 +188,17 @@ describe('a fault at every step', () => {
     const done = await h.waitState(id, 'succeeded', 'failed');
     expect(done.state).toBe('succeeded');
     expect(done.steps.find((s) => s.name === 'teardown')?.state).toBe('failed');
-    expect(h.k.store.deploys.get(before.id)!.cleanup).toBe('failed');
+    // Ownership: the environment that retired at cutover is still retiring, owed to gc.
+    expect(h.k.store.environments.byName('sandbox', before.toCluster!)!.state).toBe('retiring');
     expect(undeleted(h, id)).toHaveLength(2); // the new, live cluster is intact
 
     const listed = (await (await fetch(`${h.url}/api/gc`, { headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { name: string; reason: string }[] };
     expect(listed.orphans.map((o) => o.name).sort()).toEqual(undeleted(h, before.id).map((r) => r.split(' ')[1]).sort());
-    expect(listed.orphans.every((o) => /ended \(succeeded\)|cleanup failed/.test(o.reason))).toBe(true);
+    expect(listed.orphans.every((o) => /retired, and its teardown did not finish/.test(o.reason))).toBe(true);
     const collected = (await (await fetch(`${h.url}/api/gc`, { method: 'POST', headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { outcome: string }[] };
     expect(collected.orphans.map((o) => o.outcome)).toEqual(collected.orphans.map(() => 'deleted'));
     expect(undeleted(h, before.id)).toEqual([]);
+    expect(h.k.store.environments.byName('sandbox', before.toCluster!)!.state).toBe('retired');
     expect(await h.k.provider.clusters.describe({ name: done.toCluster!, app: h.k.apps.get('search-svc')! })).toMatchObject({ status: 'ACTIVE' });
   }, 30_000);
 
