@@ -8,7 +8,7 @@ import { planDeploy } from '../deployer/plan.js';
 import type { Provider } from '../deployer/ports.js';
 import type { KubeApp, Strategy } from '../kubeapps/index.js';
 import { isTerminal, type DeployRecord, type Store, type Surface } from '../store/index.js';
-import { canDo, describeRole, type Actor, type GroupResolver } from './authorize.js';
+import { canDo, describeRole, GroupLookupError, type Actor, type GroupResolver } from './authorize.js';
 import { helpText, nearest, parse, tokenize, type Command, type Verb } from './grammar.js';
 import type { AppStatus, AppSummary, CommandResult, DeployView, ErrorCode, ResultStatus } from './results.js';
 
@@ -131,10 +131,23 @@ export class CommandCore {
     if (app && command.verb !== 'history' && command.verb !== 'status') {
       const role = command.verb === 'approve' || command.verb === 'reject' ? 'approve' : 'deploy';
       const requester = deploy?.requestedBy === req.actor.id;
-      const allowed =
-        (await canDo(req.actor, app, role, this.options.groups)) ||
-        // A requester may always withdraw their own deploy.
-        (requester && (command.verb === 'cancel' || command.verb === 'reject'));
+      // A requester may always withdraw their own deploy, whatever the groups say.
+      const withdrawing = requester && (command.verb === 'cancel' || command.verb === 'reject');
+      let granted: boolean;
+      try {
+        granted = await canDo(req.actor, app, role, this.options.groups);
+      } catch (err) {
+        if (!(err instanceof GroupLookupError)) throw err;
+        // Unknown is not "no": say so, recorded as failed (not refused), and let them try again.
+        if (!withdrawing) {
+          return reject('error', 'group_lookup_failed', `Couldn't check your group membership for ${app.name} (${err.group}: ${err.reason}); try again.`, {
+            app: app.name,
+            deployId: deploy?.id,
+          });
+        }
+        granted = false;
+      }
+      const allowed = granted || withdrawing;
       if (!allowed) {
         return reject('refused', 'forbidden', `${req.actor.name ?? req.actor.id} may not ${command.verb} ${app.name}: ${describeRole(app, role)}.`, {
           app: app.name,

@@ -175,6 +175,20 @@ describe('an ack that only records', () => {
 
 const STOPPABLE: DeployState[] = ['queued', 'building', 'provisioning', 'deploying', 'awaiting_approval'];
 
+describe('authorisation that cannot be checked', () => {
+  it('a failing group lookup is answered as such (and recorded), not as a silent refusal', async () => {
+    const clock = new ManualClock();
+    const h = await startHarness({ sandboxScale: 1 }, { clock, groups: { members: () => Promise.reject(new Error('ratelimited')) } });
+    open.push(h);
+    const res = await h.cmd('zed', 'deploy', 'search-svc', 'v1');
+    expect(res.body).toMatchObject({ status: 'error', code: 'group_lookup_failed' });
+    expect(res.body.message).toBe("Couldn't check your group membership for search-svc (@search-team: ratelimited); try again.");
+    expect(h.k.store.commands.get(res.body.commandId!)).toMatchObject({ actor: 'zed', outcome: 'failed' });
+    // Someone named directly is not held up by the failing group.
+    expect((await h.cmd('carol', 'deploy', 'search-svc', 'v1')).status).toBe(200);
+  });
+});
+
 describe('cancel in every state', () => {
   it.each(STOPPABLE)('cancelled while %s: the undo log is replayed and nothing is left', async (at) => {
     const clock = new ManualClock();

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ACTION_APPROVE } from '../bot/constants.js';
 import { isTerminal } from '../store/index.js';
+import { runAfterAck } from '../commands/core.js';
 import { ALICE, BOB, CAROL, SEARCH_CHANNEL, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
 
 describe('a blue/green deploy from /kubeapp', () => {
@@ -83,6 +84,7 @@ describe('deploys from other surfaces, and the queue', () => {
 
   it('gives a CLI deploy a thread too, shows the line while queued, and says when it is your turn', async () => {
     const cli = await h.k.core.execute({ actor: { id: 'carol', name: 'carol' }, surface: 'cli', input: ['deploy', 'search-svc', 'v2'] });
+    runAfterAck(cli); // as every surface does once it has answered
     expect(cli.kind).toBe('deploy_queued');
     const card2 = await h.card(1);
     expect(card2.body.channel).toBe('#search-team');
