@@ -14,11 +14,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EcrRegistry } from '../deployer/aws/ecr-registry.js';
-import { ACCOUNT_ID, REGISTRY, withAws } from './fakes/aws-apps.js';
+import { ACCOUNT_ID, REGISTRY, SETTINGS, withAws } from './fakes/aws-apps.js';
 
 const ecr = mockClient(ECRClient);
-const registry = new EcrRegistry(createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }));
-const app = withAws(searchSvc);
+const registry = new EcrRegistry(createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }), SETTINGS);
+const app = searchSvc;
 const meta = { $metadata: {} };
 
 beforeEach(() => {
@@ -28,6 +28,10 @@ beforeEach(() => {
 describe('EcrRegistry', () => {
   it('builds the image URI from the registry, the repository and the tag', () => {
     expect(registry.imageUri({ app, tag: '1.4.2' })).toBe(`${REGISTRY}/search-svc:1.4.2`);
+    // The app's own registry wins over the settings'.
+    expect(registry.imageUri({ app: withAws(searchSvc, { ecrRegistry: '210987654321.dkr.ecr.us-east-1.amazonaws.com' }), tag: '1' })).toBe(
+      '210987654321.dkr.ecr.us-east-1.amazonaws.com/search-svc:1',
+    );
     expect(() => registry.imageUri({ app: withAws(searchSvc, { ecrRegistry: '' }), tag: '1' })).toThrow(
       'no ECR registry configured for search-svc: set aws.ecrRegistry or KUBECONTROL_ECR_REGISTRY',
     );
@@ -54,7 +58,7 @@ describe('EcrRegistry', () => {
 
   it('reports other failures with the AWS code', async () => {
     ecr.on(DescribeImagesCommand).rejects(new ServerException({ message: 'internal error', ...meta }));
-    await expect(registry.hasImage({ app, tag: '1' })).rejects.toThrow('ECR DescribeImages failed: ServerException: internal error');
+    await expect(registry.hasImage({ app, tag: '1' })).rejects.toMatchObject({ code: 'provider_failed', message: 'ECR DescribeImages failed: ServerException: internal error' });
   });
 
   it('creates a missing repository with scan on push and immutable tags', async () => {

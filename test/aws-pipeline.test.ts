@@ -1,45 +1,33 @@
 /**
  * The real pipeline, unchanged, on the aws provider: build → provision →
  * deploy → approval → cutover → teardown through the real SDK clients (mocked
- * at `send` by aws-sdk-client-mock, answering from a small stateful "account")
- * and the real Kubernetes client against one local fake API server per cluster.
+ * at `send` by aws-sdk-client-mock, answering from a small stateful "account"
+ * whose EKS keeps tags and refuses what EKS refuses) and the real Kubernetes
+ * client against one local fake API server per cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { CreateRepositoryCommand, DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient, ImageNotFoundException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
-import {
-  CreateClusterCommand,
-  CreateNodegroupCommand,
-  DeleteClusterCommand,
-  DeleteNodegroupCommand,
-  DescribeClusterCommand,
-  DescribeNodegroupCommand,
-  EKSClient,
-  ListClustersCommand,
-  ListFargateProfilesCommand,
-  ListNodegroupsCommand,
-  ResourceNotFoundException,
-  type CreateClusterCommandInput,
-  type CreateNodegroupCommandInput,
-} from '@aws-sdk/client-eks';
+import { CreateClusterCommand, CreateNodegroupCommand, DeleteNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListResourceRecordSetsCommand, Route53Client, type Change } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createAwsProvider } from '../deployer/aws/index.js';
 import searchSvc from '../kubeapps/search-svc.js';
-import { withAws } from './fakes/aws-apps.js';
+import { OTHER_INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
+import { FakeEks } from './fakes/aws-eks.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
 const app = withAws(searchSvc, { builder: 'codebuild', codeBuildProject: 'search-svc-image' });
-const notFound = (what: string) => new ResourceNotFoundException({ message: `No cluster found for name: ${what}.`, $metadata: {} });
 
 /** A tiny stateful AWS account behind the SDK mocks. */
 class FakeAccount {
   readonly images = new Set<string>();
   readonly repositories = new Set<string>();
-  readonly clusters = new Map<string, { input: CreateClusterCommandInput; kube: FakeKubeApiServer }>();
-  readonly nodegroups = new Map<string, CreateNodegroupCommandInput>();
+  /** The Kubernetes API server of each cluster. */
+  readonly kubes = new Map<string, FakeKubeApiServer>();
+  readonly eks: FakeEks;
   record: string | undefined;
   readonly changes: Change[][] = [];
   /** How the next cluster's pods behave. */
@@ -76,54 +64,21 @@ class FakeAccount {
     codebuild.on(BatchGetBuildsCommand).callsFake((input: { ids: string[] }) => ({
       builds: [{ id: input.ids[0], currentPhase: 'COMPLETED', buildComplete: true, buildStatus: 'SUCCEEDED' }],
     }));
-    eks.on(CreateClusterCommand).callsFake(async (input: CreateClusterCommandInput) => {
-      const kube = await new FakeKubeApiServer().start();
-      kube.behaviour.loadBalancerHostname = `k8s-${input.name}.elb.eu-west-1.amazonaws.com`;
-      kube.behaviour.rollout = this.nextRollout;
-      this.clusters.set(input.name!, { input, kube });
-      return { cluster: { name: input.name, status: 'CREATING' } };
+    // Every wait succeeds at its first look (transitionLooks 0): the call counts below are the fewest a deploy makes.
+    this.eks = new FakeEks(eks, asg, {
+      transitionLooks: 0,
+      endpointFor: async (name) => {
+        const kube = await new FakeKubeApiServer().start();
+        kube.behaviour.loadBalancerHostname = `k8s-${name}.elb.eu-west-1.amazonaws.com`;
+        kube.behaviour.rollout = this.nextRollout;
+        this.kubes.set(name, kube);
+        return kube.url;
+      },
+      onClusterGone: async (name) => {
+        await this.kubes.get(name)?.close();
+        this.kubes.delete(name);
+      },
     });
-    eks.on(DescribeClusterCommand).callsFake((input: { name: string }) => {
-      const c = this.clusters.get(input.name);
-      if (!c) throw notFound(input.name);
-      return { cluster: { name: input.name, status: 'ACTIVE', endpoint: c.kube.url, certificateAuthority: { data: 'Q0E=' }, tags: c.input.tags } };
-    });
-    eks.on(DeleteClusterCommand).callsFake(async (input: { name: string }) => {
-      const c = this.clusters.get(input.name);
-      if (!c) throw notFound(input.name);
-      this.clusters.delete(input.name);
-      await c.kube.close();
-      return {};
-    });
-    eks.on(ListClustersCommand).callsFake(() => ({ clusters: [...this.clusters.keys()] }));
-    eks.on(CreateNodegroupCommand).callsFake((input: CreateNodegroupCommandInput) => {
-      this.nodegroups.set(`${input.clusterName}/${input.nodegroupName}`, input);
-      return {};
-    });
-    eks.on(DescribeNodegroupCommand).callsFake((input: { clusterName: string; nodegroupName: string }) => {
-      const ng = this.nodegroups.get(`${input.clusterName}/${input.nodegroupName}`);
-      if (!ng) throw new ResourceNotFoundException({ message: 'No node group found', $metadata: {} });
-      return { nodegroup: { nodegroupName: input.nodegroupName, status: 'ACTIVE', tags: ng.tags, resources: { autoScalingGroups: [{ name: `asg-${input.nodegroupName}` }] } } };
-    });
-    eks.on(DeleteNodegroupCommand).callsFake((input: { clusterName: string; nodegroupName: string }) => {
-      if (!this.nodegroups.delete(`${input.clusterName}/${input.nodegroupName}`)) throw new ResourceNotFoundException({ message: 'No node group found', $metadata: {} });
-      return {};
-    });
-    eks.on(ListNodegroupsCommand).callsFake((input: { clusterName: string }) => ({
-      nodegroups: [...this.nodegroups.keys()].filter((k) => k.startsWith(`${input.clusterName}/`)).map((k) => k.split('/')[1]),
-    }));
-    eks.on(ListFargateProfilesCommand).resolves({ fargateProfileNames: [] });
-    asg.on(DescribeAutoScalingGroupsCommand).callsFake((input: { AutoScalingGroupNames: string[] }) => ({
-      AutoScalingGroups: [
-        {
-          AutoScalingGroupName: input.AutoScalingGroupNames[0],
-          MinSize: 3,
-          MaxSize: 12,
-          DesiredCapacity: 3,
-          Instances: [0, 1, 2].map((i) => ({ InstanceId: `i-${i}`, LifecycleState: 'InService' })),
-        },
-      ],
-    }));
     r53.on(ListResourceRecordSetsCommand).callsFake(() => ({
       ResourceRecordSets: this.record ? [{ Name: 'search-svc.example.com.', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: this.record }] }] : [],
     }));
@@ -136,7 +91,7 @@ class FakeAccount {
   }
 
   async close(): Promise<void> {
-    for (const c of this.clusters.values()) await c.kube.close();
+    for (const kube of this.kubes.values()) await kube.close();
     for (const m of Object.values(this.mocks)) m.restore();
   }
 }
@@ -159,20 +114,24 @@ describe('the pipeline on the aws provider', () => {
   const health: string[] = [];
   beforeAll(async () => {
     aws = new FakeAccount();
-    const real = createAwsProvider({
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' },
-      waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
-      codeBuildPoll: { minMs: 1, maxMs: 2 },
-      healthRetry: { attempts: 1 },
-      fetch: async (url: string) => {
-        health.push(url);
-        return { status: 200, statusText: 'OK' };
-      },
-      rewatchDelayMs: 5,
-      regions: () => ['eu-west-1'],
+    const provider = ({ installation }: { installation: string }) => ({
+      ...createAwsProvider({
+        installation: { id: installation },
+        settings: SETTINGS,
+        buildEnv: {},
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' },
+        waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
+        codeBuildPoll: { minMs: 1, maxMs: 2 },
+        healthRetry: { attempts: 1 },
+        fetch: async (url: string) => {
+          health.push(url);
+          return { status: 200, statusText: 'OK' };
+        },
+        rewatchDelayMs: 5,
+      }),
+      // Everything real but the drain before the old cluster goes (2 minutes at TTL 60 s).
+      drainMs: () => 10,
     });
-    // Everything real but the drain before the old cluster goes (2 minutes at TTL 60 s).
-    const provider = { ...real, drainMs: () => 10 };
     h = await startHarness({ provider: 'aws' }, { provider, apps: [app] });
   });
   afterAll(async () => {
@@ -206,18 +165,22 @@ describe('the pipeline on the aws provider', () => {
 
     // The cluster and node group, tagged and shaped from the KubeApp.
     const cluster = aws.mocks.eks.commandCalls(CreateClusterCommand)[0]!.args[0].input;
-    expect(cluster).toMatchObject({ name: `search-svc-${id}`, version: '1.31', tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': String(id) } });
+    expect(cluster).toMatchObject({
+      name: `search-svc-${id}`,
+      version: '1.31',
+      tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': String(id), 'kubecontrol:installation': h.k.installation },
+    });
     expect(aws.mocks.eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input).toMatchObject({
       clusterName: `search-svc-${id}`,
       capacityType: 'ON_DEMAND',
       amiType: 'AL2023_x86_64_STANDARD',
       instanceTypes: ['m6i.large', 'm6i.xlarge'],
       scalingConfig: { minSize: 3, maxSize: 12, desiredSize: 3 },
-      tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': String(id) },
+      tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': String(id), 'kubecontrol:installation': h.k.installation },
     });
 
     // Kubernetes saw the EKS token, and the app's Deployment with its sidecars at the new version.
-    const kube = aws.clusters.get(`search-svc-${id}`)!.kube;
+    const kube = aws.kubes.get(`search-svc-${id}`)!;
     expect(kube.requests.every((r) => /^Bearer k8s-aws-v1\.[A-Za-z0-9_-]+$/.test(String(r.headers.authorization)))).toBe(true);
     const deployment = kube.get('deployments', 'search-svc', 'search-svc') as unknown as { spec: { template: { spec: { containers: { name: string; image: string }[] } } } };
     expect(deployment.spec.template.spec.containers.map((c) => c.name)).toEqual(['api', 'metrics', 'logging']);
@@ -235,15 +198,16 @@ describe('the pipeline on the aws provider', () => {
     const id = await deployAndApprove('1.6.0');
     const after = callCounts(aws);
     const made = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
-    // 26 calls when every wait succeeds at its first look (real waits add polls): a guard against hidden loops.
+    // 28 calls when every wait succeeds at its first look (real waits add polls): a guard against hidden loops.
+    // Two are the ownership checks before the old node group and cluster are deleted.
     expect(made).toEqual({
       DescribeRepositories: 1,
       DescribeImages: 3,
       StartBuild: 1,
       BatchGetBuilds: 1,
-      DescribeCluster: 5,
+      DescribeCluster: 6,
       CreateCluster: 1,
-      DescribeNodegroup: 3,
+      DescribeNodegroup: 4,
       CreateNodegroup: 1,
       DescribeAutoScalingGroups: 2,
       ListResourceRecordSets: 2,
@@ -256,7 +220,7 @@ describe('the pipeline on the aws provider', () => {
     });
     expect(h.k.store.deploys.get(id)!.state).toBe('succeeded');
     expect(aws.record).toBe(`k8s-search-svc-${id}.elb.eu-west-1.amazonaws.com`);
-    expect(aws.clusters.has(first.toCluster!)).toBe(false);
+    expect(aws.eks.clusters.has(first.toCluster!)).toBe(false);
     expect(aws.mocks.eks.commandCalls(DeleteNodegroupCommand).map((c) => c.args[0].input.clusterName)).toContain(first.toCluster);
     expect(undeleted(h, first.id)).toEqual([]);
     expect(h.k.store.deploys.get(id)!.previousTarget).toBe(`k8s-${first.toCluster}.elb.eu-west-1.amazonaws.com`);
@@ -272,17 +236,18 @@ describe('the pipeline on the aws provider', () => {
     expect(d.error).toMatch(/CrashLoopBackOff/);
     expect(d.cleanup).toBe('done');
     expect(undeleted(h, id)).toEqual([]);
-    expect(aws.clusters.has(`search-svc-${id}`)).toBe(false);
+    expect(aws.eks.clusters.has(`search-svc-${id}`)).toBe(false);
     expect(aws.record).toBe(live);
   }, 60_000);
 
-  it('gc finds a tagged cluster no deploy owns and deletes it with its node group', async () => {
-    // Left behind by something outside this ledger (another installation, a lost database).
-    const eks = new EKSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' } });
-    await eks.send(
-      new CreateClusterCommand({ name: 'search-svc-9999', roleArn: 'arn:aws:iam::123456789012:role/x', resourcesVpcConfig: {}, tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '9999' } }),
-    );
-    await eks.send(new CreateNodegroupCommand({ clusterName: 'search-svc-9999', nodegroupName: 'search-svc-9999-nodes', nodeRole: 'r', subnets: [] }));
+  it("gc finds a tagged cluster no deploy owns and deletes it with its node group; another installation's is not even listed", async () => {
+    // Left behind by this installation outside its ledger (a restored, older database), and another installation's twin.
+    const ours = { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '9999', 'kubecontrol:installation': h.k.installation };
+    aws.eks.seedCluster('search-svc-9999', ours);
+    aws.eks.seedNodegroup('search-svc-9999', 'search-svc-9999-nodes', ours);
+    const theirs = { ...ours, 'kubecontrol:deploy': '9998', 'kubecontrol:installation': OTHER_INSTALLATION.id };
+    aws.eks.seedCluster('search-svc-9998', theirs);
+    aws.eks.seedNodegroup('search-svc-9998', 'search-svc-9998-nodes', theirs);
     const listed = (await (await fetch(`${h.url}/api/gc`, { headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { kind: string; name: string; reason: string }[] };
     expect(listed.orphans.map((o) => `${o.kind} ${o.name}: ${o.reason}`)).toEqual([
       'cluster search-svc-9999: deploy #9999 is unknown to this ledger',
@@ -290,8 +255,11 @@ describe('the pipeline on the aws provider', () => {
     ]);
     const collected = (await (await fetch(`${h.url}/api/gc`, { method: 'POST', headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { outcome: string }[] };
     expect(collected.orphans.map((o) => o.outcome)).toEqual(['deleted', 'deleted']);
-    expect(aws.clusters.has('search-svc-9999')).toBe(false);
-    // The live cluster is not garbage.
-    expect(aws.clusters.size).toBe(1);
+    expect(aws.eks.clusters.has('search-svc-9999')).toBe(false);
+    // The live cluster is not garbage, and the other installation's twin is untouched.
+    expect([...aws.eks.clusters.keys()].filter((n) => n !== 'search-svc-9998')).toHaveLength(1);
+    expect(aws.eks.clusters.get('search-svc-9998')!.tags).toEqual(theirs);
+    expect(aws.eks.nodegroups.has('search-svc-9998/search-svc-9998-nodes')).toBe(true);
+    expect(aws.mocks.eks.commandCalls(DeleteNodegroupCommand).map((c) => c.args[0].input.clusterName)).not.toContain('search-svc-9998');
   }, 60_000);
 });

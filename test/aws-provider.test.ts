@@ -24,7 +24,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsProvider } from '../deployer/aws/index.js';
 import type { Provider } from '../deployer/ports.js';
-import { withAws } from './fakes/aws-apps.js';
+import { INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep } from './fakes/aws-step-context.js';
 
@@ -54,6 +54,9 @@ beforeEach(() => {
 
 function provider(): Provider {
   return createAwsProvider({
+    installation: INSTALLATION,
+    settings: SETTINGS,
+    buildEnv: {},
     credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' },
     waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
     codeBuildPoll: { minMs: 1, maxMs: 2 },
@@ -71,12 +74,19 @@ function scriptAws(newCluster: string, built: boolean): void {
   else ecr.on(DescribeImagesCommand).rejectsOnce(new ImageNotFoundException({ message: 'no', $metadata: {} })).resolves({ imageDetails: [{ imageTags: ['1.5.0'] }] });
   codebuild.on(StartBuildCommand).resolves({ build: { id: 'b:1' } });
   codebuild.on(BatchGetBuildsCommand).resolves({ builds: [{ id: 'b:1', currentPhase: 'COMPLETED', buildComplete: true, buildStatus: 'SUCCEEDED' }] });
-  const endpoint = { status: 'ACTIVE' as const, endpoint: fake.url, certificateAuthority: { data: 'Q0E=' } };
+  const tags = { 'kubecontrol:installation': INSTALLATION.id };
+  const endpoint = { status: 'ACTIVE' as const, endpoint: fake.url, certificateAuthority: { data: 'Q0E=' }, tags };
   eks.on(DescribeClusterCommand, { name: newCluster }).rejectsOnce(notFound()).resolves({ cluster: { name: newCluster, ...endpoint } });
-  eks.on(DescribeClusterCommand, { name: OLD }).resolvesOnce({ cluster: { name: OLD, ...endpoint } }).resolvesOnce({ cluster: { name: OLD, ...endpoint } }).rejects(notFound());
+  // The old cluster: found by the namespace teardown, its credentials, the ownership check; then gone.
+  eks
+    .on(DescribeClusterCommand, { name: OLD })
+    .resolvesOnce({ cluster: { name: OLD, ...endpoint } })
+    .resolvesOnce({ cluster: { name: OLD, ...endpoint } })
+    .resolvesOnce({ cluster: { name: OLD, ...endpoint } })
+    .rejects(notFound());
   eks.on(CreateClusterCommand).resolves({});
-  eks.on(DescribeNodegroupCommand, { clusterName: newCluster }).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', resources: { autoScalingGroups: [{ name: 'asg-new' }] } } });
-  eks.on(DescribeNodegroupCommand, { clusterName: OLD }).rejects(notFound());
+  eks.on(DescribeNodegroupCommand, { clusterName: newCluster }).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', tags, resources: { autoScalingGroups: [{ name: 'asg-new' }] } } });
+  eks.on(DescribeNodegroupCommand, { clusterName: OLD }).resolvesOnce({ nodegroup: { status: 'ACTIVE', tags } }).rejects(notFound());
   eks.on(CreateNodegroupCommand).resolves({});
   eks.on(DeleteNodegroupCommand).resolves({});
   eks.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
@@ -102,7 +112,7 @@ async function blueGreen(p: Provider, opts: { skipBuild: boolean }): Promise<Rec
       old.ctx.ledger.intend({ kind: 'nodegroup', name: `${OLD}-nodes`, data: { cluster: OLD, region: 'eu-west-1' } }),
       old.ctx.ledger.intend({ kind: 'namespace', name: `${OLD}/search-svc`, data: { cluster: OLD, region: 'eu-west-1' } }),
     ];
-    fake.put('namespaces', { metadata: { name: 'search-svc' } });
+    fake.put('namespaces', { metadata: { name: 'search-svc', labels: { 'kubecontrol/installation': INSTALLATION.id } } });
 
     const [, info] = await Promise.all([
       (async () => {
@@ -148,14 +158,15 @@ describe('createAwsProvider', () => {
 
   it('walks a blue/green deploy whose image is already built', async () => {
     const counts = await blueGreen(provider(), { skipBuild: true });
-    // 22 calls when every wait succeeds at its first look (real waits add DescribeCluster/Nodegroup/GetChange polls).
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(22);
+    // 24 calls when every wait succeeds at its first look (real waits add DescribeCluster/Nodegroup/GetChange polls);
+    // two of them are the ownership checks before the old node group and cluster are deleted.
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(24);
     expect(counts).toEqual({
       DescribeRepositories: 1,
       DescribeImages: 1,
-      DescribeCluster: 6,
+      DescribeCluster: 7,
       CreateCluster: 1,
-      DescribeNodegroup: 3,
+      DescribeNodegroup: 4,
       CreateNodegroup: 1,
       DescribeAutoScalingGroups: 2,
       ListResourceRecordSets: 1,
@@ -173,6 +184,16 @@ describe('createAwsProvider', () => {
   it('walks a blue/green deploy with a CodeBuild build', async () => {
     const counts = await blueGreen(provider(), { skipBuild: false });
     expect(counts).toMatchObject({ DescribeRepositories: 1, DescribeImages: 3, StartBuild: 1, BatchGetBuilds: 1 });
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(26);
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(28);
+  });
+
+  it("tags what it creates with the installation, and finds an app's cluster in the settings' region", async () => {
+    await blueGreen(provider(), { skipBuild: true });
+    const create = mocks.eks.commandCalls(CreateClusterCommand)[0]!;
+    expect(create.args[0].input.tags).toMatchObject({ 'kubecontrol:installation': INSTALLATION.id });
+    expect(mocks.eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input.tags).toMatchObject({ 'kubecontrol:installation': INSTALLATION.id });
+    // search-svc names no region: every EKS call went to the settings' region, the Kubernetes credentials too.
+    const regions = await Promise.all(mocks.eks.calls().map((c) => (c.thisValue as EKSClient).config.region()));
+    expect(new Set(regions)).toEqual(new Set(['eu-west-1']));
   });
 });

@@ -11,7 +11,7 @@ import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EksClusters } from '../deployer/aws/eks-clusters.js';
 import { Route53Dns } from '../deployer/aws/route53-dns.js';
-import { withAws } from './fakes/aws-apps.js';
+import { INSTALLATION, SETTINGS } from './fakes/aws-apps.js';
 import { testStep } from './fakes/aws-step-context.js';
 
 type Answer = { status: number; type?: string; body: unknown; xml?: string };
@@ -52,10 +52,15 @@ afterEach(() => {
 /** Clients as createAwsProvider makes them, pointed at the fake by the SDK's own AWS_ENDPOINT_URL_EKS. */
 function clusters(): EksClusters {
   process.env.AWS_ENDPOINT_URL_EKS = url;
-  return new EksClusters({ clients: createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }), waiterDelays: { minDelay: 0.001, maxDelay: 0.002 } });
+  return new EksClusters({
+    clients: createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }),
+    installation: INSTALLATION,
+    settings: SETTINGS,
+    waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
+  });
 }
-const app = withAws(searchSvc);
-const ACTIVE = { cluster: { name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://abc.eks.example' } };
+const app = searchSvc;
+const ACTIVE = { cluster: { name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://abc.eks.example', tags: { 'kubecontrol:installation': INSTALLATION.id } } };
 
 describe('AWS calls at the wire', () => {
   it('retries a throttled call and then succeeds', async () => {
@@ -95,7 +100,7 @@ const changeInfo = (status: string) => `<ChangeInfo><Id>/change/C2682N5HXP0BZ4</
 describe('Route 53 at the wire', () => {
   it('UPSERTs the CNAME (retrying PriorRequestNotComplete) and waits for INSYNC', async () => {
     process.env.AWS_ENDPOINT_URL_ROUTE_53 = url;
-    const dns = new Route53Dns({ clients: createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }), waiterDelays: { minDelay: 0.001, maxDelay: 0.002 } });
+    const dns = new Route53Dns({ clients: createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }), settings: SETTINGS, waiterDelays: { minDelay: 0.001, maxDelay: 0.002 } });
     answers = [
       xml(200, `<ListResourceRecordSetsResponse ${NS}><ResourceRecordSets><ResourceRecordSet><Name>search-svc.example.com.</Name><Type>CNAME</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>old.elb.eu-west-1.amazonaws.com</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>5</MaxItems></ListResourceRecordSetsResponse>`),
       xml(400, `<ErrorResponse ${NS}><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>The request was rejected because Route 53 was still processing a prior request.</Message></Error><RequestId>r1</RequestId></ErrorResponse>`),

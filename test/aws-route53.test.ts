@@ -13,17 +13,17 @@ import { mockClient } from 'aws-sdk-client-mock';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { Route53Dns } from '../deployer/aws/route53-dns.js';
-import { withAws } from './fakes/aws-apps.js';
+import { SETTINGS, withAws } from './fakes/aws-apps.js';
 
 const r53 = mockClient(Route53Client);
 const clients = createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } });
-const app = withAws(searchSvc);
+const app = searchSvc;
 const NAME = 'search-svc.example.com';
 const BLUE = 'k8s-searchsv-searchsv-1111.elb.eu-west-1.amazonaws.com';
 const GREEN = 'k8s-searchsv-searchsv-2222.elb.eu-west-1.amazonaws.com';
 const fast = { minDelay: 0.001, maxDelay: 0.002 };
 const dns = (extra: Partial<ConstructorParameters<typeof Route53Dns>[0]> = {}) =>
-  new Route53Dns({ clients, waiterDelays: fast, healthRetry: { attempts: 3, minMs: 1, maxMs: 2, timeoutMs: 2000 }, ...extra });
+  new Route53Dns({ clients, settings: SETTINGS, waiterDelays: fast, healthRetry: { attempts: 3, minMs: 1, maxMs: 2, timeoutMs: 2000 }, ...extra });
 
 const cname = (target: string) => ({ Name: `${NAME}.`, Type: 'CNAME' as const, TTL: 60, ResourceRecords: [{ Value: target }] });
 
@@ -105,9 +105,16 @@ describe('Route53Dns.pointRecord', () => {
   });
 
   it('needs a hosted zone', async () => {
-    await expect(dns().pointRecord({ app: withAws(searchSvc, { hostedZoneId: '' }), target: GREEN, progress: () => undefined })).rejects.toThrow(
-      'no Route 53 hosted zone configured for search-svc: set aws.hostedZoneId or KUBECONTROL_HOSTED_ZONE_ID',
-    );
+    await expect(dns().pointRecord({ app: withAws(searchSvc, { hostedZoneId: '' }), target: GREEN, progress: () => undefined })).rejects.toMatchObject({
+      code: 'misconfigured',
+      message: 'no hostedZoneId configured for search-svc: set aws.hostedZoneId or KUBECONTROL_HOSTED_ZONE_ID',
+    });
+  });
+
+  it("uses the app's own hosted zone over the settings'", async () => {
+    r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [cname(BLUE)] });
+    await dns().current({ app: withAws(searchSvc, { hostedZoneId: '/hostedzone/ZAPPOWN0001' }) });
+    expect(r53.commandCalls(ListResourceRecordSetsCommand)[0]!.args[0].input.HostedZoneId).toBe('ZAPPOWN0001');
   });
 });
 
@@ -140,9 +147,10 @@ describe('Route53Dns.checkHealth', () => {
 
   it('fails with the last status after its attempts', async () => {
     answers = [500, 500, 502];
-    await expect(dns().checkHealth({ app, target, progress: () => undefined })).rejects.toThrow(
-      `health check GET http://${target}/healthz failed after 3 attempts: HTTP 502 Bad Gateway`,
-    );
+    await expect(dns().checkHealth({ app, target, progress: () => undefined })).rejects.toMatchObject({
+      code: 'unhealthy',
+      message: `health check GET http://${target}/healthz failed after 3 attempts: HTTP 502 Bad Gateway`,
+    });
   });
 
   it('fails with the cause when nothing answers', async () => {
@@ -171,6 +179,6 @@ describe('Route53Dns.checkHealth', () => {
       progress: () => c.abort(new Error('cutover cancelled')),
       signal: c.signal,
     });
-    await expect(check).rejects.toMatchObject({ name: 'AbortError', message: expect.stringContaining('cutover cancelled') });
+    await expect(check).rejects.toMatchObject({ code: 'aborted', message: `health check of http://${GREEN}/healthz aborted: cutover cancelled` });
   });
 });

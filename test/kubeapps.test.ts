@@ -1,9 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defineKubeApp, KubeAppError, loadKubeApps, type KubeAppProps } from '../kubeapps/index.js';
 
 const run = promisify(execFile);
+const KUBEAPPS = new URL('../kubeapps/', import.meta.url).pathname;
 const base: KubeAppProps = {
   name: 'demo',
   image: { repository: 'demo' },
@@ -62,10 +65,56 @@ describe('KubeApps as code', () => {
     [{ ...base, owners: [] }, /^owners needs at least one owner/],
     [{ ...base, refresh: { schedule: 'every night' } }, /^refresh\.schedule must be a cron expression .*\(got: "every night"\)/],
     [{ ...base, replicas: 3 }, /^\(root\): unknown field 'replicas'/],
-    [{ ...base, aws: { builder: 'codebuild' } }, /aws\.builder 'codebuild' needs aws\.codeBuildProject/],
+    [{ ...base, aws: { region: 'europe' } }, /^aws\.region must be an AWS region like eu-west-1 \(got: "europe"\)/],
+    [{ ...base, aws: { ecrRegistry: '' } }, /^aws\.ecrRegistry .*\(got: ""\)/],
   ])('rejects a broken definition naming the field and the value (%#)', (props, message) => {
     const problems = problemsOf(props);
     expect(problems.some((p) => message.test(p))).toBe(true);
+  });
+
+  it("resolves the KubeApp's own AWS values and leaves account placement to the aws provider", () => {
+    expect(defineKubeApp(base).aws).toEqual({
+      region: 'us-east-1',
+      kubernetesVersion: '1.31',
+      builder: 'none',
+      buildCommand: [],
+      createRepository: true,
+      defaulted: { region: true, builder: true },
+    });
+    const own = defineKubeApp({ ...base, aws: { region: 'eu-west-1', codeBuildProject: 'demo-image', subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'] } }).aws;
+    expect(own).toEqual({
+      region: 'eu-west-1',
+      kubernetesVersion: '1.31',
+      builder: 'codebuild',
+      buildCommand: [],
+      createRepository: true,
+      codeBuildProject: 'demo-image',
+      subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'],
+      defaulted: { region: false, builder: false },
+    });
+    // An explicit builder without its own project is not a definition problem: the provider's settings may have one.
+    expect(defineKubeApp({ ...base, aws: { builder: 'codebuild' } }).aws).toMatchObject({ builder: 'codebuild', defaulted: { builder: false } });
+  });
+
+  it('reads nothing from the environment', async () => {
+    const before = { ...process.env };
+    process.env.KUBECONTROL_DNS_ZONE = 'corp.example';
+    process.env.AWS_REGION = 'ap-south-1';
+    process.env.KUBECONTROL_SUBNET_IDS = 'subnet-aaaa,subnet-bbbb';
+    try {
+      // Evaluated afresh with the variables set: the shared defaults do not change.
+      const fresh = (await import(`../kubeapps/defaults.js?env=${Date.now()}`)) as typeof import('../kubeapps/defaults.js');
+      expect(fresh.DEFAULTS.dnsZone).toBe('example.com');
+      expect(fresh.DEFAULTS.aws.region).toBe('us-east-1');
+      expect(defineKubeApp(base).dns.zone).toBe('example.com');
+      expect(defineKubeApp(base).aws.subnetIds).toBeUndefined();
+      // And no KubeApp module looks at process.env at all.
+      for (const file of readdirSync(KUBEAPPS)) {
+        if (file.endsWith('.ts')) expect([file, readFileSync(join(KUBEAPPS, file), 'utf8').includes('process.env')]).toEqual([file, false]);
+      }
+    } finally {
+      process.env = before;
+    }
   });
 
   it('names the app in the error', () => {

@@ -1,5 +1,5 @@
 /**
- * EksKubeConfigSource: DescribeCluster (mocked at the SDK) gives the endpoint,
+ * EksKubeConfigSource (deployer/aws/eks-kubeconfig.ts): DescribeCluster (mocked at the SDK) gives the endpoint,
  * which is the local fake API server; the STS-presigned bearer token must
  * arrive there, and be renewed before it expires.
  */
@@ -9,16 +9,20 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsClients } from '../deployer/aws/clients.js';
-import { buildKubeConfig, ClusterNotFoundError, EksKubeConfigSource, eksToken } from '../deployer/kube/eks-auth.js';
+import { buildKubeConfig, EksKubeConfigSource, eksToken } from '../deployer/aws/eks-kubeconfig.js';
+import { InfraError } from '../deployer/errors.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import { EcrRegistry } from '../deployer/aws/ecr-registry.js';
 import { KubeWorkloads } from '../deployer/kube/kube-workloads.js';
+import { INSTALLATION, OTHER_INSTALLATION, SETTINGS } from './fakes/aws-apps.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep } from './fakes/aws-step-context.js';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const eksMock = mockClient(EKSClient);
 const clients = (region: string): AwsClients => ({ eks: new EKSClient({ region, credentials }) }) as unknown as AwsClients;
+const source = (extra: Partial<ConstructorParameters<typeof EksKubeConfigSource>[0]> = {}) =>
+  new EksKubeConfigSource({ clients, credentials, installation: INSTALLATION, defaultRegion: 'eu-west-1', ...extra });
 
 /** The presigned URL inside a token. */
 function tokenUrl(token: string): URL {
@@ -38,7 +42,7 @@ afterAll(async () => {
 beforeEach(() => {
   eksMock.reset();
   eksMock.on(DescribeClusterCommand).resolves({
-    cluster: { name: 'search-svc-42', status: 'ACTIVE', endpoint: fake.url, certificateAuthority: { data: 'LS0tLS1CRUdJTi==' } },
+    cluster: { name: 'search-svc-42', status: 'ACTIVE', endpoint: fake.url, certificateAuthority: { data: 'LS0tLS1CRUdJTi==' }, tags: { 'kubecontrol:installation': INSTALLATION.id } },
   });
   fake.requests.length = 0;
 });
@@ -72,8 +76,7 @@ describe('eksToken', () => {
 
 describe('EksKubeConfigSource', () => {
   it('sends the EKS token to the cluster endpoint from DescribeCluster', async () => {
-    const source = new EksKubeConfigSource({ clients, credentials });
-    const kc = await source.kubeConfigFor('search-svc-42', { region: 'eu-west-1' });
+    const kc = await source().kubeConfigFor('search-svc-42', { region: 'eu-west-1' });
     await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'default' }).catch(() => undefined);
 
     expect(eksMock.commandCalls(DescribeClusterCommand).map((c) => c.args[0].input)).toEqual([{ name: 'search-svc-42' }]);
@@ -84,10 +87,10 @@ describe('EksKubeConfigSource', () => {
 
   it('deploys through KubeWorkloads with the token accepted by the API server', async () => {
     fake.behaviour.acceptToken = (a) => /^Bearer k8s-aws-v1\.[A-Za-z0-9_-]+$/.test(a ?? '');
-    const app = { ...searchSvc, aws: { ...searchSvc.aws, region: 'eu-west-1', ecrRegistry: '123456789012.dkr.ecr.eu-west-1.amazonaws.com' } };
+    const app = searchSvc;
     const s = testStep(app, { step: 'deploy' });
     try {
-      const workloads = new KubeWorkloads({ source: new EksKubeConfigSource({ clients, credentials }), registry: new EcrRegistry(clients), rewatchDelayMs: 5 });
+      const workloads = new KubeWorkloads({ source: source(), installation: INSTALLATION, registry: new EcrRegistry(clients, SETTINGS), rewatchDelayMs: 5 });
       await expect(workloads.deploy({ ctx: s.ctx, cluster: 'search-svc-42' })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
       expect(fake.requests.every((r) => r.headers.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
     } finally {
@@ -98,22 +101,34 @@ describe('EksKubeConfigSource', () => {
 
   it('caches the kubeconfig and renews the token after 10 minutes, describing the cluster once', async () => {
     let now = Date.parse('2026-11-24T10:00:00Z');
-    const source = new EksKubeConfigSource({ clients, credentials, now: () => now });
-    const first = await source.kubeConfigFor('search-svc-42', { region: 'eu-west-1' });
+    const s = source({ now: () => now });
+    const first = await s.kubeConfigFor('search-svc-42', { region: 'eu-west-1' });
     now += 9 * 60_000;
-    expect(await source.kubeConfigFor('search-svc-42', { region: 'eu-west-1' })).toBe(first);
+    expect(await s.kubeConfigFor('search-svc-42', { region: 'eu-west-1' })).toBe(first);
     now += 2 * 60_000;
-    const renewed = await source.kubeConfigFor('search-svc-42', { region: 'eu-west-1' });
+    const renewed = await s.kubeConfigFor('search-svc-42', { region: 'eu-west-1' });
     expect(renewed).not.toBe(first);
     expect(renewed.getCurrentUser()?.token).not.toBe(first.getCurrentUser()?.token);
     expect(tokenUrl(renewed.getCurrentUser()!.token!).searchParams.get('X-Amz-Date')).toBe('20261124T101100Z');
     expect(eksMock.commandCalls(DescribeClusterCommand)).toHaveLength(1);
   });
 
-  it('says so when the cluster does not exist', async () => {
+  it('says so when the cluster does not exist, looking in the default region', async () => {
     eksMock.on(DescribeClusterCommand).rejects(new ResourceNotFoundException({ message: 'No cluster found for name: gone-1.', $metadata: {} }));
-    const source = new EksKubeConfigSource({ clients, credentials });
-    await expect(source.kubeConfigFor('gone-1')).rejects.toBeInstanceOf(ClusterNotFoundError);
+    const err = await source().kubeConfigFor('gone-1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InfraError);
+    expect(err).toMatchObject({ code: 'not_found', message: 'EKS cluster gone-1 does not exist' });
+    expect((err as InfraError).cause).toBeInstanceOf(ResourceNotFoundException);
+    expect(await eksMock.commandCalls(DescribeClusterCommand)[0]!.thisValue.config.region()).toBe('eu-west-1');
+  });
+
+  it("gives no credentials for another installation's cluster", async () => {
+    eksMock.on(DescribeClusterCommand).resolves({ cluster: { name: 'search-svc-42', status: 'ACTIVE', endpoint: fake.url, tags: { 'kubecontrol:installation': OTHER_INSTALLATION.id } } });
+    await expect(source().kubeConfigFor('search-svc-42', { region: 'eu-west-1' })).rejects.toMatchObject({
+      code: 'not_owned',
+      message: `cluster search-svc-42 exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not changing its workloads`,
+    });
+    expect(fake.requests).toEqual([]);
   });
 
   it('refuses an https endpoint without a certificate authority', () => {
