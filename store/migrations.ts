@@ -222,7 +222,8 @@ INSERT INTO environments (app, name, provider, created_by, state, version, endpo
   SELECT d.app, d.to_cluster, d.provider, d.id,
          CASE
            WHEN d.to_cluster = (SELECT l.to_cluster FROM deploys l WHERE l.app = d.app AND l.state = 'succeeded' ORDER BY l.id DESC LIMIT 1) THEN 'live'
-           WHEN NOT EXISTS (SELECT 1 FROM resources r WHERE r.deploy_id = d.id AND r.state <> 'deleted') THEN 'discarded'
+           WHEN d.state <> 'succeeded' THEN 'discarded'
+           WHEN NOT EXISTS (SELECT 1 FROM resources r WHERE r.deploy_id = d.id AND r.state <> 'deleted') THEN 'retired'
            ELSE 'retiring'
          END,
          d.version, d.endpoint, d.created_at, d.updated_at, d.finished_at

@@ -21,6 +21,33 @@ describe('the store', () => {
     again.close();
   });
 
+  it('an existing database gains environments on upgrade: the live one from its last success, a retired one with nothing left', () => {
+    const path = file();
+    const db = openDb(path, MIGRATIONS.filter((m) => m.version < 3));
+    const deploy = db.prepare(
+      `INSERT INTO deploys (app, version, strategy, state, requested_by, surface, provider, created_at, updated_at, to_cluster, endpoint, finished_at)
+       VALUES ('web', ?, ?, 'succeeded', 'carol', 'cli', 'sandbox', 1, 1, ?, ?, 1)`,
+    );
+    const resource = db.prepare(
+      `INSERT INTO resources (deploy_id, app, provider, kind, name, state, created_at, updated_at) VALUES (?, 'web', 'sandbox', ?, ?, ?, 1, 1)`,
+    );
+    deploy.run('v1', 'blue-green', 'web-1', 'lb-1'); // #1, torn down by #2
+    resource.run(1, 'cluster', 'web-1', 'deleted');
+    deploy.run('v2', 'blue-green', 'web-2', 'lb-2'); // #2, live
+    resource.run(2, 'cluster', 'web-2', 'created');
+    resource.run(2, 'nodegroup', 'web-2-nodes', 'created');
+    deploy.run('v3', 'rolling', 'web-2', 'lb-2'); // #3, a rolling update on web-2: owns nothing
+    db.close();
+    const store = Store.open(path);
+    expect(store.environments.live('web')).toMatchObject({ name: 'web-2', createdBy: 2, version: 'v3' });
+    expect(store.environments.byName('sandbox', 'web-1')).toMatchObject({ state: 'retired' });
+    expect(store.resources.forEnv(store.environments.live('web')!.id).map((r) => r.name)).toEqual(['web-2', 'web-2-nodes']);
+    expect(store.deploys.get(3)!.toEnvId).toBe(store.environments.live('web')!.id);
+    expect(store.meta.installation()).toMatch(/^kc[0-9a-f]{8}$/);
+    expect(store.meta.installation()).toBe(store.meta.installation());
+    store.close();
+  });
+
   it.each([
     ['history of an app', "SELECT * FROM deploys WHERE app = 'a' ORDER BY id DESC LIMIT 10", /USING INDEX deploys_app/],
     ['the live deploy of an app', "SELECT * FROM deploys WHERE app = 'a' AND state = 'succeeded' ORDER BY id DESC LIMIT 1", /USING INDEX deploys_last_success/],
