@@ -4,6 +4,7 @@
  * instead of waiting for it: no test sleeps or asserts a duration.
  */
 import { AbortReason } from './errors.js';
+import { sleep } from './time.js';
 
 /** A pending timer; `cancel` is idempotent. */
 export interface Timer {
@@ -51,25 +52,8 @@ export const systemClock: Clock = {
     t.unref?.();
     return { cancel: () => clearTimeout(t) };
   },
-  sleep(ms, signal) {
-    // sleep's own timer is ref'd: an awaited wait is work in progress.
-    if (signal?.aborted) return Promise.reject(reasonOf(signal));
-    return new Promise((resolve, reject) => {
-      if (ms > 2_147_483_647) {
-        signal?.addEventListener('abort', () => reject(reasonOf(signal)), { once: true });
-        return;
-      }
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
-      const onAbort = (): void => {
-        clearTimeout(t);
-        reject(reasonOf(signal!));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  },
+  // An awaited wait is work in progress: its timer is ref'd (time.ts), unlike setTimer's.
+  sleep: (ms, signal) => sleep(ms, signal),
 };
 
 interface ManualTimer {
