@@ -228,7 +228,7 @@ describe('AppBuilder', () => {
     await new CodeBuildBuilder({ clients, registry, settings: awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }), poll }).build({ ctx: s.ctx, tag: '1.4.2' });
     expect(codebuild.commandCalls(StartBuildCommand)[0]!.args[0].input.projectName).toBe('all-apps');
     await expect(new CodeBuildBuilder({ clients, registry, settings, poll }).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow(
-      'no codeBuildProject configured for search-svc: set aws.codeBuildProject or KUBECONTROL_CODEBUILD_PROJECT',
+      'no CodeBuild project configured for search-svc: set aws.codeBuildProject or KUBECONTROL_CODEBUILD_PROJECT',
     );
   });
 

@@ -107,7 +107,7 @@ describe('Route53Dns.pointRecord', () => {
   it('needs a hosted zone', async () => {
     await expect(dns().pointRecord({ app: withAws(searchSvc, { hostedZoneId: '' }), target: GREEN, progress: () => undefined })).rejects.toMatchObject({
       code: 'misconfigured',
-      message: 'no hostedZoneId configured for search-svc: set aws.hostedZoneId or KUBECONTROL_HOSTED_ZONE_ID',
+      message: 'no Route 53 hosted zone configured for search-svc: set aws.hostedZoneId or KUBECONTROL_HOSTED_ZONE_ID',
     });
   });
 

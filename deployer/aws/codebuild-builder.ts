@@ -38,7 +38,7 @@ export class CodeBuildBuilder implements Builder {
     const { app, signal } = ctx;
     const where = placement(app, this.opts.settings);
     const projectName = where.codeBuildProject;
-    if (!projectName) throw missingSetting(app, 'codeBuildProject', 'KUBECONTROL_CODEBUILD_PROJECT');
+    if (!projectName) throw missingSetting(app, 'codeBuildProject', 'KUBECONTROL_CODEBUILD_PROJECT', 'CodeBuild project');
     const codebuild = this.opts.clients(where.region).codebuild;
     const imageUri = this.opts.registry.imageUri({ app, tag });
     const imageRepo = imageUri.slice(0, imageUri.lastIndexOf(':'));

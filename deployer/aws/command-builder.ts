@@ -44,7 +44,7 @@ export class CommandBuilder implements Builder {
   async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
     const { app, signal } = ctx;
     const [file, ...rest] = placement(app, this.opts.settings).buildCommand;
-    if (!file) throw missingSetting(app, 'buildCommand', 'KUBECONTROL_BUILD_COMMAND');
+    if (!file) throw missingSetting(app, 'buildCommand', 'KUBECONTROL_BUILD_COMMAND', 'build command');
     const image = this.opts.registry.imageUri({ app, tag });
     const subst = (a: string): string => a.split('{version}').join(tag).split('{image}').join(image);
     const argv = rest.map(subst);

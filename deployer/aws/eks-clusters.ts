@@ -99,7 +99,7 @@ export class EksClusters implements Clusters {
     const tags = kubecontrolTags(app.name, ctx.deployId, this.opts.installation);
     // Every setting the whole step needs is checked before anything is created.
     if (!where.clusterRoleArn) throw missingSetting(app, 'clusterRoleArn', 'KUBECONTROL_CLUSTER_ROLE_ARN');
-    if (!where.subnetIds.length) throw missingSetting(app, 'subnetIds', 'KUBECONTROL_SUBNET_IDS');
+    if (!where.subnetIds.length) throw missingSetting(app, 'subnetIds', 'KUBECONTROL_SUBNET_IDS', 'subnets');
     if (app.hardware.capacity === 'fargate' && !where.podExecutionRoleArn) {
       throw missingSetting(app, 'podExecutionRoleArn', 'KUBECONTROL_POD_EXECUTION_ROLE_ARN');
     }

@@ -76,7 +76,10 @@ export function placeKubeApp(app: KubeApp, settings: AwsSettings): KubeApp {
   };
 }
 
-/** A placement value the step needs but neither the app nor the settings give: misconfigured, naming both places. */
-export function missingSetting(app: KubeApp, field: string, variable: string): InfraError {
-  return new InfraError('misconfigured', `no ${field} configured for ${app.name}: set aws.${field} or ${variable}`);
+/**
+ * A placement value the step needs but neither the app nor the settings give:
+ * misconfigured, naming both places (`what` as people say it, default the field).
+ */
+export function missingSetting(app: KubeApp, field: string, variable: string, what: string = field): InfraError {
+  return new InfraError('misconfigured', `no ${what} configured for ${app.name}: set aws.${field} or ${variable}`);
 }

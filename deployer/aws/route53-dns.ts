@@ -55,7 +55,7 @@ export class Route53Dns implements Dns {
 
   private zone(app: KubeApp): { route53: Route53Client; zoneId: string } {
     const where = placement(app, this.opts.settings);
-    if (!where.hostedZoneId) throw missingSetting(app, 'hostedZoneId', 'KUBECONTROL_HOSTED_ZONE_ID');
+    if (!where.hostedZoneId) throw missingSetting(app, 'hostedZoneId', 'KUBECONTROL_HOSTED_ZONE_ID', 'Route 53 hosted zone');
     return { route53: this.opts.clients(where.region).route53, zoneId: where.hostedZoneId };
   }
 
