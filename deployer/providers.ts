@@ -44,7 +44,7 @@ export async function createProvider(choice: ProviderChoice, deps: ProviderDeps)
         installation: { id: installation },
         settings: loaded.settings,
         buildEnv: choice.env,
-        regions: () => [...new Set([loaded.settings.region, ...apps.map((a) => a.aws.region)])],
+        regions: () => [...new Set(apps.filter((a) => !a.aws.defaulted.region).map((a) => a.aws.region))],
       });
     }
     case 'local': {
