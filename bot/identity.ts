@@ -7,7 +7,7 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { GroupResolver } from '../commands/core.js';
+import type { GroupMembers, GroupResolver } from '../commands/authorize.js';
 
 type WebClient = webApi.WebClient;
 
@@ -40,6 +40,11 @@ export interface SlackGroupsOptions {
   readonly logger?: Logger;
   /** Handles to keep warm (the `@handles` the KubeApps name); refreshed before they expire. */
   readonly handles?: readonly string[];
+  /**
+   * How long a member list that could not be refreshed is still used (Slack
+   * down for a minute must not lock everyone out). @default 10 × ttlMs
+   */
+  readonly maxStaleMs?: number;
 }
 
 /**
@@ -50,6 +55,9 @@ export interface SlackGroupsOptions {
  */
 export class SlackGroups implements GroupResolver {
   private readonly ttlMs: number;
+  private readonly maxStaleMs: number;
+  /** Why the last lookup of a handle failed, for "couldn't check your group membership". */
+  private readonly lastError = new Map<string, string>();
   private readonly members_ = new Map<string, Cached<readonly string[]>>();
   private ids: Cached<ReadonlyMap<string, string>> | undefined;
   private readonly inflight = new Map<string, Promise<readonly string[]>>();
@@ -61,7 +69,25 @@ export class SlackGroups implements GroupResolver {
     private readonly options: SlackGroupsOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? 60_000;
+    this.maxStaleMs = options.maxStaleMs ?? this.ttlMs * 10;
     this.handles = options.handles ?? [];
+  }
+
+  /**
+   * What is known of `@handle` now, without waiting (the ack path). A list
+   * older than the TTL is still used, up to `maxStaleMs`, while a refresh runs
+   * in the background; a handle never loaded (or stale past that) is not known,
+   * and a lookup starts so that trying again works.
+   */
+  membersNow(handle: string): GroupMembers {
+    const key = handle.toLowerCase();
+    const c = this.members_.get(key);
+    const age = c ? Date.now() - c.at : Number.POSITIVE_INFINITY;
+    if (age >= this.ttlMs) {
+      this.fetch(key).catch((err: unknown) => this.options.logger?.warn({ err, handle: key }, 'cannot resolve Slack user group'));
+    }
+    if (c && age < this.maxStaleMs) return { known: true, members: c.value };
+    return { known: false, reason: this.lastError.get(key) ?? 'its members are still being fetched from Slack' };
   }
 
   /** Member ids of `@handle` (without '@'); unknown handles have no members. */
@@ -77,18 +103,21 @@ export class SlackGroups implements GroupResolver {
     return c && Date.now() - c.at < this.ttlMs ? c.value : undefined;
   }
 
-  /** Starts keeping `handles` warm (they are fetched now and before each expiry). */
-  keepWarm(handles: readonly string[] = this.handles): void {
+  /**
+   * Starts keeping `handles` warm (they are fetched now and before each
+   * expiry). Resolves once the first fetch of each has settled.
+   */
+  keepWarm(handles: readonly string[] = this.handles): Promise<void> {
     this.handles = [...new Set(handles.map((h) => h.replace(/^@/, '').toLowerCase()))];
-    if (!this.handles.length) return;
-    const refresh = (): void => {
-      for (const h of this.handles) {
-        this.fetch(h, true).catch((err: unknown) => this.options.logger?.warn({ err, handle: h }, 'cannot refresh Slack user group'));
-      }
-    };
-    refresh();
-    this.timer = setInterval(refresh, Math.max(1000, Math.floor(this.ttlMs * 0.75)));
+    if (!this.handles.length) return Promise.resolve();
+    const refresh = (): Promise<unknown> =>
+      Promise.allSettled(
+        this.handles.map((h) => this.fetch(h, true).catch((err: unknown) => this.options.logger?.warn({ err, handle: h }, 'cannot refresh Slack user group'))),
+      );
+    const first = refresh();
+    this.timer = setInterval(() => void refresh(), Math.max(1000, Math.floor(this.ttlMs * 0.75)));
     this.timer.unref();
+    return first.then(() => undefined);
   }
 
   /** The group id of a handle, if the cache knows it (for `<!subteam^ID>` mentions). */
@@ -110,8 +139,14 @@ export class SlackGroups implements GroupResolver {
       const id = ids.get(key);
       const users = id ? (((await this.client.usergroups.users.list({ usergroup: id })).users as string[] | undefined) ?? []) : [];
       this.members_.set(key, { value: users, at: Date.now() });
+      this.lastError.delete(key);
       return users;
-    })().finally(() => this.inflight.delete(key));
+    })()
+      .catch((err: unknown) => {
+        this.lastError.set(key, (err as { data?: { error?: string } }).data?.error ?? (err instanceof Error ? err.message : String(err)));
+        throw err;
+      })
+      .finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }

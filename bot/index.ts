@@ -83,6 +83,8 @@ export interface SlackBotOptions {
   readonly cardIntervalMs?: number;
   /** How often a running deploy's card refreshes its elapsed time when nothing else happens. @default 30_000 */
   readonly heartbeatMs?: number;
+  /** How long the start waits for the first load of the KubeApps' user groups. @default 5000 */
+  readonly groupWarmupMs?: number;
 }
 
 /** What the Slack surface needs from the running system, and nothing more. */
@@ -158,6 +160,12 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
   app.error(async (error) => {
     slack.logger.error({ err: { name: error.name, code: (error as { code?: unknown }).code, message: error.message } }, 'Slack listener failed');
   });
+  // Keep the groups the KubeApps name warm, so permission checks answer from memory (authorisation
+  // never waits on Slack). The first load is awaited, briefly, before commands are taken.
+  const handles = [...k.apps.values()].flatMap((a) => [...a.owners, ...a.deployers, ...a.approvers]).filter((p) => p.startsWith('@'));
+  let warmTimer: NodeJS.Timeout | undefined;
+  await Promise.race([slack.groups.keepWarm(handles), new Promise((r) => (warmTimer = setTimeout(r, options.groupWarmupMs ?? 5000)))]);
+  clearTimeout(warmTimer);
   registerListeners(app, { core: k.core, apps: k.apps, users: slack.users, logger: slack.logger });
   await app.start();
   if (http) k.mount(http.mount);
@@ -175,9 +183,6 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
   });
   reporter.start();
 
-  // Keep the groups the KubeApps name warm, so permission checks answer from memory.
-  const handles = [...k.apps.values()].flatMap((a) => [...a.owners, ...a.deployers, ...a.approvers]).filter((p) => p.startsWith('@'));
-  slack.groups.keepWarm(handles);
   // And the names of the people they name, so answers say "Bob" rather than a user name or an id.
   const people = new Set([...k.apps.values()].flatMap((a) => [...a.owners, ...a.deployers, ...a.approvers]).filter((p) => SLACK_USER_ID.test(p)));
   for (const id of people) void slack.users.resolve(id);

@@ -24,29 +24,6 @@ export interface ListenerDeps {
   readonly logger: Logger;
 }
 
-/** The outcome of a promise if it settles without waiting for I/O (only microtasks), else 'pending'. */
-export function settledNow<T>(p: Promise<T>): Promise<{ readonly done: true; readonly value: T } | { readonly done: false }> {
-  return new Promise((resolve) => {
-    let finished = false;
-    p.then(
-      (value) => {
-        if (!finished) resolve({ done: true, value });
-        finished = true;
-      },
-      () => {
-        // The caller awaits `p` itself on the slow path and handles the rejection there.
-        if (!finished) resolve({ done: false });
-        finished = true;
-      },
-    );
-    // setImmediate runs after every pending microtask: a core that only touched SQLite is done by then.
-    setImmediate(() => {
-      if (!finished) resolve({ done: false });
-      finished = true;
-    });
-  });
-}
-
 /**
  * Verbs whose first word must be an app, from the grammar. Not those ending in
  * free text (`lock APP reason`): any first word of the reason could be the
@@ -126,19 +103,19 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     const { text, defaultApp } = withChannelApp(cmd.text ?? '', { id: cmd.channel_id, name: cmd.channel_name }, apps);
     // The id is checked and recorded; the name is only shown (cached display name, else Slack's user_name).
     const actor = { id: cmd.user_id, name: users.peek(cmd.user_id) ?? cmd.user_name };
-    const pending = core.execute({ actor, surface: 'slack', input: text, idempotencyKey: key });
-    const now = await settledNow(pending);
+    // The core answers synchronously (authorisation reads warm caches); only a dry run's answer comes later.
+    const result = core.execute({ actor, surface: 'slack', input: text, idempotencyKey: key });
     const render = (r: CommandResult): Ephemeral => {
       const target = r.kind === 'deploy_queued' ? (r.deploy.threadChannel ?? apps.get(r.deploy.app)?.channel) : undefined;
       const appChannel = target && target.replace(/^#/, '') !== cmd.channel_name && target !== cmd.channel_id ? target : undefined;
       return resultAnswer(r, { defaultApp, appChannel: appChannel ?? (target ? 'this channel' : undefined) });
     };
-    if (now.done) {
-      await answerThenContinue(now.value, () => ack(render(now.value)));
+    if (!(result instanceof Promise)) {
+      await answerThenContinue(result, () => ack(render(result)));
     } else {
       if (key) working.add(key);
       await ack({ response_type: 'ephemeral', text: `⟳ Working on \`${text.slice(0, 200)}\`…` });
-      await answerLater(respond, pending, render).finally(() => key && working.delete(key));
+      await answerLater(respond, result, render).finally(() => key && working.delete(key));
     }
     // After the ack: learn the person's display name for next time.
     if (!users.peek(cmd.user_id)) void users.resolve(cmd.user_id);
@@ -159,16 +136,15 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
         return;
       }
       const actor = { id: body.user.id, name: users.peek(body.user.id) ?? body.user.name ?? body.user.username };
-      const pending = core.execute({ actor, surface: 'slack', input: [verb, id], idempotencyKey: key });
-      const now = await settledNow(pending);
+      const result = core.execute({ actor, surface: 'slack', input: [verb, id], idempotencyKey: key });
       await ack();
       const render = (r: CommandResult): Ephemeral =>
         r.kind === 'duplicate' ? { response_type: 'ephemeral', text: '↩ Already received that click; nothing changed.' } : resultAnswer(r);
-      if (now.done) {
-        await answerThenContinue(now.value, () => respond({ ...render(now.value), replace_original: false } as RespondArguments));
+      if (!(result instanceof Promise)) {
+        await answerThenContinue(result, () => respond({ ...render(result), replace_original: false } as RespondArguments));
       } else {
         working.add(key);
-        await answerLater(respond, pending, render).finally(() => working.delete(key));
+        await answerLater(respond, result, render).finally(() => working.delete(key));
       }
       if (!users.peek(body.user.id)) void users.resolve(body.user.id);
     };

@@ -138,9 +138,6 @@ export class ThreadReporter {
   }
 
   private async loop(t: Tracker): Promise<void> {
-    // The feed fires right after the writer's synchronous block, which for a slash command is
-    // before its ack: start on a later turn of the event loop, after the ack has been written.
-    await new Promise((resolve) => setTimeout(resolve, 0));
     const signal = this.stopping.signal;
     while (t.dirty && !signal.aborted && !t.disabled) {
       const wait = t.lastRoundAt + this.intervalMs - Date.now();

@@ -12,9 +12,18 @@ export interface Actor {
   readonly name?: string;
 }
 
-/** Resolves a group handle (without '@') to the ids of its members. */
+/** What is known of a group right now: its members, or why they are not known. */
+export type GroupMembers = { readonly known: true; readonly members: readonly string[] } | { readonly known: false; readonly reason: string };
+
+/**
+ * Resolves a group handle (without '@') to the ids of its members, from what
+ * is known NOW (a cache kept warm in the background, e.g. Slack's user groups).
+ * Synchronous on purpose: authorisation runs on the ack path, which waits for
+ * nothing. A group not known yet answers `known: false` (the resolver starts a
+ * lookup), and the person is asked to try again rather than refused.
+ */
 export interface GroupResolver {
-  members(handle: string): Promise<readonly string[]>;
+  membersNow(handle: string): GroupMembers;
 }
 
 export type Role = 'deploy' | 'approve';
@@ -38,10 +47,10 @@ export class GroupLookupError extends Error {
   constructor(
     /** The group as the KubeApp names it, with its '@': `@platform-oncall`. */
     readonly group: string,
-    options: { readonly cause: unknown },
+    /** Why its members are not known, in one line. */
+    reason: string,
   ) {
-    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
-    super(`cannot resolve ${group}: ${reason}`, { cause: options.cause });
+    super(`cannot resolve ${group}: ${reason}`);
     this.name = 'GroupLookupError';
     this.reason = reason;
   }
@@ -54,18 +63,19 @@ export class GroupLookupError extends Error {
  * the role and a lookup failed, this throws a `GroupLookupError` (the first
  * failure) so the refusal is not silent and wrong.
  */
-export async function canDo(actor: Actor, app: KubeApp, role: Role, groups?: GroupResolver): Promise<boolean> {
+export function canDo(actor: Actor, app: KubeApp, role: Role, groups?: GroupResolver): boolean {
   const entries = holders(app, role);
   if (entries.includes(actor.id)) return true;
   if (!groups) return false;
   let failed: GroupLookupError | undefined;
   for (const entry of entries) {
     if (!entry.startsWith('@')) continue;
-    try {
-      if ((await groups.members(entry.slice(1))).includes(actor.id)) return true;
-    } catch (err) {
-      // Keep looking: another group may still grant the role, and then the failure does not matter.
-      failed ??= new GroupLookupError(entry, { cause: err });
+    const group = groups.membersNow(entry.slice(1));
+    if (group.known) {
+      if (group.members.includes(actor.id)) return true;
+    } else {
+      // Keep looking: another group may still grant the role, and then the unknown one does not matter.
+      failed ??= new GroupLookupError(entry, group.reason);
     }
   }
   if (failed) throw failed;

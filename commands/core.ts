@@ -64,7 +64,13 @@ export class CommandCore {
   }
 
   /** Parses, authorises, records and acts on one command. Never throws for user mistakes. */
-  async execute(req: CommandRequest): Promise<CommandResult> {
+  /**
+   * Parses, authorises, records and acts, synchronously: a surface can answer
+   * as soon as this returns. Only an answer that needs the provider (a dry
+   * run's lookups) comes back as a Promise; the command is recorded before
+   * either returns. Never throws for user mistakes.
+   */
+  execute(req: CommandRequest): CommandResult | Promise<CommandResult> {
     const text = typeof req.input === 'string' ? req.input.trim() : req.input.map((w) => (/\s/.test(w) ? `"${w}"` : w)).join(' ');
     if (req.idempotencyKey) {
       const seen = this.store.commands.byIdempotencyKey(req.idempotencyKey);
@@ -135,7 +141,7 @@ export class CommandCore {
       const withdrawing = requester && (command.verb === 'cancel' || command.verb === 'reject');
       let granted: boolean;
       try {
-        granted = await canDo(req.actor, app, role, this.options.groups);
+        granted = canDo(req.actor, app, role, this.options.groups);
       } catch (err) {
         if (!(err instanceof GroupLookupError)) throw err;
         // Unknown is not "no": say so, recorded as failed (not refused), and let them try again.
@@ -165,23 +171,25 @@ export class CommandCore {
       }
     }
 
+    // An infrastructure error while acting (e.g. a dry run's lookups): recorded, and phrased without a stack.
+    const failed = (err: unknown): CommandResult =>
+      reject('error', 'infrastructure', `${command.verb} failed: ${err instanceof Error ? err.message : String(err)}`, { app: app?.name ?? null, deployId: deploy?.id });
     try {
-      return await this.act(command, req, commandId, app, deploy, reject);
+      const result = this.act(command, req, commandId, app, deploy, reject);
+      return result instanceof Promise ? result.catch(failed) : result;
     } catch (err) {
-      // An infrastructure error while acting (e.g. a dry run's lookups): recorded, and phrased without a stack.
-      const message = `${command.verb} failed: ${err instanceof Error ? err.message : String(err)}`;
-      return reject('error', 'infrastructure', message, { app: app?.name ?? null, deployId: deploy?.id });
+      return failed(err);
     }
   }
 
-  private async act(
+  private act(
     command: Command,
     req: CommandRequest,
     commandId: number,
     app: KubeApp | undefined,
     deploy: DeployRecord | undefined,
     reject: (status: ResultStatus, code: ErrorCode, message: string, extra?: { app?: string | null; suggestion?: string; deployId?: number }) => CommandResult,
-  ): Promise<CommandResult> {
+  ): CommandResult | Promise<CommandResult> {
     const { store, deployer, provider } = this.options;
     const accept = (message: string, extra: { app?: string | null; deployId?: number | null } = {}): number => {
       store.commands.finish(commandId, { verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
@@ -237,9 +245,12 @@ export class CommandCore {
           }
         }
         if (command.dryRun) {
-          const plan = await planDeploy({ store, provider, app: a, version, strategy });
-          const commandId = accept(`dry run of ${a.name} ${version} (${strategy})`);
-          return { kind: 'plan', status: 'ok', commandId, plan, message: `Dry run: ${command.verb} ${a.name} ${version} (${strategy}) on ${provider.label}; nothing was changed.` };
+          // The one answer that needs the provider (registry, cluster and DNS lookups): it comes later.
+          const verb = command.verb;
+          return planDeploy({ store, provider, app: a, version, strategy }).then((plan): CommandResult => {
+            const id = accept(`dry run of ${a.name} ${version} (${strategy})`);
+            return { kind: 'plan', status: 'ok', commandId: id, plan, message: `Dry run: ${verb} ${a.name} ${version} (${strategy}) on ${provider.label}; nothing was changed.` };
+          });
         }
         // Record the command and the deploy together, before anyone is told it was accepted.
         const created = store.tx(() => {

@@ -178,7 +178,7 @@ const STOPPABLE: DeployState[] = ['queued', 'building', 'provisioning', 'deployi
 describe('authorisation that cannot be checked', () => {
   it('a failing group lookup is answered as such (and recorded), not as a silent refusal', async () => {
     const clock = new ManualClock();
-    const h = await startHarness({ sandboxScale: 1 }, { clock, groups: { members: () => Promise.reject(new Error('ratelimited')) } });
+    const h = await startHarness({ sandboxScale: 1 }, { clock, groups: { membersNow: () => ({ known: false, reason: 'ratelimited' }) } });
     open.push(h);
     const res = await h.cmd('zed', 'deploy', 'search-svc', 'v1');
     expect(res.body).toMatchObject({ status: 'error', code: 'group_lookup_failed' });

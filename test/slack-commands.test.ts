@@ -4,7 +4,8 @@
  * user groups, the slow path through response_url, and secrets in logs.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { BOT_TOKEN, CAROL, DAVE, MALLORY, SECRET, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
+import { FakeSlack } from './fakes/slack-api.js';
+import { ALICE, BOB, BOT_TOKEN, CAROL, DAVE, MALLORY, SEARCH_CHANNEL, SECRET, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
 import { postSigned, slashCommand } from './fakes/slack-requests.js';
 import { resultAnswer } from '../bot/views.js';
 
@@ -120,5 +121,31 @@ describe('/kubeapp', () => {
     expect(everything).not.toContain(SECRET);
     // The token goes where it belongs: the Authorization header.
     expect(h.fake.calls[0]!.authorization).toBe(`Bearer ${BOT_TOKEN}`);
+  });
+});
+
+describe('/kubeapp when a user group could not be loaded', () => {
+  it('answers a group member at once with "couldn\'t check, try again" (recorded), and the retry works once the group is known', async () => {
+    const fake = await FakeSlack.start({
+      users: { [ALICE]: 'Alice', [BOB]: 'Bob', [CAROL]: 'Carol', [DAVE]: 'Dave', [MALLORY]: 'Mallory' },
+      groups: { 'search-team': [DAVE] },
+      channels: { '#search-team': SEARCH_CHANNEL },
+    });
+    // The start's one lookup of @search-team fails: the cache knows nothing of the group.
+    fake.failOnce('usergroups.users.list', 'ratelimited');
+    const h = await startSlackHarness({ fake });
+    try {
+      const first = await h.slash('lock search-svc "game day"', DAVE, { triggerId: 'dave-lock-1' });
+      expect(String(first.json!.text)).toBe("🔁 Couldn't check your group membership for search-svc (@search-team: ratelimited); try again.");
+      expect(h.k.store.commands.byIdempotencyKey('slack:command:dave-lock-1')).toMatchObject({ actor: DAVE, outcome: 'failed', verb: 'lock' });
+      expect(h.k.store.locks.get('search-svc')).toBeUndefined();
+      // The unknown group was looked up again in the background; trying again is answered from the cache.
+      await fake.waitFor('the group lookup', () => fake.ok('usergroups.users.list').length > 0);
+      const again = await h.slash('lock search-svc "game day"', DAVE, { triggerId: 'dave-lock-2' });
+      expect(String(again.json!.text)).toMatch(/✓ search-svc is locked: “game day”/);
+    } finally {
+      await h.close();
+      await fake.close();
+    }
   });
 });
