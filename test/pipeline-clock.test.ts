@@ -289,6 +289,26 @@ describe('shutdown, then resume, in every state', () => {
 });
 
 describe('failures undo what the deploy did, newest first, each outcome recorded', () => {
+  it('a replay stopped by a shutdown goes on in the next process from where it stopped', async () => {
+    const clock = new ManualClock();
+    const h = await start(clock);
+    const id = await deploy(h, 'carol', 'search-svc', 'v1');
+    await clock.runUntil(() => state(h, id) === 'deploying');
+    await h.cmd('carol', 'cancel', String(id));
+    // The node group is deleted first (newest first); stop while the cluster's deletion is under way.
+    await clock.runUntil(() => h.k.store.undo.forDeploy(id).some((u) => u.kind === 'resource' && u.state === 'done'));
+    const before = h.k.store.undo.forDeploy(id).map((u) => `${u.kind}:${u.state}`);
+    expect(before).toEqual(['environment:pending', 'resource:pending', 'resource:done']);
+    await h.close();
+    const next = new ManualClock(clock.now());
+    const again = await start(next, h.dbPath);
+    await next.runUntil(() => ended(again, id));
+    expect(again.k.store.deploys.get(id)).toMatchObject({ state: 'cancelled', cleanup: 'done' });
+    expect(again.k.store.undo.forDeploy(id).map((u) => `${u.kind}:${u.state}`)).toEqual(['environment:done', 'resource:done', 'resource:done']);
+    expect(clusters(again)).toEqual([]);
+    expect(again.k.store.environments.byName('sandbox', `search-svc-${id}`)!.state).toBe('discarded');
+  }, 20_000);
+
   it('a cutover that dies after DNS moved: ownership back, DNS back, resources deleted, environment discarded', async () => {
     const clock = new ManualClock();
     const h = await start(clock);
