@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { DeployView } from '../commands/results.js';
+import { ManualClock } from '../deployer/clock.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
 const execFileP = promisify(execFile);
@@ -143,7 +144,8 @@ describe('blue/green and rolling deploys', () => {
 describe('authorisation, locks and bad input', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    // Time is driven by the test (waitState fires the clock's timers): nothing here waits in real time.
+    h = await startHarness({}, { clock: new ManualClock() });
   });
   afterAll(() => h.close());
 
@@ -204,6 +206,11 @@ describe('authorisation, locks and bad input', () => {
     // Synchronously after the call: a surface that answers now ("working on it") answers after the record.
     const received = h.k.store.commands.recent(1)[0]!;
     expect(received).toMatchObject({ actor: 'carol', text: 'deploy search-svc v77 --dry-run', outcome: 'received' });
+    // A dry run is the one answer that comes later (it reads the provider, whose lookups take simulated time).
+    expect(pending).toBeInstanceOf(Promise);
+    let settled = false;
+    void Promise.resolve(pending).finally(() => (settled = true));
+    await (h.k.clock as ManualClock).runUntil(() => settled);
     const result = await pending;
     expect(result.kind).toBe('plan');
     expect(h.k.store.commands.get(received.id)).toMatchObject({ outcome: 'accepted', verb: 'deploy', app: 'search-svc' });

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DeployView } from '../commands/results.js';
 import type { DeployState } from '../store/index.js';
+import { ManualClock } from '../deployer/clock.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
 const idOf = (body: unknown): number => (body as { deploy: DeployView }).deploy.id;
@@ -14,7 +15,7 @@ const BUSY: readonly DeployState[] = ['building', 'provisioning', 'deploying', '
 describe('the deploy queue', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ concurrency: 2, approvalTimeoutMs: 60_000 });
+    h = await startHarness({ concurrency: 2, approvalTimeoutMs: 60_000 }, { clock: new ManualClock() });
   });
   afterAll(() => h.close());
 
@@ -94,7 +95,7 @@ describe('the deploy queue', () => {
 describe('approval timeout', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ approvalTimeoutMs: 300 });
+    h = await startHarness({ approvalTimeoutMs: 300 }, { clock: new ManualClock() });
   });
   afterAll(() => h.close());
 
@@ -113,7 +114,7 @@ describe('a fault at every step', () => {
   let h: Harness;
   beforeAll(async () => {
     // Faster than the other suites: the timeouts below wait for the scaled step limits.
-    h = await startHarness({ sandboxScale: 0.0005, approvalTimeoutMs: 60_000, concurrency: 4 });
+    h = await startHarness({ sandboxScale: 0.0005, approvalTimeoutMs: 60_000, concurrency: 4 }, { clock: new ManualClock() });
   });
   afterAll(() => h.close());
 
@@ -195,7 +196,12 @@ describe('a fault at every step', () => {
     const listed = (await (await fetch(`${h.url}/api/gc`, { headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { name: string; reason: string }[] };
     expect(listed.orphans.map((o) => o.name).sort()).toEqual(undeleted(h, before.id).map((r) => r.split(' ')[1]).sort());
     expect(listed.orphans.every((o) => /retired, and its teardown did not finish/.test(o.reason))).toBe(true);
-    const collected = (await (await fetch(`${h.url}/api/gc`, { method: 'POST', headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { outcome: string }[] };
+    // gc's deletions wait on the (manual) clock: drive it while the request runs.
+    const clock = h.k.clock as ManualClock;
+    let answered = false;
+    const request = fetch(`${h.url}/api/gc`, { method: 'POST', headers: { 'x-kubecontrol-user': 'alice' } }).finally(() => (answered = true));
+    await clock.runUntil(() => answered);
+    const collected = (await (await request).json()) as { orphans: { outcome: string }[] };
     expect(collected.orphans.map((o) => o.outcome)).toEqual(collected.orphans.map(() => 'deleted'));
     expect(undeleted(h, before.id)).toEqual([]);
     expect(h.k.store.environments.byName('sandbox', before.toCluster!)!.state).toBe('retired');

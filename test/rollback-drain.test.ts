@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DeployView } from '../commands/results.js';
+import { ManualClock } from '../deployer/clock.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
 const idOf = (body: unknown): number => (body as { deploy: DeployView }).deploy.id;
@@ -13,7 +14,7 @@ describe('rollback during the drain', () => {
   let h: Harness;
   beforeAll(async () => {
     // A drain long enough to roll back inside it.
-    h = await startHarness({ drainMs: 30_000 });
+    h = await startHarness({ drainMs: 30_000 }, { clock: new ManualClock() });
   });
   afterAll(() => h.close());
 

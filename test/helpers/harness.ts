@@ -10,6 +10,7 @@ import type { CommandResult, DeployView } from '../../commands/results.js';
 import { loadConfig, type Config } from '../../system/config.js';
 import { createLogger } from '../../system/logger.js';
 import { startKubecontrol, type Kubecontrol, type StartOptions } from '../../system/compose.js';
+import { ManualClock } from '../../deployer/clock.js';
 import type { DeployState } from '../../store/index.js';
 
 export type ApiResult = CommandResult & { exitCode: number; authenticated: boolean };
@@ -55,8 +56,20 @@ export async function startHarness(overrides: Partial<Config> = {}, options: Sta
     });
     return { status: res.status, body: (await res.json()) as ApiResult };
   };
+  const manual = options.clock instanceof ManualClock ? options.clock : undefined;
+  // On a ManualClock nothing waits: the clock's timers are fired until the deploy gets there.
+  const driveTo = async (id: number, pred: (d: DeployView) => boolean): Promise<DeployView> => {
+    const holds = (): boolean => !!k.store.deploys.get(id) && pred(k.core.view(id));
+    try {
+      await manual!.runUntil(holds);
+    } catch (err) {
+      const d = k.store.deploys.get(id) ?? { state: 'missing', cleanup: '-' };
+      throw new Error(`deploy #${id} did not reach the expected state (it is ${d.state}, cleanup ${d.cleanup}; last events: ${k.store.events.last(id, 5).map((e) => e.message).join(' | ')}): ${(err as Error).message}`);
+    }
+    return k.core.view(id);
+  };
   const waitFor = (id: number, pred: (d: DeployView) => boolean, ms = 20_000): Promise<DeployView> =>
-    new Promise((resolve, reject) => {
+    manual ? driveTo(id, pred) : new Promise((resolve, reject) => {
       const check = (): boolean => {
         if (!k.store.deploys.get(id)) return false; // not created yet
         const d = k.core.view(id);
