@@ -4,12 +4,11 @@
  * events). Used by the teardown of a retiring environment and by the undo of
  * a deploy's own resources.
  */
-import type { KubeApp } from '../kubeapps/index.js';
 import type { ResourceRecord, Store } from '../store/index.js';
 import type { Clock } from './clock.js';
 import { errorMessage, isInfraError } from './errors.js';
 import { createDeployLedger } from './ledger.js';
-import type { Progress, Provider } from './ports.js';
+import type { PlacementOverrides, Progress, Provider } from './ports.js';
 
 export interface DestroyDeps {
   readonly store: Store;
@@ -19,21 +18,30 @@ export interface DestroyDeps {
   readonly attempts: number;
 }
 
+/** Which resource to delete, and where its events go. */
+export interface DestroyRequest {
+  readonly resource: ResourceRecord;
+  /** The app's name (the ledger's events). */
+  readonly app: string;
+  /** The app's placement (deployer/specs.ts `placementOf`), for a resource whose ledger row does not say where it is. */
+  readonly placement?: PlacementOverrides;
+  readonly eventsTo: number;
+  readonly progress: Progress;
+  readonly signal: AbortSignal;
+}
+
 /**
  * Deletes one resource; resolves with null when it is gone, or the last error's
  * message when every attempt failed. Rejects only when `signal` aborts.
  */
-export async function destroyResource(
-  deps: DestroyDeps,
-  r: { resource: ResourceRecord; app: KubeApp; eventsTo: number; progress: Progress; signal: AbortSignal },
-): Promise<string | null> {
+export async function destroyResource(deps: DestroyDeps, r: DestroyRequest): Promise<string | null> {
   const { store, provider, clock, attempts } = deps;
-  const { resource, app, progress, signal } = r;
-  const ledger = createDeployLedger(store, { id: r.eventsTo, app: app.name, envId: resource.envId }, provider.name);
+  const { resource, placement, progress, signal } = r;
+  const ledger = createDeployLedger(store, { id: r.eventsTo, app: r.app, envId: resource.envId }, provider.name);
   for (let attempt = 1; ; attempt++) {
     try {
       ledger.deleting(resource.id);
-      await provider.clusters.destroy({ resource: store.resources.get(resource.id)!, app, progress, signal });
+      await provider.clusters.destroy({ resource: store.resources.get(resource.id)!, placement, progress, signal });
       ledger.deleted(resource.id);
       return null;
     } catch (err) {
@@ -53,7 +61,7 @@ export async function destroyResource(
 /** Deletes what an environment owns, newest first (capacity before its cluster); returns how many are left. */
 export async function destroyEnvironment(
   deps: DestroyDeps,
-  r: { envId: number; app: KubeApp; eventsTo: number; progress: Progress; signal: AbortSignal },
+  r: Omit<DestroyRequest, 'resource'> & { envId: number },
 ): Promise<number> {
   let left = 0;
   const resources = deps.store.resources.forEnv(r.envId).filter((x) => x.state !== 'deleted').reverse();

@@ -373,10 +373,11 @@ export class Deployer {
     };
   }
 
+  /** The adapters' context: it names the app; what they need of it travels as specs (deployer/specs.ts). */
   private context(d: DeployRecord, app: KubeApp, step: StepName, signal: AbortSignal): StepContext {
     return {
       deployId: d.id,
-      app,
+      app: app.name,
       version: d.version,
       step,
       signal,

@@ -10,6 +10,7 @@ import { isTerminal, type EnvironmentRecord, type Store } from '../store/index.j
 import { errorMessage } from './errors.js';
 import { createDeployLedger } from './ledger.js';
 import type { Provider, TaggedResource } from './ports.js';
+import { placementOf } from './specs.js';
 
 export interface GcEntry extends TaggedResource {
   /** Why it is garbage. */
@@ -69,7 +70,7 @@ export async function collectGarbage(opts: { store: Store; provider: Provider; a
     try {
       if (!app) throw new Error(`app ${entry.app ?? '(untagged)'} is not defined in kubeapps/, so its region and settings are unknown`);
       ledger.deleting(row.id);
-      await provider.clusters.destroy({ resource: store.resources.get(row.id)!, app, progress: () => {} });
+      await provider.clusters.destroy({ resource: store.resources.get(row.id)!, placement: placementOf(app), progress: () => {} });
       ledger.deleted(row.id);
       results.push({ ...entry, outcome: 'deleted' });
     } catch (err) {

@@ -2,10 +2,13 @@
  * The deployer's ports: what the pipeline needs from infrastructure. Adapters
  * (`aws/`, `kube/`, `sandbox/`) implement them; the composition root
  * (`deployer/providers.ts`) picks one set once. Every method takes one command
- * object and returns a Promise; every method is idempotent, so a resumed or
- * retried step is safe.
+ * object and returns a Promise (`imageUri` and `drainMs` answer at once); every
+ * method is idempotent, so a resumed or retried step is safe.
+ *
+ * Ports speak in small specs (a DNS record, a cluster spec with its capacity,
+ * a workload), never the whole KubeApp: `deployer/specs.ts` builds them from
+ * one, so an adapter sees only what it needs and a test can state it directly.
  */
-import type { KubeApp } from '../kubeapps/index.js';
 import type { ResourceRecord, StepName } from '../store/index.js';
 
 /** Writes a progress line into the deploy's events (never a secret). */
@@ -28,10 +31,15 @@ export interface DeployLedger {
 /** Kinds of resources in the ledger. */
 export type ResourceKind = 'cluster' | 'nodegroup' | 'fargate-profile' | 'namespace';
 
-/** What a step's adapter call gets: the deploy, a progress sink, the ledger and a cancel signal. */
+/**
+ * What a step's adapter call gets: the deploy, a progress sink, the ledger and
+ * a cancel signal. It names the app but does not carry it: what an adapter
+ * needs of the app travels as a spec in the command (deployer/specs.ts builds them).
+ */
 export interface StepContext {
   readonly deployId: number;
-  readonly app: KubeApp;
+  /** The app's name: for tags, labels and messages (and the sandbox's injected faults). */
+  readonly app: string;
   /** The version (image tag) being deployed. */
   readonly version: string;
   readonly step: StepName;
@@ -41,20 +49,179 @@ export interface StepContext {
   readonly signal: AbortSignal;
 }
 
+// --- specs: what the ports are told, built from a KubeApp by deployer/specs.ts ---
+
+/**
+ * Per-app placement a KubeApp may set (its `aws` block): where its resources
+ * go and how its image is built. Only what the app itself sets is present;
+ * each provider reads what applies to it and fills the rest from its own
+ * settings (the aws provider: `deployer/aws/placement.ts`; the local provider
+ * reads `buildCommand` only; the sandbox reads nothing).
+ */
+export interface PlacementOverrides {
+  /** @default the provider's region */
+  readonly region?: string;
+  readonly subnetIds?: readonly string[];
+  readonly securityGroupIds?: readonly string[];
+  readonly clusterRoleArn?: string;
+  readonly nodeRoleArn?: string;
+  /** Needed by Fargate capacity only. */
+  readonly podExecutionRoleArn?: string;
+  /** The Route 53 hosted zone of the app's record. */
+  readonly hostedZoneId?: string;
+  /** The registry host of the app's images, e.g. `<account>.dkr.ecr.<region>.amazonaws.com`. */
+  readonly ecrRegistry?: string;
+  /** The app's own builder choice. @default the provider's (from its settings) */
+  readonly builder?: 'codebuild' | 'command' | 'none';
+  readonly codeBuildProject?: string;
+  /** Argument vector of a host build command (`{version}`, `{image}` substituted). */
+  readonly buildCommand?: readonly string[];
+}
+
+/** An image of an app's repository: `repository:tag`, its registry host being the provider's (or `placement.ecrRegistry`). */
+export interface ImageRef {
+  readonly repository: string;
+  readonly tag: string;
+}
+
+/** An app's image repository, as the build step makes sure of it. */
+export interface RepositorySpec {
+  /** The repository name (an ECR repository on aws). */
+  readonly name: string;
+  /** The app whose images it holds (tagged `kubecontrol:app`; named in messages). */
+  readonly app: string;
+  /** Create it (scan on push, immutable tags) when it is missing. */
+  readonly create: boolean;
+  readonly placement?: PlacementOverrides;
+}
+
+/** What a cluster runs its pods on: a managed node group, or Fargate for some namespaces. */
+export type Capacity =
+  | {
+      readonly kind: 'nodes';
+      readonly instanceTypes: readonly string[];
+      readonly minNodes: number;
+      readonly maxNodes: number;
+      readonly desiredNodes: number;
+      /** Spot instances rather than on-demand. */
+      readonly spot: boolean;
+      readonly arch: 'amd64' | 'arm64';
+    }
+  | {
+      readonly kind: 'fargate';
+      /** The namespaces whose pods run on Fargate (the provider adds what the cluster itself needs, e.g. CoreDNS). */
+      readonly namespaces: readonly string[];
+    };
+
+/** Where a cluster is: its name and the app's placement (its region on aws). */
+export interface ClusterRef {
+  readonly name: string;
+  readonly placement?: PlacementOverrides;
+}
+
+/** A cluster to provision. */
+export interface ClusterSpec extends ClusterRef {
+  /** The app it serves: tagged `kubecontrol:app` (a label `kubecontrol/app` on Kubernetes objects). */
+  readonly app: string;
+  /** e.g. '1.31'. */
+  readonly kubernetesVersion: string;
+  readonly capacity: Capacity;
+}
+
+/** CPU and memory requests and limits, in Kubernetes quantities. */
+export interface ContainerResources {
+  readonly cpu: string;
+  readonly memory: string;
+  readonly cpuLimit: string;
+  readonly memoryLimit: string;
+}
+
+/** A container's image as a workload names it. */
+export interface ContainerImage {
+  /** The container's name. */
+  readonly name: string;
+  readonly image: ImageRef;
+  /**
+   * The app's own repository: its full reference is the provider registry's
+   * `imageUri`. Otherwise (sidecars, other images) `repository:tag` as written.
+   */
+  readonly fromRegistry: boolean;
+}
+
+/** A container of the app's pods. */
+export interface WorkloadContainer extends ContainerImage {
+  /** The app's own container, or a default sidecar. */
+  readonly role: 'app' | 'metrics' | 'logging';
+  readonly ports: readonly { readonly name?: string; readonly containerPort: number }[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly resources: ContainerResources;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+}
+
+/**
+ * The app's workload at one version: its pods and the Service in front of
+ * them, provider-neutral. Each provider renders it its own way
+ * (deployer/kube/manifests.ts: a Namespace, a Deployment and a Service, in the
+ * namespace and with the Service type the provider chooses; the sandbox simulates it).
+ */
+export interface WorkloadSpec {
+  /** The Deployment's and Service's name (the app's). */
+  readonly name: string;
+  /** The version the app's own containers run (their image tag, a label). */
+  readonly version: string;
+  readonly replicas: number;
+  readonly containers: readonly WorkloadContainer[];
+  readonly service: {
+    readonly port: number;
+    readonly targetPort: number;
+    readonly loadBalancer: 'internal' | 'external';
+    readonly healthCheckPath: string;
+  };
+  /** Pods must run on nodes of this architecture (arm64 node groups); unset: any. */
+  readonly arch?: 'arm64';
+}
+
+/** The DNS record that carries an app's traffic. */
+export interface DnsRecord {
+  /** Fully qualified, e.g. search-svc.example.com. */
+  readonly name: string;
+  readonly ttlSeconds: number;
+  /** The zone it is in, e.g. example.com (Route 53 finds it by `placement.hostedZoneId`). */
+  readonly zone?: string;
+  /** The app whose traffic it carries (the local provider's routing Service is named after it). */
+  readonly app: string;
+  /** The port clients reach the app on (a DNS record has none; the local provider's routing Service lists it). */
+  readonly port: number;
+  readonly placement?: PlacementOverrides;
+}
+
+/** The HTTP health check through a new target before traffic moves to it. */
+export interface HealthCheckSpec {
+  /** The app checked (messages, the sandbox's faults). */
+  readonly app: string;
+  /** The Service's port. */
+  readonly port: number;
+  /** e.g. '/healthz'. */
+  readonly path: string;
+}
+
+// --- ports ---
+
 /** Image registry (ECR). */
 export interface Registry {
   /** Whether `repository:tag` exists. */
-  hasImage(cmd: { app: KubeApp; tag: string; signal?: AbortSignal }): Promise<boolean>;
-  /** Makes sure the app's repository exists, creating it when the app allows. */
-  ensureRepository(cmd: { app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void>;
-  /** The full image reference of `app:tag`. */
-  imageUri(cmd: { app: KubeApp; tag: string }): string;
+  hasImage(cmd: { image: ImageRef; placement?: PlacementOverrides; signal?: AbortSignal }): Promise<boolean>;
+  /** Makes sure the app's repository exists, creating it when the spec allows. */
+  ensureRepository(cmd: { repository: RepositorySpec; progress: Progress; signal?: AbortSignal }): Promise<void>;
+  /** The full image reference of `repository:tag`. */
+  imageUri(cmd: { image: ImageRef; placement?: PlacementOverrides }): string;
 }
 
 /** Builds an image and pushes it to the registry. */
 export interface Builder {
-  /** Resolves once `app:tag` is in the registry; rejects with the build's own error. */
-  build(cmd: { ctx: StepContext; tag: string }): Promise<void>;
+  /** Resolves once `image` is in the registry; rejects with the build's own error. */
+  build(cmd: { ctx: StepContext; image: ImageRef; placement?: PlacementOverrides }): Promise<void>;
 }
 
 /** A cluster as the pipeline knows it. */
@@ -91,18 +258,20 @@ export interface TaggedResource {
 /** Clusters and their capacity (EKS + node groups / Fargate). */
 export interface Clusters {
   /**
-   * Creates the cluster `clusterName` and its capacity from the app's hardware,
-   * recording every resource in `ctx.ledger` first, and waits until they are
-   * ready. Adopts whatever already exists (resume).
+   * Creates `cluster` and its capacity, recording every resource in
+   * `ctx.ledger` first, and waits until they are ready. Adopts whatever
+   * already exists (resume).
    */
-  provision(cmd: { ctx: StepContext; clusterName: string }): Promise<ClusterInfo>;
+  provision(cmd: { ctx: StepContext; cluster: ClusterSpec }): Promise<ClusterInfo>;
   /** Looks a cluster up; undefined when it does not exist. */
-  describe(cmd: { name: string; app: KubeApp; signal?: AbortSignal }): Promise<ClusterInfo | undefined>;
+  describe(cmd: { cluster: ClusterRef; signal?: AbortSignal }): Promise<ClusterInfo | undefined>;
   /**
-   * Deletes one ledger resource (node group, Fargate profile, cluster) and waits
-   * until it is gone. A resource that no longer exists counts as deleted.
+   * Deletes one ledger resource (node group, Fargate profile, cluster,
+   * namespace) and waits until it is gone. A resource that no longer exists
+   * counts as deleted. `placement` says where to look when the ledger row does
+   * not (a resource `gc` found in the cloud).
    */
-  destroy(cmd: { resource: ResourceRecord; app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void>;
+  destroy(cmd: { resource: ResourceRecord; placement?: PlacementOverrides; progress: Progress; signal?: AbortSignal }): Promise<void>;
   /** Every resource tagged by kubecontrol (for `gc`). */
   listTagged(cmd: { signal?: AbortSignal }): Promise<TaggedResource[]>;
 }
@@ -110,23 +279,67 @@ export interface Clusters {
 /** Kubernetes workloads on a cluster. */
 export interface Workloads {
   /**
-   * Applies the app's namespace, Deployment (containers + sidecars) and Service
-   * at `version` on `cluster`, waits for a healthy rollout and returns the
-   * Service's load-balancer hostname.
+   * Applies the workload (its namespace, Deployment and Service) on `cluster`,
+   * waits for a healthy rollout and returns where the Service is reached
+   * (its load balancer's hostname).
    */
-  deploy(cmd: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }>;
-  /** Rolling update: patches the app's images to `ctx.version` only and waits the same way. */
-  updateImages(cmd: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }>;
+  deploy(cmd: { ctx: StepContext; cluster: ClusterRef; workload: WorkloadSpec }): Promise<{ endpoint: string }>;
+  /**
+   * Rolling update: sets the images of the app's Deployment (named `ctx.app`)
+   * to `images` only, labels it `ctx.version`, and waits the same way.
+   */
+  updateImages(cmd: { ctx: StepContext; cluster: ClusterRef; images: readonly ContainerImage[] }): Promise<{ endpoint: string }>;
 }
 
 /** DNS (Route 53). */
 export interface Dns {
-  /** Where the app's record points now; undefined when it does not exist. */
-  current(cmd: { app: KubeApp; signal?: AbortSignal }): Promise<string | undefined>;
-  /** Checks the app's health path through `target`; rejects with what was wrong. */
-  checkHealth(cmd: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
-  /** Points the app's record at `target` and waits until the change is in sync. */
-  pointRecord(cmd: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }>;
+  /** Where the record points now; undefined when it does not exist. */
+  current(cmd: { record: DnsRecord; signal?: AbortSignal }): Promise<string | undefined>;
+  /** Checks the health path through `target`; rejects with what was wrong. */
+  checkHealth(cmd: HealthCheckSpec & { target: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
+  /** Points the record at `target` and waits until the change is in sync. */
+  pointRecord(cmd: { record: DnsRecord; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }>;
+}
+
+/**
+ * What a dry run asks a provider: the specs a deploy would use, and what
+ * serves the app now (read from the store's environments by deployer/plan.ts).
+ */
+export interface PlanRequest {
+  /** The app's name. */
+  readonly app: string;
+  readonly version: string;
+  readonly strategy: 'blue-green' | 'rolling';
+  readonly image: ImageRef;
+  /** The app's placement (builder, registry, region...). */
+  readonly placement?: PlacementOverrides;
+  /** The cluster a blue/green deploy would create (named `<app>-<deploy id>`). */
+  readonly cluster: ClusterSpec;
+  readonly workload: WorkloadSpec;
+  readonly record: DnsRecord;
+  /** The environment serving the app now, if any. */
+  readonly live?: { readonly cluster: ClusterRef; readonly version: string };
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A provider's answer to a dry run, in its own terms (EKS cluster and node
+ * group, namespaces and an ExternalName switch, simulated lines). It reads
+ * the provider's real state and touches nothing.
+ */
+export interface ProviderPlan {
+  readonly image: { readonly uri: string; readonly exists: boolean };
+  /** What would be built (nothing when the image exists). */
+  readonly build: readonly string[];
+  /** What a blue/green deploy would create. */
+  readonly create: readonly string[];
+  /**
+   * What would change in place: the traffic switch of a blue/green deploy (the
+   * caller adds who must approve it), or a rolling update's images.
+   */
+  readonly change: readonly string[];
+  /** What of the live environment a blue/green deploy would delete (the caller adds after which drain). */
+  readonly delete: readonly string[];
 }
 
 /** Upper bounds for each step, before they are reported as timed out. */
@@ -151,5 +364,7 @@ export interface Provider {
   /** Step time limits in milliseconds. */
   readonly timeouts: StepTimeouts;
   /** How long old traffic drains after cutover before the old cluster is torn down (≥ the record's TTL), ms. */
-  drainMs(app: KubeApp): number;
+  drainMs(cmd: { record: DnsRecord }): number;
+  /** What a deploy would build, create, change and delete, in this provider's terms; touches nothing. */
+  plan(request: PlanRequest): Promise<ProviderPlan>;
 }

@@ -10,7 +10,8 @@ import type { Clock } from './clock.js';
 import { destroyResource } from './destroy.js';
 import { abortKind, errorMessage } from './errors.js';
 import { createDeployLedger } from './ledger.js';
-import type { Progress, Provider } from './ports.js';
+import type { Progress, Provider, StepContext } from './ports.js';
+import { appImages, clusterRef, dnsRecord, placementOf } from './specs.js';
 
 export interface UndoDeps {
   readonly store: Store;
@@ -59,28 +60,30 @@ async function undoOne(deps: UndoDeps, d: DeployRecord, app: KubeApp, record: Un
       return from ? `${app.name} is served by ${from} again` : `${app.name} has no live environment again`;
     }
     case 'dns': {
-      const current = await provider.dns.current({ app, signal });
+      // The app's record as it is defined now: the entry names it, the spec says where it lives.
+      const appRecord = dnsRecord(app);
+      const current = await provider.dns.current({ record: appRecord, signal });
       if (current !== entry.to) return `${entry.name} no longer points at this deploy (${current ?? 'no record'}); left as it is`;
       if (!entry.from) {
         progress(`${entry.name} points at this deploy's cluster and there is no previous target to move it back to`);
         return `${entry.name} left pointing at ${entry.to}: there was no record before`;
       }
       progress(`${entry.name} points at this deploy's cluster; moving it back to ${entry.from} first`);
-      await provider.dns.pointRecord({ app, target: entry.from, progress, signal });
+      await provider.dns.pointRecord({ record: appRecord, target: entry.from, progress, signal });
       return `${entry.name} points back at ${entry.from}`;
     }
     case 'images': {
-      const ctx = {
+      const ctx: StepContext = {
         deployId: d.id,
-        app,
+        app: app.name,
         version: entry.fromVersion,
-        step: 'cleanup' as const,
+        step: 'cleanup',
         signal,
         ledger: createDeployLedger(store, { id: d.id, app: d.app, envId: entry.envId }, provider.name),
         progress,
       };
       progress(`restoring images of ${entry.cluster} to ${entry.fromVersion}`);
-      const { endpoint } = await provider.workloads.updateImages({ ctx, cluster: entry.cluster });
+      const { endpoint } = await provider.workloads.updateImages({ ctx, cluster: clusterRef(app, entry.cluster), images: appImages(app, entry.fromVersion) });
       store.environments.serving(entry.envId, { version: entry.fromVersion, endpoint });
       progress(`images restored to ${entry.fromVersion}`);
       return `images of ${entry.cluster} back at ${entry.fromVersion}`;
@@ -88,7 +91,7 @@ async function undoOne(deps: UndoDeps, d: DeployRecord, app: KubeApp, record: Un
     case 'resource': {
       const resource = store.resources.get(entry.resourceId);
       if (!resource || resource.state === 'deleted') return `${entry.resourceKind} ${entry.name} already gone`;
-      const error = await destroyResource(deps, { resource, app, eventsTo: d.id, progress, signal });
+      const error = await destroyResource(deps, { resource, app: app.name, placement: placementOf(app), eventsTo: d.id, progress, signal });
       if (error) throw new Error(error);
       return `${entry.resourceKind} ${entry.name} deleted`;
     }

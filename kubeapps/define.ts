@@ -98,8 +98,9 @@ export interface KubeApp {
 /**
  * A KubeApp's `aws` after defaults. The KubeApp-level values are resolved;
  * account-level placement (network, roles, hosted zone, registry, CodeBuild
- * project) is set only when the app sets it: the aws provider fills the rest
- * from its settings (`placeKubeApp` in deployer/aws/placement.ts).
+ * project) is set only when the app sets it: the ports are told what the app
+ * sets (`placementOf` in deployer/specs.ts) and the aws provider fills the rest
+ * from its settings (`placement` in deployer/aws/placement.ts).
  */
 export interface ResolvedAws {
   /**

@@ -57,7 +57,7 @@ describe('CodeBuildBuilder', () => {
       .resolvesOnce(phase('POST_BUILD'))
       .resolves(phase('COMPLETED', { buildComplete: true, buildStatus: 'SUCCEEDED' }));
     const s = step(cbApp);
-    await new CodeBuildBuilder({ clients, registry, settings, poll }).build({ ctx: s.ctx, tag: '1.4.2' });
+    await new CodeBuildBuilder({ clients, registry, settings, poll }).build(s.build('1.4.2'));
 
     expect(codebuild.commandCalls(StartBuildCommand).map((c) => c.args[0].input)).toEqual([
       {
@@ -98,7 +98,7 @@ describe('CodeBuildBuilder', () => {
       ],
     });
     const s = step(cbApp);
-    await expect(new CodeBuildBuilder({ clients, registry, settings, poll }).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow(
+    await expect(new CodeBuildBuilder({ clients, registry, settings, poll }).build(s.build('1.4.2'))).rejects.toThrow(
       `CodeBuild build ${BUILD_ID} of search-svc-image FAILED in phase BUILD: COMMAND_EXECUTION_ERROR: Error while executing command: docker buildx build --push . Reason: exit status 1`,
     );
   });
@@ -111,7 +111,7 @@ describe('CodeBuildBuilder', () => {
       s.controller.abort(new Error('deploy cancelled'));
       return phase('BUILD');
     });
-    await expect(new CodeBuildBuilder({ clients, registry, settings, poll }).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toMatchObject({
+    await expect(new CodeBuildBuilder({ clients, registry, settings, poll }).build(s.build('1.4.2'))).rejects.toMatchObject({
       code: 'aborted',
       message: `CodeBuild build ${BUILD_ID} aborted: deploy cancelled`,
     });
@@ -121,7 +121,7 @@ describe('CodeBuildBuilder', () => {
   it('reports a StartBuild failure with its code', async () => {
     codebuild.on(StartBuildCommand).rejects(Object.assign(new Error('Project cannot be found: arn:aws:codebuild:eu-west-1:123456789012:project/search-svc-image'), { name: 'ResourceNotFoundException' }));
     const s = step(cbApp);
-    const err = await new CodeBuildBuilder({ clients, registry, settings, poll }).build({ ctx: s.ctx, tag: '1.4.2' }).catch((e: unknown) => e);
+    const err = await new CodeBuildBuilder({ clients, registry, settings, poll }).build(s.build('1.4.2')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InfraError);
     expect((err as InfraError).message).toMatch(/^CodeBuild StartBuild failed: ResourceNotFoundException: Project cannot be found/);
     expect((err as InfraError).cause).toMatchObject({ name: 'ResourceNotFoundException' });
@@ -141,7 +141,7 @@ describe('CommandBuilder', () => {
 
   it('runs the argument vector without a shell, substitutes {version} and {image}, streams lines with secrets masked', async () => {
     const s = step(commandApp([process.execPath, '-e', script, '{version}', '{image}', '$(echo pwned); echo $HOME']));
-    await new CommandBuilder({ registry, settings, env }).build({ ctx: s.ctx, tag: '1.4.2' });
+    await new CommandBuilder({ registry, settings, env }).build(s.build('1.4.2'));
     const out = s.lines.slice(1);
     expect(out).toEqual(
       expect.arrayContaining([
@@ -159,7 +159,7 @@ describe('CommandBuilder', () => {
 
   it('fails with the exit code and the last lines of output', async () => {
     const s = step(commandApp([process.execPath, '-e', `console.log('step 1'); console.error('error: token ${SECRET} rejected'); process.exit(3)`]));
-    const err = (await new CommandBuilder({ registry, settings, env }).build({ ctx: s.ctx, tag: '1.4.2' }).catch((e: unknown) => e)) as Error;
+    const err = (await new CommandBuilder({ registry, settings, env }).build(s.build('1.4.2')).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/exited with code 3; last output:\n/);
     expect(err.message).toContain('error: token *** rejected');
     expect(err.message).not.toContain(SECRET);
@@ -167,7 +167,7 @@ describe('CommandBuilder', () => {
 
   it('fails clearly when the command does not exist', async () => {
     const s = step(commandApp(['/nonexistent/docker', 'buildx', 'build']));
-    await expect(new CommandBuilder({ registry, settings, env }).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow(
+    await expect(new CommandBuilder({ registry, settings, env }).build(s.build('1.4.2'))).rejects.toThrow(
       'build command /nonexistent/docker could not start: ENOENT',
     );
   });
@@ -181,7 +181,7 @@ describe('CommandBuilder', () => {
         if (m.startsWith('pid ')) s.controller.abort(new Error('deploy cancelled by carol'));
       },
     };
-    await expect(new CommandBuilder({ registry, settings, env, killGraceMs: 50 }).build({ ctx, tag: '1.4.2' })).rejects.toMatchObject({
+    await expect(new CommandBuilder({ registry, settings, env, killGraceMs: 50 }).build({ ...s.build('1.4.2'), ctx })).rejects.toMatchObject({
       code: 'aborted',
       message: expect.stringContaining('deploy cancelled by carol'),
     });
@@ -198,16 +198,16 @@ describe('CommandBuilder', () => {
 describe('AppBuilder', () => {
   const recorder = (): Builder & { calls: string[] } => {
     const calls: string[] = [];
-    return { calls, build: async ({ tag }) => void calls.push(tag) };
+    return { calls, build: async ({ image }) => void calls.push(image.tag) };
   };
 
   it('fails clearly when neither the app nor the settings name a builder', async () => {
     const s = step(searchSvc);
-    await expect(new AppBuilder(registry, () => recorder(), settings).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toMatchObject({
+    await expect(new AppBuilder(registry, () => recorder(), settings).build(s.build('1.4.2'))).rejects.toMatchObject({
       code: 'misconfigured',
       message: 'no builder configured for search-svc: set aws.codeBuildProject or aws.buildCommand (or KUBECONTROL_CODEBUILD_PROJECT or KUBECONTROL_BUILD_COMMAND)',
     });
-    await expect(new AppBuilder(registry, () => recorder(), awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' })).build({ ctx: step(withAws(searchSvc, { builder: 'none' })).ctx, tag: '1.4.2' })).rejects.toThrow(
+    await expect(new AppBuilder(registry, () => recorder(), awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' })).build(step(withAws(searchSvc, { builder: 'none' })).build('1.4.2'))).rejects.toThrow(
       "no builder configured for search-svc: aws.builder is 'none'",
     );
   });
@@ -216,18 +216,18 @@ describe('AppBuilder', () => {
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: ['1.4.2'] }] });
     const kinds: string[] = [];
     const pick = (k: string) => (kinds.push(k), recorder());
-    await new AppBuilder(registry, pick, awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' })).build({ ctx: step(searchSvc).ctx, tag: '1.4.2' });
-    await new AppBuilder(registry, pick, awsSettings({ KUBECONTROL_BUILD_COMMAND: 'make,image' })).build({ ctx: step(searchSvc).ctx, tag: '1.4.2' });
+    await new AppBuilder(registry, pick, awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' })).build(step(searchSvc).build('1.4.2'));
+    await new AppBuilder(registry, pick, awsSettings({ KUBECONTROL_BUILD_COMMAND: 'make,image' })).build(step(searchSvc).build('1.4.2'));
     // The app's own choice wins over the settings'.
-    await new AppBuilder(registry, pick, awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' })).build({ ctx: step(withAws(searchSvc, { buildCommand: ['make'] })).ctx, tag: '1.4.2' });
+    await new AppBuilder(registry, pick, awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' })).build(step(withAws(searchSvc, { buildCommand: ['make'] })).build('1.4.2'));
     expect(kinds).toEqual(['codebuild', 'command', 'command']);
 
     codebuild.on(StartBuildCommand).resolves({ build: { id: BUILD_ID } });
     codebuild.on(BatchGetBuildsCommand).resolves(phase('COMPLETED', { buildComplete: true, buildStatus: 'SUCCEEDED' }));
     const s = step(withAws(searchSvc, { builder: 'codebuild' }));
-    await new CodeBuildBuilder({ clients, registry, settings: awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }), poll }).build({ ctx: s.ctx, tag: '1.4.2' });
+    await new CodeBuildBuilder({ clients, registry, settings: awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }), poll }).build(s.build('1.4.2'));
     expect(codebuild.commandCalls(StartBuildCommand)[0]!.args[0].input.projectName).toBe('all-apps');
-    await expect(new CodeBuildBuilder({ clients, registry, settings, poll }).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow(
+    await expect(new CodeBuildBuilder({ clients, registry, settings, poll }).build(s.build('1.4.2'))).rejects.toThrow(
       'no CodeBuild project configured for search-svc: set aws.codeBuildProject or KUBECONTROL_CODEBUILD_PROJECT',
     );
   });
@@ -237,7 +237,7 @@ describe('AppBuilder', () => {
     const cb = recorder();
     const kinds: string[] = [];
     const s = step(cbApp);
-    await new AppBuilder(registry, (k) => (kinds.push(k), cb), settings).build({ ctx: s.ctx, tag: '1.4.2' });
+    await new AppBuilder(registry, (k) => (kinds.push(k), cb), settings).build(s.build('1.4.2'));
     expect(kinds).toEqual(['codebuild']);
     expect(cb.calls).toEqual(['1.4.2']);
     expect(s.lines.at(-1)).toBe(`image ${REGISTRY}/search-svc:1.4.2 is in ECR`);
@@ -247,7 +247,7 @@ describe('AppBuilder', () => {
   it('fails when the build did not push the tag', async () => {
     ecr.on(DescribeImagesCommand).rejects(imageMissing());
     const s = step(cbApp);
-    await expect(new AppBuilder(registry, () => recorder(), settings).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow(
+    await expect(new AppBuilder(registry, () => recorder(), settings).build(s.build('1.4.2'))).rejects.toThrow(
       `the codebuild build of search-svc finished but ${REGISTRY}/search-svc:1.4.2 is not in ECR: the build must push exactly this tag`,
     );
   });
@@ -256,7 +256,7 @@ describe('AppBuilder', () => {
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: ['1.4.2'] }] });
     const s = step(cbApp);
     const failing: Builder = { build: async () => Promise.reject(new Error('CodeBuild build b:2 of search-svc-image FAILED in phase POST_BUILD: tag invalid')) };
-    await new AppBuilder(registry, () => failing, settings).build({ ctx: s.ctx, tag: '1.4.2' });
+    await new AppBuilder(registry, () => failing, settings).build(s.build('1.4.2'));
     expect(s.lines.at(-1)).toMatch(/^the build failed \(CodeBuild build b:2 .*\) but .*search-svc:1\.4\.2 is in ECR, pushed by an earlier attempt; using it$/);
   });
 
@@ -264,6 +264,6 @@ describe('AppBuilder', () => {
     ecr.on(DescribeImagesCommand).rejects(imageMissing());
     const s = step(cbApp);
     const failing: Builder = { build: async () => Promise.reject(new Error('CodeBuild build b:3 of search-svc-image FAILED in phase BUILD')) };
-    await expect(new AppBuilder(registry, () => failing, settings).build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow('CodeBuild build b:3 of search-svc-image FAILED in phase BUILD');
+    await expect(new AppBuilder(registry, () => failing, settings).build(s.build('1.4.2'))).rejects.toThrow('CodeBuild build b:3 of search-svc-image FAILED in phase BUILD');
   });
 });

@@ -14,7 +14,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EcrRegistry } from '../deployer/aws/ecr-registry.js';
-import { ACCOUNT_ID, REGISTRY, SETTINGS, withAws } from './fakes/aws-apps.js';
+import { repositorySpec } from '../deployer/specs.js';
+import { ACCOUNT_ID, REGISTRY, SETTINGS, imageOf, withAws } from './fakes/aws-apps.js';
 
 const ecr = mockClient(ECRClient);
 const registry = new EcrRegistry(createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }), SETTINGS);
@@ -27,19 +28,19 @@ beforeEach(() => {
 
 describe('EcrRegistry', () => {
   it('builds the image URI from the registry, the repository and the tag', () => {
-    expect(registry.imageUri({ app, tag: '1.4.2' })).toBe(`${REGISTRY}/search-svc:1.4.2`);
+    expect(registry.imageUri(imageOf(app, '1.4.2'))).toBe(`${REGISTRY}/search-svc:1.4.2`);
     // The app's own registry wins over the settings'.
-    expect(registry.imageUri({ app: withAws(searchSvc, { ecrRegistry: '210987654321.dkr.ecr.us-east-1.amazonaws.com' }), tag: '1' })).toBe(
+    expect(registry.imageUri(imageOf(withAws(searchSvc, { ecrRegistry: '210987654321.dkr.ecr.us-east-1.amazonaws.com' }), '1'))).toBe(
       '210987654321.dkr.ecr.us-east-1.amazonaws.com/search-svc:1',
     );
-    expect(() => registry.imageUri({ app: withAws(searchSvc, { ecrRegistry: '' }), tag: '1' })).toThrow(
+    expect(() => registry.imageUri(imageOf(withAws(searchSvc, { ecrRegistry: '' }), '1'))).toThrow(
       'no ECR registry configured for search-svc: set aws.ecrRegistry or KUBECONTROL_ECR_REGISTRY',
     );
   });
 
   it('finds an image by tag in the registry account', async () => {
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: ['1.4.2', 'latest'] }] });
-    await expect(registry.hasImage({ app, tag: '1.4.2' })).resolves.toBe(true);
+    await expect(registry.hasImage(imageOf(app, '1.4.2'))).resolves.toBe(true);
     expect(ecr.commandCalls(DescribeImagesCommand)[0]!.args[0].input).toEqual({
       registryId: ACCOUNT_ID,
       repositoryName: 'search-svc',
@@ -52,20 +53,20 @@ describe('EcrRegistry', () => {
       .on(DescribeImagesCommand)
       .rejectsOnce(new ImageNotFoundException({ message: 'The image with imageId {imageTag:9.9.9} does not exist', ...meta }))
       .rejectsOnce(new RepositoryNotFoundException({ message: 'The repository does not exist', ...meta }));
-    await expect(registry.hasImage({ app, tag: '9.9.9' })).resolves.toBe(false);
-    await expect(registry.hasImage({ app, tag: '1.0.0' })).resolves.toBe(false);
+    await expect(registry.hasImage(imageOf(app, '9.9.9'))).resolves.toBe(false);
+    await expect(registry.hasImage(imageOf(app, '1.0.0'))).resolves.toBe(false);
   });
 
   it('reports other failures with the AWS code', async () => {
     ecr.on(DescribeImagesCommand).rejects(new ServerException({ message: 'internal error', ...meta }));
-    await expect(registry.hasImage({ app, tag: '1' })).rejects.toMatchObject({ code: 'provider_failed', message: 'ECR DescribeImages failed: ServerException: internal error' });
+    await expect(registry.hasImage(imageOf(app, '1'))).rejects.toMatchObject({ code: 'provider_failed', message: 'ECR DescribeImages failed: ServerException: internal error' });
   });
 
   it('creates a missing repository with scan on push and immutable tags', async () => {
     ecr.on(DescribeRepositoriesCommand).rejects(new RepositoryNotFoundException({ message: 'not found', ...meta }));
     ecr.on(CreateRepositoryCommand).resolves({});
     const lines: string[] = [];
-    await registry.ensureRepository({ app, progress: (m) => void lines.push(m) });
+    await registry.ensureRepository({ repository: repositorySpec(app), progress: (m) => void lines.push(m) });
     expect(ecr.commandCalls(CreateRepositoryCommand).map((c) => c.args[0].input)).toEqual([
       {
         registryId: ACCOUNT_ID,
@@ -83,17 +84,17 @@ describe('EcrRegistry', () => {
 
   it('leaves an existing repository alone, and accepts one created concurrently', async () => {
     ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryName: 'search-svc' }] });
-    await registry.ensureRepository({ app, progress: () => undefined });
+    await registry.ensureRepository({ repository: repositorySpec(app), progress: () => undefined });
     expect(ecr.commandCalls(CreateRepositoryCommand)).toHaveLength(0);
 
     ecr.on(DescribeRepositoriesCommand).rejects(new RepositoryNotFoundException({ message: 'not found', ...meta }));
     ecr.on(CreateRepositoryCommand).rejects(new RepositoryAlreadyExistsException({ message: 'exists', ...meta }));
-    await expect(registry.ensureRepository({ app, progress: () => undefined })).resolves.toBeUndefined();
+    await expect(registry.ensureRepository({ repository: repositorySpec(app), progress: () => undefined })).resolves.toBeUndefined();
   });
 
   it('does not create a repository when the app says not to', async () => {
     ecr.on(DescribeRepositoriesCommand).rejects(new RepositoryNotFoundException({ message: 'not found', ...meta }));
-    await expect(registry.ensureRepository({ app: withAws(searchSvc, { createRepository: false }), progress: () => undefined })).rejects.toThrow(
+    await expect(registry.ensureRepository({ repository: repositorySpec(withAws(searchSvc, { createRepository: false })), progress: () => undefined })).rejects.toThrow(
       `ECR repository search-svc does not exist in registry ${ACCOUNT_ID} and aws.createRepository is false for search-svc`,
     );
     expect(ecr.commandCalls(CreateRepositoryCommand)).toHaveLength(0);

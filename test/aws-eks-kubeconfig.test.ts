@@ -14,6 +14,7 @@ import { InfraError } from '../deployer/errors.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import { EcrRegistry } from '../deployer/aws/ecr-registry.js';
 import { KubeWorkloads } from '../deployer/kube/kube-workloads.js';
+import { clusterRef, workloadSpec } from '../deployer/specs.js';
 import { INSTALLATION, OTHER_INSTALLATION, SETTINGS } from './fakes/aws-apps.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep } from './fakes/aws-step-context.js';
@@ -91,7 +92,7 @@ describe('EksKubeConfigSource', () => {
     const s = testStep(app, { step: 'deploy' });
     try {
       const workloads = new KubeWorkloads({ source: source(), installation: INSTALLATION, registry: new EcrRegistry(clients, SETTINGS), rewatchDelayMs: 5 });
-      await expect(workloads.deploy({ ctx: s.ctx, cluster: 'search-svc-42' })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+      await expect(workloads.deploy({ ctx: s.ctx, cluster: clusterRef(app, 'search-svc-42'), workload: workloadSpec(app, s.ctx.version) })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
       expect(fake.requests.every((r) => r.headers.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
     } finally {
       fake.behaviour.acceptToken = undefined;

@@ -33,6 +33,7 @@ import type { ResourceRecord } from '../store/index.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { ACCOUNT_ID, INSTALLATION, OTHER_INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
 import { FakeEks } from './fakes/aws-eks.js';
+import { clusterRef, clusterSpec, placementOf } from '../deployer/specs.js';
 import { testStep, type TestStep } from './fakes/aws-step-context.js';
 
 const eks = mockClient(EKSClient);
@@ -115,7 +116,7 @@ describe('EksClusters.provision', () => {
       .resolvesOnce({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(1, 3) } as never] })
       .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(3, 3) } as never] });
 
-    const info = await clusters().provision({ ctx: s.ctx, clusterName: name });
+    const info = await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
 
     expect(info).toEqual({ name, status: 'ACTIVE', endpoint: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com' });
     const tags = { ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) };
@@ -165,7 +166,7 @@ describe('EksClusters.provision', () => {
     eks.on(DescribeNodegroupCommand).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', resources: { autoScalingGroups: [{ name: ASG }] } } });
     asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 2, MinSize: 2, MaxSize: 10, Instances: inService(2, 2) } as never] });
 
-    await clusters().provision({ ctx: s.ctx, clusterName: name });
+    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
 
     expect(eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input).toMatchObject({
       capacityType: 'SPOT',
@@ -182,7 +183,7 @@ describe('EksClusters.provision', () => {
     eks.on(DescribeFargateProfileCommand).rejectsOnce(notFound()).resolvesOnce({ fargateProfile: { status: 'CREATING' } }).resolves({ fargateProfile: { status: 'ACTIVE' } });
     eks.on(CreateFargateProfileCommand).resolves({});
 
-    await clusters().provision({ ctx: s.ctx, clusterName: name });
+    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
 
     expect(eks.commandCalls(CreateFargateProfileCommand).map((c) => c.args[0].input)).toEqual([
       {
@@ -209,7 +210,7 @@ describe('EksClusters.provision', () => {
     // The previous attempt had already written its intent.
     s.ctx.ledger.intend({ kind: 'cluster', name, data: { region: 'eu-west-1' } });
 
-    await clusters().provision({ ctx: s.ctx, clusterName: name });
+    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
 
     expect(eks.commandCalls(CreateClusterCommand)).toHaveLength(0);
     expect(eks.commandCalls(CreateNodegroupCommand)).toHaveLength(0);
@@ -223,13 +224,13 @@ describe('EksClusters.provision', () => {
     clusterComesUp(name);
     eks.on(CreateClusterCommand).rejects(new ResourceInUseException({ message: 'Cluster already exists with name', $metadata: {} }));
     eks.on(DescribeFargateProfileCommand).resolves({ fargateProfile: { status: 'ACTIVE', tags: OURS } });
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: name })).resolves.toMatchObject({ status: 'ACTIVE' });
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) })).resolves.toMatchObject({ status: 'ACTIVE' });
   });
 
   it("refuses to adopt another deploy's cluster", async () => {
     const s = step(search);
     eks.on(DescribeClusterCommand).resolves({ cluster: { name: 'search-svc-1', status: 'ACTIVE', tags: { ...OURS, 'kubecontrol:deploy': '999' } } });
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-1' })).rejects.toThrow(
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-1') })).rejects.toThrow(
       `EKS cluster search-svc-1 already exists and belongs to deploy 999, not ${s.ctx.deployId}`,
     );
     expect(rows(s)).toEqual([]);
@@ -239,7 +240,7 @@ describe('EksClusters.provision', () => {
     const s = step(search);
     eks.on(DescribeClusterCommand).rejects(notFound());
     eks.on(CreateClusterCommand).rejects(new ResourceLimitExceededException({ message: 'Cluster limit exceeded for account.', $metadata: {} }));
-    const err = (await clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-9' }).catch((e: unknown) => e)) as InfraError;
+    const err = (await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-9') }).catch((e: unknown) => e)) as InfraError;
     expect(err).toBeInstanceOf(InfraError);
     expect(err.code).toBe('provider_failed');
     expect(err.message).toBe('EKS CreateCluster failed: ResourceLimitExceededException: Cluster limit exceeded for account.');
@@ -255,7 +256,7 @@ describe('EksClusters.provision', () => {
       .rejectsOnce(notFound())
       .resolves({ cluster: { status: 'FAILED', health: { issues: [{ code: 'InsufficientFreeAddresses', message: 'subnet-0a1b2c3d has no free IPs' }] } } });
     eks.on(CreateClusterCommand).resolves({});
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-3' })).rejects.toThrow(
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-3') })).rejects.toThrow(
       'failed waiting for EKS cluster search-svc-3 to become ACTIVE: FAILURE (status FAILED; InsufficientFreeAddresses: subnet-0a1b2c3d has no free IPs)',
     );
   });
@@ -264,7 +265,7 @@ describe('EksClusters.provision', () => {
     const s = step(search);
     eks.on(DescribeClusterCommand).rejectsOnce(notFound()).resolves({ cluster: { status: 'CREATING' } });
     eks.on(CreateClusterCommand).resolves({});
-    await expect(clusters({ maxWaitSeconds: 0.05 }).provision({ ctx: s.ctx, clusterName: 'search-svc-4' })).rejects.toMatchObject({
+    await expect(clusters({ maxWaitSeconds: 0.05 }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-4') })).rejects.toMatchObject({
       code: 'timed_out',
       message: 'timed out waiting for EKS cluster search-svc-4 to become ACTIVE',
     });
@@ -277,7 +278,7 @@ describe('EksClusters.provision', () => {
       setImmediate(() => s.controller.abort(new Error('deploy cancelled by bob')));
       return {};
     });
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-5' })).rejects.toMatchObject({
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-5') })).rejects.toMatchObject({
       code: 'aborted',
       message: 'waiting for EKS cluster search-svc-5 to become ACTIVE aborted: deploy cancelled by bob',
     });
@@ -285,14 +286,14 @@ describe('EksClusters.provision', () => {
 
   it('fails clearly, before creating anything, when a setting is missing', async () => {
     const s = step(withAws(searchSvc, { clusterRoleArn: '' }));
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'x-1' })).rejects.toMatchObject({
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'x-1') })).rejects.toMatchObject({
       code: 'misconfigured',
       message: 'no clusterRoleArn configured for search-svc: set aws.clusterRoleArn or KUBECONTROL_CLUSTER_ROLE_ARN',
     });
     // A Fargate app in an installation without a pod execution role: nothing is created for it.
     const f = step(cacheWorker);
     const { podExecutionRoleArn: _unused, ...noFargateRole } = SETTINGS;
-    await expect(clusters({ settings: noFargateRole }).provision({ ctx: f.ctx, clusterName: 'x-2' })).rejects.toThrow(
+    await expect(clusters({ settings: noFargateRole }).provision({ ctx: f.ctx, cluster: clusterSpec(f.app, 'x-2') })).rejects.toThrow(
       'no podExecutionRoleArn configured for cache-worker: set aws.podExecutionRoleArn or KUBECONTROL_POD_EXECUTION_ROLE_ARN',
     );
     expect(eks.calls()).toHaveLength(0);
@@ -305,7 +306,7 @@ describe('EksClusters.provision', () => {
     clusterComesUp(name);
     eks.on(CreateNodegroupCommand).resolves({});
     eks.on(DescribeNodegroupCommand).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', tags: OURS } });
-    await clusters().provision({ ctx: s.ctx, clusterName: name });
+    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
     const create = eks.commandCalls(CreateClusterCommand)[0]!;
     expect(create.args[0].input).toMatchObject({
       roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/search-cluster`,
@@ -324,7 +325,7 @@ describe('EksClusters.destroy', () => {
     const name = `search-svc-${s.ctx.deployId}`;
     const gone: string[] = [];
     const c = clusters({ onClusterGone: (n) => void gone.push(n) });
-    await c.provision({ ctx: s.ctx, clusterName: name });
+    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
     expect(fake.clusters.get(name)!.tags).toEqual({ ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) });
     expect(fake.nodegroups.get(`${name}/${name}-nodes`)!.tags).toEqual({ ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) });
 
@@ -333,7 +334,7 @@ describe('EksClusters.destroy', () => {
     const lines: string[] = [];
     for (const r of s.store.resources.forDeploy(s.ctx.deployId).reverse()) {
       s.ctx.ledger.deleting(r.id);
-      await c.destroy({ resource: s.store.resources.get(r.id)!, app: search, progress: (m) => void lines.push(m) });
+      await c.destroy({ resource: s.store.resources.get(r.id)!, placement: placementOf(search), progress: (m) => void lines.push(m) });
       s.ctx.ledger.deleted(r.id);
     }
 
@@ -369,8 +370,8 @@ describe('EksClusters.destroy', () => {
     new FakeEks(eks, asg);
     const lines: string[] = [];
     const c = clusters();
-    await c.destroy({ resource: row({ kind: 'fargate-profile', name: 'cache-worker-1-fargate', data: { cluster: 'cache-worker-1', region: 'eu-west-1' } }), app: cacheWorker, progress: (m) => void lines.push(m) });
-    await c.destroy({ resource: row({ kind: 'cluster', name: 'cache-worker-1', data: { region: 'eu-west-1' } }), app: cacheWorker, progress: (m) => void lines.push(m) });
+    await c.destroy({ resource: row({ kind: 'fargate-profile', name: 'cache-worker-1-fargate', data: { cluster: 'cache-worker-1', region: 'eu-west-1' } }), placement: placementOf(cacheWorker), progress: (m) => void lines.push(m) });
+    await c.destroy({ resource: row({ kind: 'cluster', name: 'cache-worker-1', data: { region: 'eu-west-1' } }), placement: placementOf(cacheWorker), progress: (m) => void lines.push(m) });
     expect(lines).toEqual(['Fargate profile cache-worker-1-fargate is already gone', 'EKS cluster cache-worker-1 is already gone']);
     expect(eks.commandCalls(DeleteClusterCommand)).toHaveLength(0);
   });
@@ -379,7 +380,7 @@ describe('EksClusters.destroy', () => {
     const fake = new FakeEks(eks, asg);
     fake.seedCluster('search-svc-1', { ...OURS, 'kubecontrol:app': 'search-svc' });
     fake.seedNodegroup('search-svc-1', 'stray-nodes', {});
-    await clusters().destroy({ resource: row({ kind: 'cluster', name: 'search-svc-1', data: { region: 'eu-west-1' } }), app: search, progress: () => undefined });
+    await clusters().destroy({ resource: row({ kind: 'cluster', name: 'search-svc-1', data: { region: 'eu-west-1' } }), placement: placementOf(search), progress: () => undefined });
     expect(eks.commandCalls(DeleteNodegroupCommand).map((x) => x.args[0].input)).toEqual([{ clusterName: 'search-svc-1', nodegroupName: 'stray-nodes' }]);
     expect(eks.commandCalls(DeleteClusterCommand)).toHaveLength(1);
     expect(fake.clusters.size).toBe(0);
@@ -392,7 +393,7 @@ describe('EksClusters.destroy', () => {
       .resolvesOnce({ nodegroup: { status: 'ACTIVE', tags: OURS } })
       .resolves({ nodegroup: { status: 'DELETE_FAILED', tags: OURS, health: { issues: [{ code: 'Ec2SecurityGroupDeletionFailure', message: 'sg in use' }] } } });
     await expect(
-      clusters().destroy({ resource: row({ kind: 'nodegroup', name: 'search-svc-1-nodes', data: { cluster: 'search-svc-1', region: 'eu-west-1' } }), app: search, progress: () => undefined }),
+      clusters().destroy({ resource: row({ kind: 'nodegroup', name: 'search-svc-1-nodes', data: { cluster: 'search-svc-1', region: 'eu-west-1' } }), placement: placementOf(search), progress: () => undefined }),
     ).rejects.toThrow(/^failed waiting for node group search-svc-1-nodes to be deleted: FAILURE \(status DELETE_FAILED; Ec2SecurityGroupDeletionFailure: sg in use\)/);
   });
 });
@@ -402,8 +403,8 @@ describe('EksClusters.describe and listTagged', () => {
     eks.on(DescribeClusterCommand, { name: 'search-svc-1' }).resolves({ cluster: { name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://e', tags: OURS } });
     eks.on(DescribeClusterCommand, { name: 'nope' }).rejects(notFound());
     const c = clusters();
-    await expect(c.describe({ name: 'search-svc-1', app: search })).resolves.toEqual({ name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://e' });
-    await expect(c.describe({ name: 'nope', app: search })).resolves.toBeUndefined();
+    await expect(c.describe({ cluster: clusterRef(search, 'search-svc-1') })).resolves.toEqual({ name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://e' });
+    await expect(c.describe({ cluster: clusterRef(search, 'nope') })).resolves.toBeUndefined();
   });
 
   it("lists this installation's clusters with their node groups and Fargate profiles", async () => {
@@ -437,7 +438,7 @@ describe('another installation in the same account', () => {
     const fake = new FakeEks(eks, asg);
     fake.seedCluster('search-svc-1', THEIRS);
     const s = step(search);
-    const err = (await clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-1' }).catch((e: unknown) => e)) as InfraError;
+    const err = (await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-1') }).catch((e: unknown) => e)) as InfraError;
     expect(err).toBeInstanceOf(InfraError);
     expect(err.code).toBe('not_owned');
     expect(err.message).toBe(`cluster search-svc-1 exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not adopting it`);
@@ -455,7 +456,7 @@ describe('another installation in the same account', () => {
       fake.seedCluster('search-svc-2', THEIRS, 'CREATING');
       throw new ResourceInUseException({ message: 'Cluster already exists with name: search-svc-2', $metadata: {} });
     });
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-2' })).rejects.toMatchObject({ code: 'not_owned' });
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-2') })).rejects.toMatchObject({ code: 'not_owned' });
     expect(eks.commandCalls(CreateNodegroupCommand)).toHaveLength(0);
   });
 
@@ -463,14 +464,14 @@ describe('another installation in the same account', () => {
     const fake = new FakeEks(eks, asg);
     fake.seedCluster('search-svc-3', { 'kubecontrol:app': 'search-svc' });
     const s = step(search);
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-3' })).rejects.toThrow(
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-3') })).rejects.toThrow(
       'cluster search-svc-3 exists but belongs to no kubecontrol installation (it has no kubecontrol:installation tag); not adopting it',
     );
 
     const name = `search-svc-${s.ctx.deployId}`;
     fake.seedCluster(name, { ...OURS, 'kubecontrol:deploy': String(s.ctx.deployId) });
     fake.seedNodegroup(name, `${name}-nodes`, THEIRS);
-    await expect(clusters().provision({ ctx: s.ctx, clusterName: name })).rejects.toThrow(
+    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) })).rejects.toThrow(
       `node group ${name}-nodes exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not adopting it`,
     );
     expect(rows(s)).toEqual([`cluster ${name} created`]);
@@ -483,8 +484,8 @@ describe('another installation in the same account', () => {
     fake.seedCluster('cache-worker-1', THEIRS);
     fake.seedFargateProfile('cache-worker-1', 'cache-worker-1-fargate', THEIRS);
     const deleted: string[] = [];
-    const c = clusters({ namespaces: { deleteNamespace: async ({ cluster }) => void deleted.push(cluster) } });
-    const destroy = (r: Pick<ResourceRecord, 'kind' | 'name' | 'data'>) => c.destroy({ resource: row(r), app: search, progress: () => undefined });
+    const c = clusters({ namespaces: { deleteNamespace: async ({ cluster }) => void deleted.push(cluster.name) } });
+    const destroy = (r: Pick<ResourceRecord, 'kind' | 'name' | 'data'>) => c.destroy({ resource: row(r), placement: placementOf(search), progress: () => undefined });
 
     await expect(destroy({ kind: 'nodegroup', name: 'search-svc-1-nodes', data: { cluster: 'search-svc-1', region: 'eu-west-1' } })).rejects.toMatchObject({
       code: 'not_owned',
@@ -512,6 +513,6 @@ describe('another installation in the same account', () => {
     fake.seedCluster('search-svc-2', { ...THEIRS, 'kubecontrol:installation': INSTALLATION.id, 'kubecontrol:deploy': '2' });
     fake.seedNodegroup('search-svc-2', 'search-svc-2-nodes', THEIRS);
     await expect(clusters().listTagged({})).resolves.toEqual([{ kind: 'cluster', name: 'search-svc-2', app: 'search-svc', deployId: 2 }]);
-    await expect(clusters().describe({ name: 'search-svc-1', app: search })).rejects.toMatchObject({ code: 'not_owned' });
+    await expect(clusters().describe({ cluster: clusterRef(search, 'search-svc-1') })).rejects.toMatchObject({ code: 'not_owned' });
   });
 });

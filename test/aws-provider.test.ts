@@ -24,7 +24,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsProvider } from '../deployer/aws/index.js';
 import type { Provider } from '../deployer/ports.js';
-import { INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
+import { clusterRef, clusterSpec, dnsRecord, healthCheck, imageRef, placementOf, repositorySpec, workloadSpec } from '../deployer/specs.js';
+import { INSTALLATION, REGISTRY, SETTINGS, awsSettings, imageOf, withAws } from './fakes/aws-apps.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep } from './fakes/aws-step-context.js';
 
@@ -117,19 +118,19 @@ async function blueGreen(p: Provider, opts: { skipBuild: boolean }): Promise<Rec
     const [, info] = await Promise.all([
       (async () => {
         // The pipeline's build step, as deployer/pipeline.ts does it.
-        await p.registry.ensureRepository({ app, progress: s.ctx.progress });
-        if (await p.registry.hasImage({ app, tag: '1.5.0' })) return;
-        await p.builder.build({ ctx: s.ctx, tag: '1.5.0' });
-        expect(await p.registry.hasImage({ app, tag: '1.5.0' })).toBe(true);
+        await p.registry.ensureRepository({ repository: repositorySpec(app), progress: s.ctx.progress });
+        if (await p.registry.hasImage(imageOf(app, '1.5.0'))) return;
+        await p.builder.build({ ctx: s.ctx, ...imageOf(app, '1.5.0') });
+        expect(await p.registry.hasImage(imageOf(app, '1.5.0'))).toBe(true);
       })(),
-      p.clusters.provision({ ctx: s.ctx, clusterName }),
+      p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(app, clusterName) }),
     ]);
     expect(info.status).toBe('ACTIVE');
-    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: clusterName });
-    await p.dns.checkHealth({ app, target: endpoint, progress: s.ctx.progress });
-    const { previous } = await p.dns.pointRecord({ app, target: endpoint, progress: s.ctx.progress });
+    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: clusterRef(app, clusterName), workload: workloadSpec(app, s.ctx.version) });
+    await p.dns.checkHealth({ ...healthCheck(app), target: endpoint, progress: s.ctx.progress });
+    const { previous } = await p.dns.pointRecord({ record: dnsRecord(app), target: endpoint, progress: s.ctx.progress });
     expect(previous).toBe(OLD_LB);
-    for (const r of [...oldRows].reverse()) await p.clusters.destroy({ resource: r, app, progress: s.ctx.progress });
+    for (const r of [...oldRows].reverse()) await p.clusters.destroy({ resource: r, placement: placementOf(app), progress: s.ctx.progress });
     // Tearing down the old cluster deleted its namespace first (and with it the Service's load balancer).
     expect(fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual(['/api/v1/namespaces/search-svc']);
     old.cleanup();
@@ -152,8 +153,8 @@ describe('createAwsProvider', () => {
     const p = provider();
     expect([p.name, p.label]).toEqual(['aws', 'aws (real infrastructure)']);
     expect(p.timeouts).toEqual({ build: 3_600_000, provision: 2_400_000, deploy: 1_200_000, cutover: 600_000, teardown: 2_400_000 });
-    expect(p.drainMs(app)).toBe(120_000);
-    expect(p.drainMs({ ...app, dns: { ...app.dns, ttlSeconds: 5 } })).toBe(60_000);
+    expect(p.drainMs({ record: dnsRecord(app) })).toBe(120_000);
+    expect(p.drainMs({ record: { ...dnsRecord(app), ttlSeconds: 5 } })).toBe(60_000);
   });
 
   it('walks a blue/green deploy whose image is already built', async () => {
@@ -195,5 +196,55 @@ describe('createAwsProvider', () => {
     // search-svc names no region: every EKS call went to the settings' region, the Kubernetes credentials too.
     const regions = await Promise.all(mocks.eks.calls().map((c) => (c.thisValue as EKSClient).config.region()));
     expect(new Set(regions)).toEqual(new Set(['eu-west-1']));
+  });
+
+  it('plans in EKS terms, reading ECR, EKS and Route 53, and resolves the builder through the settings', async () => {
+    const withProject = createAwsProvider({
+      installation: INSTALLATION,
+      settings: awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }),
+      buildEnv: {},
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' },
+    });
+    mocks.ecr.on(DescribeImagesCommand).rejects(new ImageNotFoundException({ message: 'no', $metadata: {} }));
+    mocks.eks.on(DescribeClusterCommand, { name: OLD }).resolves({ cluster: { name: OLD, status: 'ACTIVE', tags: { 'kubecontrol:installation': INSTALLATION.id } } });
+    mocks.r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [{ Name: 'search-svc.example.com.', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: OLD_LB }] }] });
+    // search-svc names no builder: the provider's CodeBuild project builds it (not "no builder configured!").
+    const plan = await withProject.plan({
+      app: 'search-svc',
+      version: '1.6.0',
+      strategy: 'blue-green',
+      image: imageRef(searchSvc, '1.6.0'),
+      cluster: clusterSpec(searchSvc, 'search-svc-<deploy id>'),
+      workload: workloadSpec(searchSvc, '1.6.0'),
+      record: dnsRecord(searchSvc),
+      live: { cluster: clusterRef(searchSvc, OLD), version: '1.5.0' },
+    });
+    expect(plan).toEqual({
+      image: { uri: `${REGISTRY}/search-svc:1.6.0`, exists: false },
+      build: [`build ${REGISTRY}/search-svc:1.6.0 (builder: codebuild)`],
+      create: [
+        'EKS cluster search-svc-<deploy id> (Kubernetes 1.31)',
+        expect.stringMatching(/^node group: 3 \(min 3, max 12\) × m6i\.large\/m6i\.xlarge, ON_DEMAND, amd64$/),
+        expect.stringMatching(/^namespace search-svc, deployment search-svc \(\d+ replicas: api:1\.6\.0, metrics, logging\), external load-balanced service :80→8080$/),
+      ],
+      change: [`DNS search-svc.example.com: ${OLD_LB} → the new cluster's load balancer`],
+      delete: [`cluster ${OLD} (1.5.0, ACTIVE) and its capacity`],
+    });
+    // Nothing was created or changed.
+    expect(mocks.eks.commandCalls(CreateClusterCommand)).toHaveLength(0);
+    expect(mocks.r53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
+    // Without a project or a command anywhere, the plan says so.
+    const none = await provider().plan({
+      app: 'search-svc',
+      version: '1.6.0',
+      strategy: 'rolling',
+      image: imageRef(searchSvc, '1.6.0'),
+      cluster: clusterSpec(searchSvc, 'search-svc-<deploy id>'),
+      workload: workloadSpec(searchSvc, '1.6.0'),
+      record: dnsRecord(searchSvc),
+      live: { cluster: clusterRef(searchSvc, OLD), version: '1.5.0' },
+    });
+    expect(none.build).toEqual([`build ${REGISTRY}/search-svc:1.6.0 (no builder configured!)`]);
+    expect(none.change).toEqual([`images of api on cluster ${OLD}: 1.5.0 → 1.6.0 (rolling, ${searchSvc.pods.replicas} replicas)`]);
   });
 });

@@ -11,6 +11,7 @@ import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EksClusters } from '../deployer/aws/eks-clusters.js';
 import { Route53Dns } from '../deployer/aws/route53-dns.js';
+import { clusterRef, clusterSpec, dnsRecord } from '../deployer/specs.js';
 import { INSTALLATION, SETTINGS } from './fakes/aws-apps.js';
 import { testStep } from './fakes/aws-step-context.js';
 
@@ -65,7 +66,7 @@ const ACTIVE = { cluster: { name: 'search-svc-1', status: 'ACTIVE', endpoint: 'h
 describe('AWS calls at the wire', () => {
   it('retries a throttled call and then succeeds', async () => {
     answers = [{ status: 429, type: 'ThrottlingException', body: { message: 'Rate exceeded' } }, { status: 200, body: ACTIVE }];
-    await expect(clusters().describe({ name: 'search-svc-1', app })).resolves.toEqual({ name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://abc.eks.example' });
+    await expect(clusters().describe({ cluster: clusterRef(app, 'search-svc-1') })).resolves.toEqual({ name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://abc.eks.example' });
     expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /clusters/search-svc-1', 'GET /clusters/search-svc-1']);
     // Signed with the configured credentials for the app's region.
     expect(seen[0]!.auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKID\/\d{8}\/eu-west-1\/eks\/aws4_request/);
@@ -73,7 +74,7 @@ describe('AWS calls at the wire', () => {
 
   it('retries a transient server error', async () => {
     answers = [{ status: 503, type: 'ServiceUnavailableException', body: { message: 'try again' } }, { status: 200, body: ACTIVE }];
-    await expect(clusters().describe({ name: 'search-svc-1', app })).resolves.toMatchObject({ status: 'ACTIVE' });
+    await expect(clusters().describe({ cluster: clusterRef(app, 'search-svc-1') })).resolves.toMatchObject({ status: 'ACTIVE' });
     expect(seen).toHaveLength(2);
   });
 
@@ -84,7 +85,7 @@ describe('AWS calls at the wire', () => {
     ];
     const s = testStep(app);
     try {
-      const err = (await clusters().provision({ ctx: s.ctx, clusterName: 'search-svc-2' }).catch((e: unknown) => e)) as Error;
+      const err = (await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(app, 'search-svc-2') }).catch((e: unknown) => e)) as Error;
       expect(err.message).toBe('EKS CreateCluster failed: ResourceLimitExceededException: Cluster limit exceeded for account.');
       expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /clusters/search-svc-2', 'POST /clusters']);
     } finally {
@@ -108,7 +109,7 @@ describe('Route 53 at the wire', () => {
       xml(200, `<GetChangeResponse ${NS}>${changeInfo('PENDING')}</GetChangeResponse>`),
       xml(200, `<GetChangeResponse ${NS}>${changeInfo('INSYNC')}</GetChangeResponse>`),
     ];
-    await expect(dns.pointRecord({ app, target: 'new.elb.eu-west-1.amazonaws.com', progress: () => undefined })).resolves.toEqual({ previous: 'old.elb.eu-west-1.amazonaws.com' });
+    await expect(dns.pointRecord({ record: dnsRecord(app), target: 'new.elb.eu-west-1.amazonaws.com', progress: () => undefined })).resolves.toEqual({ previous: 'old.elb.eu-west-1.amazonaws.com' });
     expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
       'GET /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset?maxitems=5&name=search-svc.example.com',
       'POST /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset',

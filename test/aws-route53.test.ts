@@ -13,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { Route53Dns } from '../deployer/aws/route53-dns.js';
+import { dnsRecord, healthCheck } from '../deployer/specs.js';
 import { SETTINGS, withAws } from './fakes/aws-apps.js';
 
 const r53 = mockClient(Route53Client);
@@ -34,7 +35,7 @@ beforeEach(() => {
 describe('Route53Dns.current', () => {
   it('reads the CNAME at the name', async () => {
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [cname(BLUE), { Name: 'tail.example.com.', Type: 'A' }] });
-    await expect(dns().current({ app })).resolves.toBe(BLUE);
+    await expect(dns().current({ record: dnsRecord(app) })).resolves.toBe(BLUE);
     expect(r53.commandCalls(ListResourceRecordSetsCommand)[0]!.args[0].input).toEqual({ HostedZoneId: 'Z0123456789ABCDEFGHIJ', StartRecordName: NAME, MaxItems: 5 });
   });
 
@@ -42,12 +43,12 @@ describe('Route53Dns.current', () => {
     r53.on(ListResourceRecordSetsCommand).resolves({
       ResourceRecordSets: [{ Name: `${NAME}.`, Type: 'A', AliasTarget: { DNSName: `dualstack.${BLUE}.`, HostedZoneId: 'Z2IFOLAFXWLO4F', EvaluateTargetHealth: false } }],
     });
-    await expect(dns().current({ app })).resolves.toBe(BLUE);
+    await expect(dns().current({ record: dnsRecord(app) })).resolves.toBe(BLUE);
   });
 
   it('is undefined when the next record is another name', async () => {
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [{ Name: 'web.example.com.', Type: 'CNAME', ResourceRecords: [{ Value: 'x' }] }] });
-    await expect(dns().current({ app })).resolves.toBeUndefined();
+    await expect(dns().current({ record: dnsRecord(app) })).resolves.toBeUndefined();
   });
 });
 
@@ -58,7 +59,7 @@ describe('Route53Dns.pointRecord', () => {
     r53.on(GetChangeCommand).resolvesOnce({ ChangeInfo: { Id: '/change/C2682N5HXP0BZ4', Status: 'PENDING', SubmittedAt: new Date() } }).resolves({ ChangeInfo: { Id: '/change/C2682N5HXP0BZ4', Status: 'INSYNC', SubmittedAt: new Date() } });
     const lines: string[] = [];
 
-    await expect(dns().pointRecord({ app, target: GREEN, progress: (m) => void lines.push(m) })).resolves.toEqual({ previous: BLUE });
+    await expect(dns().pointRecord({ record: dnsRecord(app), target: GREEN, progress: (m) => void lines.push(m) })).resolves.toEqual({ previous: BLUE });
 
     expect(r53.commandCalls(ChangeResourceRecordSetsCommand).map((c) => c.args[0].input)).toEqual([
       {
@@ -77,20 +78,20 @@ describe('Route53Dns.pointRecord', () => {
     const alias = { Name: `${NAME}.`, Type: 'A' as const, AliasTarget: { DNSName: `${BLUE}.`, HostedZoneId: 'Z2IFOLAFXWLO4F', EvaluateTargetHealth: false } };
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [alias] });
     r53.on(ChangeResourceRecordSetsCommand).resolves({ ChangeInfo: { Id: '/change/1', Status: 'INSYNC', SubmittedAt: new Date() } });
-    await expect(dns().pointRecord({ app, target: GREEN, progress: () => undefined })).resolves.toEqual({ previous: BLUE });
+    await expect(dns().pointRecord({ record: dnsRecord(app), target: GREEN, progress: () => undefined })).resolves.toEqual({ previous: BLUE });
     expect(r53.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input.ChangeBatch!.Changes!.map((c) => `${c.Action} ${c.ResourceRecordSet!.Type}`)).toEqual(['DELETE A', 'UPSERT CNAME']);
   });
 
   it('does nothing when the record already points there (resumed cutover)', async () => {
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [cname(GREEN)] });
-    await expect(dns().pointRecord({ app, target: GREEN, progress: () => undefined })).resolves.toEqual({ previous: GREEN });
+    await expect(dns().pointRecord({ record: dnsRecord(app), target: GREEN, progress: () => undefined })).resolves.toEqual({ previous: GREEN });
     expect(r53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
   });
 
   it('reports a rejected change with its code', async () => {
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [] });
     r53.on(ChangeResourceRecordSetsCommand).rejects(new InvalidChangeBatch({ message: 'RRSet of type CNAME with DNS name search-svc.example.com. is not permitted', $metadata: {} }));
-    await expect(dns().pointRecord({ app, target: GREEN, progress: () => undefined })).rejects.toThrow(
+    await expect(dns().pointRecord({ record: dnsRecord(app), target: GREEN, progress: () => undefined })).rejects.toThrow(
       'Route53 ChangeResourceRecordSets failed: InvalidChangeBatch: RRSet of type CNAME with DNS name search-svc.example.com. is not permitted',
     );
   });
@@ -99,13 +100,13 @@ describe('Route53Dns.pointRecord', () => {
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [] });
     r53.on(ChangeResourceRecordSetsCommand).resolves({ ChangeInfo: { Id: '/change/9', Status: 'PENDING', SubmittedAt: new Date() } });
     r53.on(GetChangeCommand).resolves({ ChangeInfo: { Id: '/change/9', Status: 'PENDING', SubmittedAt: new Date() } });
-    await expect(dns({ maxWaitSeconds: 0.05 }).pointRecord({ app, target: GREEN, progress: () => undefined })).rejects.toThrow(
+    await expect(dns({ maxWaitSeconds: 0.05 }).pointRecord({ record: dnsRecord(app), target: GREEN, progress: () => undefined })).rejects.toThrow(
       `timed out waiting for Route 53 change /change/9 of ${NAME} to be INSYNC`,
     );
   });
 
   it('needs a hosted zone', async () => {
-    await expect(dns().pointRecord({ app: withAws(searchSvc, { hostedZoneId: '' }), target: GREEN, progress: () => undefined })).rejects.toMatchObject({
+    await expect(dns().pointRecord({ record: dnsRecord(withAws(searchSvc, { hostedZoneId: '' })), target: GREEN, progress: () => undefined })).rejects.toMatchObject({
       code: 'misconfigured',
       message: 'no Route 53 hosted zone configured for search-svc: set aws.hostedZoneId or KUBECONTROL_HOSTED_ZONE_ID',
     });
@@ -113,7 +114,7 @@ describe('Route53Dns.pointRecord', () => {
 
   it("uses the app's own hosted zone over the settings'", async () => {
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [cname(BLUE)] });
-    await dns().current({ app: withAws(searchSvc, { hostedZoneId: '/hostedzone/ZAPPOWN0001' }) });
+    await dns().current({ record: dnsRecord(withAws(searchSvc, { hostedZoneId: '/hostedzone/ZAPPOWN0001' })) });
     expect(r53.commandCalls(ListResourceRecordSetsCommand)[0]!.args[0].input.HostedZoneId).toBe('ZAPPOWN0001');
   });
 });
@@ -140,14 +141,14 @@ describe('Route53Dns.checkHealth', () => {
     answers = [503, 200];
     paths.length = 0;
     const lines: string[] = [];
-    await dns().checkHealth({ app, target, progress: (m) => void lines.push(m) });
+    await dns().checkHealth({ ...healthCheck(app), target, progress: (m) => void lines.push(m) });
     expect(paths).toEqual(['/healthz', '/healthz']);
     expect(lines).toEqual([`health check GET http://${target}/healthz: HTTP 503 Service Unavailable (attempt 1/3)`, `health check GET http://${target}/healthz: 200`]);
   });
 
   it('fails with the last status after its attempts', async () => {
     answers = [500, 500, 502];
-    await expect(dns().checkHealth({ app, target, progress: () => undefined })).rejects.toMatchObject({
+    await expect(dns().checkHealth({ ...healthCheck(app), target, progress: () => undefined })).rejects.toMatchObject({
       code: 'unhealthy',
       message: `health check GET http://${target}/healthz failed after 3 attempts: HTTP 502 Bad Gateway`,
     });
@@ -159,7 +160,7 @@ describe('Route53Dns.checkHealth', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const dead = `127.0.0.1:${(closed.address() as AddressInfo).port}`;
     await new Promise((r) => closed.close(r));
-    await expect(dns().checkHealth({ app, target: dead, progress: () => undefined })).rejects.toThrow(
+    await expect(dns().checkHealth({ ...healthCheck(app), target: dead, progress: () => undefined })).rejects.toThrow(
       `health check GET http://${dead}/healthz failed after 3 attempts: ECONNREFUSED`,
     );
   });
@@ -167,14 +168,14 @@ describe('Route53Dns.checkHealth', () => {
   it('uses the injected fetch and the service port for a load balancer hostname', async () => {
     const urls: string[] = [];
     const web = withAws({ ...searchSvc, service: { ...searchSvc.service, port: 443, healthCheckPath: '/health' } });
-    await dns({ fetch: async (url) => (urls.push(url), { status: 204, statusText: 'No Content' }) }).checkHealth({ app: web, target: GREEN, progress: () => undefined });
+    await dns({ fetch: async (url) => (urls.push(url), { status: 204, statusText: 'No Content' }) }).checkHealth({ ...healthCheck(web), target: GREEN, progress: () => undefined });
     expect(urls).toEqual([`http://${GREEN}:443/health`]);
   });
 
   it('stops when the step is cancelled', async () => {
     const c = new AbortController();
     const check = dns({ healthRetry: { attempts: 5, minMs: 60_000 }, fetch: async () => ({ status: 503, statusText: '' }) }).checkHealth({
-      app,
+      ...healthCheck(app),
       target: GREEN,
       progress: () => c.abort(new Error('cutover cancelled')),
       signal: c.signal,

@@ -2,7 +2,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { placeKubeApp, placement } from '../deployer/aws/placement.js';
+import { placement, withRegion } from '../deployer/aws/placement.js';
+import { placementOf } from '../deployer/specs.js';
 import { loadAwsSettings } from '../deployer/aws/settings.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import { ACCOUNT_ID, AWS_ENV, REGISTRY, SETTINGS, awsSettings, withAws } from './fakes/aws-apps.js';
@@ -87,7 +88,7 @@ describe('loadAwsSettings', () => {
 
 describe('placement', () => {
   it("is the app's own value, else the settings'", () => {
-    expect(placement(searchSvc, SETTINGS)).toEqual({
+    expect(placement(placementOf(searchSvc), SETTINGS)).toEqual({
       region: 'eu-west-1',
       subnetIds: SETTINGS.subnetIds,
       securityGroupIds: ['sg-0123abcd'],
@@ -101,7 +102,7 @@ describe('placement', () => {
       buildCommand: [],
     });
     const own = withAws(searchSvc, { region: 'us-east-1', subnetIds: ['subnet-9'], buildCommand: ['make'] });
-    expect(placement(own, awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }))).toMatchObject({
+    expect(placement(placementOf(own), awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }))).toMatchObject({
       region: 'us-east-1',
       subnetIds: ['subnet-9'],
       builder: 'command',
@@ -110,10 +111,17 @@ describe('placement', () => {
     });
   });
 
-  it('places a KubeApp as the aws provider runs it, idempotently', () => {
-    const placed = placeKubeApp(searchSvc, awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }));
-    expect(placed.aws).toMatchObject({ region: 'eu-west-1', builder: 'codebuild', codeBuildProject: 'all-apps', ecrRegistry: REGISTRY, defaulted: { region: false, builder: false } });
-    expect(placeKubeApp(placed, SETTINGS).aws).toEqual(placed.aws);
+  it("resolves the builder from the settings when the app names none (a KubeApp-level default is not the app's choice)", () => {
+    expect(placementOf(searchSvc)).toBeUndefined();
+    expect(placement(placementOf(searchSvc), awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }))).toMatchObject({ builder: 'codebuild', codeBuildProject: 'all-apps' });
+    expect(placement(placementOf(withAws(searchSvc, { builder: 'none' })), awsSettings({ KUBECONTROL_CODEBUILD_PROJECT: 'all-apps' }))).toMatchObject({ builder: 'none' });
+  });
+
+  it('fills in the region for the Kubernetes adapter, idempotently', () => {
+    const placed = withRegion(placementOf(searchSvc), SETTINGS);
+    expect(placed).toEqual({ region: 'eu-west-1' });
+    expect(withRegion(placed, awsSettings({ AWS_REGION: 'us-west-2' }))).toEqual(placed);
+    expect(withRegion(placementOf(withAws(searchSvc, { region: 'ap-south-1' })), SETTINGS)).toEqual({ region: 'ap-south-1' });
     expect(searchSvc.aws.region).toBe('us-east-1');
   });
 });

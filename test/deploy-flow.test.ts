@@ -7,6 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { DeployView } from '../commands/results.js';
 import { ManualClock } from '../deployer/clock.js';
+import { clusterRef, dnsRecord } from '../deployer/specs.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
 const execFileP = promisify(execFile);
@@ -54,7 +55,7 @@ describe('blue/green and rolling deploys', () => {
     expect(await exited).toBe(0);
     const final = JSON.parse(stdout.trim().split('\n').pop()!) as DeployView;
     expect(final).toMatchObject({ id: 1, app: 'search-svc', version: 'v100', strategy: 'blue-green', state: 'succeeded', toCluster: 'search-svc-1' });
-    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(final.endpoint);
+    expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(final.endpoint);
 
     const history = await cli(h, ['history', 'search-svc']);
     expect(history.code).toBe(0);
@@ -76,7 +77,7 @@ describe('blue/green and rolling deploys', () => {
     // Ownership: the first environment retired at cutover and is gone now; deploy #1 itself owed nothing.
     expect(h.k.store.environments.byName('sandbox', 'search-svc-1')!.state).toBe('retired');
     expect(h.k.store.environments.live('search-svc')!.name).toBe(`search-svc-${id}`);
-    expect(await h.k.provider.clusters.describe({ name: 'search-svc-1', app: h.k.apps.get('search-svc')! })).toBeUndefined();
+    expect(await h.k.provider.clusters.describe({ cluster: clusterRef(h.k.apps.get('search-svc')!, 'search-svc-1') })).toBeUndefined();
     expect(undeleted(h, id)).toEqual([`cluster search-svc-${id} (created)`, `nodegroup search-svc-${id}-nodes (created)`]);
   }, 30_000);
 
@@ -102,7 +103,7 @@ describe('blue/green and rolling deploys', () => {
   }, 30_000);
 
   it('reject tears the new cluster down and leaves traffic where it was', async () => {
-    const before = await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! });
+    const before = await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) });
     const { body } = await h.cmd('carol', 'deploy', 'search-svc', 'v103');
     const id = (body as { deploy: DeployView }).deploy.id;
     await h.waitState(id, 'awaiting_approval');
@@ -112,7 +113,7 @@ describe('blue/green and rolling deploys', () => {
     expect(done.error).toBe('rejected by bob: p99 latency doubled');
     expect(done.cleanup).toBe('done');
     expect(undeleted(h, id)).toEqual([]);
-    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(before);
+    expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(before);
     // A second decision changes nothing and says why.
     const again = await h.cmd('alice', 'approve', String(id));
     expect(again.status).toBe(409);
@@ -129,6 +130,10 @@ describe('blue/green and rolling deploys', () => {
     expect(plan.create.join('\n')).toMatch(/EKS cluster search-svc-<deploy id>[\s\S]*node group: 3 \(min 3, max 12\) × m6i\.large\/m6i\.xlarge, ON_DEMAND, amd64/);
     expect(plan.change[0]).toMatch(/DNS search-svc\.example\.com: .*elb\.sandbox\.local → the new cluster's load balancer/);
     expect(plan.delete[0]).toMatch(/cluster search-svc-\d+ \(v101, ACTIVE\)/);
+    // The sandbox describes its own plan: every line says it is simulated; when a change happens is the plan's.
+    expect([...plan.build, ...plan.create, ...plan.change, ...plan.delete].every((line) => line.startsWith('[sandbox] '))).toBe(true);
+    expect(plan.change[0]).toMatch(/, after approval by one of /);
+    expect(plan.delete[0]).toMatch(/, after a .+ drain$/);
     expect(h.k.store.deploys.history('search-svc', 100).length).toBe(deploysBefore);
     expect(h.k.store.sandbox.list('cluster').length).toBe(clustersBefore);
     expect(h.k.store.sandbox.get('image', 'search-svc:v999')).toBeUndefined();

@@ -1,4 +1,4 @@
-/** The Kubernetes objects rendered from the example KubeApps: snapshots plus the facts that matter. */
+/** The Kubernetes objects rendered from the example KubeApps' workload specs: snapshots plus the facts that matter. */
 import { describe, expect, it } from '@jest/globals';
 import type { V1Container } from '@kubernetes/client-node';
 import { defineKubeApp, type KubeApp } from '../kubeapps/index.js';
@@ -6,10 +6,12 @@ import cacheWorker from '../kubeapps/cache-worker.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import webFrontend from '../kubeapps/web-frontend.js';
 import { renderManifests } from '../deployer/kube/manifests.js';
+import { workloadSpec } from '../deployer/specs.js';
 
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+// The app as the ports see it (deployer/specs.ts), rendered with an ECR-like registry.
 const render = (app: KubeApp, version = '2.0.1') =>
-  renderManifests(app, { version, imageUri: (tag) => `${REGISTRY}/${app.image.repository}:${tag}`, installation: 'inst-a1' });
+  renderManifests(workloadSpec(app, version), { imageUri: (image) => `${REGISTRY}/${image.repository}:${image.tag}`, installation: 'inst-a1' });
 const containers = (app: KubeApp): V1Container[] => render(app).deployment.spec!.template.spec!.containers;
 
 describe('renderManifests', () => {

@@ -11,6 +11,7 @@ import cacheWorker from '../kubeapps/cache-worker.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import { InfraError } from '../deployer/errors.js';
 import { KubeWorkloads, type KubeConfigSource, type KubeWorkloadsOptions } from '../deployer/kube/kube-workloads.js';
+import type { ImageRef, PlacementOverrides } from '../deployer/ports.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep, type TestStep } from './fakes/aws-step-context.js';
 
@@ -39,7 +40,7 @@ function kubeConfig(cluster: string, token: string): KubeConfig {
 
 const source = (): KubeConfigSource => ({ kubeConfigFor: async (cluster) => kubeConfig(cluster, 'test-token') });
 // Only imageUri is used: the ECR naming, without the AWS adapter (and its clients).
-const registry = { imageUri: ({ app, tag }: { app: KubeApp; tag: string }): string => `${app.aws.ecrRegistry}/${app.image.repository}:${tag}` };
+const registry = { imageUri: ({ image, placement }: { image: ImageRef; placement?: PlacementOverrides }): string => `${placement?.ecrRegistry}/${image.repository}:${image.tag}` };
 const workloads = (extra: Partial<KubeWorkloadsOptions> = {}): KubeWorkloads =>
   new KubeWorkloads({ source: source(), registry, installation: INSTALLATION, rewatchDelayMs: 5, ...extra });
 
@@ -62,7 +63,7 @@ afterEach(async () => {
 describe('KubeWorkloads.deploy', () => {
   it('applies namespace, deployment and service server-side and returns the load balancer hostname once healthy', async () => {
     const s = step(search);
-    const { endpoint } = await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER });
+    const { endpoint } = await workloads().deploy(s.deployTo(CLUSTER));
 
     expect(endpoint).toBe(fake.behaviour.loadBalancerHostname);
     // A new namespace is created (a create fails on an existing one: nothing is taken over by accident).
@@ -105,7 +106,7 @@ describe('KubeWorkloads.deploy', () => {
   it('fails with the progress deadline when the rollout never becomes healthy', async () => {
     fake.behaviour.rollout = 'deadline';
     const s = step(search);
-    const err = await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER }).catch((e: unknown) => e);
+    const err = await workloads().deploy(s.deployTo(CLUSTER)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InfraError);
     expect(err).toMatchObject({
       code: 'unhealthy',
@@ -116,7 +117,7 @@ describe('KubeWorkloads.deploy', () => {
   it('names the pods in CrashLoopBackOff, without waiting for the progress deadline', async () => {
     fake.behaviour.rollout = 'crashloop';
     const s = step(search);
-    const err = (await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER }).catch((e: unknown) => e)) as Error;
+    const err = (await workloads().deploy(s.deployTo(CLUSTER)).catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ code: 'unhealthy' });
     expect(err.message).toMatch(/^rollout of search-svc did not become healthy: /);
     expect(err.message).toContain('pod/search-svc-1-0 container api: CrashLoopBackOff (5 restarts, last exit 1 Error)');
@@ -126,7 +127,7 @@ describe('KubeWorkloads.deploy', () => {
     fake.behaviour.rollout = 'crashloop-deadline';
     fake.behaviour.crashRestarts = 1;
     const s = step(search);
-    await expect(workloads().deploy({ ctx: s.ctx, cluster: CLUSTER })).rejects.toThrow(
+    await expect(workloads().deploy(s.deployTo(CLUSTER))).rejects.toThrow(
       /ProgressDeadlineExceeded: .*; pod\/search-svc-1-0 container api: CrashLoopBackOff \(1 restarts, last exit 1 Error\)/,
     );
   });
@@ -134,7 +135,7 @@ describe('KubeWorkloads.deploy', () => {
   it('stops watching when the step is cancelled', async () => {
     fake.behaviour.rollout = 'pending';
     const s = step(search);
-    const deploying = workloads().deploy({ ctx: s.ctx, cluster: CLUSTER });
+    const deploying = workloads().deploy(s.deployTo(CLUSTER));
     // Cancel once the rollout is being watched.
     await until(() => fake.openWatches >= 2);
     s.controller.abort(new Error('step timed out after 20m'));
@@ -145,7 +146,7 @@ describe('KubeWorkloads.deploy', () => {
   it('watches again when the API server closes a watch', async () => {
     fake.behaviour.closeWatchesAfterInitial = true;
     const s = step(search);
-    const { endpoint } = await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER });
+    const { endpoint } = await workloads().deploy(s.deployTo(CLUSTER));
     expect(endpoint).toBe(fake.behaviour.loadBalancerHostname);
   });
 
@@ -153,7 +154,7 @@ describe('KubeWorkloads.deploy', () => {
     const host = fake.behaviour.loadBalancerHostname!;
     fake.behaviour.loadBalancerHostname = undefined;
     const s = step(search);
-    const deploying = workloads().deploy({ ctx: s.ctx, cluster: CLUSTER });
+    const deploying = workloads().deploy(s.deployTo(CLUSTER));
     await until(() => s.lines.some((l) => l.startsWith('waiting for the load balancer')));
     const svc = fake.get('services', 'search-svc', 'search-svc')!;
     fake.put('services', { ...svc, status: { loadBalancer: { ingress: [{ hostname: host }] } } });
@@ -177,14 +178,14 @@ describe('KubeWorkloads.deploy', () => {
       rewatchDelayMs: 5,
     });
     const s = step(search);
-    await expect(w.deploy({ ctx: s.ctx, cluster: CLUSTER })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+    await expect(w.deploy(s.deployTo(CLUSTER))).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
     expect(forgotten).toEqual([CLUSTER]);
   });
 
   it('surfaces API errors with their status and message', async () => {
     fake.behaviour.acceptToken = () => false;
     const s = step(search);
-    await expect(workloads().deploy({ ctx: s.ctx, cluster: CLUSTER })).rejects.toMatchObject({
+    await expect(workloads().deploy(s.deployTo(CLUSTER))).rejects.toMatchObject({
       code: 'provider_failed',
       message: expect.stringMatching(/^Kubernetes read Namespace search-svc failed: HTTP 401: Unauthorized/),
     });
@@ -194,9 +195,9 @@ describe('KubeWorkloads.deploy', () => {
 describe('KubeWorkloads and the installation', () => {
   it('adopts its own namespace when a resumed step deploys again', async () => {
     const first = step(search);
-    await workloads().deploy({ ctx: first.ctx, cluster: CLUSTER });
+    await workloads().deploy(first.deployTo(CLUSTER));
     const again = step(search);
-    await expect(workloads().deploy({ ctx: again.ctx, cluster: CLUSTER })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+    await expect(workloads().deploy(again.deployTo(CLUSTER))).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
     // Adopted by a conditional apply, not created twice.
     const nsWrites = fake.requests.filter((r) => /^\/api\/v1\/namespaces(\/[^/]+)?$/.test(r.path) && r.method !== 'GET');
     expect(nsWrites.map((r) => r.method)).toEqual(['POST', 'PATCH']);
@@ -209,7 +210,7 @@ describe('KubeWorkloads and the installation', () => {
   ])('does not adopt a namespace of %s: not_owned, untouched, no ledger row', async (_who, labels, message) => {
     const seeded = fake.put('namespaces', { metadata: { name: 'search-svc', labels }, status: { phase: 'Active' } });
     const s = step(search);
-    const err = await workloads().deploy({ ctx: s.ctx, cluster: CLUSTER }).catch((e: unknown) => e);
+    const err = await workloads().deploy(s.deployTo(CLUSTER)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InfraError);
     expect(err).toMatchObject({ code: 'not_owned', message: expect.stringContaining(message) });
     expect(fake.get('namespaces', undefined, 'search-svc')).toEqual(seeded);
@@ -219,10 +220,10 @@ describe('KubeWorkloads and the installation', () => {
 
   it("does not roll another installation's deployment", async () => {
     const first = step(search);
-    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy({ ctx: first.ctx, cluster: CLUSTER });
+    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy(first.deployTo(CLUSTER));
     const before = fake.get('deployments', 'search-svc', 'search-svc');
     const s = step(search, '1.5.0');
-    await expect(workloads().updateImages({ ctx: s.ctx, cluster: CLUSTER })).rejects.toMatchObject({
+    await expect(workloads().updateImages(s.updateOn(CLUSTER))).rejects.toMatchObject({
       code: 'not_owned',
       message: 'namespace search-svc exists but belongs to another kubecontrol installation (inst-b2); not changing it',
     });
@@ -231,7 +232,7 @@ describe('KubeWorkloads and the installation', () => {
 
   it('says not_found when there is nothing to update', async () => {
     const s = step(search, '1.5.0');
-    await expect(workloads().updateImages({ ctx: s.ctx, cluster: CLUSTER })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(workloads().updateImages(s.updateOn(CLUSTER))).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('refuses an installation id that cannot be a label value, at construction', () => {
@@ -244,10 +245,10 @@ describe('KubeWorkloads and the installation', () => {
 describe('KubeWorkloads.updateImages', () => {
   it('patches only the app containers to the new version and waits for the new generation', async () => {
     const first = step(search, '1.4.2');
-    await workloads().deploy({ ctx: first.ctx, cluster: CLUSTER });
+    await workloads().deploy(first.deployTo(CLUSTER));
     const before = fake.get('deployments', 'search-svc', 'search-svc')!;
     const s = step(search, '1.5.0');
-    await expect(workloads().updateImages({ ctx: s.ctx, cluster: CLUSTER })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+    await expect(workloads().updateImages(s.updateOn(CLUSTER))).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
 
     const patch = fake.requests.filter((r) => r.method === 'PATCH').at(-1)!;
     expect(patch.headers['content-type']).toBe('application/strategic-merge-patch+json');
@@ -269,10 +270,10 @@ describe('KubeWorkloads.updateImages', () => {
 
   it('fails the same way when the new version crashes', async () => {
     const first = step(search, '1.4.2');
-    await workloads().deploy({ ctx: first.ctx, cluster: CLUSTER });
+    await workloads().deploy(first.deployTo(CLUSTER));
     fake.behaviour.rollout = 'crashloop';
     const s = step(search, '1.5.0');
-    await expect(workloads().updateImages({ ctx: s.ctx, cluster: CLUSTER })).rejects.toThrow(/CrashLoopBackOff/);
+    await expect(workloads().updateImages(s.updateOn(CLUSTER))).rejects.toThrow(/CrashLoopBackOff/);
   });
 });
 
@@ -280,11 +281,11 @@ describe('KubeWorkloads.deleteNamespace', () => {
   it('goes on with a warning when the namespace stays Terminating', async () => {
     const app = withRegistry(cacheWorker);
     const s = step(app);
-    await workloads().deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
+    await workloads().deploy(s.deployTo('cache-worker-7'));
     fake.behaviour.namespacesStuckTerminating = true;
     const lines: string[] = [];
     const w = workloads({ namespaceDeleteTimeoutMs: 30 });
-    await w.deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await w.deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
     expect(lines.at(-1)).toBe(
       'namespace cache-worker on cache-worker-7 is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)',
     );
@@ -293,22 +294,22 @@ describe('KubeWorkloads.deleteNamespace', () => {
   it('deletes the namespace with its service and waits until it is gone', async () => {
     const app = withRegistry(cacheWorker);
     const s = step(app);
-    await workloads().deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
+    await workloads().deploy(s.deployTo('cache-worker-7'));
     const lines: string[] = [];
-    await workloads().deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await workloads().deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
     expect(fake.get('namespaces', undefined, 'cache-worker')).toBeUndefined();
     expect(fake.get('services', 'cache-worker', 'cache-worker')).toBeUndefined();
     expect(lines).toEqual(['deleting namespace cache-worker on cache-worker-7', 'namespace cache-worker deleted']);
     // Again: already gone is fine.
-    await workloads().deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await workloads().deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
     expect(lines.at(-1)).toBe('namespace cache-worker is already gone');
   });
 
   it("leaves another installation's namespace alone (not_owned)", async () => {
     const app = withRegistry(cacheWorker);
     const s = step(app);
-    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
-    await expect(workloads().deleteNamespace({ cluster: 'cache-worker-7', app, progress: () => {}, signal: s.controller.signal })).rejects.toMatchObject({
+    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy(s.deployTo('cache-worker-7'));
+    await expect(workloads().deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: () => {}, signal: s.controller.signal })).rejects.toMatchObject({
       code: 'not_owned',
       message: 'namespace cache-worker exists but belongs to another kubecontrol installation (inst-b2); not deleting it',
     });
@@ -319,12 +320,12 @@ describe('KubeWorkloads.deleteNamespace', () => {
   it('waits for a namespace that is already Terminating instead of deleting it again', async () => {
     const app = withRegistry(cacheWorker);
     const s = step(app);
-    await workloads().deploy({ ctx: s.ctx, cluster: 'cache-worker-7' });
+    await workloads().deploy(s.deployTo('cache-worker-7'));
     fake.behaviour.namespacesStuckTerminating = true;
     const lines: string[] = [];
-    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
     // The second teardown finds it Terminating: no second DELETE (the API server would answer 409).
-    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: 'cache-worker-7', app, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
     expect(fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith('deleting namespace'))).toHaveLength(2);
   });

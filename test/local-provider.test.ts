@@ -24,7 +24,9 @@ import {
   type LocalSettings,
 } from '../deployer/local/index.js';
 import type { Provider, StepContext } from '../deployer/ports.js';
+import { appImages, clusterRef, clusterSpec, dnsRecord, healthCheck, imageRef, repositorySpec, workloadSpec } from '../deployer/specs.js';
 import { Store, type StepName } from '../store/index.js';
+import { imageOf } from './fakes/aws-apps.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { LocalApiFront } from './fakes/local-apiserver.js';
 import { startHarness } from './helpers/harness.js';
@@ -74,7 +76,7 @@ function step(app: KubeApp = searchSvc, opts: { version?: string; step?: StepNam
   controllers.push(controller);
   const ctx: StepContext = {
     deployId: id,
-    app,
+    app: app.name,
     version,
     step: opts.step ?? 'provision',
     progress: (m) => void lines.push(m),
@@ -95,7 +97,7 @@ describe('createLocalProvider', () => {
     expect(p.name).toBe('local');
     expect(p.label).toBe('local (kubeconfig context kind-kubecontrol)');
     expect(p.timeouts).toEqual({ build: 1_800_000, provision: 300_000, deploy: 600_000, cutover: 300_000, teardown: 600_000 });
-    expect(p.drainMs(searchSvc)).toBe(10_000);
+    expect(p.drainMs({ record: dnsRecord(searchSvc) })).toBe(10_000);
   });
 
   it.each([
@@ -213,7 +215,7 @@ describe('NamespaceClusters', () => {
   it('records the namespace in the ledger, then creates it with kubecontrol labels', async () => {
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
-    const info = await provider().clusters.provision({ ctx: s.ctx, clusterName: name });
+    const info = await provider().clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, name) });
 
     expect(info).toEqual({ name, status: 'Active', endpoint: front.url });
     expect(labelsOf(name)).toEqual({
@@ -236,19 +238,19 @@ describe('NamespaceClusters', () => {
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
     const p = provider();
-    await p.clusters.provision({ ctx: s.ctx, clusterName: name });
-    await p.clusters.provision({ ctx: s.ctx, clusterName: name });
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, name) });
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, name) });
     expect(ledgerOf(s)).toEqual([['local', 'namespace', name, 'created']]);
     expect(s.lines[1]).toBe(`adopted namespace ${name} on context kind-kubecontrol`);
-    await expect(p.clusters.describe({ name, app: searchSvc })).resolves.toMatchObject({ name, status: 'Active' });
-    await expect(p.clusters.describe({ name: 'nope', app: searchSvc })).resolves.toBeUndefined();
+    await expect(p.clusters.describe({ cluster: clusterRef(searchSvc, name) })).resolves.toMatchObject({ name, status: 'Active' });
+    await expect(p.clusters.describe({ cluster: clusterRef(searchSvc, 'nope') })).resolves.toBeUndefined();
   });
 
   it('refuses a namespace of the same name that kubecontrol does not manage, without a ledger row', async () => {
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
     fake.put('namespaces', { metadata: { name, labels: { team: 'search' } } });
-    await expect(provider().clusters.provision({ ctx: s.ctx, clusterName: name })).rejects.toMatchObject({
+    await expect(provider().clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, name) })).rejects.toMatchObject({
       code: 'not_owned',
       message: `namespace ${name} exists but carries no kubecontrol/installation label (not created by this kubecontrol installation); not adopting it (if it is this installation's, label it kubecontrol/installation=${INSTALLATION.id})`,
     });
@@ -260,7 +262,7 @@ describe('NamespaceClusters', () => {
     const name = `search-svc-${s.ctx.deployId}`;
     const labels = { 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/installation': INSTALLATION.id, 'kubecontrol/app': 'search-svc' };
     fake.put('namespaces', { metadata: { name, labels, deletionTimestamp: new Date().toISOString() }, status: { phase: 'Terminating' } });
-    await expect(provider().clusters.provision({ ctx: s.ctx, clusterName: name })).rejects.toMatchObject({
+    await expect(provider().clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, name) })).rejects.toMatchObject({
       message: `namespace ${name} is still being deleted (Terminating); deploy again once it is gone`,
     });
     expect(ledgerOf(s)).toEqual([]);
@@ -270,13 +272,13 @@ describe('NamespaceClusters', () => {
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
     const p = provider();
-    await p.clusters.provision({ ctx: s.ctx, clusterName: name });
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, name) });
     const row = s.store.resources.forDeploy(s.ctx.deployId)[0]!;
     const lines: string[] = [];
-    await p.clusters.destroy({ resource: row, app: searchSvc, progress: (m) => void lines.push(m) });
+    await p.clusters.destroy({ resource: row, progress: (m) => void lines.push(m) });
     expect(fake.get('namespaces', undefined, name)).toBeUndefined();
     expect(lines).toEqual([`deleting namespace ${name}`, `namespace ${name} deleted`]);
-    await p.clusters.destroy({ resource: row, app: searchSvc, progress: (m) => void lines.push(m) });
+    await p.clusters.destroy({ resource: row, progress: (m) => void lines.push(m) });
     expect(lines[2]).toBe(`namespace ${name} is already gone`);
   });
 
@@ -285,9 +287,9 @@ describe('NamespaceClusters', () => {
     const s = step();
     const name = `search-svc-${s.ctx.deployId}`;
     const clusters = new NamespaceClusters({ kubeConfig: front.kubeConfig(), installation: INSTALLATION, rewatchDelayMs: 5, namespaceDeleteTimeoutMs: 50 });
-    await clusters.provision({ ctx: s.ctx, clusterName: name });
+    await clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, name) });
     const row = s.store.resources.forDeploy(s.ctx.deployId)[0]!;
-    await expect(clusters.destroy({ resource: row, app: searchSvc, progress: () => {} })).rejects.toMatchObject({
+    await expect(clusters.destroy({ resource: row, progress: () => {} })).rejects.toMatchObject({
       code: 'timed_out',
       message: `namespace ${name} is still terminating after 50ms (a finalizer nobody removes?)`,
     });
@@ -297,10 +299,10 @@ describe('NamespaceClusters', () => {
     const p = provider();
     const a = step();
     const b = step(searchSvc);
-    await p.clusters.provision({ ctx: a.ctx, clusterName: 'search-svc-7' });
-    await p.clusters.provision({ ctx: { ...b.ctx, deployId: 8 }, clusterName: 'search-svc-8' });
+    await p.clusters.provision({ ctx: a.ctx, cluster: clusterSpec(searchSvc, 'search-svc-7') });
+    await p.clusters.provision({ ctx: { ...b.ctx, deployId: 8 }, cluster: clusterSpec(searchSvc, 'search-svc-8') });
     fake.put('namespaces', { metadata: { name: 'default' } });
-    await p.dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-7.svc.cluster.local', progress: () => {} });
+    await p.dns.pointRecord({ record: dnsRecord(searchSvc), target: 'search-svc.search-svc-7.svc.cluster.local', progress: () => {} });
     const tagged = await p.clusters.listTagged({});
     expect(tagged.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
       { kind: 'namespace', name: 'search-svc-7', app: 'search-svc', deployId: a.ctx.deployId },
@@ -318,19 +320,19 @@ describe('two installations on one cluster', () => {
     const mine = step();
     const theirs = step();
     const name = 'search-svc-1';
-    await second().clusters.provision({ ctx: { ...theirs.ctx, deployId: 1 }, clusterName: name });
+    await second().clusters.provision({ ctx: { ...theirs.ctx, deployId: 1 }, cluster: clusterSpec(searchSvc, name) });
     const before = fake.get('namespaces', undefined, name);
     const writes = fake.requests.filter((r) => r.method !== 'GET').length;
 
     const p = provider();
-    const err = await p.clusters.provision({ ctx: { ...mine.ctx, deployId: 1 }, clusterName: name }).catch((e: unknown) => e);
+    const err = await p.clusters.provision({ ctx: { ...mine.ctx, deployId: 1 }, cluster: clusterSpec(searchSvc, name) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InfraError);
     expect(err).toMatchObject({ code: 'not_owned', message: `namespace ${name} exists but belongs to another kubecontrol installation (${OTHER.id}); not adopting it` });
     expect(ledgerOf(mine)).toEqual([]);
 
     // A ledger row naming it (e.g. from before a restart) does not get it deleted either.
     const row = mine.store.resources.intend({ deployId: mine.ctx.deployId, app: 'search-svc', provider: 'local', kind: 'namespace', name, data: { namespace: name } });
-    await expect(p.clusters.destroy({ resource: row, app: searchSvc, progress: () => {} })).rejects.toMatchObject({
+    await expect(p.clusters.destroy({ resource: row, progress: () => {} })).rejects.toMatchObject({
       code: 'not_owned',
       message: `namespace ${name} exists but belongs to another kubecontrol installation (${OTHER.id}); not deleting it`,
     });
@@ -346,25 +348,25 @@ describe('two installations on one cluster', () => {
 
   it("does not deploy into the other installation's namespace", async () => {
     const theirs = step(searchSvc, { step: 'deploy' });
-    await second().clusters.provision({ ctx: { ...theirs.ctx, deployId: 1 }, clusterName: 'search-svc-1' });
+    await second().clusters.provision({ ctx: { ...theirs.ctx, deployId: 1 }, cluster: clusterSpec(searchSvc, 'search-svc-1') });
     const mine = step(searchSvc, { step: 'deploy' });
-    await expect(provider().workloads.deploy({ ctx: mine.ctx, cluster: 'search-svc-1' })).rejects.toMatchObject({ code: 'not_owned' });
+    await expect(provider().workloads.deploy({ ctx: mine.ctx, cluster: clusterRef(searchSvc, 'search-svc-1'), workload: workloadSpec(searchSvc, mine.ctx.version) })).rejects.toMatchObject({ code: 'not_owned' });
     expect(fake.get('deployments', 'search-svc-1', 'search-svc')).toBeUndefined();
   });
 
   it("does not switch the other installation's routing Service, and does not call it its record", async () => {
-    await second().dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-1.svc.cluster.local', progress: () => {} });
+    await second().dns.pointRecord({ record: dnsRecord(searchSvc), target: 'search-svc.search-svc-1.svc.cluster.local', progress: () => {} });
     const before = fake.get('services', 'kubecontrol', 'search-svc');
     expect(before!.metadata.labels).toMatchObject({ 'kubecontrol/installation': OTHER.id });
 
     const p = provider();
-    await expect(p.dns.current({ app: searchSvc })).resolves.toBeUndefined();
-    await expect(p.dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-2.svc.cluster.local', progress: () => {} })).rejects.toMatchObject({
+    await expect(p.dns.current({ record: dnsRecord(searchSvc) })).resolves.toBeUndefined();
+    await expect(p.dns.pointRecord({ record: dnsRecord(searchSvc), target: 'search-svc.search-svc-2.svc.cluster.local', progress: () => {} })).rejects.toMatchObject({
       code: 'not_owned',
       message: `service kubecontrol/search-svc exists but belongs to another kubecontrol installation (${OTHER.id}); not switching it`,
     });
     expect(fake.get('services', 'kubecontrol', 'search-svc')).toEqual(before);
-    await expect(second().dns.current({ app: searchSvc })).resolves.toBe('search-svc.search-svc-1.svc.cluster.local');
+    await expect(second().dns.current({ record: dnsRecord(searchSvc) })).resolves.toBe('search-svc.search-svc-1.svc.cluster.local');
   });
 });
 
@@ -373,8 +375,8 @@ describe('workloads on the local cluster', () => {
     const s = step(searchSvc, { step: 'deploy' });
     const ns = `search-svc-${s.ctx.deployId}`;
     const p = provider({ settings: { ...NO_SETTINGS, registryPrefix: 'localhost:5001' } });
-    await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
-    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: ns });
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, ns) });
+    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: clusterRef(searchSvc, ns), workload: workloadSpec(searchSvc, s.ctx.version) });
 
     expect(endpoint).toBe(`search-svc.${ns}.svc.cluster.local`);
     // Provision created the namespace; the deploy adopts it (it is this installation's) and applies into it.
@@ -406,8 +408,8 @@ describe('workloads on the local cluster', () => {
     const s = step(searchSvc, { step: 'deploy' });
     const ns = `search-svc-${s.ctx.deployId}`;
     const p = provider();
-    await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
-    await expect(p.workloads.deploy({ ctx: s.ctx, cluster: ns })).rejects.toMatchObject({
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, ns) });
+    await expect(p.workloads.deploy({ ctx: s.ctx, cluster: clusterRef(searchSvc, ns), workload: workloadSpec(searchSvc, s.ctx.version) })).rejects.toMatchObject({
       code: 'unhealthy',
       message: `rollout of search-svc did not become healthy: pod/search-svc-1-0 container api: CrashLoopBackOff (5 restarts, last exit 1 Error)`,
     });
@@ -417,10 +419,10 @@ describe('workloads on the local cluster', () => {
     const s = step(searchSvc, { step: 'deploy' });
     const ns = `search-svc-${s.ctx.deployId}`;
     const p = provider();
-    await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
-    await p.workloads.deploy({ ctx: s.ctx, cluster: ns });
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, ns) });
+    await p.workloads.deploy({ ctx: s.ctx, cluster: clusterRef(searchSvc, ns), workload: workloadSpec(searchSvc, s.ctx.version) });
     const next = { ...s.ctx, version: '1.5.0' };
-    await expect(p.workloads.updateImages({ ctx: next, cluster: ns })).resolves.toEqual({ endpoint: `search-svc.${ns}.svc.cluster.local` });
+    await expect(p.workloads.updateImages({ ctx: next, cluster: clusterRef(searchSvc, ns), images: appImages(searchSvc, next.version) })).resolves.toEqual({ endpoint: `search-svc.${ns}.svc.cluster.local` });
     const dep = fake.get('deployments', ns, 'search-svc')!;
     expect((dep.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]!.image).toBe('search-svc:1.5.0');
   });
@@ -431,9 +433,9 @@ describe('ExternalNameDns', () => {
     const p = provider();
     const lines: string[] = [];
     const progress = (m: string): void => void lines.push(m);
-    await expect(p.dns.current({ app: searchSvc })).resolves.toBeUndefined();
+    await expect(p.dns.current({ record: dnsRecord(searchSvc) })).resolves.toBeUndefined();
 
-    await expect(p.dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-1.svc.cluster.local', progress })).resolves.toEqual({ previous: undefined });
+    await expect(p.dns.pointRecord({ record: dnsRecord(searchSvc), target: 'search-svc.search-svc-1.svc.cluster.local', progress })).resolves.toEqual({ previous: undefined });
     expect(labelsOf('kubecontrol')).toEqual({ 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/role': 'routing' });
     expect(fake.get('services', 'kubecontrol', 'search-svc')!.metadata.labels).toMatchObject({ 'kubecontrol/installation': INSTALLATION.id });
     expect(fake.get('services', 'kubecontrol', 'search-svc')!.spec).toEqual({
@@ -442,11 +444,11 @@ describe('ExternalNameDns', () => {
       ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
     });
 
-    await expect(p.dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-2.svc.cluster.local', progress })).resolves.toEqual({
+    await expect(p.dns.pointRecord({ record: dnsRecord(searchSvc), target: 'search-svc.search-svc-2.svc.cluster.local', progress })).resolves.toEqual({
       previous: 'search-svc.search-svc-1.svc.cluster.local',
     });
-    await expect(p.dns.current({ app: searchSvc })).resolves.toBe('search-svc.search-svc-2.svc.cluster.local');
-    await expect(p.dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-2.svc.cluster.local', progress })).resolves.toEqual({
+    await expect(p.dns.current({ record: dnsRecord(searchSvc) })).resolves.toBe('search-svc.search-svc-2.svc.cluster.local');
+    await expect(p.dns.pointRecord({ record: dnsRecord(searchSvc), target: 'search-svc.search-svc-2.svc.cluster.local', progress })).resolves.toEqual({
       previous: 'search-svc.search-svc-2.svc.cluster.local',
     });
     expect(lines).toEqual([
@@ -459,7 +461,7 @@ describe('ExternalNameDns', () => {
   it('does not take over a Service of the same name that is not its ExternalName', async () => {
     fake.put('namespaces', { metadata: { name: 'kubecontrol' } });
     fake.put('services', { metadata: { name: 'search-svc', namespace: 'kubecontrol' }, spec: { type: 'ClusterIP' } });
-    await expect(provider().dns.pointRecord({ app: searchSvc, target: 'search-svc.search-svc-1.svc.cluster.local', progress: () => {} })).rejects.toMatchObject({
+    await expect(provider().dns.pointRecord({ record: dnsRecord(searchSvc), target: 'search-svc.search-svc-1.svc.cluster.local', progress: () => {} })).rejects.toMatchObject({
       code: 'not_owned',
       message: 'service kubecontrol/search-svc exists and is not a kubecontrol ExternalName service (type ClusterIP); delete or rename it first',
     });
@@ -469,10 +471,10 @@ describe('ExternalNameDns', () => {
     const s = step(searchSvc, { step: 'deploy' });
     const ns = `search-svc-${s.ctx.deployId}`;
     const p = provider();
-    await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
-    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: ns });
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, ns) });
+    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: clusterRef(searchSvc, ns), workload: workloadSpec(searchSvc, s.ctx.version) });
     const lines: string[] = [];
-    await p.dns.checkHealth({ app: searchSvc, target: endpoint, progress: (m) => void lines.push(m) });
+    await p.dns.checkHealth({ ...healthCheck(searchSvc), target: endpoint, progress: (m) => void lines.push(m) });
     expect(front.proxied).toEqual([{ namespace: ns, service: 'search-svc', port: '80', path: '/healthz', authorization: 'Bearer local-token' }]);
     expect(lines).toEqual([`health check GET ${endpoint}:80/healthz (via the API server's service proxy): 200`]);
   });
@@ -481,20 +483,20 @@ describe('ExternalNameDns', () => {
     const s = step(searchSvc, { step: 'deploy' });
     const ns = `search-svc-${s.ctx.deployId}`;
     const p = provider();
-    await p.clusters.provision({ ctx: s.ctx, clusterName: ns });
-    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: ns });
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, ns) });
+    const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: clusterRef(searchSvc, ns), workload: workloadSpec(searchSvc, s.ctx.version) });
     front.health = () => ({ status: 500, body: 'index not loaded\nstack...' });
-    await expect(p.dns.checkHealth({ app: searchSvc, target: endpoint, progress: () => {} })).rejects.toMatchObject({
+    await expect(p.dns.checkHealth({ ...healthCheck(searchSvc), target: endpoint, progress: () => {} })).rejects.toMatchObject({
       code: 'unhealthy',
       message: `health check GET ${endpoint}:80/healthz (via the API server's service proxy) failed after 2 attempts: HTTP 500 Internal Server Error: index not loaded`,
     });
     // No ready pods behind the Service: the API server's own answer is passed on.
     front.health = undefined;
     fake.put('deployments', { ...fake.get('deployments', ns, 'search-svc')!, status: { availableReplicas: 0 } });
-    await expect(p.dns.checkHealth({ app: searchSvc, target: endpoint, progress: () => {} })).rejects.toThrow(
+    await expect(p.dns.checkHealth({ ...healthCheck(searchSvc), target: endpoint, progress: () => {} })).rejects.toThrow(
       'HTTP 503 Service Unavailable: no endpoints available for service "search-svc"',
     );
-    await expect(p.dns.checkHealth({ app: searchSvc, target: 'k8s-abc.elb.amazonaws.com', progress: () => {} })).rejects.toThrow('is not a Service of this cluster');
+    await expect(p.dns.checkHealth({ ...healthCheck(searchSvc), target: 'k8s-abc.elb.amazonaws.com', progress: () => {} })).rejects.toThrow('is not a Service of this cluster');
   });
 
   it.each([
@@ -512,9 +514,9 @@ describe('local images', () => {
   it('uses the tag as it is when no build command is configured, and says the cluster must be able to load it', async () => {
     const p = provider();
     const lines: string[] = [];
-    await p.registry.ensureRepository({ app: searchSvc, progress: (m) => void lines.push(m) });
-    await expect(p.registry.hasImage({ app: searchSvc, tag: '1.4.2' })).resolves.toBe(true);
-    expect(p.registry.imageUri({ app: searchSvc, tag: '1.4.2' })).toBe('search-svc:1.4.2');
+    await p.registry.ensureRepository({ repository: repositorySpec(searchSvc), progress: (m) => void lines.push(m) });
+    await expect(p.registry.hasImage(imageOf(searchSvc, '1.4.2'))).resolves.toBe(true);
+    expect(p.registry.imageUri(imageOf(searchSvc, '1.4.2'))).toBe('search-svc:1.4.2');
     expect(lines[0]).toMatch(/^no build command for search-svc \(aws.buildCommand\): .*search-svc:<version> must be loadable by the cluster \(e\.g\. `kind load docker-image`/);
   });
 
@@ -522,9 +524,9 @@ describe('local images', () => {
     const app = withCommand([process.execPath, '-e', 'console.log("built {image}")']);
     const p = provider({ settings: { ...NO_SETTINGS, registryPrefix: 'localhost:5001' } });
     const s = step(app, { step: 'build' });
-    await expect(p.registry.hasImage({ app, tag: '1.4.2' })).resolves.toBe(false);
-    await p.builder.build({ ctx: s.ctx, tag: '1.4.2' });
-    await expect(p.registry.hasImage({ app, tag: '1.4.2' })).resolves.toBe(true);
+    await expect(p.registry.hasImage(imageOf(app, '1.4.2'))).resolves.toBe(false);
+    await p.builder.build({ ctx: s.ctx, ...imageOf(app, '1.4.2') });
+    await expect(p.registry.hasImage(imageOf(app, '1.4.2'))).resolves.toBe(true);
     expect(s.lines).toContain('built localhost:5001/search-svc:1.4.2');
   });
 
@@ -532,9 +534,47 @@ describe('local images', () => {
     const app = withCommand([process.execPath, '-e', 'console.error("no Dockerfile"); process.exit(3)']);
     const p = provider();
     const s = step(app, { step: 'build' });
-    await expect(p.builder.build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toThrow(/exited with code 3; last output:\nno Dockerfile/);
-    await expect(p.builder.build({ ctx: s.ctx, tag: '1.4.2' })).rejects.toBeInstanceOf(InfraError);
-    await expect(p.registry.hasImage({ app, tag: '1.4.2' })).resolves.toBe(false);
+    await expect(p.builder.build({ ctx: s.ctx, ...imageOf(app, '1.4.2') })).rejects.toThrow(/exited with code 3; last output:\nno Dockerfile/);
+    await expect(p.builder.build({ ctx: s.ctx, ...imageOf(app, '1.4.2') })).rejects.toBeInstanceOf(InfraError);
+    await expect(p.registry.hasImage(imageOf(app, '1.4.2'))).resolves.toBe(false);
+  });
+});
+
+describe('the local plan', () => {
+  it('plans in its own terms: a namespace per deploy, a ClusterIP service, the ExternalName switch', async () => {
+    const s = step(searchSvc, { step: 'deploy' });
+    const live = `search-svc-${s.ctx.deployId}`;
+    const p = provider();
+    await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(searchSvc, live) });
+    await p.dns.pointRecord({ record: dnsRecord(searchSvc), target: `search-svc.${live}.svc.cluster.local`, progress: () => {} });
+    const request = {
+      app: 'search-svc',
+      version: '1.6.0',
+      image: imageRef(searchSvc, '1.6.0'),
+      cluster: clusterSpec(searchSvc, 'search-svc-<deploy id>'),
+      workload: workloadSpec(searchSvc, '1.6.0'),
+      record: dnsRecord(searchSvc),
+      live: { cluster: clusterRef(searchSvc, live), version: '1.5.0' },
+    };
+    const before = fake.requests.filter((r) => r.method !== 'GET').length;
+    await expect(p.plan({ ...request, strategy: 'blue-green' })).resolves.toEqual({
+      // No build command: the tag is used as it is.
+      image: { uri: 'search-svc:1.6.0', exists: true },
+      build: [],
+      create: [
+        'namespace search-svc-<deploy id> on context kind-kubecontrol',
+        expect.stringMatching(/^deployment search-svc \(\d+ replicas: api:1\.6\.0, metrics, logging\), ClusterIP service :80→8080 in it$/),
+      ],
+      change: [`ExternalName service search-svc.kubecontrol.svc.cluster.local: search-svc.${live}.svc.cluster.local → search-svc.search-svc-<deploy id>.svc.cluster.local`],
+      delete: [`namespace ${live} (1.5.0, Active)`],
+    });
+    await expect(p.plan({ ...request, strategy: 'rolling' })).resolves.toMatchObject({
+      create: [],
+      change: [expect.stringMatching(new RegExp(`^images of api on namespace ${live}: 1\\.5\\.0 → 1\\.6\\.0 \\(rolling, \\d+ replicas\\)$`))],
+      delete: [],
+    });
+    // A plan reads; it writes nothing.
+    expect(fake.requests.filter((r) => r.method !== 'GET').length).toBe(before);
   });
 });
 
@@ -638,7 +678,7 @@ describe('KUBECONTROL_PROVIDER=local from the environment', () => {
     const p = createLocalProvider({ installation: INSTALLATION, settings: loaded.settings, buildEnv: {} });
     expect(p.name).toBe('local');
     expect(p.label).toBe('local (kubeconfig context kind-dev)');
-    expect(p.registry.imageUri({ app: searchSvc, tag: 'v1' })).toBe('localhost:5001/search-svc:v1');
+    expect(p.registry.imageUri(imageOf(searchSvc, 'v1'))).toBe('localhost:5001/search-svc:v1');
     await expect(p.clusters.listTagged({})).resolves.toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DeployView } from '../commands/results.js';
 import type { DeployState } from '../store/index.js';
 import { ManualClock } from '../deployer/clock.js';
+import { clusterRef, dnsRecord } from '../deployer/specs.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
 const idOf = (body: unknown): number => (body as { deploy: DeployView }).deploy.id;
@@ -146,7 +147,7 @@ describe('a fault at every step', () => {
     expect(events.some((e) => e.kind === 'step' && e.step === step && e.level === 'error' && why.test(e.message))).toBe(true);
     expect(events.at(-1)?.message).toBe('cleanup finished: nothing left behind');
     // Traffic never moved to the failed deploy's cluster.
-    expect((await h.k.provider.dns.current({ app: h.k.apps.get(app)! })) ?? '(no record)').not.toMatch(new RegExp(`${app}-${id}-`));
+    expect((await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get(app)!) })) ?? '(no record)').not.toMatch(new RegExp(`${app}-${id}-`));
   }, 30_000);
 
   it('teardown of the old cluster retries a failed delete and ends with nothing left', async () => {
@@ -173,11 +174,11 @@ describe('a fault at every step', () => {
     await h.cmd('bob', 'approve', String(id));
     const done = await h.waitState(id, 'failed');
     expect(done.error).toMatch(/cutover timed out after/);
-    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(live.endpoint);
+    expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(live.endpoint);
     expect(h.k.store.events.after(id).map((e) => e.message)).toContain(`search-svc.example.com points at this deploy's cluster; moving it back to ${live.endpoint} first`);
     expect(undeleted(h, id)).toEqual([]);
     // The live cluster was not touched.
-    expect(await h.k.provider.clusters.describe({ name: live.toCluster!, app: h.k.apps.get('search-svc')! })).toMatchObject({ status: 'ACTIVE' });
+    expect(await h.k.provider.clusters.describe({ cluster: clusterRef(h.k.apps.get('search-svc')!, live.toCluster!) })).toMatchObject({ status: 'ACTIVE' });
   }, 30_000);
 
   it('a teardown that times out does not fail the deploy that already took the traffic; gc finds and deletes what is left', async () => {
@@ -205,7 +206,7 @@ describe('a fault at every step', () => {
     expect(collected.orphans.map((o) => o.outcome)).toEqual(collected.orphans.map(() => 'deleted'));
     expect(undeleted(h, before.id)).toEqual([]);
     expect(h.k.store.environments.byName('sandbox', before.toCluster!)!.state).toBe('retired');
-    expect(await h.k.provider.clusters.describe({ name: done.toCluster!, app: h.k.apps.get('search-svc')! })).toMatchObject({ status: 'ACTIVE' });
+    expect(await h.k.provider.clusters.describe({ cluster: clusterRef(h.k.apps.get('search-svc')!, done.toCluster!) })).toMatchObject({ status: 'ACTIVE' });
   }, 30_000);
 
   it('a failed rolling update puts the previous images back', async () => {

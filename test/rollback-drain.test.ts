@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DeployView } from '../commands/results.js';
 import { ManualClock } from '../deployer/clock.js';
+import { dnsRecord } from '../deployer/specs.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
 const idOf = (body: unknown): number => (body as { deploy: DeployView }).deploy.id;
@@ -33,7 +34,7 @@ describe('rollback during the drain', () => {
 
     const second = await deploy('v2');
     await h.waitFor(second, (d) => d.state === 'tearing_down');
-    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(h.k.store.deploys.get(second)!.endpoint);
+    expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(h.k.store.deploys.get(second)!.endpoint);
 
     const res = await h.cmd('alice', 'rollback', 'search-svc');
     expect(res.status).toBe(200);
@@ -43,7 +44,7 @@ describe('rollback during the drain', () => {
     );
     const done = await h.waitState(second, 'cancelled');
     expect(done.error).toBe('rolled back by alice during the drain');
-    expect(await h.k.provider.dns.current({ app: h.k.apps.get('search-svc')! })).toBe(oldTarget);
+    expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(oldTarget);
     expect(undeleted(h, second)).toEqual([]);
     // The previous deploy is live again, with its cluster intact.
     expect(h.k.store.deploys.lastSucceeded('search-svc')!.id).toBe(first);

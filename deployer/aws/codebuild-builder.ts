@@ -1,7 +1,7 @@
 /** Builds an app's image with an AWS CodeBuild project. */
 import { BatchGetBuildsCommand, StartBuildCommand, StopBuildCommand, type Build } from '@aws-sdk/client-codebuild';
 import { InfraError } from '../errors.js';
-import type { Builder, Registry, StepContext } from '../ports.js';
+import type { Builder, ImageRef, PlacementOverrides, Registry, StepContext } from '../ports.js';
 import { sleep } from '../time.js';
 import { abortError, call, type AwsClientsFor } from './clients.js';
 import { missingSetting, placement } from './placement.js';
@@ -34,13 +34,14 @@ export interface CodeBuildBuilderOptions {
 export class CodeBuildBuilder implements Builder {
   constructor(private readonly opts: CodeBuildBuilderOptions) {}
 
-  async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
+  async build({ ctx, image, placement: own }: { ctx: StepContext; image: ImageRef; placement?: PlacementOverrides }): Promise<void> {
     const { app, signal } = ctx;
-    const where = placement(app, this.opts.settings);
+    const tag = image.tag;
+    const where = placement(own, this.opts.settings);
     const projectName = where.codeBuildProject;
     if (!projectName) throw missingSetting(app, 'codeBuildProject', 'KUBECONTROL_CODEBUILD_PROJECT', 'CodeBuild project');
     const codebuild = this.opts.clients(where.region).codebuild;
-    const imageUri = this.opts.registry.imageUri({ app, tag });
+    const imageUri = this.opts.registry.imageUri({ image, placement: own });
     const imageRepo = imageUri.slice(0, imageUri.lastIndexOf(':'));
     const started = await call('CodeBuild', 'StartBuild', () =>
       codebuild.send(

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { InfraError } from '../errors.js';
-import type { Builder, Registry, StepContext } from '../ports.js';
+import type { Builder, ImageRef, PlacementOverrides, Registry, StepContext } from '../ports.js';
 import { abortError } from './clients.js';
 import { missingSetting, placement } from './placement.js';
 import type { AwsSettings } from './settings.js';
@@ -41,11 +41,12 @@ export function secretMasker(env: NodeJS.ProcessEnv): (line: string) => string {
 export class CommandBuilder implements Builder {
   constructor(private readonly opts: CommandBuilderOptions) {}
 
-  async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
+  async build({ ctx, image: ref, placement: own }: { ctx: StepContext; image: ImageRef; placement?: PlacementOverrides }): Promise<void> {
     const { app, signal } = ctx;
-    const [file, ...rest] = placement(app, this.opts.settings).buildCommand;
+    const tag = ref.tag;
+    const [file, ...rest] = placement(own, this.opts.settings).buildCommand;
     if (!file) throw missingSetting(app, 'buildCommand', 'KUBECONTROL_BUILD_COMMAND', 'build command');
-    const image = this.opts.registry.imageUri({ app, tag });
+    const image = this.opts.registry.imageUri({ image: ref, placement: own });
     const subst = (a: string): string => a.split('{version}').join(tag).split('{image}').join(image);
     const argv = rest.map(subst);
     const env = { ...this.opts.env, IMAGE_TAG: tag, IMAGE: image };

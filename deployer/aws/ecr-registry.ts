@@ -7,9 +7,8 @@ import {
   RepositoryAlreadyExistsException,
   RepositoryNotFoundException,
 } from '@aws-sdk/client-ecr';
-import type { KubeApp } from '../../kubeapps/index.js';
 import { InfraError } from '../errors.js';
-import type { Progress, Registry } from '../ports.js';
+import type { ImageRef, PlacementOverrides, Progress, Registry, RepositorySpec } from '../ports.js';
 import { awsError, type AwsClientsFor } from './clients.js';
 import { regionOf } from './placement.js';
 import { ECR_HOST, type AwsSettings } from './settings.js';
@@ -17,16 +16,16 @@ import { ECR_HOST, type AwsSettings } from './settings.js';
 /** The settings the registry reads: the account's registry, and the region of apps that name none. */
 export type RegistrySettings = Pick<AwsSettings, 'ecrRegistry' | 'region'>;
 
-/** The registry host of `app`: its own `aws.ecrRegistry`, else the settings'. */
-function registryOf(app: KubeApp, settings: RegistrySettings): string {
+/** The registry host of an app: its own `placement.ecrRegistry`, else the settings'. */
+function registryOf(own: PlacementOverrides | undefined, settings: RegistrySettings): string {
   // The app's own registry first: it needs no settings at all (the Kubernetes adapter's tests rely on that).
-  return app.aws.ecrRegistry ?? settings.ecrRegistry;
+  return own?.ecrRegistry ?? settings.ecrRegistry;
 }
 
 /** The registry's account id and region, read from its host. */
-export function ecrLocation(app: KubeApp, settings: RegistrySettings): { registryId?: string; region: string } {
-  const m = ECR_HOST.exec(registryOf(app, settings));
-  return m ? { registryId: m[1], region: m[2]! } : { region: regionOf(app, settings) };
+export function ecrLocation(own: PlacementOverrides | undefined, settings: RegistrySettings): { registryId?: string; region: string } {
+  const m = ECR_HOST.exec(registryOf(own, settings));
+  return m ? { registryId: m[1], region: m[2]! } : { region: regionOf(own, settings) };
 }
 
 /** Registry over ECR: looks images up, creates the app's repository (scan on push, immutable tags). */
@@ -36,19 +35,20 @@ export class EcrRegistry implements Registry {
     private readonly settings: RegistrySettings,
   ) {}
 
-  imageUri({ app, tag }: { app: KubeApp; tag: string }): string {
-    const registry = registryOf(app, this.settings);
+  imageUri({ image, placement }: { image: ImageRef; placement?: PlacementOverrides }): string {
+    const registry = registryOf(placement, this.settings);
     if (!registry) {
-      throw new InfraError('misconfigured', `no ECR registry configured for ${app.name}: set aws.ecrRegistry or KUBECONTROL_ECR_REGISTRY`);
+      throw new InfraError('misconfigured', `no ECR registry configured for ${image.repository}: set aws.ecrRegistry or KUBECONTROL_ECR_REGISTRY`);
     }
-    return `${registry}/${app.image.repository}:${tag}`;
+    return `${registry}/${image.repository}:${image.tag}`;
   }
 
-  async hasImage({ app, tag, signal }: { app: KubeApp; tag: string; signal?: AbortSignal }): Promise<boolean> {
-    const { registryId, region } = ecrLocation(app, this.settings);
+  async hasImage({ image, placement, signal }: { image: ImageRef; placement?: PlacementOverrides; signal?: AbortSignal }): Promise<boolean> {
+    const { registryId, region } = ecrLocation(placement, this.settings);
+    const tag = image.tag;
     try {
       const out = await this.clients(region).ecr.send(
-        new DescribeImagesCommand({ registryId, repositoryName: app.image.repository, imageIds: [{ imageTag: tag }] }),
+        new DescribeImagesCommand({ registryId, repositoryName: image.repository, imageIds: [{ imageTag: tag }] }),
         { abortSignal: signal },
       );
       return (out.imageDetails ?? []).some((d) => (d.imageTags ?? []).includes(tag));
@@ -59,20 +59,20 @@ export class EcrRegistry implements Registry {
     }
   }
 
-  async ensureRepository({ app, progress, signal }: { app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void> {
-    const { registryId, region } = ecrLocation(app, this.settings);
+  async ensureRepository({ repository, progress, signal }: { repository: RepositorySpec; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    const { registryId, region } = ecrLocation(repository.placement, this.settings);
     const ecr = this.clients(region).ecr;
-    const repositoryName = app.image.repository;
+    const repositoryName = repository.name;
     try {
       await ecr.send(new DescribeRepositoriesCommand({ registryId, repositoryNames: [repositoryName] }), { abortSignal: signal });
       return;
     } catch (err) {
       if (!(err instanceof RepositoryNotFoundException)) throw awsError('ECR', 'DescribeRepositories', err, signal);
     }
-    if (!app.aws.createRepository) {
+    if (!repository.create) {
       throw new InfraError(
         'not_found',
-        `ECR repository ${repositoryName} does not exist${registryId ? ` in registry ${registryId}` : ''} and aws.createRepository is false for ${app.name}`,
+        `ECR repository ${repositoryName} does not exist${registryId ? ` in registry ${registryId}` : ''} and aws.createRepository is false for ${repository.app}`,
       );
     }
     try {
@@ -84,7 +84,7 @@ export class EcrRegistry implements Registry {
           imageScanningConfiguration: { scanOnPush: true },
           // No installation tag: a repository holds images, which installations may share.
           tags: [
-            { Key: 'kubecontrol:app', Value: app.name },
+            { Key: 'kubecontrol:app', Value: repository.app },
             { Key: 'kubecontrol:managed-by', Value: 'kubecontrol' },
           ],
         }),

@@ -27,10 +27,9 @@ import {
   type FargateProfile,
   type Nodegroup,
 } from '@aws-sdk/client-eks';
-import type { KubeApp } from '../../kubeapps/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { InfraError } from '../errors.js';
-import type { ClusterInfo, Clusters, Installation, Progress, StepContext, TaggedResource } from '../ports.js';
+import type { Capacity, ClusterInfo, ClusterRef, Clusters, ClusterSpec, Installation, PlacementOverrides, Progress, StepContext, TaggedResource } from '../ports.js';
 import {
   awsError,
   call,
@@ -50,7 +49,7 @@ export interface EksClustersOptions {
   readonly clients: AwsClientsFor;
   /** Whose resources these are: every one created is tagged with it, and no other is adopted, deleted or listed. */
   readonly installation: Installation;
-  /** Account-level placement for apps that do not set their own. */
+  /** Account-level placement for apps that do not set their own (`ClusterSpec.placement`). */
   readonly settings: AwsSettings;
   /** Polling delays of every waiter (seconds). @default the SDK's service defaults */
   readonly waiterDelays?: WaiterDelays;
@@ -68,10 +67,13 @@ export interface EksClustersOptions {
   readonly onClusterGone?: (cluster: string) => void;
 }
 
-/** Deletes an app's namespace on a cluster and waits until it is gone. */
+/** Deletes a namespace on a cluster and waits until it is gone. */
 export interface NamespaceDeleter {
-  deleteNamespace(cmd: { cluster: string; app: KubeApp; progress: Progress; signal: AbortSignal }): Promise<void>;
+  deleteNamespace(cmd: { cluster: ClusterRef; namespace: string; progress: Progress; signal: AbortSignal }): Promise<void>;
 }
+
+/** Capacity of one kind. */
+type CapacityOf<K extends Capacity['kind']> = Extract<Capacity, { kind: K }>;
 
 /** The node group and Fargate profile names of a cluster (both unique, as the cluster name carries the deploy id). */
 export const nodegroupName = (cluster: string): string => `${cluster}-nodes`;
@@ -91,19 +93,21 @@ export class EksClusters implements Clusters {
     return waiterOptions(client, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 2700, signal);
   }
 
-  async provision({ ctx, clusterName }: { ctx: StepContext; clusterName: string }): Promise<ClusterInfo> {
-    const { app } = ctx;
-    const where = placement(app, this.opts.settings);
+  async provision({ ctx, cluster: spec }: { ctx: StepContext; cluster: ClusterSpec }): Promise<ClusterInfo> {
+    const app = spec.app;
+    const clusterName = spec.name;
+    const capacity = spec.capacity;
+    const where = placement(spec.placement, this.opts.settings);
     const region = where.region;
     const { eks } = this.opts.clients(region);
-    const tags = kubecontrolTags(app.name, ctx.deployId, this.opts.installation);
+    const tags = kubecontrolTags(app, ctx.deployId, this.opts.installation);
     // Every setting the whole step needs is checked before anything is created.
     if (!where.clusterRoleArn) throw missingSetting(app, 'clusterRoleArn', 'KUBECONTROL_CLUSTER_ROLE_ARN');
     if (!where.subnetIds.length) throw missingSetting(app, 'subnetIds', 'KUBECONTROL_SUBNET_IDS', 'subnets');
-    if (app.hardware.capacity === 'fargate' && !where.podExecutionRoleArn) {
+    if (capacity.kind === 'fargate' && !where.podExecutionRoleArn) {
       throw missingSetting(app, 'podExecutionRoleArn', 'KUBECONTROL_POD_EXECUTION_ROLE_ARN');
     }
-    if (app.hardware.capacity !== 'fargate' && !where.nodeRoleArn) throw missingSetting(app, 'nodeRoleArn', 'KUBECONTROL_NODE_ROLE_ARN');
+    if (capacity.kind === 'nodes' && !where.nodeRoleArn) throw missingSetting(app, 'nodeRoleArn', 'KUBECONTROL_NODE_ROLE_ARN');
 
     // 1. The cluster. One that is not ours is refused before the ledger hears of it.
     let cluster = await this.describeCluster(eks, clusterName, ctx.signal);
@@ -112,12 +116,12 @@ export class EksClusters implements Clusters {
     if (cluster) {
       ctx.progress(`EKS cluster ${clusterName} already exists (${cluster.status}); adopting it`, { cluster: clusterName });
     } else {
-      ctx.progress(`creating EKS cluster ${clusterName} (Kubernetes ${app.aws.kubernetesVersion})`, { cluster: clusterName });
+      ctx.progress(`creating EKS cluster ${clusterName} (Kubernetes ${spec.kubernetesVersion})`, { cluster: clusterName });
       try {
         await eks.send(
           new CreateClusterCommand({
             name: clusterName,
-            version: app.aws.kubernetesVersion,
+            version: spec.kubernetesVersion,
             roleArn: where.clusterRoleArn,
             resourcesVpcConfig: {
               subnetIds: [...where.subnetIds],
@@ -152,24 +156,24 @@ export class EksClusters implements Clusters {
     ctx.progress(`EKS cluster ${clusterName} is ACTIVE`, { cluster: clusterName });
 
     // 2. Its capacity.
-    if (app.hardware.capacity === 'fargate') {
-      await this.provisionFargate(ctx, where, eks, clusterName, row.id, tags);
+    if (capacity.kind === 'fargate') {
+      await this.provisionFargate(ctx, capacity, where, eks, clusterName, row.id, tags);
     } else {
-      await this.provisionNodes(ctx, where, eks, clusterName, row.id, tags);
+      await this.provisionNodes(ctx, spec.app, capacity, where, eks, clusterName, row.id, tags);
     }
     return { name: clusterName, status: cluster?.status ?? 'ACTIVE', endpoint: cluster?.endpoint };
   }
 
   private async provisionNodes(
     ctx: StepContext,
+    app: string,
+    hw: CapacityOf<'nodes'>,
     where: AwsPlacement,
     eks: EKSClient,
     clusterName: string,
     parentId: number,
     tags: Record<string, string>,
   ): Promise<void> {
-    const { app } = ctx;
-    const hw = app.hardware;
     const region = where.region;
     const name = nodegroupName(clusterName);
     let existing = await this.describeNodegroup(eks, clusterName, name, ctx.signal);
@@ -195,7 +199,7 @@ export class EksClusters implements Clusters {
             amiType,
             nodeRole: where.nodeRoleArn,
             subnets: [...where.subnetIds],
-            labels: { 'kubecontrol/app': app.name },
+            labels: { 'kubecontrol/app': app },
             tags,
             clientRequestToken: `kubecontrol-${name}`.slice(0, 64),
           }),
@@ -246,13 +250,13 @@ export class EksClusters implements Clusters {
 
   private async provisionFargate(
     ctx: StepContext,
+    capacity: CapacityOf<'fargate'>,
     where: AwsPlacement,
     eks: EKSClient,
     clusterName: string,
     parentId: number,
     tags: Record<string, string>,
   ): Promise<void> {
-    const { app } = ctx;
     const region = where.region;
     const name = fargateProfileName(clusterName);
     const existing = await this.describeFargateProfile(eks, clusterName, name, ctx.signal);
@@ -261,7 +265,7 @@ export class EksClusters implements Clusters {
     if (existing) {
       ctx.progress(`Fargate profile ${name} already exists; adopting it`, { fargateProfile: name });
     } else {
-      ctx.progress(`creating Fargate profile ${name} for namespace ${app.name}`, { fargateProfile: name });
+      ctx.progress(`creating Fargate profile ${name} for namespace ${capacity.namespaces.join(', ')}`, { fargateProfile: name });
       try {
         await eks.send(
           new CreateFargateProfileCommand({
@@ -270,7 +274,7 @@ export class EksClusters implements Clusters {
             podExecutionRoleArn: where.podExecutionRoleArn,
             subnets: [...where.subnetIds],
             // The app's namespace, and CoreDNS so that a Fargate-only cluster resolves names.
-            selectors: [{ namespace: app.name }, { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
+            selectors: [...capacity.namespaces.map((namespace) => ({ namespace })), { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
             tags,
             clientRequestToken: `kubecontrol-${name}`.slice(0, 64),
           }),
@@ -291,14 +295,17 @@ export class EksClusters implements Clusters {
     ctx.progress(`Fargate profile ${name} is ACTIVE`, { fargateProfile: name });
   }
 
-  async describe({ name, app, signal }: { name: string; app: KubeApp; signal?: AbortSignal }): Promise<ClusterInfo | undefined> {
-    const c = await this.describeCluster(this.opts.clients(regionOf(app, this.opts.settings)).eks, name, signal);
+  async describe({ cluster, signal }: { cluster: ClusterRef; signal?: AbortSignal }): Promise<ClusterInfo | undefined> {
+    const name = cluster.name;
+    const c = await this.describeCluster(this.opts.clients(regionOf(cluster.placement, this.opts.settings)).eks, name, signal);
     if (c) this.checkOwned(`cluster ${name}`, c.tags, 'describing it');
     return c ? { name, status: c.status ?? 'UNKNOWN', endpoint: c.endpoint } : undefined;
   }
 
-  async destroy({ resource, app, progress, signal }: { resource: ResourceRecord; app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void> {
-    const region = typeof resource.data?.region === 'string' ? resource.data.region : regionOf(app, this.opts.settings);
+  async destroy(cmd: { resource: ResourceRecord; placement?: PlacementOverrides; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    const { resource, progress, signal } = cmd;
+    // Where the ledger says it is; a resource gc found in the cloud has no region of its own: the app's.
+    const region = typeof resource.data?.region === 'string' ? resource.data.region : regionOf(cmd.placement, this.opts.settings);
     const { eks } = this.opts.clients(region);
     const cluster = typeof resource.data?.cluster === 'string' ? resource.data.cluster : undefined;
     switch (resource.kind) {
@@ -330,12 +337,14 @@ export class EksClusters implements Clusters {
       }
       case 'namespace': {
         const clusterName = cluster ?? resource.name.split('/')[0]!;
+        // The row says which namespace (`<cluster>/<namespace>`); the app's own name is the default namespace.
+        const namespace = typeof resource.data?.namespace === 'string' ? resource.data.namespace : (resource.name.split('/')[1] ?? resource.app);
         // No cluster, no namespace; without a deleter the namespace goes with its cluster.
         if (!this.opts.namespaces) return;
         const c = await this.describeCluster(eks, clusterName, signal);
         if (!c) return;
-        this.checkOwned(`cluster ${clusterName}`, c.tags, `deleting namespace ${resource.name.split('/')[1] ?? app.name} on it`);
-        return this.opts.namespaces.deleteNamespace({ cluster: clusterName, app, progress, signal: signal ?? new AbortController().signal });
+        this.checkOwned(`cluster ${clusterName}`, c.tags, `deleting namespace ${namespace} on it`);
+        return this.opts.namespaces.deleteNamespace({ cluster: { name: clusterName, placement: { region } }, namespace, progress, signal: signal ?? new AbortController().signal });
       }
       default:
         throw new InfraError('misconfigured', `EksClusters cannot destroy a ${resource.kind} (${resource.name})`);

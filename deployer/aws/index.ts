@@ -4,9 +4,8 @@
  * validated settings (`loadAwsSettings`) and the installation's identity;
  * nothing here reads the environment.
  */
-import type { KubeApp } from '../../kubeapps/index.js';
 import { KubeWorkloads, type KubeConfigSource } from '../kube/kube-workloads.js';
-import type { Builder, Installation, Provider, Registry, StepContext, Workloads } from '../ports.js';
+import type { Builder, ClusterRef, Installation, Provider, Registry, Workloads } from '../ports.js';
 import { AppBuilder, type BuilderKind } from './app-builder.js';
 import { createAwsClientsFor, type AwsClientsFor, type WaiterDelays } from './clients.js';
 import { CodeBuildBuilder, type PollDelays } from './codebuild-builder.js';
@@ -14,7 +13,8 @@ import { CommandBuilder } from './command-builder.js';
 import { EcrRegistry } from './ecr-registry.js';
 import { EksClusters } from './eks-clusters.js';
 import { EksKubeConfigSource, type AwsCredentials } from './eks-kubeconfig.js';
-import { placeKubeApp } from './placement.js';
+import { planAws } from './plan.js';
+import { withRegion } from './placement.js';
 import { Route53Dns, type FetchLike, type HealthRetry } from './route53-dns.js';
 import type { AwsSettings } from './settings.js';
 
@@ -25,7 +25,8 @@ export { CommandBuilder, secretMasker, type CommandBuilderOptions } from './comm
 export { EcrRegistry, type RegistrySettings } from './ecr-registry.js';
 export { EksClusters, fargateProfileName, nodegroupName, type EksClustersOptions, type NamespaceDeleter } from './eks-clusters.js';
 export { buildKubeConfig, eksToken, EksKubeConfigSource, type AwsCredentials, type EksKubeConfigSourceOptions } from './eks-kubeconfig.js';
-export { placeKubeApp, placement, type AwsPlacement } from './placement.js';
+export { placement, withRegion, type AwsPlacement } from './placement.js';
+export { planAws } from './plan.js';
 export { Route53Dns, type FetchLike, type HealthRetry, type Route53DnsOptions } from './route53-dns.js';
 export { loadAwsSettings, type AwsSettings, type AwsSettingsResult } from './settings.js';
 
@@ -82,31 +83,34 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   const source =
     opts.kubeConfigSource ?? new EksKubeConfigSource({ clients, installation, defaultRegion: settings.region, credentials: opts.credentials });
   const kube = new KubeWorkloads({ source, installation, registry, rewatchDelayMs: opts.rewatchDelayMs });
-  // The Kubernetes adapter reads `app.aws.region` (credentials, ledger rows): it gets the app
-  // as this provider places it, so an app that names no region is looked for in the settings' one.
-  const placed = (ctx: StepContext): StepContext => ({ ...ctx, app: placeKubeApp(ctx.app, settings) });
+  // The Kubernetes adapter reads the cluster's region (credentials, ledger rows): it gets it as
+  // this provider places the app, so an app that names no region is looked for in the settings' one.
+  const placed = (cluster: ClusterRef): ClusterRef => ({ ...cluster, placement: withRegion(cluster.placement, settings) });
   const workloads: Workloads = {
-    deploy: ({ ctx, cluster }) => kube.deploy({ ctx: placed(ctx), cluster }),
-    updateImages: ({ ctx, cluster }) => kube.updateImages({ ctx: placed(ctx), cluster }),
+    deploy: (cmd) => kube.deploy({ ...cmd, cluster: placed(cmd.cluster) }),
+    updateImages: (cmd) => kube.updateImages({ ...cmd, cluster: placed(cmd.cluster) }),
   };
+  const clusters = new EksClusters({
+    clients,
+    installation,
+    settings,
+    waiterDelays: opts.waiterDelays,
+    regions: opts.regions,
+    namespaces: { deleteNamespace: (cmd) => kube.deleteNamespace({ ...cmd, cluster: placed(cmd.cluster) }) },
+    onClusterGone: (name) => source.forget?.(name),
+  });
+  const dns = new Route53Dns({ clients, settings, fetch: opts.fetch, waiterDelays: opts.waiterDelays, healthRetry: opts.healthRetry });
   return {
     name: 'aws',
     label: 'aws (real infrastructure)',
     registry,
     builder: new AppBuilder(registry, builderOf, settings),
-    clusters: new EksClusters({
-      clients,
-      installation,
-      settings,
-      waiterDelays: opts.waiterDelays,
-      regions: opts.regions,
-      namespaces: { deleteNamespace: (cmd) => kube.deleteNamespace({ ...cmd, app: placeKubeApp(cmd.app, settings) }) },
-      onClusterGone: (name) => source.forget?.(name),
-    }),
+    clusters,
     workloads,
-    dns: new Route53Dns({ clients, settings, fetch: opts.fetch, waiterDelays: opts.waiterDelays, healthRetry: opts.healthRetry }),
+    dns,
     timeouts: { build: 60 * MINUTE, provision: 40 * MINUTE, deploy: 20 * MINUTE, cutover: 10 * MINUTE, teardown: 40 * MINUTE },
     // Resolvers may keep the old answer for a TTL or two after the flip.
-    drainMs: (app: KubeApp) => Math.max(app.dns.ttlSeconds * 1000 * 2, MINUTE),
+    drainMs: ({ record }) => Math.max(record.ttlSeconds * 1000 * 2, MINUTE),
+    plan: (request) => planAws({ settings, registry, clusters, dns }, request),
   };
 }

@@ -1,10 +1,11 @@
 /**
- * Where and how the aws provider runs an app: the app's own `aws` fields,
- * else the provider's settings, field by field. Every aws adapter reads an
- * app's placement through here, never the environment.
+ * Where and how the aws provider runs an app: the app's own placement
+ * (`PlacementOverrides`, from its `aws` block through deployer/specs.ts), else
+ * the provider's settings, field by field. Every aws adapter reads placement
+ * through here, never the environment.
  */
-import type { KubeApp } from '../../kubeapps/index.js';
 import { InfraError } from '../errors.js';
+import type { PlacementOverrides } from '../ports.js';
 import type { AwsSettings } from './settings.js';
 
 /** An app's AWS placement with every field resolved. */
@@ -24,18 +25,18 @@ export interface AwsPlacement {
 }
 
 /** The app's region: its own, else the provider's. */
-export function regionOf(app: KubeApp, settings: Pick<AwsSettings, 'region'>): string {
-  return app.aws.defaulted.region ? settings.region : app.aws.region;
+export function regionOf(own: PlacementOverrides | undefined, settings: Pick<AwsSettings, 'region'>): string {
+  return own?.region ?? settings.region;
 }
 
-/** `app.aws.x ?? settings.x` for every placement field; the builder as the app names it, else as the settings allow. */
-export function placement(app: KubeApp, settings: AwsSettings): AwsPlacement {
-  const a = app.aws;
+/** `own.x ?? settings.x` for every placement field; the builder as the app names it, else as the settings allow. */
+export function placement(own: PlacementOverrides | undefined, settings: AwsSettings): AwsPlacement {
+  const a = own ?? {};
   const codeBuildProject = a.codeBuildProject ?? settings.codeBuildProject;
-  const buildCommand = a.buildCommand.length ? a.buildCommand : settings.buildCommand;
-  const builder = a.defaulted.builder ? (codeBuildProject ? 'codebuild' : buildCommand.length ? 'command' : 'none') : a.builder;
+  const buildCommand = a.buildCommand?.length ? a.buildCommand : settings.buildCommand;
+  const builder = a.builder ?? (codeBuildProject ? 'codebuild' : buildCommand.length ? 'command' : 'none');
   return {
-    region: regionOf(app, settings),
+    region: regionOf(own, settings),
     subnetIds: a.subnetIds ?? settings.subnetIds,
     securityGroupIds: a.securityGroupIds ?? settings.securityGroupIds,
     clusterRoleArn: a.clusterRoleArn ?? settings.clusterRoleArn,
@@ -50,36 +51,18 @@ export function placement(app: KubeApp, settings: AwsSettings): AwsPlacement {
 }
 
 /**
- * The app as the aws provider runs it: region, builder and placement filled in
- * from the settings, so code that reads `app.aws` (the Kubernetes adapter, a
- * plan) sees where it really goes. Idempotent.
+ * The overrides with the region filled in from the settings: what the
+ * Kubernetes adapter (credentials, ledger rows) reads, so that an app that
+ * names no region is looked for in the settings' one. Idempotent.
  */
-export function placeKubeApp(app: KubeApp, settings: AwsSettings): KubeApp {
-  const p = placement(app, settings);
-  return {
-    ...app,
-    aws: {
-      ...app.aws,
-      region: p.region,
-      builder: p.builder,
-      buildCommand: p.buildCommand,
-      subnetIds: p.subnetIds,
-      securityGroupIds: p.securityGroupIds,
-      clusterRoleArn: p.clusterRoleArn,
-      nodeRoleArn: p.nodeRoleArn,
-      ...(p.podExecutionRoleArn ? { podExecutionRoleArn: p.podExecutionRoleArn } : {}),
-      hostedZoneId: p.hostedZoneId,
-      ecrRegistry: p.ecrRegistry,
-      ...(p.codeBuildProject ? { codeBuildProject: p.codeBuildProject } : {}),
-      defaulted: { region: false, builder: false },
-    },
-  };
+export function withRegion(own: PlacementOverrides | undefined, settings: Pick<AwsSettings, 'region'>): PlacementOverrides {
+  return { ...own, region: regionOf(own, settings) };
 }
 
 /**
  * A placement value the step needs but neither the app nor the settings give:
  * misconfigured, naming both places (`what` as people say it, default the field).
  */
-export function missingSetting(app: KubeApp, field: string, variable: string, what: string = field): InfraError {
-  return new InfraError('misconfigured', `no ${what} configured for ${app.name}: set aws.${field} or ${variable}`);
+export function missingSetting(app: string, field: string, variable: string, what: string = field): InfraError {
+  return new InfraError('misconfigured', `no ${what} configured for ${app}: set aws.${field} or ${variable}`);
 }

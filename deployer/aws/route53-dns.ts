@@ -7,10 +7,9 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import type { KubeApp } from '../../kubeapps/index.js';
 import { asInfraError, errorMessage } from '../errors.js';
 import { checkUntilHealthy, type HealthRetry } from '../health.js';
-import type { Dns, Progress } from '../ports.js';
+import type { Dns, DnsRecord, HealthCheckSpec, Progress } from '../ports.js';
 import { abortError, call, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
 import { missingSetting, placement } from './placement.js';
 import type { AwsSettings } from './settings.js';
@@ -46,46 +45,46 @@ function targetOf(r: ResourceRecordSet): string | undefined {
 }
 
 /**
- * Points `app.dns.name` at a cluster's load balancer with a CNAME (TTL
- * `app.dns.ttlSeconds`), replacing an alias A record if one is there, and
- * waits for Route 53 to report the change INSYNC.
+ * Points a record (`record.name`) at a cluster's load balancer with a CNAME
+ * (TTL `record.ttlSeconds`), replacing an alias A record if one is there, and
+ * waits for Route 53 to report the change INSYNC. The hosted zone is the
+ * record's `placement.hostedZoneId`, else the settings'.
  */
 export class Route53Dns implements Dns {
   constructor(private readonly opts: Route53DnsOptions) {}
 
-  private zone(app: KubeApp): { route53: Route53Client; zoneId: string } {
-    const where = placement(app, this.opts.settings);
-    if (!where.hostedZoneId) throw missingSetting(app, 'hostedZoneId', 'KUBECONTROL_HOSTED_ZONE_ID', 'Route 53 hosted zone');
+  private zone(record: DnsRecord): { route53: Route53Client; zoneId: string } {
+    const where = placement(record.placement, this.opts.settings);
+    if (!where.hostedZoneId) throw missingSetting(record.app, 'hostedZoneId', 'KUBECONTROL_HOSTED_ZONE_ID', 'Route 53 hosted zone');
     return { route53: this.opts.clients(where.region).route53, zoneId: where.hostedZoneId };
   }
 
-  /** The app's CNAME or alias A record, if any. */
-  private async record(app: KubeApp, signal?: AbortSignal): Promise<ResourceRecordSet | undefined> {
-    const { route53, zoneId } = this.zone(app);
+  /** The record's CNAME or alias A record set, if any. */
+  private async find(record: DnsRecord, signal?: AbortSignal): Promise<ResourceRecordSet | undefined> {
+    const { route53, zoneId } = this.zone(record);
     const out = await call(
       'Route53',
       'ListResourceRecordSets',
       () =>
         route53.send(
           // Record sets are sorted by name then type: starting at the name, A and CNAME come first.
-          new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: app.dns.name, MaxItems: 5 }),
+          new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: record.name, MaxItems: 5 }),
           { abortSignal: signal },
         ),
       signal,
     );
-    return (out.ResourceRecordSets ?? []).find((r) => bare(r.Name) === bare(app.dns.name) && targetOf(r) !== undefined);
+    return (out.ResourceRecordSets ?? []).find((r) => bare(r.Name) === bare(record.name) && targetOf(r) !== undefined);
   }
 
-  async current({ app, signal }: { app: KubeApp; signal?: AbortSignal }): Promise<string | undefined> {
-    const r = await this.record(app, signal);
+  async current({ record, signal }: { record: DnsRecord; signal?: AbortSignal }): Promise<string | undefined> {
+    const r = await this.find(record, signal);
     return r ? targetOf(r) : undefined;
   }
 
-  async checkHealth({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
-    const port = app.service.port;
+  async checkHealth({ port, path, target, progress, signal }: HealthCheckSpec & { target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
     // A target with its own port (tests, local) is used as it is.
     const host = target.includes(':') || port === 80 ? target : `${target}:${port}`;
-    const url = `http://${host}${app.service.healthCheckPath}`;
+    const url = `http://${host}${path}`;
     const fetchFn: FetchLike = this.opts.fetch ?? ((u, init) => fetch(u, init));
     await checkUntilHealthy({
       what: `health check GET ${url}`,
@@ -109,12 +108,12 @@ export class Route53Dns implements Dns {
     });
   }
 
-  async pointRecord({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {
-    const { route53, zoneId } = this.zone(app);
-    const existing = await this.record(app, signal);
+  async pointRecord({ record, target, progress, signal }: { record: DnsRecord; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {
+    const { route53, zoneId } = this.zone(record);
+    const existing = await this.find(record, signal);
     const previous = existing ? targetOf(existing) : undefined;
     if (previous === bare(target) && existing?.Type === 'CNAME') {
-      progress(`${app.dns.name} already points at ${target}`, { name: app.dns.name, target });
+      progress(`${record.name} already points at ${target}`, { name: record.name, target });
       return { previous };
     }
     const changes: Change[] = [];
@@ -122,7 +121,7 @@ export class Route53Dns implements Dns {
     if (existing?.Type === 'A') changes.push({ Action: 'DELETE', ResourceRecordSet: existing });
     changes.push({
       Action: 'UPSERT',
-      ResourceRecordSet: { Name: app.dns.name, Type: 'CNAME', TTL: app.dns.ttlSeconds, ResourceRecords: [{ Value: target }] },
+      ResourceRecordSet: { Name: record.name, Type: 'CNAME', TTL: record.ttlSeconds, ResourceRecords: [{ Value: target }] },
     });
     const out = await call(
       'Route53',
@@ -131,14 +130,14 @@ export class Route53Dns implements Dns {
         route53.send(
           new ChangeResourceRecordSetsCommand({
             HostedZoneId: zoneId,
-            ChangeBatch: { Comment: `kubecontrol: ${app.name} -> ${target}`, Changes: changes },
+            ChangeBatch: { Comment: `kubecontrol: ${record.app} -> ${target}`, Changes: changes },
           }),
           { abortSignal: signal },
         ),
       signal,
     );
-    progress(`pointed ${app.dns.name} at ${target} (was ${previous ?? 'nothing'}); waiting for Route 53 to be INSYNC`, {
-      name: app.dns.name,
+    progress(`pointed ${record.name} at ${target} (was ${previous ?? 'nothing'}); waiting for Route 53 to be INSYNC`, {
+      name: record.name,
       target,
       previous,
       change: out.ChangeInfo?.Id,
@@ -149,10 +148,10 @@ export class Route53Dns implements Dns {
           Id: out.ChangeInfo.Id,
         });
       } catch (err) {
-        throw waiterFailure(`Route 53 change ${out.ChangeInfo.Id} of ${app.dns.name} to be INSYNC`, err, signal);
+        throw waiterFailure(`Route 53 change ${out.ChangeInfo.Id} of ${record.name} to be INSYNC`, err, signal);
       }
     }
-    progress(`${app.dns.name} → ${target} is INSYNC`, { name: app.dns.name, target });
+    progress(`${record.name} → ${target} is INSYNC`, { name: record.name, target });
     return { previous };
   }
 }

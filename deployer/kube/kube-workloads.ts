@@ -4,12 +4,11 @@
  * Service's load-balancer hostname.
  */
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
-import type { KubeApp } from '../../kubeapps/index.js';
 import { InfraError, isInfraError } from '../errors.js';
-import type { Installation, Progress, Registry, StepContext, Workloads } from '../ports.js';
+import type { ClusterRef, ContainerImage, Installation, Progress, Registry, StepContext, WorkloadSpec, Workloads } from '../ports.js';
 import { httpStatus, kubeFailure } from './api-errors.js';
 import { assertOwned, installationLabel } from './installation.js';
-import { LABEL_NAME, LABEL_VERSION, MANAGER, renderManifests } from './manifests.js';
+import { containerImage, LABEL_NAME, LABEL_VERSION, MANAGER, renderManifests } from './manifests.js';
 import { claimNamespace, deleteNamespaceAndWait, readNamespace } from './namespaces.js';
 import { watchUntil } from './watch.js';
 
@@ -43,8 +42,8 @@ export interface KubeWorkloadsOptions {
   readonly rewatchDelayMs?: number;
   /** How long teardown waits for a namespace to go before it goes on without it, ms. @default 600000 */
   readonly namespaceDeleteTimeoutMs?: number;
-  /** The namespace of `app` on `cluster` (the local provider: the cluster name, one namespace per deploy). @default app.name */
-  readonly namespaceFor?: (cluster: string, app: KubeApp) => string;
+  /** The namespace of `app` (its name) on `cluster` (the local provider: the cluster name, one namespace per deploy). @default app */
+  readonly namespaceFor?: (cluster: string, app: string) => string;
   /**
    * LoadBalancer: the endpoint is the load balancer's hostname, awaited. ClusterIP: no load
    * balancer; the endpoint is the Service's in-cluster DNS name `<app>.<namespace>.svc.cluster.local`.
@@ -109,22 +108,25 @@ export class KubeWorkloads implements Workloads {
     this.installationId = installationLabel(opts.installation);
   }
 
-  private kc(cluster: string, app: KubeApp, signal?: AbortSignal): () => Promise<KubeConfig> {
-    return () => this.opts.source.kubeConfigFor(cluster, { region: app.aws.region, signal });
+  /** Credentials for `cluster`, in its region (the aws provider puts the placed region on the ref). */
+  private kc(cluster: ClusterRef, signal?: AbortSignal): () => Promise<KubeConfig> {
+    return () => this.opts.source.kubeConfigFor(cluster.name, { region: cluster.placement?.region, signal });
   }
 
   /** The app's namespace on `cluster`. */
-  private ns(cluster: string, app: KubeApp): string {
-    return this.opts.namespaceFor?.(cluster, app) ?? app.name;
+  private ns(cluster: string, app: string): string {
+    return this.opts.namespaceFor?.(cluster, app) ?? app;
   }
 
-  async deploy({ ctx, cluster }: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }> {
-    const { app, version } = ctx;
-    const kc = this.kc(cluster, app, ctx.signal);
+  async deploy({ ctx, cluster: ref, workload }: { ctx: StepContext; cluster: ClusterRef; workload: WorkloadSpec }): Promise<{ endpoint: string }> {
+    const { version } = ctx;
+    const cluster = ref.name;
+    const app = workload.name;
+    const region = ref.placement?.region;
+    const kc = this.kc(ref, ctx.signal);
     const ns = this.ns(cluster, app);
-    const m = renderManifests(app, {
-      version,
-      imageUri: (tag) => this.opts.registry.imageUri({ app, tag }),
+    const m = renderManifests(workload, {
+      imageUri: (image) => this.opts.registry.imageUri({ image, placement: ref.placement }),
       installation: this.installationId,
       progressDeadlineSeconds: this.opts.progressDeadlineSeconds,
       namespace: ns,
@@ -142,19 +144,19 @@ export class KubeWorkloads implements Workloads {
         // Only once the namespace is known to be ours (or absent): a row would make teardown delete it.
         beforeWrite: () => {
           if (this.opts.recordNamespace !== false && !row) {
-            row = ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region: app.aws.region } });
+            row = ctx.ledger.intend({ kind: 'namespace', name: `${cluster}/${ns}`, data: { cluster, namespace: ns, region } });
           }
         },
       }),
     );
-    if (row) ctx.ledger.created(row.id, { cluster, namespace: ns, region: app.aws.region });
+    if (row) ctx.ledger.created(row.id, { cluster, namespace: ns, region });
     const applied = await this.call('apply Deployment', cluster, kc, (c) =>
-      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: ns, body: m.deployment, ...apply }, APPLY),
+      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app, namespace: ns, body: m.deployment, ...apply }, APPLY),
     );
     await this.call('apply Service', cluster, kc, (c) =>
-      c.makeApiClient(CoreV1Api).patchNamespacedService({ name: app.name, namespace: ns, body: m.service, ...apply }, APPLY),
+      c.makeApiClient(CoreV1Api).patchNamespacedService({ name: app, namespace: ns, body: m.service, ...apply }, APPLY),
     );
-    ctx.progress(`applied namespace, deployment and service of ${app.name} at ${version} on ${cluster}`, {
+    ctx.progress(`applied namespace, deployment and service of ${app} at ${version} on ${cluster}`, {
       cluster,
       generation: applied.metadata?.generation,
     });
@@ -163,25 +165,26 @@ export class KubeWorkloads implements Workloads {
     return { endpoint };
   }
 
-  async updateImages({ ctx, cluster }: { ctx: StepContext; cluster: string }): Promise<{ endpoint: string }> {
+  async updateImages({ ctx, cluster: ref, images }: { ctx: StepContext; cluster: ClusterRef; images: readonly ContainerImage[] }): Promise<{ endpoint: string }> {
     const { app, version } = ctx;
-    const kc = this.kc(cluster, app, ctx.signal);
+    const cluster = ref.name;
+    const kc = this.kc(ref, ctx.signal);
     const ns = this.ns(cluster, app);
     // A rolling update changes what is running: only in a namespace of this installation.
     const existing = await this.call('read Namespace', cluster, kc, (c) => readNamespace(c.makeApiClient(CoreV1Api), ns));
-    if (!existing) throw new InfraError('not_found', `namespace ${ns} does not exist on ${cluster}: nothing to update (deploy ${app.name} first)`);
+    if (!existing) throw new InfraError('not_found', `namespace ${ns} does not exist on ${cluster}: nothing to update (deploy ${app} first)`);
     assertOwned(existing, this.opts.installation, `namespace ${ns}`, 'not changing it');
-    const m = renderManifests(app, { version, imageUri: (tag) => this.opts.registry.imageUri({ app, tag }), installation: this.installationId, namespace: ns });
-    const containers = (m.deployment.spec?.template.spec?.containers ?? [])
-      .filter((c) => app.pods.containers.find((a) => a.name === c.name)?.role === 'app')
-      .map((c) => ({ name: c.name, image: c.image }));
+    const containers = images.map((c) => ({
+      name: c.name,
+      image: containerImage(c, { imageUri: (image) => this.opts.registry.imageUri({ image, placement: ref.placement }) }),
+    }));
     // A strategic merge patch merges containers by name: sidecars and everything else stay as they are.
     const patch = {
       metadata: { labels: { [LABEL_VERSION]: version } },
       spec: { template: { metadata: { labels: { [LABEL_VERSION]: version } }, spec: { containers } } },
     };
     await this.call('patch Deployment images', cluster, kc, (c) =>
-      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app.name, namespace: ns, body: patch, fieldManager: MANAGER }, STRATEGIC),
+      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app, namespace: ns, body: patch, fieldManager: MANAGER }, STRATEGIC),
     );
     ctx.progress(`set ${containers.map((c) => `${c.name}=${c.image}`).join(', ')} on ${cluster}`, { cluster });
     await this.waitForRollout(ctx, kc, cluster);
@@ -210,15 +213,15 @@ export class KubeWorkloads implements Workloads {
   }
 
   /** Pods of the version being rolled out that cannot run. */
-  private async podProblems(kc: () => Promise<KubeConfig>, app: KubeApp, ns: string, version: string, minRestarts = 0): Promise<string[]> {
+  private async podProblems(kc: () => Promise<KubeConfig>, app: string, ns: string, version: string, minRestarts = 0): Promise<string[]> {
     const core = (await kc()).makeApiClient(CoreV1Api);
-    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` });
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL_NAME}=${app},${LABEL_VERSION}=${version}` });
     return brokenPods(pods.items, minRestarts);
   }
 
   private async waitForRollout(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string): Promise<void> {
     const { app, version, signal } = ctx;
-    const name = app.name;
+    const name = app;
     const ns = this.ns(cluster, app);
     const what = `rollout of ${name} ${version} on ${cluster}`;
     const unhealthy = `rollout of ${name} did not become healthy`;
@@ -257,7 +260,7 @@ export class KubeWorkloads implements Workloads {
     const crashes = watchUntil<never>({
       kubeConfig: kc,
       path: `/api/v1/namespaces/${ns}/pods`,
-      query: { labelSelector: `${LABEL_NAME}=${app.name},${LABEL_VERSION}=${version}` },
+      query: { labelSelector: `${LABEL_NAME}=${app},${LABEL_VERSION}=${version}` },
       // Ends with the rollout watch; a cancel is reported by the rollout watch (with the pods' state).
       signal: local.signal,
       what: `pods of ${name}`,
@@ -283,20 +286,20 @@ export class KubeWorkloads implements Workloads {
   private async endpoint(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string): Promise<string> {
     const ns = this.ns(cluster, ctx.app);
     if (this.opts.serviceType !== 'ClusterIP') return this.waitForLoadBalancer(ctx, kc, ns);
-    const endpoint = `${ctx.app.name}.${ns}.svc.cluster.local`;
-    ctx.progress(`service ${ctx.app.name} is reachable in the cluster at ${endpoint}`, { endpoint });
+    const endpoint = `${ctx.app}.${ns}.svc.cluster.local`;
+    ctx.progress(`service ${ctx.app} is reachable in the cluster at ${endpoint}`, { endpoint });
     return endpoint;
   }
 
   private async waitForLoadBalancer(ctx: StepContext, kc: () => Promise<KubeConfig>, ns: string): Promise<string> {
     const { app, signal } = ctx;
-    ctx.progress(`waiting for the load balancer of service ${app.name}`);
+    ctx.progress(`waiting for the load balancer of service ${app}`);
     const endpoint = await watchUntil<string>({
       kubeConfig: kc,
       path: `/api/v1/namespaces/${ns}/services`,
-      query: { fieldSelector: `metadata.name=${app.name}` },
+      query: { fieldSelector: `metadata.name=${app}` },
       signal,
-      what: `load balancer of service ${app.name}`,
+      what: `load balancer of service ${app}`,
       rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
       onAbort: async () => '',
       check: (_type, obj) => {
@@ -304,7 +307,7 @@ export class KubeWorkloads implements Workloads {
         return ingress?.hostname || ingress?.ip || undefined;
       },
     });
-    ctx.progress(`service ${app.name} is reachable at ${endpoint}`, { endpoint });
+    ctx.progress(`service ${app} is reachable at ${endpoint}`, { endpoint });
     return endpoint;
   }
 
@@ -314,12 +317,12 @@ export class KubeWorkloads implements Workloads {
    * Used at teardown before the cluster goes, so no NLB is left behind. A
    * namespace of another installation is refused (`not_owned`) and left alone.
    */
-  async deleteNamespace({ cluster, app, progress, signal }: { cluster: string; app: KubeApp; progress: Progress; signal: AbortSignal }): Promise<void> {
-    const ns = this.ns(cluster, app);
+  async deleteNamespace({ cluster: ref, namespace: ns, progress, signal }: { cluster: ClusterRef; namespace: string; progress: Progress; signal: AbortSignal }): Promise<void> {
+    const cluster = ref.name;
     // A namespace can hang in Terminating (a finalizer whose controller is gone): the cluster
     // must still go, so after a while this gives up with a warning instead of failing teardown.
     const outcome = await deleteNamespaceAndWait({
-      kubeConfig: this.kc(cluster, app, signal),
+      kubeConfig: this.kc(ref, signal),
       name: ns,
       installation: this.opts.installation,
       limitMs: this.opts.namespaceDeleteTimeoutMs ?? 600_000,

@@ -1,11 +1,12 @@
 /**
- * Renders a KubeApp into the Kubernetes objects kubecontrol applies: the app's
- * Namespace, its Deployment (app containers at the deployed version, sidecars
- * at their fixed tags) and a LoadBalancer Service (ClusterIP when asked). Plain typed objects, no
- * I/O: snapshot-tested next to targeted asserts.
+ * Renders a workload (deployer/specs.ts `workloadSpec`) into the Kubernetes
+ * objects kubecontrol applies: the app's Namespace, its Deployment (app
+ * containers at the deployed version, sidecars at their fixed tags) and a
+ * LoadBalancer Service (ClusterIP when asked). Plain typed objects, no I/O:
+ * snapshot-tested next to targeted asserts.
  */
 import type { V1Container, V1Deployment, V1Namespace, V1Probe, V1Service } from '@kubernetes/client-node';
-import type { KubeApp, ResolvedContainer } from '../../kubeapps/index.js';
+import type { ContainerImage, ImageRef, WorkloadContainer, WorkloadSpec } from '../ports.js';
 import { LABEL_INSTALLATION } from './installation.js';
 
 export { LABEL_INSTALLATION } from './installation.js';
@@ -16,17 +17,15 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_VERSION = 'kubecontrol/version';
 export const MANAGER = 'kubecontrol';
 
-/** What `renderManifests` needs besides the app. */
+/** What `renderManifests` needs besides the workload: the provider's choices. */
 export interface RenderOptions {
-  /** The version (image tag) of the app's own containers. */
-  readonly version: string;
-  /** The full image reference of the app's repository at `tag` (ECR). */
-  readonly imageUri: (tag: string) => string;
+  /** The full image reference of an image of the app's repository (the provider registry's `imageUri`). */
+  readonly imageUri: (image: ImageRef) => string;
   /** The installation id every object is labelled with (`kubecontrol/installation`). */
   readonly installation: string;
   /** Seconds without progress before a rollout counts as failed. @default 600 */
   readonly progressDeadlineSeconds?: number;
-  /** The namespace the app's objects go into (the local provider: one per deploy). @default app.name */
+  /** The namespace the app's objects go into (the local provider: one per deploy). @default the workload's name */
   readonly namespace?: string;
   /**
    * The Service's type: a LoadBalancer served by the AWS Load Balancer Controller, or a plain
@@ -44,20 +43,18 @@ export interface AppManifests {
 }
 
 /** The selector of the app's pods (stable across versions). */
-export function podSelector(app: KubeApp): Record<string, string> {
-  return { [LABEL_NAME]: app.name };
+export function podSelector(workload: Pick<WorkloadSpec, 'name'>): Record<string, string> {
+  return { [LABEL_NAME]: workload.name };
 }
 
-/** The image of a container: the app's own at `version` (from ECR), a sidecar at its fixed tag. */
-export function containerImage(app: KubeApp, c: ResolvedContainer, opts: Pick<RenderOptions, 'version' | 'imageUri'>): string {
-  if (c.role !== 'app') return `${c.image}:${c.tag}`;
-  // An app container from another image than the app's repository keeps its own image name.
-  return c.image === app.image.repository ? opts.imageUri(c.tag ?? opts.version) : `${c.image}:${c.tag ?? opts.version}`;
+/** The image of a container: the app's own repository through the registry, anything else as written. */
+export function containerImage(c: ContainerImage, opts: Pick<RenderOptions, 'imageUri'>): string {
+  return c.fromRegistry ? opts.imageUri(c.image) : `${c.image.repository}:${c.image.tag}`;
 }
 
-function probe(app: KubeApp, initialDelaySeconds: number, periodSeconds: number): V1Probe {
+function probe(w: WorkloadSpec, initialDelaySeconds: number, periodSeconds: number): V1Probe {
   return {
-    httpGet: { path: app.service.healthCheckPath, port: app.service.targetPort },
+    httpGet: { path: w.service.healthCheckPath, port: w.service.targetPort },
     initialDelaySeconds,
     periodSeconds,
     timeoutSeconds: 2,
@@ -65,10 +62,10 @@ function probe(app: KubeApp, initialDelaySeconds: number, periodSeconds: number)
   };
 }
 
-function container(app: KubeApp, c: ResolvedContainer, opts: RenderOptions, withProbes: boolean): V1Container {
+function container(w: WorkloadSpec, c: WorkloadContainer, opts: RenderOptions, withProbes: boolean): V1Container {
   const out: V1Container = {
     name: c.name,
-    image: containerImage(app, c, opts),
+    image: containerImage(c, opts),
     ...(c.command ? { command: [...c.command] } : {}),
     ...(c.args ? { args: [...c.args] } : {}),
     ...(c.ports.length
@@ -82,20 +79,19 @@ function container(app: KubeApp, c: ResolvedContainer, opts: RenderOptions, with
   };
   if (withProbes) {
     // Readiness gates traffic; liveness only restarts a container that stopped answering for a while.
-    out.readinessProbe = probe(app, 5, 10);
-    out.livenessProbe = probe(app, 15, 20);
+    out.readinessProbe = probe(w, 5, 10);
+    out.livenessProbe = probe(w, 15, 20);
   }
   return out;
 }
 
-/** Renders the app at `opts.version`. */
-export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests {
-  const ns = opts.namespace ?? app.name;
-  const owned = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: opts.installation };
+/** Renders the workload at its version. */
+export function renderManifests(w: WorkloadSpec, opts: RenderOptions): AppManifests {
+  const ns = opts.namespace ?? w.name;
+  const owned = { [LABEL_NAME]: w.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: opts.installation };
   // The pod template keeps its labels as they were: a new label there would restart every pod once.
-  const podLabels = { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_VERSION]: opts.version };
-  const firstApp = app.pods.containers.find((c) => c.role === 'app');
-  const onArmNodes = app.hardware.capacity === 'nodes' && app.hardware.arch === 'arm64';
+  const podLabels = { [LABEL_NAME]: w.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_VERSION]: w.version };
+  const firstApp = w.containers.find((c) => c.role === 'app');
 
   const namespace: V1Namespace = {
     apiVersion: 'v1',
@@ -106,10 +102,10 @@ export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests
   const deployment: V1Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: app.name, namespace: ns, labels: { ...owned, [LABEL_VERSION]: opts.version } },
+    metadata: { name: w.name, namespace: ns, labels: { ...owned, [LABEL_VERSION]: w.version } },
     spec: {
-      replicas: app.pods.replicas,
-      selector: { matchLabels: podSelector(app) },
+      replicas: w.replicas,
+      selector: { matchLabels: podSelector(w) },
       // New pods must be ready before old ones go: capacity never drops during a rollout.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
       progressDeadlineSeconds: opts.progressDeadlineSeconds ?? 600,
@@ -117,8 +113,8 @@ export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests
       template: {
         metadata: { labels: podLabels },
         spec: {
-          containers: app.pods.containers.map((c) => container(app, c, opts, c === firstApp)),
-          ...(onArmNodes ? { nodeSelector: { 'kubernetes.io/arch': 'arm64' } } : {}),
+          containers: w.containers.map((c) => container(w, c, opts, c === firstApp)),
+          ...(w.arch ? { nodeSelector: { 'kubernetes.io/arch': w.arch } } : {}),
           terminationGracePeriodSeconds: 30,
         },
       },
@@ -126,33 +122,33 @@ export function renderManifests(app: KubeApp, opts: RenderOptions): AppManifests
   };
 
   const serviceLabels = owned;
-  const ports = [{ name: 'http', port: app.service.port, targetPort: app.service.targetPort, protocol: 'TCP' }];
+  const ports = [{ name: 'http', port: w.service.port, targetPort: w.service.targetPort, protocol: 'TCP' }];
   const service: V1Service =
     opts.serviceType === 'ClusterIP'
       ? {
           apiVersion: 'v1',
           kind: 'Service',
-          metadata: { name: app.name, namespace: ns, labels: serviceLabels },
-          spec: { type: 'ClusterIP', selector: podSelector(app), ports },
+          metadata: { name: w.name, namespace: ns, labels: serviceLabels },
+          spec: { type: 'ClusterIP', selector: podSelector(w), ports },
         }
       : {
           apiVersion: 'v1',
           kind: 'Service',
           metadata: {
-            name: app.name,
+            name: w.name,
             namespace: ns,
             labels: serviceLabels,
             annotations: {
               // Served by the AWS Load Balancer Controller: an NLB straight to the pod IPs (works on Fargate too).
               'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
               'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
-              'service.beta.kubernetes.io/aws-load-balancer-scheme': app.service.loadBalancer === 'external' ? 'internet-facing' : 'internal',
+              'service.beta.kubernetes.io/aws-load-balancer-scheme': w.service.loadBalancer === 'external' ? 'internet-facing' : 'internal',
               'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'http',
-              'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': app.service.healthCheckPath,
-              'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': String(app.service.targetPort),
+              'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': w.service.healthCheckPath,
+              'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port': String(w.service.targetPort),
             },
           },
-          spec: { type: 'LoadBalancer', selector: podSelector(app), ports },
+          spec: { type: 'LoadBalancer', selector: podSelector(w), ports },
         };
 
   return { namespace, deployment, service };

@@ -12,12 +12,11 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace, type V1Service } from '@kubernetes/client-node';
-import type { KubeApp } from '../../kubeapps/index.js';
 import { InfraError, errorMessage, isInfraError } from '../errors.js';
 import { isConflict, isNotFound, kubeFailure } from '../kube/api-errors.js';
 import { LABEL_INSTALLATION, assertOwned, installationLabel, ownerOf } from '../kube/installation.js';
 import { LABEL_MANAGED_BY, LABEL_NAME, MANAGER } from '../kube/manifests.js';
-import type { Dns, Installation, Progress } from '../ports.js';
+import type { Dns, DnsRecord, HealthCheckSpec, Installation, Progress } from '../ports.js';
 import { checkUntilHealthy, type HealthRetry as LocalHealthRetry } from '../health.js';
 import { LABEL_APP, LOCAL_MANAGER } from './namespace-clusters.js';
 
@@ -100,39 +99,41 @@ export class ExternalNameDns implements Dns {
     return this.opts.kubeConfig.makeApiClient(CoreV1Api);
   }
 
-  /** The stable name in-cluster clients use. */
-  stableName(app: KubeApp): string {
-    return `${app.name}.${this.ns}.svc.cluster.local`;
+  /** The stable name in-cluster clients use for `app` (the routing Service is named after the app, whatever its DNS name). */
+  stableName(app: string): string {
+    return `${app}.${this.ns}.svc.cluster.local`;
   }
 
-  private async service(app: KubeApp): Promise<V1Service | undefined> {
+  /** The routing Service of `app`, if there is one. */
+  private async service(app: string): Promise<V1Service | undefined> {
     try {
-      return await this.core().readNamespacedService({ name: app.name, namespace: this.ns });
+      return await this.core().readNamespacedService({ name: app, namespace: this.ns });
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      throw kubeFailure(`read Service ${this.ns}/${app.name}`, err);
+      throw kubeFailure(`read Service ${this.ns}/${app}`, err);
     }
   }
 
   /** Where this installation's record points; another installation's Service is not our record (undefined). */
-  async current({ app }: { app: KubeApp; signal?: AbortSignal }): Promise<string | undefined> {
-    const svc = await this.service(app);
+  async current({ record }: { record: DnsRecord; signal?: AbortSignal }): Promise<string | undefined> {
+    const svc = await this.service(record.app);
     if (!svc || !ownerOf(svc, this.opts.installation).mine) return undefined;
     return svc.spec?.externalName || undefined;
   }
 
-  async pointRecord({ app, target, progress }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {
-    const what = `service ${this.ns}/${app.name}`;
+  async pointRecord({ record, target, progress }: { record: DnsRecord; target: string; progress: Progress; signal?: AbortSignal }): Promise<{ previous: string | undefined }> {
+    const app = record.app;
+    const what = `service ${this.ns}/${app}`;
     const body: V1Service = {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: {
-        name: app.name,
+        name: app,
         namespace: this.ns,
-        labels: { [LABEL_NAME]: app.name, [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: this.installationId, [LABEL_APP]: app.name },
+        labels: { [LABEL_NAME]: app, [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: this.installationId, [LABEL_APP]: app },
       },
       // ExternalName does no port mapping: clients use the app's port, which its Service exposes.
-      spec: { type: 'ExternalName', externalName: target, ports: [{ name: 'http', port: app.service.port, protocol: 'TCP' }] },
+      spec: { type: 'ExternalName', externalName: target, ports: [{ name: 'http', port: record.port, protocol: 'TCP' }] },
     };
     for (let round = 1; ; round++) {
       const existing = await this.service(app);
@@ -143,7 +144,7 @@ export class ExternalNameDns implements Dns {
         } catch (err) {
           // Created by someone else since the read: look at it again.
           if (isConflict(err) && round < ROUNDS) continue;
-          throw kubeFailure(`create Service ${this.ns}/${app.name}`, err);
+          throw kubeFailure(`create Service ${this.ns}/${app}`, err);
         }
         progress(`pointed ${this.stableName(app)} at ${target} (was nothing)`, { name: this.stableName(app), target, previous: undefined });
         return { previous: undefined };
@@ -160,10 +161,10 @@ export class ExternalNameDns implements Dns {
       // The resourceVersion makes the switch conditional on the Service that was checked.
       const conditional: V1Service = { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } };
       try {
-        await this.core().patchNamespacedService({ name: app.name, namespace: this.ns, body: conditional, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
+        await this.core().patchNamespacedService({ name: app, namespace: this.ns, body: conditional, fieldManager: LOCAL_MANAGER, force: true }, APPLY);
       } catch (err) {
         if ((isConflict(err) || isNotFound(err)) && round < ROUNDS) continue;
-        throw kubeFailure(`apply Service ${this.ns}/${app.name}`, err);
+        throw kubeFailure(`apply Service ${this.ns}/${app}`, err);
       }
       // Cluster DNS serves the new CNAME once its cache (5 s TTL for Services) lets the old one go.
       progress(`pointed ${this.stableName(app)} at ${target} (was ${previous ?? 'nothing'})`, { name: this.stableName(app), target, previous });
@@ -189,12 +190,12 @@ export class ExternalNameDns implements Dns {
     }
   }
 
-  async checkHealth({ app, target, progress, signal }: { app: KubeApp; target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
+  async checkHealth({ port, path: healthPath, target, progress, signal }: HealthCheckSpec & { target: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
     const svc = parseServiceHost(target);
     if (!svc) throw new InfraError('misconfigured', `health check: ${target} is not a Service of this cluster (<service>.<namespace>.svc.cluster.local)`);
-    const path = `/api/v1/namespaces/${svc.namespace}/services/${svc.service}:${app.service.port}/proxy${app.service.healthCheckPath}`;
+    const path = `/api/v1/namespaces/${svc.namespace}/services/${svc.service}:${port}/proxy${healthPath}`;
     const checked = checkUntilHealthy({
-      what: `health check GET ${target}:${app.service.port}${app.service.healthCheckPath} (via the API server's service proxy)`,
+      what: `health check GET ${target}:${port}${healthPath} (via the API server's service proxy)`,
       retry: this.opts.healthRetry,
       defaults: { attempts: 5, minMs: 1000, maxMs: 8000 },
       data: { target },

@@ -13,12 +13,14 @@ import { ExternalNameDns, type LocalHealthRetry } from './external-name-dns.js';
 import { loadLocalKubeConfig, sameClusterSource } from './kubeconfig.js';
 import { LocalBuilder, LocalRegistry } from './local-images.js';
 import { NamespaceClusters } from './namespace-clusters.js';
+import { planLocal } from './plan.js';
 import type { LocalSettings } from './settings.js';
 
 export { ExternalNameDns, LABEL_ROLE, parseServiceHost, type ExternalNameDnsOptions, type LocalHealthRetry } from './external-name-dns.js';
 export { LOCAL_CONTEXT, loadLocalKubeConfig, sameClusterSource, type LoadLocalKubeConfig } from './kubeconfig.js';
 export { LocalBuilder, LocalRegistry, localBuildCommand, type LocalImagesOptions } from './local-images.js';
 export { LABEL_APP, LABEL_DEPLOY, LOCAL_MANAGER, NamespaceClusters, type NamespaceClustersOptions } from './namespace-clusters.js';
+export { planLocal } from './plan.js';
 export { loadLocalSettings, type LocalSettings, type LocalSettingsResult } from './settings.js';
 
 const SECOND = 1000;
@@ -89,15 +91,19 @@ export function createLocalProvider(opts: LocalProviderOptions): Provider {
     rewatchDelayMs: opts.rewatchDelayMs,
   });
   const drain = opts.drainMs ?? LOCAL_DRAIN_MS;
+  const context = kubeConfig.getCurrentContext() || '(none)';
+  const clusters = new NamespaceClusters({ kubeConfig, installation, rewatchDelayMs: opts.rewatchDelayMs, namespaceDeleteTimeoutMs: opts.namespaceDeleteTimeoutMs });
+  const dns = new ExternalNameDns({ kubeConfig, installation, routingNamespace: opts.routingNamespace, healthRetry: opts.healthRetry });
   return {
     name: 'local',
-    label: `local (kubeconfig context ${kubeConfig.getCurrentContext() || '(none)'})`,
+    label: `local (kubeconfig context ${context})`,
     registry,
     builder: opts.builder ?? new LocalBuilder(registry, images),
-    clusters: new NamespaceClusters({ kubeConfig, installation, rewatchDelayMs: opts.rewatchDelayMs, namespaceDeleteTimeoutMs: opts.namespaceDeleteTimeoutMs }),
+    clusters,
     workloads,
-    dns: new ExternalNameDns({ kubeConfig, installation, routingNamespace: opts.routingNamespace, healthRetry: opts.healthRetry }),
+    dns,
     timeouts: { ...LOCAL_TIMEOUTS, ...opts.timeouts },
     drainMs: () => drain,
+    plan: (request) => planLocal({ context, registry, buildCommand: settings.buildCommand, clusters, dns }, request),
   };
 }

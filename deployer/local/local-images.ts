@@ -8,10 +8,9 @@
  *   (the aws provider's CommandBuilder), and its image counts as present once
  *   the command succeeded in this process.
  */
-import type { KubeApp } from '../../kubeapps/index.js';
 import { InfraError, asInfraError } from '../errors.js';
 import type { AwsSettings } from '../aws/settings.js';
-import type { Builder, Progress, Registry, StepContext } from '../ports.js';
+import type { Builder, ImageRef, PlacementOverrides, Progress, Registry, RepositorySpec, StepContext } from '../ports.js';
 
 /** How local images are named and built. */
 export interface LocalImagesOptions {
@@ -25,15 +24,15 @@ export interface LocalImagesOptions {
   readonly cwd?: string;
 }
 
-/** The build command of `app` on this host, if any: its own, else the provider's. */
-export function localBuildCommand(app: KubeApp, fallback: readonly string[] = []): readonly string[] {
-  return app.aws.buildCommand.length ? app.aws.buildCommand : fallback;
+/** The build command of an app on this host, if any: its own (`placement.buildCommand`), else the provider's. */
+export function localBuildCommand(own: PlacementOverrides | undefined, fallback: readonly string[] = []): readonly string[] {
+  return own?.buildCommand?.length ? own.buildCommand : fallback;
 }
 
 /**
  * What the aws command builder reads from its settings, on a laptop: nothing
- * but the build command, which `build` puts on the app itself. (A host-command
- * runner shared by both providers would not need this.)
+ * but the build command, which `build` passes as the app's own placement.
+ * (A host-command runner shared by both providers would not need this.)
  */
 function hostBuildSettings(): AwsSettings {
   return {
@@ -56,29 +55,29 @@ export class LocalRegistry implements Registry {
 
   constructor(private readonly opts: Omit<LocalImagesOptions, 'env' | 'cwd'>) {}
 
-  imageUri({ app, tag }: { app: KubeApp; tag: string }): string {
+  imageUri({ image }: { image: ImageRef; placement?: PlacementOverrides }): string {
     const prefix = this.opts.registryPrefix?.replace(/\/+$/, '');
-    return `${prefix ? `${prefix}/` : ''}${app.image.repository}:${tag}`;
+    return `${prefix ? `${prefix}/` : ''}${image.repository}:${image.tag}`;
   }
 
-  async hasImage({ app, tag }: { app: KubeApp; tag: string; signal?: AbortSignal }): Promise<boolean> {
+  async hasImage({ image, placement }: { image: ImageRef; placement?: PlacementOverrides; signal?: AbortSignal }): Promise<boolean> {
     // Without a build command there is nothing kubecontrol could do about a missing image: use the tag as it is.
-    if (!localBuildCommand(app, this.opts.buildCommand).length) return true;
-    return this.built.has(this.imageUri({ app, tag }));
+    if (!localBuildCommand(placement, this.opts.buildCommand).length) return true;
+    return this.built.has(this.imageUri({ image }));
   }
 
-  async ensureRepository({ app, progress }: { app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void> {
-    if (localBuildCommand(app, this.opts.buildCommand).length) return;
+  async ensureRepository({ repository, progress }: { repository: RepositorySpec; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    if (localBuildCommand(repository.placement, this.opts.buildCommand).length) return;
     progress(
-      `no build command for ${app.name} (aws.buildCommand): kubecontrol does not build its image locally; ` +
-        `${this.imageUri({ app, tag: '<version>' })} must be loadable by the cluster (e.g. \`kind load docker-image\`, \`minikube image load\`, or a registry it pulls from)`,
-      { repository: app.image.repository },
+      `no build command for ${repository.app} (aws.buildCommand): kubecontrol does not build its image locally; ` +
+        `${this.imageUri({ image: { repository: repository.name, tag: '<version>' } })} must be loadable by the cluster (e.g. \`kind load docker-image\`, \`minikube image load\`, or a registry it pulls from)`,
+      { repository: repository.name },
     );
   }
 
-  /** Notes that `app:tag` was built (the build command succeeded). */
-  markBuilt(app: KubeApp, tag: string): void {
-    this.built.add(this.imageUri({ app, tag }));
+  /** Notes that `image` was built (the build command succeeded). */
+  markBuilt(image: ImageRef): void {
+    this.built.add(this.imageUri({ image }));
   }
 }
 
@@ -91,22 +90,22 @@ export class LocalBuilder implements Builder {
     private readonly opts: LocalImagesOptions,
   ) {}
 
-  async build({ ctx, tag }: { ctx: StepContext; tag: string }): Promise<void> {
-    const argv = localBuildCommand(ctx.app, this.opts.buildCommand);
-    if (!argv.length) throw new InfraError('misconfigured', `no build command configured for ${ctx.app.name}: set aws.buildCommand or KUBECONTROL_LOCAL_BUILD_COMMAND`);
+  async build({ ctx, image, placement }: { ctx: StepContext; image: ImageRef; placement?: PlacementOverrides }): Promise<void> {
+    const argv = localBuildCommand(placement, this.opts.buildCommand);
+    if (!argv.length) throw new InfraError('misconfigured', `no build command configured for ${ctx.app}: set aws.buildCommand or KUBECONTROL_LOCAL_BUILD_COMMAND`);
     // Loaded on first use: the command builder lives with the aws adapters (and their SDK imports).
     if (!this.command) {
       const { CommandBuilder } = await import('../aws/command-builder.js');
       this.command = new CommandBuilder({ registry: this.registry, settings: hostBuildSettings(), env: this.opts.env, ...(this.opts.cwd !== undefined ? { cwd: this.opts.cwd } : {}) });
     }
-    const app: KubeApp = argv === ctx.app.aws.buildCommand ? ctx.app : { ...ctx.app, aws: { ...ctx.app.aws, buildCommand: [...argv] } };
     try {
-      await this.command.build({ ctx: app === ctx.app ? ctx : { ...ctx, app }, tag });
+      // The command as this provider resolved it, given as the app's own: the command builder runs exactly it.
+      await this.command.build({ ctx, image, placement: { buildCommand: argv } });
     } catch (err) {
       // The command builder's own message (exit code, last output) is kept; only its type is made ours.
       throw asInfraError(err, ctx.signal.aborted ? 'aborted' : 'provider_failed');
     }
-    this.registry.markBuilt(ctx.app, tag);
-    ctx.progress(`built ${this.registry.imageUri({ app: ctx.app, tag })} on this host; the build command must also make it loadable by the cluster (kind load / minikube image load / push)`);
+    this.registry.markBuilt(image);
+    ctx.progress(`built ${this.registry.imageUri({ image })} on this host; the build command must also make it loadable by the cluster (kind load / minikube image load / push)`);
   }
 }

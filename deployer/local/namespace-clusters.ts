@@ -6,14 +6,13 @@
  * only this installation's are adopted, deleted or listed.
  */
 import { CoreV1Api, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
-import type { KubeApp } from '../../kubeapps/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { InfraError } from '../errors.js';
 import { kubeFailure } from '../kube/api-errors.js';
 import { LABEL_INSTALLATION, installationLabel } from '../kube/installation.js';
 import { LABEL_MANAGED_BY, MANAGER } from '../kube/manifests.js';
 import { claimNamespace, deleteNamespaceAndWait, readNamespace } from '../kube/namespaces.js';
-import type { ClusterInfo, Clusters, Installation, Progress, StepContext, TaggedResource } from '../ports.js';
+import type { ClusterInfo, ClusterRef, Clusters, ClusterSpec, Installation, PlacementOverrides, Progress, StepContext, TaggedResource } from '../ports.js';
 import { formatDuration } from '../time.js';
 
 /** kubecontrol's tags as namespace labels (label keys cannot hold `:`). */
@@ -55,8 +54,10 @@ export class NamespaceClusters implements Clusters {
     return { name: ns.metadata?.name ?? '', status: ns.status?.phase ?? 'Active', ...(server ? { endpoint: server } : {}) };
   }
 
-  async provision({ ctx, clusterName }: { ctx: StepContext; clusterName: string }): Promise<ClusterInfo> {
-    const { app, deployId } = ctx;
+  /** A namespace `<app>-<deployId>`; the spec's capacity and version are the laptop cluster's own business. */
+  async provision({ ctx, cluster }: { ctx: StepContext; cluster: ClusterSpec }): Promise<ClusterInfo> {
+    const { deployId } = ctx;
+    const { app, name: clusterName } = cluster;
     const context = this.opts.kubeConfig.getCurrentContext();
     let row: ResourceRecord | undefined;
     const body: V1Namespace = {
@@ -64,7 +65,7 @@ export class NamespaceClusters implements Clusters {
       kind: 'Namespace',
       metadata: {
         name: clusterName,
-        labels: { [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: this.installationId, [LABEL_APP]: app.name, [LABEL_DEPLOY]: String(deployId) },
+        labels: { [LABEL_MANAGED_BY]: MANAGER, [LABEL_INSTALLATION]: this.installationId, [LABEL_APP]: app, [LABEL_DEPLOY]: String(deployId) },
       },
     };
     const { namespace, adopted } = await claimNamespace({
@@ -89,12 +90,12 @@ export class NamespaceClusters implements Clusters {
     return this.info(namespace);
   }
 
-  async describe({ name }: { name: string; app: KubeApp; signal?: AbortSignal }): Promise<ClusterInfo | undefined> {
-    const ns = await readNamespace(this.core(), name);
+  async describe({ cluster }: { cluster: ClusterRef; signal?: AbortSignal }): Promise<ClusterInfo | undefined> {
+    const ns = await readNamespace(this.core(), cluster.name);
     return ns ? this.info(ns) : undefined;
   }
 
-  async destroy({ resource, progress, signal }: { resource: ResourceRecord; app: KubeApp; progress: Progress; signal?: AbortSignal }): Promise<void> {
+  async destroy({ resource, progress, signal }: { resource: ResourceRecord; placement?: PlacementOverrides; progress: Progress; signal?: AbortSignal }): Promise<void> {
     if (resource.kind !== 'namespace') throw new InfraError('misconfigured', `the local provider has no ${resource.kind} to delete (${resource.name})`);
     const data = (resource.data ?? {}) as { namespace?: unknown };
     const name = typeof data.namespace === 'string' ? data.namespace : resource.name;

@@ -5,11 +5,11 @@
  * sees the same clusters, images and records. Faults can be injected per step
  * for demos and tests. Everything it reports is labelled "[sandbox]".
  */
-import type { KubeApp } from '../../kubeapps/index.js';
 import type { Store } from '../../store/index.js';
-import type { Builder, ClusterInfo, Clusters, Dns, Progress, Provider, Registry, StepContext, TaggedResource, Workloads } from '../ports.js';
+import type { Builder, ClusterInfo, Clusters, Dns, PlanRequest, Progress, Provider, ProviderPlan, Registry, StepContext, TaggedResource, Workloads } from '../ports.js';
 import { systemClock, type Clock } from '../clock.js';
 import { InfraError } from '../errors.js';
+import { capacityLine, deploymentLine, liveLine, portsOf, rollingLine } from '../plan-lines.js';
 import { abortable } from '../time.js';
 
 /** Real-world durations in seconds, before scaling. */
@@ -52,6 +52,8 @@ interface SandboxWorkload {
   app: string;
   version: string;
   replicas: number;
+  /** Its containers' names (absent in worlds recorded before they were kept). */
+  containers?: string[];
   endpoint: string;
 }
 
@@ -87,15 +89,15 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
   const sleep = (delay: number, signal?: AbortSignal): Promise<void> => clock.sleep(delay, signal);
   for (const image of options.seedImages ?? []) world.put('image', image, { image, seeded: true });
 
-  /** Applies an injected fault for `step`, if one is armed. */
+  /** Applies an injected fault for `step` of `app` (its name), if one is armed. */
   async function fault(
     step: FaultStep,
-    app: KubeApp,
+    app: string,
     signal: AbortSignal | undefined,
     failure: () => SandboxError,
     { hang = true, kinds }: { hang?: boolean; kinds?: readonly FaultKind[] } = {},
   ): Promise<FaultKind | undefined> {
-    const f = world.takeFault(step, app.name, kinds);
+    const f = world.takeFault(step, app, kinds);
     if (!f) return undefined;
     if (f.fault === 'fail') throw failure();
     // A call that never answers: only the step's timeout or a cancel ends it.
@@ -104,32 +106,33 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
   }
 
   const registry: Registry = {
-    async hasImage({ app, tag, signal }) {
+    async hasImage({ image, signal }) {
       await wait(REAL_SECONDS.registryLookup, signal);
-      return world.get('image', `${app.image.repository}:${tag}`) !== undefined;
+      return world.get('image', `${image.repository}:${image.tag}`) !== undefined;
     },
-    async ensureRepository({ app, progress, signal }) {
-      if (world.get('repository', app.image.repository)) return;
+    async ensureRepository({ repository, progress, signal }) {
+      if (world.get('repository', repository.name)) return;
       await wait(REAL_SECONDS.registryLookup, signal);
-      world.put('repository', app.image.repository, { name: app.image.repository, scanOnPush: true, immutableTags: true });
-      progress(`[sandbox] created image repository ${app.image.repository} (scan on push, immutable tags)`);
+      world.put('repository', repository.name, { name: repository.name, scanOnPush: true, immutableTags: true });
+      progress(`[sandbox] created image repository ${repository.name} (scan on push, immutable tags)`);
     },
-    imageUri({ app, tag }) {
-      return `sandbox.registry.local/${app.image.repository}:${tag}`;
+    imageUri({ image }) {
+      return `sandbox.registry.local/${image.repository}:${image.tag}`;
     },
   };
 
   const builder: Builder = {
-    async build({ ctx, tag }) {
+    async build({ ctx, image }) {
       const { app, progress, signal } = ctx;
-      await fault('build', app, signal, () => new SandboxError('BuildFailed', `step "RUN npm ci" exited with code 1 while building ${app.name}:${tag}`));
+      const tag = image.tag;
+      await fault('build', app, signal, () => new SandboxError('BuildFailed', `step "RUN npm ci" exited with code 1 while building ${app}:${tag}`));
       const phases = ['PROVISIONING', 'DOWNLOAD_SOURCE', 'BUILD', 'POST_BUILD (push)'];
       for (const phase of phases) {
-        progress(`[sandbox] build ${app.name}:${tag} — ${phase}`, { phase });
+        progress(`[sandbox] build ${app}:${tag} — ${phase}`, { phase });
         await wait(REAL_SECONDS.build / phases.length, signal);
       }
-      world.put('image', `${app.image.repository}:${tag}`, { image: `${app.image.repository}:${tag}`, builtBy: ctx.deployId });
-      progress(`[sandbox] pushed ${registry.imageUri({ app, tag })}`);
+      world.put('image', `${image.repository}:${tag}`, { image: `${image.repository}:${tag}`, builtBy: ctx.deployId });
+      progress(`[sandbox] pushed ${registry.imageUri({ image })}`);
     },
   };
 
@@ -141,28 +144,30 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
   }
 
   const clusters: Clusters = {
-    async provision({ ctx, clusterName }) {
-      const { app, progress, signal, ledger } = ctx;
+    async provision({ ctx, cluster: spec }) {
+      const { progress, signal, ledger } = ctx;
+      const app = spec.app;
+      const clusterName = spec.name;
       const failure = await fault('provision', app, signal, () =>
         new SandboxError('ResourceLimitExceeded', `account limit of EKS clusters reached while creating ${clusterName}`),
         // A provisioning timeout is a cluster stuck in CREATING: it exists and must be cleaned up.
         { hang: false },
       );
       // Cluster: write the intent, create (or adopt after a restart), wait until ACTIVE.
-      const clusterRow = ledger.intend({ kind: 'cluster', name: clusterName, data: { app: app.name } });
+      const clusterRow = ledger.intend({ kind: 'cluster', name: clusterName, data: { app } });
       let cluster = world.get<SandboxCluster>('cluster', clusterName);
       if (!cluster) {
         cluster = {
           name: clusterName,
           installation,
-          app: app.name,
+          app,
           deployId: ctx.deployId,
           status: 'CREATING',
           readyAt: clock.now() + ms(REAL_SECONDS.clusterCreate),
-          capacity: app.hardware.capacity,
+          capacity: spec.capacity.kind,
         };
         world.put('cluster', clusterName, cluster);
-        progress(`[sandbox] creating EKS cluster ${clusterName} (Kubernetes ${app.aws.kubernetesVersion}); real EKS takes ~12 min`);
+        progress(`[sandbox] creating EKS cluster ${clusterName} (Kubernetes ${spec.kubernetesVersion}); real EKS takes ~12 min`);
       } else if ((cluster.installation ?? installation) !== installation) {
         throw new InfraError('not_owned', `[sandbox] cluster ${clusterName} exists but belongs to another kubecontrol installation (${cluster.installation}); not adopting it`);
       } else {
@@ -173,19 +178,20 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       await waitUntilReady(cluster, progress, signal);
 
       // Capacity: a managed node group, or a Fargate profile.
-      const fargate = app.hardware.capacity === 'fargate';
+      const capacity = spec.capacity;
+      const fargate = capacity.kind === 'fargate';
       const capName = fargate ? `${clusterName}-fargate` : `${clusterName}-nodes`;
       const capRow = ledger.intend({ kind: fargate ? 'fargate-profile' : 'nodegroup', name: capName, parentId: clusterRow.id, data: { cluster: clusterName } });
       const existing = world.get<{ readyAt: number }>('capacity', capName);
       const readyAt = existing?.readyAt ?? clock.now() + ms(fargate ? REAL_SECONDS.fargateProfileCreate : REAL_SECONDS.nodegroupCreate);
-      world.put('capacity', capName, { name: capName, cluster: clusterName, app: app.name, deployId: ctx.deployId, readyAt, fargate });
+      world.put('capacity', capName, { name: capName, cluster: clusterName, app, deployId: ctx.deployId, readyAt, fargate });
       ledger.created(capRow.id);
-      if (fargate) {
-        progress(`[sandbox] creating Fargate profile ${capName} (namespace ${app.name})`);
+      if (capacity.kind === 'fargate') {
+        progress(`[sandbox] creating Fargate profile ${capName} (namespace ${capacity.namespaces.join(', ')})`);
         const left = readyAt - clock.now();
         if (left > 0) await sleep(left, signal);
       } else {
-        const hw = app.hardware;
+        const hw = capacity;
         progress(
           `[sandbox] creating node group ${capName}: ${hw.desiredNodes}×${hw.instanceTypes.join('/')} (${hw.spot ? 'SPOT' : 'ON_DEMAND'}, ${hw.arch}), min ${hw.minNodes} max ${hw.maxNodes}`,
         );
@@ -201,13 +207,13 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       return { name: clusterName, status: 'ACTIVE', endpoint: `https://${clusterName}.eks.sandbox.local` };
     },
 
-    async describe({ name }): Promise<ClusterInfo | undefined> {
+    async describe({ cluster: { name } }): Promise<ClusterInfo | undefined> {
       const c = world.get<SandboxCluster>('cluster', name);
       return c ? { name: c.name, status: c.readyAt <= clock.now() ? 'ACTIVE' : c.status, endpoint: `https://${c.name}.eks.sandbox.local` } : undefined;
     },
 
-    async destroy({ resource, app, progress, signal }) {
-      await fault('teardown', app, signal, () => new SandboxError('ResourceInUseException', `${resource.kind} ${resource.name} is still in use; try again`));
+    async destroy({ resource, progress, signal }) {
+      await fault('teardown', resource.app, signal, () => new SandboxError('ResourceInUseException', `${resource.kind} ${resource.name} is still in use; try again`));
       if (resource.kind === 'cluster') {
         const c = world.get<SandboxCluster>('cluster', resource.name);
         if (!c) return; // already gone
@@ -237,20 +243,30 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
     },
   };
 
-  async function rollout(ctx: StepContext, cluster: string, what: string): Promise<{ endpoint: string }> {
+  /**
+   * A simulated rollout of the app's pods on `cluster`: `pods` are the
+   * Deployment's replicas and containers (a rolling update keeps what runs),
+   * `service` its load balancer.
+   */
+  async function rollout(
+    ctx: StepContext,
+    cluster: string,
+    what: string,
+    pods: { replicas: number; containers: readonly string[]; loadBalancer: string },
+  ): Promise<{ endpoint: string }> {
     const { app, progress, signal, version } = ctx;
     if (!world.get('cluster', cluster)) throw new SandboxError('NotFound', `cluster ${cluster} does not exist`);
     const failure = await fault('deploy', app, signal, () =>
-      new SandboxError('Forbidden', `deployments.apps "${app.name}" is forbidden: cluster ${cluster} rejected the apply`),
+      new SandboxError('Forbidden', `deployments.apps "${app}" is forbidden: cluster ${cluster} rejected the apply`),
     );
-    const replicas = app.pods.replicas;
-    const containers = app.pods.containers.map((c) => c.name).join(', ');
-    progress(`[sandbox] ${what} ${app.name}:${version} on ${cluster} — ${replicas} replicas (${containers})`);
+    const { replicas } = pods;
+    const containers = pods.containers.join(', ');
+    progress(`[sandbox] ${what} ${app}:${version} on ${cluster} — ${replicas} replicas (${containers})`);
     if (failure === 'unhealthy') {
       await wait(REAL_SECONDS.progressDeadline, signal);
       throw new SandboxError(
         'ProgressDeadlineExceeded',
-        `rollout of ${app.name} did not become healthy: 0/${replicas} replicas available; pod ${app.name}-7d9f-x2k4 is in CrashLoopBackOff (container ${app.pods.containers[0]?.name} exited 1)`,
+        `rollout of ${app} did not become healthy: 0/${replicas} replicas available; pod ${app}-7d9f-x2k4 is in CrashLoopBackOff (container ${pods.containers[0]} exited 1)`,
       );
     }
     for (let ready = 1; ready <= replicas; ready++) {
@@ -258,55 +274,93 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       progress(`[sandbox] ${ready}/${replicas} replicas updated and available`, { ready, replicas });
     }
     const existing = world.get<SandboxWorkload>('workload', cluster);
-    const endpoint = existing?.endpoint ?? `${cluster}-${app.service.loadBalancer}.elb.sandbox.local`;
+    const endpoint = existing?.endpoint ?? `${cluster}-${pods.loadBalancer}.elb.sandbox.local`;
     if (!existing) {
-      progress(`[sandbox] waiting for the ${app.service.loadBalancer} load balancer of service ${app.name}`);
+      progress(`[sandbox] waiting for the ${pods.loadBalancer} load balancer of service ${app}`);
       await wait(REAL_SECONDS.loadBalancer, signal);
     }
-    world.put('workload', cluster, { cluster, app: app.name, version, replicas, endpoint } satisfies SandboxWorkload);
-    progress(`[sandbox] service ${app.name} answers at ${endpoint}`, { endpoint });
+    world.put('workload', cluster, { cluster, app, version, replicas, containers: [...pods.containers], endpoint } satisfies SandboxWorkload);
+    progress(`[sandbox] service ${app} answers at ${endpoint}`, { endpoint });
     return { endpoint };
   }
 
   const workloads: Workloads = {
-    deploy: ({ ctx, cluster }) => rollout(ctx, cluster, 'applying namespace, deployment and service for'),
-    updateImages: ({ ctx, cluster }) => rollout(ctx, cluster, 'rolling update of images to'),
+    deploy: ({ ctx, cluster, workload }) =>
+      rollout(ctx, cluster.name, 'applying namespace, deployment and service for', {
+        replicas: workload.replicas,
+        containers: workload.containers.map((c) => c.name),
+        loadBalancer: workload.service.loadBalancer,
+      }),
+    updateImages: ({ ctx, cluster, images }) => {
+      // A rolling update keeps the Deployment as it runs: its replicas, its sidecars, its load balancer.
+      const running = world.get<SandboxWorkload>('workload', cluster.name);
+      return rollout(ctx, cluster.name, 'rolling update of images to', {
+        replicas: running?.replicas ?? 1,
+        containers: running?.containers ?? images.map((c) => c.name),
+        loadBalancer: 'internal',
+      });
+    },
   };
 
   const dns: Dns = {
-    async current({ app }) {
-      return world.get<{ target: string }>('dns', app.dns.name)?.target;
+    async current({ record }) {
+      return world.get<{ target: string }>('dns', record.name)?.target;
     },
-    async checkHealth({ app, target, progress, signal }) {
+    async checkHealth({ app, path, target, progress, signal }) {
       const f = await fault(
         'cutover',
         app,
         signal,
-        () => new SandboxError('HealthCheckFailed', `GET http://${target}${app.service.healthCheckPath} answered 503 Service Unavailable`),
+        () => new SandboxError('HealthCheckFailed', `GET http://${target}${path} answered 503 Service Unavailable`),
         // A cutover 'timeout' is a DNS change that never gets in sync (below), after the record moved.
         { kinds: ['fail', 'unhealthy'] },
       );
       await wait(REAL_SECONDS.healthCheck, signal);
       if (f === 'unhealthy') {
-        throw new SandboxError('HealthCheckFailed', `GET http://${target}${app.service.healthCheckPath} timed out after 3 attempts`);
+        throw new SandboxError('HealthCheckFailed', `GET http://${target}${path} timed out after 3 attempts`);
       }
-      progress(`[sandbox] GET http://${target}${app.service.healthCheckPath} → 200 OK`);
+      progress(`[sandbox] GET http://${target}${path} → 200 OK`);
     },
-    async pointRecord({ app, target, progress, signal }) {
-      const previous = world.get<{ target: string }>('dns', app.dns.name)?.target;
+    async pointRecord({ record, target, progress, signal }) {
+      const previous = world.get<{ target: string }>('dns', record.name)?.target;
       if (previous !== target) {
-        progress(`[sandbox] UPSERT ${app.dns.name} CNAME ${target} (TTL ${app.dns.ttlSeconds}s)${previous ? `, was ${previous}` : ''}`);
-        world.put('dns', app.dns.name, { name: app.dns.name, target });
-        if (world.takeFault('cutover', app.name, ['timeout'])) {
-          progress(`[sandbox] ${app.dns.name} change is PENDING and does not get in sync`);
+        progress(`[sandbox] UPSERT ${record.name} CNAME ${target} (TTL ${record.ttlSeconds}s)${previous ? `, was ${previous}` : ''}`);
+        world.put('dns', record.name, { name: record.name, target });
+        if (world.takeFault('cutover', record.app, ['timeout'])) {
+          progress(`[sandbox] ${record.name} change is PENDING and does not get in sync`);
           await abortable(new Promise<never>(() => {}), signal);
         }
         await wait(REAL_SECONDS.dnsSync, signal);
       }
-      progress(`[sandbox] ${app.dns.name} change is INSYNC`);
+      progress(`[sandbox] ${record.name} change is INSYNC`);
       return { previous };
     },
   };
+
+  /** The dry run: what the simulated world would do, every line marked as simulated. */
+  async function plan(request: PlanRequest): Promise<ProviderPlan> {
+    const { image, workload, live, cluster } = request;
+    const sim = (line: string): string => `[sandbox] ${line}`;
+    const uri = registry.imageUri({ image });
+    const exists = await registry.hasImage({ image, signal: request.signal });
+    const build = exists ? [] : [sim(`build ${uri} (builder: sandbox)`)];
+    if (request.strategy === 'rolling') {
+      return { image: { uri, exists }, build, create: [], change: live ? [sim(rollingLine(request, `cluster ${live.cluster.name}`))] : [], delete: [] };
+    }
+    const found = live ? await clusters.describe({ cluster: live.cluster }) : undefined;
+    const current = await dns.current({ record: request.record });
+    return {
+      image: { uri, exists },
+      build,
+      create: [
+        sim(`EKS cluster ${cluster.name} (Kubernetes ${cluster.kubernetesVersion})`),
+        sim(capacityLine(cluster.capacity)),
+        sim(`namespace ${workload.name}, ${deploymentLine(workload)}, ${workload.service.loadBalancer} load-balanced service ${portsOf(workload)}`),
+      ],
+      change: [sim(`DNS ${request.record.name}: ${current ?? '(no record yet)'} → the new cluster's load balancer`)],
+      delete: live ? [sim(`cluster ${liveLine(live, found)} and its capacity`)] : [],
+    };
+  }
 
   return {
     name: 'sandbox',
@@ -323,6 +377,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       cutover: ms(600),
       teardown: ms(2400),
     },
-    drainMs: (app) => ms(app.dns.ttlSeconds * 2),
+    drainMs: ({ record }) => ms(record.ttlSeconds * 2),
+    plan,
   };
 }

@@ -8,24 +8,26 @@
  * handoff is recorded, with its own undo entry, in the transaction that
  * records the step's success.
  */
+import { dnsRecord, healthCheck } from '../specs.js';
 import type { Step } from './step.js';
 
 export const cutover: Step = {
   name: 'cutover',
   async run({ store, provider, deploy: d, app, ctx }) {
     const endpoint = d.endpoint!;
-    await provider.dns.checkHealth({ app, target: endpoint, progress: ctx.progress, signal: ctx.signal });
-    const before = await provider.dns.current({ app, signal: ctx.signal });
+    const record = dnsRecord(app);
+    await provider.dns.checkHealth({ ...healthCheck(app), target: endpoint, progress: ctx.progress, signal: ctx.signal });
+    const before = await provider.dns.current({ record, signal: ctx.signal });
     const logged = store.undo.forDeploy(d.id).some((u) => u.kind === 'dns');
     if (!logged && before !== endpoint) {
       store.tx(() => {
-        store.undo.append(d.id, { kind: 'dns', name: app.dns.name, from: before ?? null, to: endpoint });
+        store.undo.append(d.id, { kind: 'dns', name: record.name, from: before ?? null, to: endpoint });
         if (before !== undefined) store.deploys.patch(d.id, { previousTarget: before });
       });
     }
-    const { previous } = await provider.dns.pointRecord({ app, target: endpoint, progress: ctx.progress, signal: ctx.signal });
+    const { previous } = await provider.dns.pointRecord({ record, target: endpoint, progress: ctx.progress, signal: ctx.signal });
     return {
-      detail: `${app.dns.name} → ${endpoint}${previous && previous !== endpoint ? ` (was ${previous})` : ''}`,
+      detail: `${record.name} → ${endpoint}${previous && previous !== endpoint ? ` (was ${previous})` : ''}`,
       commit: () => handOver(store, d.id, d.app, d.toEnvId!),
     };
   },

@@ -4,12 +4,13 @@
  * adapter creates goes through the ledger, which appends its undo entry before
  * the resource exists.
  */
+import { clusterSpec } from '../specs.js';
 import type { Step } from './step.js';
 
 export const provision: Step = {
   name: 'provision',
-  async run({ provider, deploy, ctx }) {
-    const cluster = await provider.clusters.provision({ ctx, clusterName: deploy.toCluster! });
+  async run({ provider, deploy, app, ctx }) {
+    const cluster = await provider.clusters.provision({ ctx, cluster: clusterSpec(app, deploy.toCluster!) });
     return { detail: `cluster ${cluster.name} ${cluster.status}` };
   },
 };

@@ -6,6 +6,7 @@
  * `retiring` and `gc` lists it.
  */
 import { destroyEnvironment } from '../destroy.js';
+import { dnsRecord, placementOf } from '../specs.js';
 import { formatDuration } from '../time.js';
 import type { Step, StepEnv } from './step.js';
 
@@ -18,12 +19,13 @@ export function teardownStep(installation: string): Step {
       if (!retiring || retiring.id === d.toEnvId || retiring.state === 'retired' || retiring.state === 'discarded') {
         return { detail: 'no previous cluster', skipped: true };
       }
-      const drain = provider.drainMs(app);
-      ctx.progress(`draining ${retiring.name} for ${formatDuration(drain)} (≥ DNS TTL ${app.dns.ttlSeconds}s) before teardown`);
+      const record = dnsRecord(app);
+      const drain = provider.drainMs({ record });
+      ctx.progress(`draining ${retiring.name} for ${formatDuration(drain)} (≥ DNS TTL ${record.ttlSeconds}s) before teardown`);
       await clock.sleep(drain, ctx.signal);
       const left = await destroyEnvironment(
         { store, provider, clock, installation, attempts: env.teardownAttempts },
-        { envId: retiring.id, app, eventsTo: d.id, progress: ctx.progress, signal: ctx.signal },
+        { envId: retiring.id, app: app.name, placement: placementOf(app), eventsTo: d.id, progress: ctx.progress, signal: ctx.signal },
       );
       if (left) {
         ctx.progress(`${left} resource(s) of ${retiring.name} could not be deleted; \`kubecontrol gc\` will retry`, { left });

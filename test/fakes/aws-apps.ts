@@ -1,6 +1,7 @@
 /** The aws provider's settings as an installation gives them (through loadAwsSettings), and the example KubeApps with per-app overrides. */
 import { loadAwsSettings, type AwsSettings } from '../../deployer/aws/settings.js';
-import type { Installation } from '../../deployer/ports.js';
+import type { ImageRef, Installation, PlacementOverrides } from '../../deployer/ports.js';
+import { imageRef, placementOf } from '../../deployer/specs.js';
 import type { KubeApp, ResolvedAws } from '../../kubeapps/index.js';
 
 export const ACCOUNT_ID = '123456789012';
@@ -46,4 +47,9 @@ export function withAws(app: KubeApp, own: Partial<Omit<ResolvedAws, 'defaulted'
       },
     },
   };
+}
+
+/** `{ image, placement }` of the app's image at `tag`, as the build step gives them to a registry or builder (deployer/specs.ts). */
+export function imageOf(app: KubeApp, tag: string): { image: ImageRef; placement: PlacementOverrides | undefined } {
+  return { image: imageRef(app, tag), placement: placementOf(app) };
 }

@@ -4,11 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeApp } from '../../kubeapps/index.js';
 import { createDeployLedger } from '../../deployer/ledger.js';
-import type { StepContext } from '../../deployer/ports.js';
+import type { ClusterRef, ContainerImage, ImageRef, PlacementOverrides, StepContext, WorkloadSpec } from '../../deployer/ports.js';
+import { appImages, clusterRef, imageRef, placementOf, workloadSpec } from '../../deployer/specs.js';
 import { Store, type StepName } from '../../store/index.js';
 
 export interface TestStep {
   readonly ctx: StepContext;
+  /** The app the step is for (the context only names it). */
+  readonly app: KubeApp;
+  /** A builder's command for the app's image at `tag` (the specs the build step gives it). */
+  build(tag?: string): { ctx: StepContext; image: ImageRef; placement: PlacementOverrides | undefined };
+  /** A workloads adapter's `deploy` command: the app's workload at the step's version on `cluster`. */
+  deployTo(cluster: string): { ctx: StepContext; cluster: ClusterRef; workload: WorkloadSpec };
+  /** A workloads adapter's `updateImages` command: the app's own images at the step's version on `cluster`. */
+  updateOn(cluster: string): { ctx: StepContext; cluster: ClusterRef; images: readonly ContainerImage[] };
   readonly store: Store;
   readonly lines: string[];
   readonly controller: AbortController;
@@ -25,7 +34,7 @@ export function testStep(app: KubeApp, opts: { version?: string; step?: StepName
   const controller = new AbortController();
   const ctx: StepContext = {
     deployId,
-    app,
+    app: app.name,
     version,
     step: opts.step ?? 'provision',
     progress: (message) => void lines.push(message),
@@ -34,6 +43,10 @@ export function testStep(app: KubeApp, opts: { version?: string; step?: StepName
   };
   return {
     ctx,
+    app,
+    build: (tag = version) => ({ ctx, image: imageRef(app, tag), placement: placementOf(app) }),
+    deployTo: (cluster) => ({ ctx, cluster: clusterRef(app, cluster), workload: workloadSpec(app, version) }),
+    updateOn: (cluster) => ({ ctx, cluster: clusterRef(app, cluster), images: appImages(app, version) }),
     store,
     lines,
     controller,

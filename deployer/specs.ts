@@ -1,0 +1,133 @@
+/**
+ * The specs the ports speak in, built from a KubeApp. Pure: no I/O, no
+ * provider, no settings. Steps, the undo log, teardown, gc and the dry run
+ * call these; adapters never see the KubeApp itself.
+ */
+import type { KubeApp, ResolvedContainer } from '../kubeapps/index.js';
+import type {
+  ClusterRef,
+  ClusterSpec,
+  ContainerImage,
+  DnsRecord,
+  HealthCheckSpec,
+  ImageRef,
+  PlacementOverrides,
+  RepositorySpec,
+  WorkloadContainer,
+  WorkloadSpec,
+} from './ports.js';
+
+/** The placement fields a KubeApp's `aws` block may set, copied only when set. */
+const PLACEMENT_KEYS = ['subnetIds', 'securityGroupIds', 'clusterRoleArn', 'nodeRoleArn', 'podExecutionRoleArn', 'hostedZoneId', 'ecrRegistry', 'codeBuildProject'] as const;
+
+/**
+ * What the app itself sets of its placement: region and builder only when they
+ * are the app's own choice (not KubeApp-level defaults, which a provider
+ * replaces with its settings), the build command only when it names one.
+ * Undefined when the app sets nothing.
+ */
+export function placementOf(app: KubeApp): PlacementOverrides | undefined {
+  const a = app.aws;
+  const out: { -readonly [K in keyof PlacementOverrides]: PlacementOverrides[K] } = {};
+  if (!a.defaulted.region) out.region = a.region;
+  if (!a.defaulted.builder) out.builder = a.builder;
+  if (a.buildCommand.length) out.buildCommand = a.buildCommand;
+  for (const key of PLACEMENT_KEYS) {
+    const value = a[key];
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** `{ placement }` when the app sets any, else nothing (no `placement: undefined` key in a spec). */
+function withPlacement(app: KubeApp): { placement?: PlacementOverrides } {
+  const placement = placementOf(app);
+  return placement ? { placement } : {};
+}
+
+/** The app's image at `tag`. */
+export function imageRef(app: KubeApp, tag: string): ImageRef {
+  return { repository: app.image.repository, tag };
+}
+
+/** The app's image repository. */
+export function repositorySpec(app: KubeApp): RepositorySpec {
+  return { name: app.image.repository, app: app.name, create: app.aws.createRepository, ...withPlacement(app) };
+}
+
+/** Where one of the app's clusters is (`name`: `<app>-<deploy id>`). */
+export function clusterRef(app: KubeApp, name: string): ClusterRef {
+  return { name, ...withPlacement(app) };
+}
+
+/** The cluster `name` of the app, with its capacity from the app's hardware. */
+export function clusterSpec(app: KubeApp, name: string): ClusterSpec {
+  const hw = app.hardware;
+  return {
+    name,
+    app: app.name,
+    kubernetesVersion: app.aws.kubernetesVersion,
+    // Fargate runs the app's namespace, which is named after the app (deployer/kube/manifests.ts).
+    capacity:
+      hw.capacity === 'fargate'
+        ? { kind: 'fargate', namespaces: [app.name] }
+        : {
+            kind: 'nodes',
+            instanceTypes: hw.instanceTypes,
+            minNodes: hw.minNodes,
+            maxNodes: hw.maxNodes,
+            desiredNodes: hw.desiredNodes,
+            spot: hw.spot,
+            arch: hw.arch,
+          },
+    ...withPlacement(app),
+  };
+}
+
+/** A container's image: the app's own repository at the version (or its fixed tag), else `image:tag` as written. */
+function containerImage(app: KubeApp, c: ResolvedContainer, version: string): ContainerImage {
+  // Sidecars always have a fixed tag (define.ts); an app container may pin one too.
+  return { name: c.name, image: { repository: c.image, tag: c.tag ?? version }, fromRegistry: c.role === 'app' && c.image === app.image.repository };
+}
+
+/** The app's pods and Service at `version`. */
+export function workloadSpec(app: KubeApp, version: string): WorkloadSpec {
+  const containers: WorkloadContainer[] = app.pods.containers.map((c) => ({
+    ...containerImage(app, c, version),
+    role: c.role,
+    ports: c.ports,
+    env: c.env,
+    resources: c.resources,
+    ...(c.command ? { command: c.command } : {}),
+    ...(c.args ? { args: c.args } : {}),
+  }));
+  return {
+    name: app.name,
+    version,
+    replicas: app.pods.replicas,
+    containers,
+    service: {
+      port: app.service.port,
+      targetPort: app.service.targetPort,
+      loadBalancer: app.service.loadBalancer,
+      healthCheckPath: app.service.healthCheckPath,
+    },
+    // Fargate picks its own hardware; only a node group of arm64 instances needs the pods pinned.
+    ...(app.hardware.capacity === 'nodes' && app.hardware.arch === 'arm64' ? { arch: 'arm64' as const } : {}),
+  };
+}
+
+/** What a rolling update to `version` changes: the images of the app's own containers, nothing else. */
+export function appImages(app: KubeApp, version: string): ContainerImage[] {
+  return app.pods.containers.filter((c) => c.role === 'app').map((c) => containerImage(app, c, version));
+}
+
+/** The record that carries the app's traffic. */
+export function dnsRecord(app: KubeApp): DnsRecord {
+  return { name: app.dns.name, ttlSeconds: app.dns.ttlSeconds, zone: app.dns.zone, app: app.name, port: app.service.port, ...withPlacement(app) };
+}
+
+/** The health check before a cutover. */
+export function healthCheck(app: KubeApp): HealthCheckSpec {
+  return { app: app.name, port: app.service.port, path: app.service.healthCheckPath };
+}
