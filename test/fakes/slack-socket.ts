@@ -56,13 +56,15 @@ export class FakeSocketMode {
   }
 
   async close(): Promise<void> {
-    // Let a client that is disconnecting finish its close handshake (else it waits 30 s for our close frame).
-    const open = [...this.wss.clients];
-    await Promise.race([
-      Promise.all(open.map((c) => new Promise((resolve) => c.once('close', resolve)))),
-      new Promise((resolve) => setTimeout(resolve, 1000)),
-    ]);
-    for (const c of this.wss.clients) c.terminate();
+    // Finish each client's close handshake from our side (a client that is disconnecting otherwise waits
+    // 30 s for our close frame): answer with a close frame and wait for the socket to be closed.
+    await Promise.all(
+      [...this.wss.clients].map((c) => {
+        const closed = new Promise((resolve) => c.once('close', resolve));
+        c.close(1001, 'fake Slack is stopping');
+        return closed;
+      }),
+    );
     return new Promise((resolve) => {
       this.wss.close(() => this.server.close(() => resolve()));
       this.server.closeAllConnections();
