@@ -3,8 +3,7 @@
  * timestamps all read time through a Clock, so tests drive it (ManualClock)
  * instead of waiting for it: no test sleeps or asserts a duration.
  */
-import { AbortReason } from './errors.js';
-import { sleep } from './time.js';
+import { reasonOf, sleep } from './time.js';
 
 /** A pending timer; `cancel` is idempotent. */
 export interface Timer {
@@ -18,12 +17,6 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): Timer;
   /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-/** The signal's reason as an Error. */
-function reasonOf(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new AbortReason('cancelled', typeof reason === 'string' ? reason : 'aborted');
 }
 
 /** `sleep` on top of any clock's timers. */
@@ -89,16 +82,6 @@ export class ManualClock implements Clock {
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return sleepOn(this, ms, signal);
-  }
-
-  /** Timers not yet fired or cancelled. */
-  get pending(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
-  }
-
-  /** When the next timer is due, if any. */
-  nextAt(): number | undefined {
-    return this.live()[0]?.at;
   }
 
   /** Lets every promise chain and I/O callback that is ready run (no time passes). */

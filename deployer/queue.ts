@@ -76,11 +76,6 @@ export class DeployQueue {
     return index < 0 ? undefined : { position: index, ahead: line.slice(0, index) };
   }
 
-  /** Deploys of `app` in line, head first. */
-  line(app: string): readonly number[] {
-    return this.lines.get(app) ?? [];
-  }
-
   /** Phases running now, and waiting for a global slot. */
   get load(): { running: number; waiting: number } {
     return { running: this.queue.pending, waiting: this.queue.size };

@@ -1,21 +1,21 @@
-/** Abortable waiting, shared by the pipeline and the sandbox. */
+/** Abortable waiting, shared by the pipeline, the clock and the adapters. */
+import { AbortReason, InfraError } from './errors.js';
 
 /** The signal's reason as an Error: what a cancelled or timed-out wait rejects with. */
-function reasonOf(signal: AbortSignal): Error {
+export function reasonOf(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error(typeof reason === 'string' ? reason : 'aborted');
+  return reason instanceof Error ? reason : new AbortReason('cancelled', typeof reason === 'string' ? reason : 'aborted');
 }
 
 /**
- * An `AbortError` that names what was stopped and why (`<what> aborted: <reason>`),
- * for adapters whose callers tell an abort from a failure by the error's name.
+ * An InfraError that names what was stopped and why (`<what> aborted: <reason>`):
+ * `timed_out` when the signal's reason is a step timeout, else `aborted`.
  */
-export function abortedError(what: string, signal?: AbortSignal, detail = ''): Error {
+export function abortedError(what: string, signal?: AbortSignal, detail = ''): InfraError {
   const reason: unknown = signal?.reason;
   const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'cancelled';
-  const e = new Error(`${what} aborted: ${why}${detail}`, { cause: reason });
-  e.name = 'AbortError';
-  return e;
+  const code = reason instanceof AbortReason && reason.kind === 'timeout' ? 'timed_out' : 'aborted';
+  return new InfraError(code, `${what} aborted: ${why}${detail}`, { cause: reason });
 }
 
 /**
