@@ -14,7 +14,6 @@ export interface DestroyDeps {
   readonly store: Store;
   readonly provider: Provider;
   readonly clock: Clock;
-  readonly installation: string;
   readonly attempts: number;
 }
 

@@ -19,7 +19,7 @@ import { createDeployLedger } from './ledger.js';
 import type { Provider, StepContext } from './ports.js';
 import { DeployQueue, type QueuePosition } from './queue.js';
 import type { Step, StepEnv } from './steps/step.js';
-import { strategies, type Phase, type Strategy } from './strategies/index.js';
+import { STRATEGIES, type Phase } from './strategies/index.js';
 import { abortable, formatDuration } from './time.js';
 import { replayUndoLog } from './undo.js';
 
@@ -46,8 +46,6 @@ export interface DeployerOptions {
   readonly concurrency: number;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** This installation's identity (store meta). */
-  readonly installation: string;
   /** Overrides every app's approval timeout (demos, tests). */
   readonly approvalTimeoutMs?: number;
   /** Attempts per resource when tearing down; default 3. */
@@ -73,7 +71,6 @@ export class Deployer {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly queue: DeployQueue;
-  private readonly strategies: Readonly<Record<Strategy['name'], Strategy>>;
   private readonly controllers = new Map<number, AbortController>();
   private readonly deadlines = new Map<number, Timer>();
   private closed = false;
@@ -83,7 +80,6 @@ export class Deployer {
     this.provider = options.provider;
     this.clock = options.clock;
     this.log = options.logger.child({ component: 'deployer' });
-    this.strategies = strategies(options.installation);
     this.queue = new DeployQueue(options.concurrency, (id) => this.advance(id), (id, err) => this.log.error({ deployId: id, err }, 'deploy phase crashed'));
   }
 
@@ -228,7 +224,7 @@ export class Deployer {
   private async walk(d: DeployRecord, signal: AbortSignal): Promise<void> {
     const app = this.app(d.app);
     if (d.state === 'queued') d = this.begin(d, app);
-    const { phases } = this.strategies[d.strategy];
+    const { phases } = STRATEGIES[d.strategy];
     for (let i = phases.findIndex((p) => p.states.includes(d.state)); i >= 0 && i < phases.length; i++) {
       const phase = phases[i]!;
       if (phase.await === 'approval') return this.awaitApproval(d);
@@ -471,7 +467,7 @@ export class Deployer {
         this.event(d.id, 'step', 'cleanup started: tearing down what this deploy created', 'info', {}, 'cleanup');
       });
       const left = await replayUndoLog(
-        { store: this.store, provider: this.provider, clock: this.clock, installation: this.options.installation, attempts: this.options.teardownAttempts ?? 3 },
+        { store: this.store, provider: this.provider, clock: this.clock, attempts: this.options.teardownAttempts ?? 3 },
         d,
         app,
         controller.signal,

@@ -4,4 +4,4 @@
  * strategies' ordered phases (deployer/strategies).
  */
 export { LIFECYCLE, IllegalTransition, assertTransition, CANCELLABLE } from '../store/lifecycle.js';
-export { strategies, type Phase, type Strategy } from './strategies/index.js';
+export { STRATEGIES, type Phase, type Strategy } from './strategies/index.js';

@@ -17,7 +17,6 @@ export interface UndoDeps {
   readonly store: Store;
   readonly provider: Provider;
   readonly clock: Clock;
-  readonly installation: string;
   readonly attempts: number;
 }
 

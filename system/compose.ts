@@ -113,7 +113,6 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     provider,
     apps,
     clock,
-    installation,
     concurrency: config.concurrency,
     logger,
     approvalTimeoutMs: config.approvalTimeoutMs,

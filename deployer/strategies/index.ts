@@ -10,7 +10,7 @@ import { cutover } from '../steps/cutover.js';
 import { deploy } from '../steps/deploy.js';
 import { provision } from '../steps/provision.js';
 import type { Step } from '../steps/step.js';
-import { teardownStep } from '../steps/teardown.js';
+import { teardown } from '../steps/teardown.js';
 import { updateImages } from '../steps/update-images.js';
 
 export interface Phase {
@@ -32,27 +32,25 @@ export interface Strategy {
   readonly phases: readonly Phase[];
 }
 
-/** The two strategies; `installation` reaches the steps that delete. */
-export function strategies(installation: string): Readonly<Record<Strategy['name'], Strategy>> {
-  return {
-    // New environment: build ∥ provision → deploy → approval → cutover → teardown of the old one.
-    'blue-green': {
-      name: 'blue-green',
-      phases: [
-        { states: ['building', 'provisioning'], steps: [build, provision] },
-        { states: ['deploying'], steps: [deploy] },
-        { states: ['awaiting_approval'], steps: [], await: 'approval' },
-        { states: ['cutting_over'], steps: [cutover] },
-        { states: ['tearing_down'], steps: [teardownStep(installation)], tolerateFailure: true },
-      ],
-    },
-    // Inside the live environment: build → new images.
-    rolling: {
-      name: 'rolling',
-      phases: [
-        { states: ['building', 'provisioning'], steps: [build] },
-        { states: ['deploying'], steps: [updateImages] },
-      ],
-    },
-  };
-}
+/** The two strategies. */
+export const STRATEGIES: Readonly<Record<Strategy['name'], Strategy>> = {
+  // New environment: build ∥ provision → deploy → approval → cutover → teardown of the old one.
+  'blue-green': {
+    name: 'blue-green',
+    phases: [
+      { states: ['building', 'provisioning'], steps: [build, provision] },
+      { states: ['deploying'], steps: [deploy] },
+      { states: ['awaiting_approval'], steps: [], await: 'approval' },
+      { states: ['cutting_over'], steps: [cutover] },
+      { states: ['tearing_down'], steps: [teardown], tolerateFailure: true },
+    ],
+  },
+  // Inside the live environment: build → new images.
+  rolling: {
+    name: 'rolling',
+    phases: [
+      { states: ['building', 'provisioning'], steps: [build] },
+      { states: ['deploying'], steps: [updateImages] },
+    ],
+  },
+};
