@@ -48,11 +48,11 @@ function waitState(k: Kubecontrol, id: number, state: string): Promise<void> {
     const check = (): void => {
       const d = k.store.deploys.get(id)!;
       if (d.state === state && d.cleanup !== 'pending') {
-        k.store.events.feed.off('appended', check);
+        k.store.feed.off('appended', check);
         resolve();
       }
     };
-    k.store.events.feed.on('appended', check);
+    k.store.feed.on('appended', check);
     check();
   });
 }

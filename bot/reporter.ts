@@ -1,6 +1,6 @@
 /**
  * The thread reporter: one Slack thread per deploy, for deploys from every
- * surface. It only reads the store — the deploy's events (store.events.feed
+ * surface. It only reads the store — the deploy's events (store.feed
  * wakes it; store.events.after says what is new) — and never runs inside the
  * pipeline. Per deploy it:
  *   - posts a status card in the deploy's channel (the thread's first message)
@@ -84,7 +84,7 @@ export class ThreadReporter {
   /** Follows every deploy's events from now on, and continues the threads a previous process left. */
   start(): void {
     const { store } = this.options;
-    store.events.feed.on('appended', this.onAppended);
+    store.feed.on('appended', this.onAppended);
     const ids = new Set<number>([
       ...store.slack.open().map((t) => t.deployId),
       ...store.deploys.active().map((d) => d.id),
@@ -95,7 +95,7 @@ export class ThreadReporter {
 
   /** Stops following; waits (briefly) for the rounds in flight. */
   async stop(timeoutMs = 5000): Promise<void> {
-    this.options.store.events.feed.off('appended', this.onAppended);
+    this.options.store.feed.off('appended', this.onAppended);
     this.stopping.abort();
     for (const t of this.trackers.values()) {
       clearTimeout(t.retryTimer);

@@ -21,8 +21,8 @@ export class EventsRepo {
 
   constructor(
     db: Db,
-    /** Announces each event once its transaction has committed, so followers wake without polling. */
-    readonly feed: EventFeed,
+    /** Announces each event once its transaction has committed (`Store.feed`). */
+    private readonly feed: EventFeed,
     private readonly now: () => number,
   ) {
     this.insertStmt = db.prepare(

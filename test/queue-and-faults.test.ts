@@ -33,7 +33,7 @@ describe('the deploy queue', () => {
         if (started.filter((d) => d.app === app).length > 1) perAppViolations.push(app);
       }
     };
-    h.k.store.events.feed.on('appended', onEvent);
+    h.k.store.feed.on('appended', onEvent);
 
     const first = await h.cmd('carol', 'deploy', 'search-svc', 'q1');
     const second = await h.cmd('carol', 'deploy', 'search-svc', 'q2');
@@ -55,7 +55,7 @@ describe('the deploy queue', () => {
     await h.waitState(idOf(third.body), 'awaiting_approval');
     await h.cmd('erin', 'approve', String(idOf(third.body)));
     await h.waitState(idOf(third.body), 'succeeded');
-    h.k.store.events.feed.off('appended', onEvent);
+    h.k.store.feed.off('appended', onEvent);
 
     expect(perAppViolations).toEqual([]);
     expect(maxBusy).toBeLessThanOrEqual(2);

@@ -90,9 +90,9 @@ export async function startHarness(overrides: Partial<Config> = {}, options: Sta
       const done = (): void => {
         clearInterval(poll);
         clearTimeout(timer);
-        k.store.events.feed.off('appended', onEvent);
+        k.store.feed.off('appended', onEvent);
       };
-      k.store.events.feed.on('appended', onEvent);
+      k.store.feed.on('appended', onEvent);
       check();
     });
   const waitState = (id: number, ...states: DeployState[]): Promise<DeployView> =>
