@@ -29,7 +29,15 @@ export interface DeployLedger {
 }
 
 /** Kinds of resources in the ledger. */
-export type ResourceKind = 'cluster' | 'nodegroup' | 'fargate-profile' | 'namespace';
+export type ResourceKind =
+  | 'cluster'
+  | 'nodegroup'
+  | 'fargate-profile'
+  | 'namespace'
+  /** Made by a cluster's load-balancing controller for a LoadBalancer Service, tagged by kubecontrol (found by `gc`, verified gone by teardown). */
+  | 'load-balancer'
+  | 'target-group'
+  | 'security-group';
 
 /**
  * What a step's adapter call gets: the deploy, a progress sink, the ledger and
@@ -95,9 +103,25 @@ export interface RepositorySpec {
   readonly placement?: PlacementOverrides;
 }
 
-/** What a cluster runs its pods on: a managed node group, or Fargate for some namespaces. */
+/**
+ * What a cluster runs its pods on: EKS Auto Mode nodes chosen to the app's
+ * hardware (a NodePool), a managed node group (an Auto Scaling group), or
+ * Fargate for some namespaces.
+ */
 export type Capacity =
   | {
+      /** EKS Auto Mode: nodes come and go with the pods, within these bounds (a Karpenter NodePool). */
+      readonly kind: 'auto';
+      readonly instanceTypes: readonly string[];
+      /** Auto Mode keeps no minimum of nodes: pods decide; kept for plans and messages. */
+      readonly minNodes: number;
+      /** The NodePool's limit: never more nodes (and never more vCPUs than this many of the largest type). */
+      readonly maxNodes: number;
+      readonly spot: boolean;
+      readonly arch: 'amd64' | 'arm64';
+    }
+  | {
+      /** A managed node group (an Auto Scaling group of these instance types). */
       readonly kind: 'nodes';
       readonly instanceTypes: readonly string[];
       readonly minNodes: number;
@@ -123,9 +147,20 @@ export interface ClusterRef {
 export interface ClusterSpec extends ClusterRef {
   /** The app it serves: tagged `kubecontrol:app` (a label `kubecontrol/app` on Kubernetes objects). */
   readonly app: string;
-  /** e.g. '1.31'. */
-  readonly kubernetesVersion: string;
+  /** e.g. '1.35'. Unset: the provider's default, the newest version in standard support. */
+  readonly kubernetesVersion?: string;
+  /**
+   * What EKS does when the version leaves standard support: 'STANDARD' (the cluster is
+   * upgraded at the end of standard support, never billed for extended support) or 'EXTENDED'.
+   * @default 'STANDARD'
+   */
+  readonly supportType?: 'STANDARD' | 'EXTENDED';
   readonly capacity: Capacity;
+  /**
+   * The IAM role the app's pods use, attached through EKS Pod Identity to the
+   * app's ServiceAccount (`<namespace>/<serviceAccount>`), so it comes with every new cluster.
+   */
+  readonly podIdentity?: { readonly namespace: string; readonly serviceAccount: string; readonly roleArn: string };
 }
 
 /** CPU and memory requests and limits, in Kubernetes quantities. */
@@ -150,8 +185,14 @@ export interface ContainerImage {
 
 /** A container of the app's pods. */
 export interface WorkloadContainer extends ContainerImage {
-  /** The app's own container, or a default sidecar. */
-  readonly role: 'app' | 'metrics' | 'logging';
+  /** The app's own container, or a sidecar the app adds. */
+  readonly role: 'app' | 'sidecar';
+  /**
+   * Why this container may not run under Pod Security "restricted" (runAsNonRoot,
+   * no privilege escalation, drop ALL, seccomp RuntimeDefault); unset: restricted.
+   * Named in plans.
+   */
+  readonly unrestricted?: string;
   readonly ports: readonly { readonly name?: string; readonly containerPort: number }[];
   readonly env: Readonly<Record<string, string>>;
   readonly resources: ContainerResources;
@@ -177,9 +218,19 @@ export interface WorkloadSpec {
     readonly targetPort: number;
     readonly loadBalancer: 'internal' | 'external';
     readonly healthCheckPath: string;
+    /** TLS terminated at the load balancer on `port` with this ACM certificate; unset: plain TCP. */
+    readonly certificateArn?: string;
   };
   /** Pods must run on nodes of this architecture (arm64 node groups); unset: any. */
   readonly arch?: 'arm64';
+  /** The pods' ServiceAccount (named after the app) carries an IAM role through EKS Pod Identity. */
+  readonly podRoleArn?: string;
+  /**
+   * AWS Secrets Manager secrets delivered to the app's containers as files
+   * `/var/run/secrets/kubecontrol/<name>`, fetched inside the pod with the pod's role:
+   * their values never pass through kubecontrol.
+   */
+  readonly secrets?: readonly { readonly name: string; readonly secretId: string }[];
 }
 
 /** The DNS record that carries an app's traffic. */
@@ -204,6 +255,12 @@ export interface HealthCheckSpec {
   readonly port: number;
   /** e.g. '/healthz'. */
   readonly path: string;
+  /** An internal load balancer cannot be reached from outside its VPC: checked through the cluster's API server instead. */
+  readonly loadBalancer: 'internal' | 'external';
+  /** TLS on the Service's port (https). */
+  readonly tls: boolean;
+  /** The Service checked when the load balancer cannot be reached: its cluster, namespace (the app's) and name (the app's). */
+  readonly cluster?: ClusterRef;
 }
 
 // --- ports ---
@@ -245,14 +302,20 @@ export interface Installation {
   readonly id: string;
 }
 
-/** A kubecontrol-tagged resource found in the cloud (for `gc`): always one of this installation's. */
+/** A kubecontrol-tagged resource found in the cloud (for `gc`). */
 export interface TaggedResource {
   readonly kind: ResourceKind;
+  /** Its name (an ARN or id for load balancers, target groups and security groups). */
   readonly name: string;
-  /** The cluster a node group or Fargate profile belongs to. */
+  /** The cluster a node group, Fargate profile or load balancer belongs to. */
   readonly cluster?: string;
   readonly app?: string;
   readonly deployId?: number;
+  /**
+   * Another kubecontrol installation's id when the resource is theirs: listed as
+   * such by `gc`, never deleted. Unset: this installation's own.
+   */
+  readonly installation?: string;
 }
 
 /** Clusters and their capacity (EKS + node groups / Fargate). */
@@ -367,4 +430,27 @@ export interface Provider {
   drainMs(cmd: { record: DnsRecord }): number;
   /** What a deploy would build, create, change and delete, in this provider's terms; touches nothing. */
   plan(request: PlanRequest): Promise<ProviderPlan>;
+  /**
+   * The name of the cluster a blue/green deploy creates. @default `<app>-<deployId>`
+   * (the aws provider adds the installation, so two installations in one account never collide).
+   */
+  clusterName?(cmd: { app: string; deployId: number }): string;
+  /**
+   * Checks at start what the provider can only learn from the cloud (e.g. that each
+   * app's Kubernetes version can still be created): problems stop the start, one line
+   * each naming app, field and value; warnings are logged and shown in the banner.
+   */
+  preflight?(cmd: { apps: readonly PreflightApp[]; signal?: AbortSignal }): Promise<PreflightReport>;
+}
+
+/** What `Provider.preflight` is told of each app. */
+export interface PreflightApp {
+  readonly app: string;
+  readonly cluster: ClusterSpec;
+}
+
+/** What `Provider.preflight` found. */
+export interface PreflightReport {
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
 }

@@ -5,9 +5,14 @@
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EKSClient, type EKSClientConfig } from '@aws-sdk/client-eks';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { InfraError, errorMessage } from '../errors.js';
 import type { Installation } from '../ports.js';
@@ -19,6 +24,15 @@ export interface AwsClients {
   readonly eks: EKSClient;
   readonly autoscaling: AutoScalingClient;
   readonly route53: Route53Client;
+  /** Load balancers and target groups the clusters' load-balancing controller makes. */
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  /** Subnets, route tables and the controller's security groups. */
+  readonly ec2: EC2Client;
+  /** Finds what carries kubecontrol's tags, whatever the service (gc, teardown's leak check). */
+  readonly tagging: ResourceGroupsTaggingAPIClient;
+  /** Roles and their policies (`kubecontrol aws check`); a global service, called in any region. */
+  readonly iam: IAMClient;
+  readonly sts: STSClient;
 }
 
 /** Gives the clients of a region; the same object for the same region. */
@@ -54,6 +68,11 @@ export function createAwsClientsFor(opts: AwsClientOptions = {}): AwsClientsFor 
         eks: new EKSClient(config),
         autoscaling: new AutoScalingClient(config),
         route53: new Route53Client(config),
+        elbv2: new ElasticLoadBalancingV2Client(config),
+        ec2: new EC2Client(config),
+        tagging: new ResourceGroupsTaggingAPIClient(config),
+        iam: new IAMClient(config),
+        sts: new STSClient(config),
       };
       cache.set(region, c);
     }
