@@ -70,6 +70,8 @@ export interface PlacementOverrides {
   /** @default the provider's region */
   readonly region?: string;
   readonly subnetIds?: readonly string[];
+  /** Private subnets for a Fargate profile (Fargate refuses public ones). */
+  readonly fargateSubnetIds?: readonly string[];
   readonly securityGroupIds?: readonly string[];
   readonly clusterRoleArn?: string;
   readonly nodeRoleArn?: string;
