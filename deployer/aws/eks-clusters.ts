@@ -1,6 +1,31 @@
-/** The Clusters port over Amazon EKS (clusters, managed node groups, Fargate profiles) and Auto Scaling. */
-import { DescribeAutoScalingGroupsCommand, waitUntilGroupInService, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+/**
+ * The Clusters port over Amazon EKS and Auto Scaling: one EKS Auto Mode cluster
+ * per deploy (compute, block storage and load balancing enabled together, as
+ * EKS requires; API-only authentication; no self-managed add-ons; an explicit
+ * upgrade policy), with its capacity: an Auto Mode NodePool of the app's
+ * hardware, a managed node group, or a Fargate profile; the app's Pod Identity
+ * association; and an access entry for kubecontrol's stable access role.
+ *
+ * IAM (the README's AWS section has the full policy):
+ * - the cluster role (KUBECONTROL_CLUSTER_ROLE_ARN) trusts `eks.amazonaws.com` for
+ *   `sts:AssumeRole` and `sts:TagSession` (Auto Mode tags the sessions it opens), with the
+ *   managed policies AmazonEKSClusterPolicy, AmazonEKSComputePolicy, AmazonEKSBlockStoragePolicy,
+ *   AmazonEKSLoadBalancingPolicy and AmazonEKSNetworkingPolicy;
+ * - the node role (KUBECONTROL_NODE_ROLE_ARN) trusts `ec2.amazonaws.com`, with
+ *   AmazonEKSWorkerNodeMinimalPolicy and AmazonEC2ContainerRegistryPullOnly (Auto Mode nodes)
+ *   and, for managed node groups, AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly
+ *   and AmazonEKS_CNI_Policy;
+ * - the Fargate pod execution role trusts `eks-fargate-pods.amazonaws.com`, with
+ *   AmazonEKSFargatePodExecutionRolePolicy.
+ */
+import { CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, waitUntilGroupInService, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import {
+  AssociateAccessPolicyCommand,
+  CreateAccessEntryCommand,
+  CreateAddonCommand,
+  CreatePodIdentityAssociationCommand,
+  ListPodIdentityAssociationsCommand,
+  waitUntilAddonActive,
   CreateClusterCommand,
   CreateFargateProfileCommand,
   CreateNodegroupCommand,
@@ -27,6 +52,7 @@ import {
   type FargateProfile,
   type Nodegroup,
 } from '@aws-sdk/client-eks';
+import { createHash } from 'node:crypto';
 import type { ResourceRecord } from '../../store/index.js';
 import { InfraError } from '../errors.js';
 import type { Capacity, ClusterInfo, ClusterRef, Clusters, ClusterSpec, Installation, PlacementOverrides, Progress, StepContext, TaggedResource } from '../ports.js';
@@ -41,8 +67,10 @@ import {
   type AwsClientsFor,
   type WaiterDelays,
 } from './clients.js';
-import { missingSetting, placement, regionOf, type AwsPlacement } from './placement.js';
+import { systemClock } from '../clock.js';
+import { missingSetting, placement, regionOf, withRegion, type AwsPlacement } from './placement.js';
 import type { AwsSettings } from './settings.js';
+import { EksVersions } from './versions.js';
 
 /** What an EksClusters needs. */
 export interface EksClustersOptions {
@@ -65,7 +93,40 @@ export interface EksClustersOptions {
   readonly namespaces?: NamespaceDeleter;
   /** Told when a cluster is gone, e.g. to drop its cached credentials. */
   readonly onClusterGone?: (cluster: string) => void;
+  /**
+   * Applies the app's Auto Mode NodePool on a new cluster (KubeWorkloads.applyNodePool).
+   * Required by apps of capacity 'auto'.
+   */
+  readonly nodePools?: NodePoolApplier;
+  /**
+   * The load balancers, target groups and security groups a cluster's load-balancing
+   * controller made (ElbLoadBalancers): checked gone before a cluster is deleted, listed
+   * and deleted by `gc`. @default none checked (a cluster is deleted whatever it leaves)
+   */
+  readonly loadBalancers?: LoadBalancerResources;
+  /** The Kubernetes versions EKS offers (shared with the provider's preflight). @default asked of EKS on first use */
+  readonly versions?: EksVersions;
+  /** Epoch ms, when `versions` is not given. @default the system clock */
+  readonly now?: () => number;
 }
+
+/** Applies an app's Auto Mode NodePool on a cluster and returns once it is there (KubeWorkloads.applyNodePool). */
+export interface NodePoolApplier {
+  applyNodePool(cmd: { cluster: ClusterRef; capacity: CapacityOf<'auto'>; app: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
+}
+
+/** What EksClusters asks of the load-balancer adapter (ElbLoadBalancers in ./load-balancers.ts). */
+export interface LoadBalancerResources {
+  /** What still carries `eks:eks-cluster-name=<cluster>`. */
+  remaining(cmd: { cluster: string; region: string; signal?: AbortSignal }): Promise<TaggedResource[]>;
+  /** Every load balancer, target group and security group tagged by kubecontrol (`installation` set when not ours). */
+  listTagged(cmd: { region: string; signal?: AbortSignal }): Promise<TaggedResource[]>;
+  /** Deletes one ledger resource of kind load-balancer, target-group or security-group. */
+  destroy(cmd: { resource: ResourceRecord; region: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
+}
+
+/** The managed policy of the access entry kubecontrol's access role gets. */
+export const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
 
 /** Deletes a namespace on a cluster and waits until it is gone. */
 export interface NamespaceDeleter {
@@ -75,9 +136,19 @@ export interface NamespaceDeleter {
 /** Capacity of one kind. */
 type CapacityOf<K extends Capacity['kind']> = Extract<Capacity, { kind: K }>;
 
-/** The node group and Fargate profile names of a cluster (both unique, as the cluster name carries the deploy id). */
-export const nodegroupName = (cluster: string): string => `${cluster}-nodes`;
-export const fargateProfileName = (cluster: string): string => `${cluster}-fargate`;
+/**
+ * `<cluster><suffix>`, at most 63 characters (EKS's limit for node group and Fargate
+ * profile names): a longer cluster name is cut and a hash of the whole added, so
+ * names stay distinct (they are unique per cluster anyway, which is all EKS asks).
+ */
+function capacityName(cluster: string, suffix: string): string {
+  const full = `${cluster}${suffix}`;
+  if (full.length <= 63) return full;
+  return `${cluster.slice(0, 63 - suffix.length - 9)}-${createHash('sha256').update(cluster).digest('hex').slice(0, 8)}${suffix}`;
+}
+/** The node group and Fargate profile names of a cluster. */
+export const nodegroupName = (cluster: string): string => capacityName(cluster, '-nodes');
+export const fargateProfileName = (cluster: string): string => capacityName(cluster, '-fargate');
 
 /**
  * Provisions one EKS cluster per deploy with its capacity, recording every
@@ -87,7 +158,12 @@ export const fargateProfileName = (cluster: string): string => `${cluster}-farga
  * never adopted, deleted or listed.
  */
 export class EksClusters implements Clusters {
-  constructor(private readonly opts: EksClustersOptions) {}
+  /** The Kubernetes versions EKS offers, per region. */
+  readonly versions: EksVersions;
+
+  constructor(private readonly opts: EksClustersOptions) {
+    this.versions = opts.versions ?? new EksVersions({ eks: (region) => opts.clients(region).eks, now: opts.now ?? (() => systemClock.now()) });
+  }
 
   private waiter(client: EKSClient, signal?: AbortSignal) {
     return waiterOptions(client, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 2700, signal);
@@ -104,10 +180,19 @@ export class EksClusters implements Clusters {
     // Every setting the whole step needs is checked before anything is created.
     if (!where.clusterRoleArn) throw missingSetting(app, 'clusterRoleArn', 'KUBECONTROL_CLUSTER_ROLE_ARN');
     if (!where.subnetIds.length) throw missingSetting(app, 'subnetIds', 'KUBECONTROL_SUBNET_IDS', 'subnets');
-    if (capacity.kind === 'fargate' && !where.podExecutionRoleArn) {
-      throw missingSetting(app, 'podExecutionRoleArn', 'KUBECONTROL_POD_EXECUTION_ROLE_ARN');
+    if (capacity.kind === 'fargate') {
+      if (!where.podExecutionRoleArn) throw missingSetting(app, 'podExecutionRoleArn', 'KUBECONTROL_POD_EXECUTION_ROLE_ARN');
+      if (!where.fargateSubnetIds.length) throw missingSetting(app, 'fargateSubnetIds', 'KUBECONTROL_FARGATE_SUBNET_IDS', 'private Fargate subnets');
+      // EKS accepts the association, but its agent runs on EC2 nodes only: pods on Fargate would get no credentials.
+      if (spec.podIdentity) {
+        throw new InfraError('misconfigured', `${app}: aws.podRoleArn cannot be used with hardware.capacity 'fargate': EKS Pod Identity does not run on Fargate`);
+      }
+    } else if (!where.nodeRoleArn) {
+      throw missingSetting(app, 'nodeRoleArn', 'KUBECONTROL_NODE_ROLE_ARN');
     }
-    if (capacity.kind === 'nodes' && !where.nodeRoleArn) throw missingSetting(app, 'nodeRoleArn', 'KUBECONTROL_NODE_ROLE_ARN');
+    if (capacity.kind === 'auto' && !this.opts.nodePools) {
+      throw new InfraError('misconfigured', `${app}: hardware.capacity 'auto' needs a NodePool applier, and this provider was built without one`);
+    }
 
     // 1. The cluster. One that is not ours is refused before the ledger hears of it.
     let cluster = await this.describeCluster(eks, clusterName, ctx.signal);
@@ -116,12 +201,17 @@ export class EksClusters implements Clusters {
     if (cluster) {
       ctx.progress(`EKS cluster ${clusterName} already exists (${cluster.status}); adopting it`, { cluster: clusterName });
     } else {
-      ctx.progress(`creating EKS cluster ${clusterName} (Kubernetes ${spec.kubernetesVersion})`, { cluster: clusterName });
+      const version = await this.versionFor(spec, region, ctx.signal);
+      const supportType = spec.supportType ?? 'STANDARD';
+      // Auto Mode runs load balancing (which needs compute) for every app; only 'auto' and 'nodes'
+      // clusters get the built-in `system` pool (CoreDNS-free cluster services); Fargate apps get none.
+      const nodePools = capacity.kind === 'fargate' ? [] : ['system'];
+      ctx.progress(`creating EKS cluster ${clusterName} (Kubernetes ${version}, Auto Mode, ${supportType.toLowerCase()} support)`, { cluster: clusterName, version });
       try {
         await eks.send(
           new CreateClusterCommand({
             name: clusterName,
-            version: spec.kubernetesVersion,
+            version,
             roleArn: where.clusterRoleArn,
             resourcesVpcConfig: {
               subnetIds: [...where.subnetIds],
@@ -129,8 +219,16 @@ export class EksClusters implements Clusters {
               endpointPublicAccess: true,
               endpointPrivateAccess: true,
             },
-            // kubecontrol's own principal becomes cluster admin through an access entry.
-            accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: true },
+            // EKS Auto Mode: the three capabilities are enabled together or not at all.
+            computeConfig: { enabled: true, nodePools, ...(nodePools.length ? { nodeRoleArn: where.nodeRoleArn } : {}) },
+            kubernetesNetworkConfig: { elasticLoadBalancing: { enabled: true } },
+            storageConfig: { blockStorage: { enabled: true } },
+            // Access entries only (Auto Mode refuses the aws-auth ConfigMap); the creator is admin until the access role's entry exists.
+            accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: true },
+            // Auto Mode brings networking and DNS; the add-ons a node group or Fargate needs are EKS add-ons, created below.
+            bootstrapSelfManagedAddons: false,
+            // Never billed for extended support unless the app asked for it.
+            upgradePolicy: { supportType },
             tags,
             clientRequestToken: `kubecontrol-${clusterName}`.slice(0, 64),
           }),
@@ -152,16 +250,132 @@ export class EksClusters implements Clusters {
       }
       cluster ??= await this.describeCluster(eks, clusterName, ctx.signal);
     }
-    ctx.ledger.created(row.id, { region, arn: cluster?.arn, endpoint: cluster?.endpoint });
+    ctx.ledger.created(row.id, { region, arn: cluster?.arn, endpoint: cluster?.endpoint, version: cluster?.version });
     ctx.progress(`EKS cluster ${clusterName} is ACTIVE`, { cluster: clusterName });
 
-    // 2. Its capacity.
+    // 2. Access for kubecontrol's stable role, before anything needs the Kubernetes API.
+    // (Access entries, add-ons and Pod Identity associations go with their cluster: no ledger rows.)
+    if (this.opts.settings.accessRoleArn) await this.ensureAccessEntry(ctx, eks, clusterName, this.opts.settings.accessRoleArn, tags);
+
+    // 3. Its capacity.
+    const ref: ClusterRef = { name: clusterName, placement: withRegion(spec.placement, this.opts.settings) };
     if (capacity.kind === 'fargate') {
       await this.provisionFargate(ctx, capacity, where, eks, clusterName, row.id, tags);
-    } else {
+      // EKS's CoreDNS is pinned to EC2 nodes: on a Fargate-only cluster it must be told, or it stays Pending.
+      await this.ensureAddon(ctx, eks, clusterName, 'coredns', tags, JSON.stringify({ computeType: 'Fargate' }));
+    } else if (capacity.kind === 'nodes') {
+      // Managed nodes need the networking Auto Mode nodes have built in (no self-managed add-ons were bootstrapped).
+      const before = ['vpc-cni', 'kube-proxy', ...(spec.podIdentity ? ['eks-pod-identity-agent'] : [])];
+      for (const addon of before) await this.ensureAddon(ctx, eks, clusterName, addon, tags, undefined, false);
       await this.provisionNodes(ctx, spec.app, capacity, where, eks, clusterName, row.id, tags);
+      // CoreDNS last: it can only run once nodes are there.
+      await this.ensureAddon(ctx, eks, clusterName, 'coredns', tags);
+      for (const addon of before) await this.waitAddon(ctx, eks, clusterName, addon);
+    } else {
+      ctx.progress(
+        `applying the NodePool of ${app}: ${capacity.instanceTypes.join('|')} ${capacity.spot ? 'spot' : 'on-demand'} ${capacity.arch}, at most ${capacity.maxNodes} nodes`,
+        { cluster: clusterName },
+      );
+      await this.opts.nodePools!.applyNodePool({ cluster: ref, capacity, app, progress: ctx.progress, signal: ctx.signal });
     }
+
+    // 4. The app's own AWS identity (its pods' ServiceAccount), on every new cluster.
+    if (spec.podIdentity) await this.ensurePodIdentity(ctx, eks, clusterName, spec.podIdentity, tags);
     return { name: clusterName, status: cluster?.status ?? 'ACTIVE', endpoint: cluster?.endpoint };
+  }
+
+  /** The version a new cluster gets: the app's own, else the newest EKS has in standard support. */
+  private async versionFor(spec: ClusterSpec, region: string, signal?: AbortSignal): Promise<string> {
+    if (spec.kubernetesVersion !== undefined) return spec.kubernetesVersion;
+    const v = await this.versions.resolve({ spec, region, signal });
+    if (!v) throw new InfraError('provider_failed', `EKS lists no Kubernetes version in standard support in ${region}; set aws.kubernetesVersion for ${spec.app}`);
+    return v.version;
+  }
+
+  /** An access entry for `principalArn` with cluster-admin rights on the whole cluster; idempotent. */
+  private async ensureAccessEntry(ctx: StepContext, eks: EKSClient, clusterName: string, principalArn: string, tags: Record<string, string>): Promise<void> {
+    try {
+      await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn, type: 'STANDARD', tags }), { abortSignal: ctx.signal });
+    } catch (err) {
+      // Already there: a resumed step, or the access role is the creator itself.
+      if (!(err instanceof ResourceInUseException)) throw awsError('EKS', 'CreateAccessEntry', err, ctx.signal);
+    }
+    // Associating again replaces the scope with the same one.
+    await call(
+      'EKS',
+      'AssociateAccessPolicy',
+      () => eks.send(new AssociateAccessPolicyCommand({ clusterName, principalArn, policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } }), { abortSignal: ctx.signal }),
+      ctx.signal,
+    );
+    ctx.progress(`access entry for ${principalArn} (cluster admin) on ${clusterName}`, { cluster: clusterName, principalArn });
+  }
+
+  /** An EKS add-on, created (or found) and, unless `wait` is false, waited ACTIVE. */
+  private async ensureAddon(
+    ctx: StepContext,
+    eks: EKSClient,
+    clusterName: string,
+    addonName: string,
+    tags: Record<string, string>,
+    configurationValues?: string,
+    wait = true,
+  ): Promise<void> {
+    try {
+      await eks.send(
+        new CreateAddonCommand({
+          clusterName,
+          addonName,
+          // Whatever a previous attempt left in the cluster is replaced by the add-on's own.
+          resolveConflicts: 'OVERWRITE',
+          ...(configurationValues ? { configurationValues } : {}),
+          tags,
+        }),
+        { abortSignal: ctx.signal },
+      );
+      ctx.progress(`installing the ${addonName} add-on on ${clusterName}`, { cluster: clusterName, addon: addonName });
+    } catch (err) {
+      // Created by a previous attempt of this step: the cluster is ours, so is the add-on.
+      if (!(err instanceof ResourceInUseException)) throw awsError('EKS', 'CreateAddon', err, ctx.signal);
+    }
+    if (wait) await this.waitAddon(ctx, eks, clusterName, addonName);
+  }
+
+  private async waitAddon(ctx: StepContext, eks: EKSClient, clusterName: string, addonName: string): Promise<void> {
+    try {
+      await waitUntilAddonActive(this.waiter(eks, ctx.signal), { clusterName, addonName });
+    } catch (err) {
+      throw waiterFailure(`the ${addonName} add-on of ${clusterName} to become ACTIVE`, err, ctx.signal);
+    }
+  }
+
+  /** The Pod Identity association of the app's ServiceAccount; an existing one (resume) is kept. */
+  private async ensurePodIdentity(
+    ctx: StepContext,
+    eks: EKSClient,
+    clusterName: string,
+    pi: NonNullable<ClusterSpec['podIdentity']>,
+    tags: Record<string, string>,
+  ): Promise<void> {
+    const who = `${pi.namespace}/${pi.serviceAccount}`;
+    const found = await call(
+      'EKS',
+      'ListPodIdentityAssociations',
+      () => eks.send(new ListPodIdentityAssociationsCommand({ clusterName, namespace: pi.namespace, serviceAccount: pi.serviceAccount }), { abortSignal: ctx.signal }),
+      ctx.signal,
+    );
+    if (found.associations?.length) {
+      ctx.progress(`Pod Identity association of ${who} already exists; keeping it`, { cluster: clusterName });
+      return;
+    }
+    try {
+      await eks.send(
+        new CreatePodIdentityAssociationCommand({ clusterName, namespace: pi.namespace, serviceAccount: pi.serviceAccount, roleArn: pi.roleArn, tags }),
+        { abortSignal: ctx.signal },
+      );
+    } catch (err) {
+      if (!(err instanceof ResourceInUseException)) throw awsError('EKS', 'CreatePodIdentityAssociation', err, ctx.signal);
+    }
+    ctx.progress(`pods of ${who} run as ${pi.roleArn} (EKS Pod Identity)`, { cluster: clusterName, roleArn: pi.roleArn });
   }
 
   private async provisionNodes(
@@ -214,9 +428,25 @@ export class EksClusters implements Clusters {
 
     // Report the Auto Scaling Group's instances as they come up, while the node group is created.
     const report = this.capacityReporter(ctx.progress, region, hw.desiredNodes);
+    const { autoscaling } = this.opts.clients(region);
+    // kubecontrol's tags on the Auto Scaling group, propagated to the instances it launches
+    // (EKS puts a node group's tags on neither). Done as soon as the group shows up, so that
+    // the first instances already carry them; again, not best effort, once the node group is ACTIVE.
+    let tagged: string | undefined;
+    const tagAsg = async (asgName: string): Promise<void> => {
+      await autoscaling.send(
+        new CreateOrUpdateTagsCommand({
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ ResourceId: asgName, ResourceType: 'auto-scaling-group', Key, Value, PropagateAtLaunch: true })),
+        }),
+        { abortSignal: ctx.signal },
+      );
+      tagged = asgName;
+    };
     const observed = observe(eks, async (out) => {
       const asg = (out as DescribeNodegroupCommandOutput).nodegroup?.resources?.autoScalingGroups?.[0]?.name;
-      if (asg) await report.look(asg, ctx.signal);
+      if (!asg) return;
+      if (tagged !== asg) await tagAsg(asg).catch(() => undefined);
+      await report.look(asg, ctx.signal);
     });
     let asgName: string | undefined;
     try {
@@ -226,8 +456,8 @@ export class EksClusters implements Clusters {
       throw waiterFailure(`node group ${name} to become ACTIVE`, err, ctx.signal);
     }
     if (asgName) {
+      if (tagged !== asgName) await call('Auto Scaling', 'CreateOrUpdateTags', () => tagAsg(asgName!), ctx.signal);
       // The node group is ACTIVE; wait until at least minNodes instances are InService.
-      const { autoscaling } = this.opts.clients(region);
       const asgObserved = observe(autoscaling, async (out) => report.show(out as { AutoScalingGroups?: AutoScalingGroup[] }));
       try {
         await waitUntilGroupInService(waiterOptions(asgObserved, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 2700, ctx.signal), {
@@ -272,7 +502,8 @@ export class EksClusters implements Clusters {
             clusterName,
             fargateProfileName: name,
             podExecutionRoleArn: where.podExecutionRoleArn,
-            subnets: [...where.subnetIds],
+            // Private subnets only: Fargate refuses any with a route to an internet gateway.
+            subnets: [...where.fargateSubnetIds],
             // The app's namespace, and CoreDNS so that a Fargate-only cluster resolves names.
             selectors: [...capacity.namespaces.map((namespace) => ({ namespace })), { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
             tags,
@@ -330,7 +561,7 @@ export class EksClusters implements Clusters {
           progress(`EKS cluster ${resource.name} is already gone`, { cluster: resource.name });
         } else {
           this.checkOwned(`cluster ${resource.name}`, c.tags, 'deleting it');
-          await this.deleteCluster(eks, resource.name, progress, signal);
+          await this.deleteCluster(eks, region, c, progress, signal);
         }
         this.opts.onClusterGone?.(resource.name);
         return;
@@ -345,6 +576,12 @@ export class EksClusters implements Clusters {
         if (!c) return;
         this.checkOwned(`cluster ${clusterName}`, c.tags, `deleting namespace ${namespace} on it`);
         return this.opts.namespaces.deleteNamespace({ cluster: { name: clusterName, placement: { region } }, namespace, progress, signal: signal ?? new AbortController().signal });
+      }
+      case 'load-balancer':
+      case 'target-group':
+      case 'security-group': {
+        if (!this.opts.loadBalancers) throw new InfraError('misconfigured', `EksClusters cannot destroy a ${resource.kind} (${resource.name}): no load-balancer adapter`);
+        return this.opts.loadBalancers.destroy({ resource, region, progress, signal });
       }
       default:
         throw new InfraError('misconfigured', `EksClusters cannot destroy a ${resource.kind} (${resource.name})`);
@@ -403,33 +640,92 @@ export class EksClusters implements Clusters {
     });
   }
 
-  /** Deletes a cluster already known to be ours, with whatever capacity is left in it. */
-  private async deleteCluster(eks: EKSClient, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
-    // A cluster cannot be deleted while it has capacity: remove whatever is left first
-    // (normally the pipeline has already destroyed the ledger's node group or profile).
-    // The cluster is ours, so is what runs in it: its capacity is not checked one by one.
-    let nodegroups: string[] = [];
-    let profiles: string[] = [];
-    try {
-      nodegroups = (await eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal })).nodegroups ?? [];
-      profiles = (await eks.send(new ListFargateProfilesCommand({ clusterName: name }), { abortSignal: signal })).fargateProfileNames ?? [];
-    } catch (err) {
-      if (err instanceof ResourceNotFoundException) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
-      throw awsError('EKS', 'ListNodegroups', err, signal);
+  /**
+   * Deletes a cluster already known to be ours, with whatever capacity is left in it.
+   * A cluster still CREATING (a deploy cancelled during provision) is waited for first:
+   * EKS refuses DeleteCluster in that state. A cluster whose load balancers are still
+   * there is not deleted (EKS would leave them behind, with their ENIs): it is left for `gc`.
+   */
+  private async deleteCluster(eks: EKSClient, region: string, found: Cluster, progress: Progress, signal?: AbortSignal): Promise<void> {
+    const name = found.name ?? '';
+    let c: Cluster | undefined = found;
+    // Bounded: each round waits for a state change; EKS does not go back to CREATING.
+    for (let round = 0; round < 3; round++) {
+      if (c?.status === 'CREATING') {
+        progress(`EKS cluster ${name} is still CREATING; waiting until it can be deleted`, { cluster: name });
+        c = await this.settled(eks, name, signal);
+      }
+      if (!c) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
+      if (c.status === 'DELETING') return this.waitClusterGone(eks, name, progress, signal);
+
+      const left = (await this.opts.loadBalancers?.remaining({ cluster: name, region, signal })) ?? [];
+      if (left.length) {
+        throw new InfraError(
+          'provider_failed',
+          `EKS cluster ${name} is not deleted: ${left.map((r) => `${r.kind} ${r.name}`).join(', ')} still carr${left.length === 1 ? 'ies' : 'y'} eks:eks-cluster-name=${name}; the cluster is left for \`kubecontrol gc\``,
+        );
+      }
+
+      // A cluster cannot be deleted while it has capacity: remove whatever is left first
+      // (normally the pipeline has already destroyed the ledger's node group or profile).
+      // The cluster is ours, so is what runs in it: its capacity is not checked one by one.
+      // Add-ons, access entries and Pod Identity associations go with the cluster.
+      let nodegroups: string[] = [];
+      let profiles: string[] = [];
+      try {
+        nodegroups = (await eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal })).nodegroups ?? [];
+        profiles = (await eks.send(new ListFargateProfilesCommand({ clusterName: name }), { abortSignal: signal })).fargateProfileNames ?? [];
+      } catch (err) {
+        if (err instanceof ResourceNotFoundException) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
+        throw awsError('EKS', 'ListNodegroups', err, signal);
+      }
+      await Promise.all([
+        ...nodegroups.map((ng) => this.deleteNodegroup(eks, name, ng, progress, signal)),
+        ...profiles.map((p) => this.deleteFargateProfile(eks, name, p, progress, signal)),
+      ]);
+      try {
+        await eks.send(new DeleteClusterCommand({ name }), { abortSignal: signal });
+        progress(`deleting EKS cluster ${name}`, { cluster: name });
+        return this.waitClusterGone(eks, name, progress, signal);
+      } catch (err) {
+        if (err instanceof ResourceNotFoundException) return progress(`EKS cluster ${name} is already gone`, { cluster: name });
+        if (!(err instanceof ResourceInUseException)) throw awsError('EKS', 'DeleteCluster', err, signal);
+        // Refused: already DELETING (wait for it), or CREATING again in our view (wait, retry); else a real refusal.
+        c = await this.describeCluster(eks, name, signal);
+        if (c?.status !== 'DELETING' && c?.status !== 'CREATING' && c !== undefined) throw awsError('EKS', 'DeleteCluster', err, signal);
+      }
     }
-    await Promise.all([
-      ...nodegroups.map((ng) => this.deleteNodegroup(eks, name, ng, progress, signal)),
-      ...profiles.map((p) => this.deleteFargateProfile(eks, name, p, progress, signal)),
-    ]);
-    await this.deleteAndWait({
-      label: `EKS cluster ${name}`,
-      operation: 'DeleteCluster',
-      data: { cluster: name },
-      progress,
-      signal,
-      remove: () => eks.send(new DeleteClusterCommand({ name }), { abortSignal: signal }),
-      waitGone: () => waitUntilClusterDeleted(this.waiter(eks, signal), { name }),
-    });
+    throw new InfraError('provider_failed', `EKS cluster ${name} could not be deleted: DeleteCluster kept being refused`);
+  }
+
+  /** Waits until a CREATING cluster is ACTIVE or FAILED (both can be deleted); its final description. */
+  private async settled(eks: EKSClient, name: string, signal?: AbortSignal): Promise<Cluster | undefined> {
+    try {
+      await waitUntilClusterActive(this.waiter(eks, signal), { name });
+    } catch (err) {
+      // FAILED ends the waiter with FAILURE: that cluster is deleted like an ACTIVE one.
+      const failed = this.failedState(err);
+      if (!failed) throw waiterFailure(`EKS cluster ${name} to finish creating before it is deleted`, err, signal);
+    }
+    return this.describeCluster(eks, name, signal);
+  }
+
+  private failedState(err: unknown): boolean {
+    try {
+      const parsed = JSON.parse(err instanceof Error ? err.message : String(err)) as { state?: string; reason?: { cluster?: { status?: string } } };
+      return parsed.state === 'FAILURE' && parsed.reason?.cluster?.status === 'FAILED';
+    } catch {
+      return false;
+    }
+  }
+
+  private async waitClusterGone(eks: EKSClient, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+    try {
+      await waitUntilClusterDeleted(this.waiter(eks, signal), { name });
+    } catch (err) {
+      throw waiterFailure(`EKS cluster ${name} to be deleted`, err, signal);
+    }
+    progress(`EKS cluster ${name} deleted`, { cluster: name });
   }
 
   async listTagged({ signal }: { signal?: AbortSignal }): Promise<TaggedResource[]> {
@@ -448,8 +744,14 @@ export class EksClusters implements Clusters {
       for (const name of names) {
         const c = await this.describeCluster(eks, name, signal);
         const app = c?.tags?.['kubecontrol:app'];
-        if (!c || !app || !mine(c.tags)) continue;
+        if (!c || !app) continue;
         const deployId = parseDeployId(c.tags?.['kubecontrol:deploy']);
+        const owner = c.tags?.[INSTALLATION_TAG];
+        if (!mine(c.tags)) {
+          // Another installation's: listed as theirs (gc shows it, never deletes it); its capacity is its own business.
+          if (owner) found.push({ kind: 'cluster', name, app, deployId, installation: owner });
+          continue;
+        }
         found.push({ kind: 'cluster', name, app, deployId });
         const [ngs, fps] = await Promise.all([
           call('EKS', 'ListNodegroups', () => eks.send(new ListNodegroupsCommand({ clusterName: name }), { abortSignal: signal }), signal),
@@ -463,6 +765,8 @@ export class EksClusters implements Clusters {
           if (mine((await this.describeFargateProfile(eks, name, fp, signal))?.tags)) found.push({ kind: 'fargate-profile', name: fp, cluster: name, app, deployId });
         }
       }
+      // What the clusters' load-balancing controllers made, found by tag (ours and others', marked as such).
+      if (this.opts.loadBalancers) found.push(...(await this.opts.loadBalancers.listTagged({ region, signal })));
     }
     return found;
   }

@@ -1,14 +1,16 @@
 /**
  * The aws way of getting a KubeConfigSource: the cluster's endpoint and CA
  * from DescribeCluster, and a bearer token that is a presigned STS
- * GetCallerIdentity URL (what `aws eks get-token` does). kubecontrol's own
- * principal is the cluster creator, hence cluster admin. Only clusters of this
- * installation are handed out.
+ * GetCallerIdentity URL (what `aws eks get-token` does). The token is signed as
+ * the access role (KUBECONTROL_ACCESS_ROLE_ARN, assumed through STS) when one is
+ * set: every cluster has an access entry for it, so a change of the identity
+ * kubecontrol runs as does not strand clusters; else as kubecontrol's own
+ * principal, the cluster creator. Only clusters of this installation are handed out.
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { DescribeClusterCommand, ResourceNotFoundException, type EKSClientConfig } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { formatUrl } from '@aws-sdk/util-format-url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -93,6 +95,13 @@ export interface EksKubeConfigSourceOptions {
   readonly defaultRegion: string;
   /** @default fromNodeProviderChain() */
   readonly credentials?: AwsCredentials;
+  /**
+   * A role with an access entry on every cluster: tokens are signed with its temporary
+   * credentials (STS AssumeRole from `credentials`). @default none: `credentials` sign
+   */
+  readonly accessRoleArn?: string;
+  /** Makes the access role's credentials (tests). @default fromTemporaryCredentials */
+  readonly assumeRole?: (roleArn: string, masterCredentials: AwsCredentials) => AwsCredentials;
   /** The STS client that resolves the endpoint of a region. @default new STSClient({ region, credentials }) */
   readonly sts?: (region: string) => STSClient;
   /** A token is valid ~15 minutes; a new one is made after this long, ms. @default 600000 */
@@ -116,7 +125,14 @@ export class EksKubeConfigSource implements KubeConfigSource {
   private readonly credentials: AwsCredentials;
 
   constructor(private readonly opts: EksKubeConfigSourceOptions) {
-    this.credentials = opts.credentials ?? fromNodeProviderChain();
+    const own = opts.credentials ?? fromNodeProviderChain();
+    // The SDK provider caches the role's credentials and renews them before they expire.
+    this.credentials = opts.accessRoleArn
+      ? (opts.assumeRole ?? ((RoleArn, masterCredentials) => fromTemporaryCredentials({ params: { RoleArn, RoleSessionName: 'kubecontrol' }, masterCredentials, clientConfig: { region: opts.defaultRegion } })))(
+          opts.accessRoleArn,
+          own,
+        )
+      : own;
   }
 
   private sts(region: string): STSClient {

@@ -5,25 +5,37 @@
  * nothing here reads the environment.
  */
 import { KubeWorkloads, type KubeConfigSource } from '../kube/kube-workloads.js';
-import type { Builder, ClusterRef, Installation, Provider, Registry, Workloads } from '../ports.js';
+import { systemClock } from '../clock.js';
+import type { Builder, ClusterRef, Installation, PreflightApp, PreflightReport, Provider, Registry, Workloads } from '../ports.js';
 import { AppBuilder, type BuilderKind } from './app-builder.js';
 import { createAwsClientsFor, type AwsClientsFor, type WaiterDelays } from './clients.js';
 import { CodeBuildBuilder, type PollDelays } from './codebuild-builder.js';
 import { CommandBuilder } from './command-builder.js';
 import { EcrRegistry } from './ecr-registry.js';
-import { EksClusters } from './eks-clusters.js';
+import { EksClusters, type NodePoolApplier } from './eks-clusters.js';
 import { EksKubeConfigSource, type AwsCredentials } from './eks-kubeconfig.js';
 import { planAws } from './plan.js';
-import { withRegion } from './placement.js';
+import { regionOf, withRegion } from './placement.js';
 import { Route53Dns, type FetchLike, type HealthRetry } from './route53-dns.js';
 import type { AwsSettings } from './settings.js';
+import { checkVersion, EksVersions } from './versions.js';
 
 export { AppBuilder, type BuilderKind } from './app-builder.js';
 export * from './clients.js';
 export { CodeBuildBuilder, type CodeBuildBuilderOptions, type PollDelays } from './codebuild-builder.js';
 export { CommandBuilder, secretMasker, type CommandBuilderOptions } from './command-builder.js';
 export { EcrRegistry, type RegistrySettings } from './ecr-registry.js';
-export { EksClusters, fargateProfileName, nodegroupName, type EksClustersOptions, type NamespaceDeleter } from './eks-clusters.js';
+export {
+  CLUSTER_ADMIN_POLICY,
+  EksClusters,
+  fargateProfileName,
+  nodegroupName,
+  type EksClustersOptions,
+  type LoadBalancerResources,
+  type NamespaceDeleter,
+  type NodePoolApplier,
+} from './eks-clusters.js';
+export * from './versions.js';
 export { buildKubeConfig, eksToken, EksKubeConfigSource, type AwsCredentials, type EksKubeConfigSourceOptions } from './eks-kubeconfig.js';
 export { placement, withRegion, type AwsPlacement } from './placement.js';
 export { planAws } from './plan.js';
@@ -59,6 +71,46 @@ export interface AwsProviderOptions {
   readonly regions?: () => readonly string[];
   /** Pause before a Kubernetes watch that ended is opened again, ms. @default 1000 */
   readonly rewatchDelayMs?: number;
+  /** Epoch ms: what "now" is for Kubernetes version support. @default the system clock */
+  readonly now?: () => number;
+}
+
+/** `<app>-<deployId>-<installation id>`: two installations in one account never name the same cluster. */
+export function awsClusterName(cmd: { app: string; deployId: number }, installation: Installation): string {
+  return `${cmd.app}-${cmd.deployId}-${installation.id}`;
+}
+
+/**
+ * The aws provider's start-up check: each app's Kubernetes version against what
+ * EKS offers in the app's region (one DescribeClusterVersions per region, kept
+ * for the clusters created later), and what EKS would refuse or not run.
+ */
+export async function preflightAws(
+  deps: { versions: EksVersions; settings: AwsSettings; now: () => number },
+  cmd: { apps: readonly PreflightApp[]; signal?: AbortSignal },
+): Promise<PreflightReport> {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const { app, cluster } of cmd.apps) {
+    const region = regionOf(cluster.placement, deps.settings);
+    let versions;
+    try {
+      versions = await deps.versions.list(region, cmd.signal);
+    } catch (err) {
+      problems.push(`${app}: cannot ask EKS which Kubernetes versions it offers in ${region}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    const r = checkVersion({ app, cluster, versions, now: deps.now() });
+    if (r.problem) problems.push(r.problem);
+    if (r.warning) warnings.push(r.warning);
+    if (cluster.capacity.kind === 'fargate' && cluster.podIdentity) {
+      problems.push(`${app}: aws.podRoleArn cannot be used with hardware.capacity 'fargate': EKS Pod Identity does not run on Fargate`);
+    }
+    if (cluster.capacity.kind === 'fargate' && !(cluster.placement?.fargateSubnetIds?.length ?? deps.settings.fargateSubnetIds.length)) {
+      problems.push(`${app}: no private Fargate subnets configured: set aws.fargateSubnetIds or KUBECONTROL_FARGATE_SUBNET_IDS`);
+    }
+  }
+  return { problems, warnings };
 }
 
 /** Builds the aws provider. Nothing is called until a step runs. */
@@ -80,8 +132,10 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     }
     return b;
   };
+  const now = opts.now ?? (() => systemClock.now());
   const source =
-    opts.kubeConfigSource ?? new EksKubeConfigSource({ clients, installation, defaultRegion: settings.region, credentials: opts.credentials });
+    opts.kubeConfigSource ??
+    new EksKubeConfigSource({ clients, installation, defaultRegion: settings.region, credentials: opts.credentials, accessRoleArn: settings.accessRoleArn });
   const kube = new KubeWorkloads({ source, installation, registry, rewatchDelayMs: opts.rewatchDelayMs });
   // The Kubernetes adapter reads the cluster's region (credentials, ledger rows): it gets it as
   // this provider places the app, so an app that names no region is looked for in the settings' one.
@@ -90,6 +144,12 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     deploy: (cmd) => kube.deploy({ ...cmd, cluster: placed(cmd.cluster) }),
     updateImages: (cmd) => kube.updateImages({ ...cmd, cluster: placed(cmd.cluster) }),
   };
+  const versions = new EksVersions({ eks: (region) => clients(region).eks, now });
+  // KubeWorkloads.applyNodePool (issue 9, H3): wired when the adapter has it.
+  const applier = (kube as unknown as Partial<NodePoolApplier>).applyNodePool;
+  const nodePools: NodePoolApplier | undefined = applier
+    ? { applyNodePool: (cmd) => applier.call(kube, { ...cmd, cluster: placed(cmd.cluster) }) }
+    : undefined;
   const clusters = new EksClusters({
     clients,
     installation,
@@ -98,6 +158,8 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     regions: opts.regions,
     namespaces: { deleteNamespace: (cmd) => kube.deleteNamespace({ ...cmd, cluster: placed(cmd.cluster) }) },
     onClusterGone: (name) => source.forget?.(name),
+    versions,
+    nodePools,
   });
   const dns = new Route53Dns({ clients, settings, fetch: opts.fetch, waiterDelays: opts.waiterDelays, healthRetry: opts.healthRetry });
   return {
@@ -111,6 +173,8 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     timeouts: { build: 60 * MINUTE, provision: 40 * MINUTE, deploy: 20 * MINUTE, cutover: 10 * MINUTE, teardown: 40 * MINUTE },
     // Resolvers may keep the old answer for a TTL or two after the flip.
     drainMs: ({ record }) => Math.max(record.ttlSeconds * 1000 * 2, MINUTE),
-    plan: (request) => planAws({ settings, registry, clusters, dns }, request),
+    plan: (request) => planAws({ settings, registry, clusters, dns, versions }, request),
+    clusterName: (cmd) => awsClusterName(cmd, installation),
+    preflight: (cmd) => preflightAws({ versions, settings, now }, cmd),
   };
 }

@@ -17,6 +17,8 @@ export interface AwsPlacement {
   readonly nodeRoleArn: string;
   /** Only Fargate apps need one. */
   readonly podExecutionRoleArn: string | undefined;
+  /** The private subnets of a Fargate profile; only Fargate apps need them. */
+  readonly fargateSubnetIds: readonly string[];
   readonly hostedZoneId: string;
   readonly ecrRegistry: string;
   readonly builder: 'codebuild' | 'command' | 'none';
@@ -42,6 +44,7 @@ export function placement(own: PlacementOverrides | undefined, settings: AwsSett
     clusterRoleArn: a.clusterRoleArn ?? settings.clusterRoleArn,
     nodeRoleArn: a.nodeRoleArn ?? settings.nodeRoleArn,
     podExecutionRoleArn: a.podExecutionRoleArn ?? settings.podExecutionRoleArn,
+    fargateSubnetIds: a.fargateSubnetIds ?? settings.fargateSubnetIds,
     hostedZoneId: (a.hostedZoneId ?? settings.hostedZoneId).replace(/^\/?hostedzone\//, ''),
     ecrRegistry: a.ecrRegistry ?? settings.ecrRegistry,
     builder,

@@ -6,9 +6,10 @@
  * and Route 53; changes nothing.
  */
 import { capacityLine, deploymentLine, liveLine, portsOf, rollingLine } from '../plan-lines.js';
-import type { Clusters, Dns, PlanRequest, ProviderPlan, Registry } from '../ports.js';
+import type { ClusterSpec, Clusters, Dns, PlanRequest, ProviderPlan, Registry } from '../ports.js';
 import { placement } from './placement.js';
 import type { AwsSettings } from './settings.js';
+import { newestStandard, type EksVersion, type EksVersions } from './versions.js';
 
 /** What the aws plan reads through. */
 export interface AwsPlanDeps {
@@ -16,6 +17,37 @@ export interface AwsPlanDeps {
   readonly registry: Registry;
   readonly clusters: Clusters;
   readonly dns: Dns;
+  /** The versions EKS offers; without them the version line says only what the app asks. */
+  readonly versions?: EksVersions;
+}
+
+/**
+ * `EKS cluster x (Kubernetes 1.35, newest in standard support until 2027-03-27; upgrade policy STANDARD), Auto Mode: ...`
+ * and the lines of what comes with the cluster: Pod Identity, the access entry.
+ */
+export function clusterLines(spec: ClusterSpec, settings: AwsSettings, versions: readonly EksVersion[] | undefined): string[] {
+  const newest = versions ? newestStandard(versions) : undefined;
+  const own = spec.kubernetesVersion !== undefined ? versions?.find((v) => v.version === spec.kubernetesVersion) : undefined;
+  const version =
+    spec.kubernetesVersion === undefined
+      ? newest
+        ? `Kubernetes ${newest.version}, newest in standard support until ${newest.endOfStandardSupport}`
+        : 'Kubernetes: the newest in standard support'
+      : own
+        ? `Kubernetes ${own.version}, ${own.status === 'STANDARD_SUPPORT' ? `standard support until ${own.endOfStandardSupport}` : own.status === 'EXTENDED_SUPPORT' ? `extended support until ${own.endOfExtendedSupport}` : 'no longer supported!'}`
+        : `Kubernetes ${spec.kubernetesVersion}`;
+  const supportType = spec.supportType ?? 'STANDARD';
+  const policy = supportType === 'STANDARD' ? 'upgrade policy STANDARD: upgraded by EKS at the end of standard support' : 'upgrade policy EXTENDED: billed at the extended-support rate after standard support';
+  const pools = spec.capacity.kind === 'fargate' ? 'no node pools (Fargate runs the pods)' : "built-in node pool 'system'";
+  const lines = [
+    `EKS cluster ${spec.name} (${version}; ${policy})`,
+    `EKS Auto Mode: compute (${pools}), load balancing (eks.amazonaws.com/nlb), block storage; access entries only`,
+  ];
+  if (spec.capacity.kind === 'fargate') lines.push('EKS add-on coredns on Fargate');
+  if (spec.capacity.kind === 'nodes') lines.push('EKS add-ons vpc-cni, kube-proxy, coredns for the node group');
+  if (spec.podIdentity) lines.push(`Pod Identity: ${spec.podIdentity.namespace}/${spec.podIdentity.serviceAccount} → ${spec.podIdentity.roleArn}`);
+  if (settings.accessRoleArn) lines.push(`access entry: ${settings.accessRoleArn} (cluster admin)`);
+  return lines;
 }
 
 export async function planAws(deps: AwsPlanDeps, request: PlanRequest): Promise<ProviderPlan> {
@@ -30,11 +62,13 @@ export async function planAws(deps: AwsPlanDeps, request: PlanRequest): Promise<
   }
   const found = live ? await clusters.describe({ cluster: live.cluster, signal }) : undefined;
   const current = await dns.current({ record: request.record, signal });
+  const region = placement(request.cluster.placement, deps.settings).region;
+  const versions = deps.versions ? await deps.versions.list(region, signal) : undefined;
   return {
     image: { uri, exists },
     build,
     create: [
-      `EKS cluster ${request.cluster.name} (Kubernetes ${request.cluster.kubernetesVersion})`,
+      ...clusterLines(request.cluster, deps.settings, versions),
       capacityLine(request.cluster.capacity),
       `namespace ${workload.name}, ${deploymentLine(workload)}, ${workload.service.loadBalancer} load-balanced service ${portsOf(workload)}`,
     ],

@@ -21,6 +21,17 @@ export interface AwsSettings {
   readonly nodeRoleArn: string;
   /** KUBECONTROL_POD_EXECUTION_ROLE_ARN: needed by apps on Fargate only. @default none */
   readonly podExecutionRoleArn?: string;
+  /**
+   * KUBECONTROL_FARGATE_SUBNET_IDS: the private subnets of Fargate profiles (Fargate refuses
+   * subnets with a route to an internet gateway). Needed by apps on Fargate only. @default []
+   */
+  readonly fargateSubnetIds: readonly string[];
+  /**
+   * KUBECONTROL_ACCESS_ROLE_ARN: a stable IAM role kubecontrol assumes to reach each cluster's
+   * Kubernetes API; every cluster gets an access entry (cluster admin) for it, so access
+   * survives a change of the identity kubecontrol runs as. @default none (the creator's access only)
+   */
+  readonly accessRoleArn?: string;
   /** KUBECONTROL_HOSTED_ZONE_ID: the Route 53 zone of the apps' records, without the `/hostedzone/` prefix. */
   readonly hostedZoneId: string;
   /** KUBECONTROL_ECR_REGISTRY: `<account>.dkr.ecr.<region>.amazonaws.com`. */
@@ -70,6 +81,12 @@ const schema = z.object({
   KUBECONTROL_CLUSTER_ROLE_ARN: roleArn('the IAM role EKS clusters run as'),
   KUBECONTROL_NODE_ROLE_ARN: roleArn('the IAM role of managed nodes'),
   KUBECONTROL_POD_EXECUTION_ROLE_ARN: z.string().regex(ROLE_ARN, 'must be an IAM role ARN like arn:aws:iam::123456789012:role/name').optional(),
+  KUBECONTROL_FARGATE_SUBNET_IDS: z
+    .string()
+    .transform(items)
+    .pipe(z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be comma-separated private subnet ids like subnet-0a1b2c3d')))
+    .optional(),
+  KUBECONTROL_ACCESS_ROLE_ARN: z.string().regex(ROLE_ARN, 'must be an IAM role ARN like arn:aws:iam::123456789012:role/name').optional(),
   KUBECONTROL_HOSTED_ZONE_ID: required("the Route 53 hosted zone id of the apps' DNS zone")
     .regex(/^(\/?hostedzone\/)?Z[0-9A-Z]{1,32}$/, 'must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ')
     .transform((v) => v.replace(/^\/?hostedzone\//, '')),
@@ -86,7 +103,7 @@ const schema = z.object({
 /** Variables kubecontrol read before they became KubeApp settings: set, they would be silently ignored. */
 const RETIRED: Readonly<Record<string, string>> = {
   KUBECONTROL_DNS_ZONE: "no longer read: the DNS zone is a KubeApp setting (dns.zone, or DEFAULTS.dnsZone in kubeapps/defaults.ts)",
-  KUBECONTROL_KUBERNETES_VERSION: 'no longer read: the Kubernetes version is a KubeApp setting (aws.kubernetesVersion, or DEFAULTS.aws.kubernetesVersion in kubeapps/defaults.ts)',
+  KUBECONTROL_KUBERNETES_VERSION: 'no longer read: the Kubernetes version is a KubeApp setting (aws.kubernetesVersion; unset: the newest version EKS has in standard support)',
 };
 
 /**
@@ -127,6 +144,8 @@ export function loadAwsSettings(env: NodeJS.ProcessEnv): AwsSettingsResult {
       clusterRoleArn: e.KUBECONTROL_CLUSTER_ROLE_ARN,
       nodeRoleArn: e.KUBECONTROL_NODE_ROLE_ARN,
       ...(e.KUBECONTROL_POD_EXECUTION_ROLE_ARN ? { podExecutionRoleArn: e.KUBECONTROL_POD_EXECUTION_ROLE_ARN } : {}),
+      fargateSubnetIds: e.KUBECONTROL_FARGATE_SUBNET_IDS ?? [],
+      ...(e.KUBECONTROL_ACCESS_ROLE_ARN ? { accessRoleArn: e.KUBECONTROL_ACCESS_ROLE_ARN } : {}),
       hostedZoneId: e.KUBECONTROL_HOSTED_ZONE_ID,
       ecrRegistry: e.KUBECONTROL_ECR_REGISTRY,
       ...(e.KUBECONTROL_CODEBUILD_PROJECT ? { codeBuildProject: e.KUBECONTROL_CODEBUILD_PROJECT } : {}),

@@ -3,9 +3,13 @@
  * aws-sdk-client-mock: the real SDK clients, waiters and exceptions, answering
  * like the service does. Describe* return the `tags` map exactly as created
  * (what kubecontrol's installation check reads), and the fake refuses what EKS
- * refuses: a name that is taken, fewer than two subnets, capacity on a cluster
- * that is not ACTIVE, deleting a cluster that still has capacity, public
- * subnets for Fargate, tags EKS does not take.
+ * refuses: a name that is taken, fewer than two subnets, a version it does not
+ * list as creatable (or STANDARD support for one already in extended support),
+ * Auto Mode capabilities not enabled all three together, Auto Mode node pools
+ * without a node role, CONFIG_MAP authentication with Auto Mode, capacity on a
+ * cluster that is not ACTIVE, node group / profile names over 63 characters,
+ * deleting a cluster that is CREATING or still has capacity, public subnets for
+ * Fargate, add-ons EKS does not have, tags EKS does not take.
  */
 import {
   DescribeAutoScalingGroupsCommand,
@@ -14,6 +18,19 @@ import {
   type ServiceOutputTypes as AsgOutput,
 } from '@aws-sdk/client-auto-scaling';
 import {
+  AssociateAccessPolicyCommand,
+  CreateAccessEntryCommand,
+  CreateAddonCommand,
+  CreatePodIdentityAssociationCommand,
+  DeleteAddonCommand,
+  DescribeAddonCommand,
+  DescribeClusterVersionsCommand,
+  ListAccessEntriesCommand,
+  ListPodIdentityAssociationsCommand,
+  type AssociateAccessPolicyCommandInput,
+  type CreateAccessEntryCommandInput,
+  type CreateAddonCommandInput,
+  type CreatePodIdentityAssociationCommandInput,
   CreateClusterCommand,
   CreateFargateProfileCommand,
   CreateNodegroupCommand,
@@ -38,6 +55,8 @@ import {
   type ServiceOutputTypes,
 } from '@aws-sdk/client-eks';
 import type { AwsStub } from 'aws-sdk-client-mock';
+import { calendarVersions, type EksVersion } from '../../deployer/aws/versions.js';
+import { CreateOrUpdateTagsCommand, type Tag } from '@aws-sdk/client-auto-scaling';
 
 type Status = 'CREATING' | 'ACTIVE' | 'DELETING' | 'FAILED';
 const meta = { $metadata: { httpStatusCode: 400 } };
@@ -66,8 +85,18 @@ export interface FakeEksOptions {
   readonly transitionLooks?: number;
   /** Subnets with a route to an internet gateway: Fargate refuses them. @default none */
   readonly publicSubnets?: readonly string[];
-  /** The Kubernetes API endpoint of a new cluster. @default https://<name>.gr7.<region>.eks.amazonaws.com */
-  readonly endpointFor?: (name: string) => string | Promise<string>;
+  /**
+   * The Kubernetes API endpoint of a new cluster, told how it was created (e.g. whether
+   * Auto Mode load balancing runs in it). @default https://<name>.gr7.<region>.eks.amazonaws.com
+   */
+  readonly endpointFor?: (name: string, input: CreateClusterCommandInput) => string | Promise<string>;
+  /**
+   * The versions EKS lists (DescribeClusterVersions) and creates (STANDARD_ and EXTENDED_SUPPORT only).
+   * @default the built-in calendar at `now`
+   */
+  readonly versions?: readonly EksVersion[];
+  /** Epoch ms the calendar is read at. @default 2026-11-30T12:00Z */
+  readonly now?: number;
   /** Told when a cluster is gone (to close its fake API server). */
   readonly onClusterGone?: (name: string) => void | Promise<void>;
 }
@@ -84,12 +113,31 @@ function checkTags(tags: Record<string, string> | undefined): void {
 }
 
 const notFound = (message: string) => new ResourceNotFoundException({ message, ...meta });
+const invalid = (message: string) => new InvalidParameterException({ message, ...meta });
+
+/** Add-ons EKS has (a few; enough for what kubecontrol installs and a typo to fail). */
+export const KNOWN_ADDONS = ['vpc-cni', 'kube-proxy', 'coredns', 'eks-pod-identity-agent', 'aws-ebs-csi-driver', 'amazon-cloudwatch-observability'];
+
+interface FakeAddon {
+  readonly cluster: string;
+  readonly name: string;
+  readonly input: CreateAddonCommandInput;
+  status: 'CREATING' | 'ACTIVE' | 'DELETING';
+  looksLeft: number;
+}
 
 /** The fake: installs itself on the given mocks (call again after `mock.reset()`). */
 export class FakeEks {
   readonly clusters = new Map<string, FakeCluster>();
   readonly nodegroups = new Map<string, FakeCapacity>();
   readonly fargateProfiles = new Map<string, FakeCapacity>();
+  /** `<cluster>/<addon>`. */
+  readonly addons = new Map<string, FakeAddon>();
+  /** Access entries by `<cluster>/<principal>`, with their associated policies. */
+  readonly accessEntries = new Map<string, { input: CreateAccessEntryCommandInput; policies: AssociateAccessPolicyCommandInput[] }>();
+  readonly podIdentityAssociations: (CreatePodIdentityAssociationCommandInput & { associationId: string })[] = [];
+  /** The tags put on each Auto Scaling group (CreateOrUpdateTags), by group name. */
+  readonly asgTags = new Map<string, Tag[]>();
 
   constructor(
     private readonly eks: AwsStub<ServiceInputTypes, ServiceOutputTypes, EKSClientResolvedConfig>,
@@ -114,6 +162,39 @@ export class FakeEks {
     this.fargateProfiles.set(`${cluster}/${name}`, { cluster, name, tags, status: 'ACTIVE', looksLeft: 0, desired: 0 });
   }
 
+  /** The versions this fake lists. */
+  get versions(): readonly EksVersion[] {
+    return this.opts.versions ?? calendarVersions(this.opts.now ?? Date.parse('2026-11-30T12:00:00Z'));
+  }
+
+  /** What CreateCluster checks of a cluster's version, Auto Mode and access configuration. */
+  private checkCluster(input: CreateClusterCommandInput): void {
+    if (input.version !== undefined) {
+      const v = this.versions.find((x) => x.version === input.version);
+      if (!v || v.status === 'UNSUPPORTED') throw invalid(`unsupported Kubernetes version ${input.version}`);
+      if (v.status === 'EXTENDED_SUPPORT' && input.upgradePolicy?.supportType === 'STANDARD') {
+        throw invalid(`Kubernetes version ${input.version} is in extended support: upgradePolicy supportType STANDARD cannot be set`);
+      }
+    }
+    const compute = input.computeConfig?.enabled === true;
+    const lb = input.kubernetesNetworkConfig?.elasticLoadBalancing?.enabled === true;
+    const storage = input.storageConfig?.blockStorage?.enabled === true;
+    if ((compute || lb || storage) && !(compute && lb && storage)) {
+      throw invalid(
+        'For EKS Auto Mode, computeConfig.enabled, kubernetesNetworkConfig.elasticLoadBalancing.enabled and storageConfig.blockStorage.enabled must all be set to the same value',
+      );
+    }
+    if (compute && (input.computeConfig?.nodePools?.length ?? 0) > 0 && !input.computeConfig?.nodeRoleArn) {
+      throw invalid('nodeRoleArn is required in computeConfig when nodePools are specified');
+    }
+    for (const pool of input.computeConfig?.nodePools ?? []) {
+      if (pool !== 'system' && pool !== 'general-purpose') throw invalid(`Invalid node pool ${pool}: must be one of system, general-purpose`);
+    }
+    if (compute && input.accessConfig?.authenticationMode === 'CONFIG_MAP') {
+      throw invalid('EKS Auto Mode requires authenticationMode API or API_AND_CONFIG_MAP');
+    }
+  }
+
   /** (Re)installs every answer on the mocks. */
   install(): void {
     const { eks } = this;
@@ -121,12 +202,14 @@ export class FakeEks {
       const name = input.name!;
       if (this.clusters.has(name)) throw new ResourceInUseException({ message: `Cluster already exists with name: ${name}`, clusterName: name, ...meta });
       if (!input.roleArn) throw new InvalidParameterException({ message: 'roleArn is required', ...meta });
+      if (name.length > 100 || !/^[0-9A-Za-z][A-Za-z0-9\-_]*$/.test(name)) throw invalid(`Invalid cluster name ${name}`);
       const subnets = input.resourcesVpcConfig?.subnetIds ?? [];
       if (new Set(subnets).size < 2) {
         throw new InvalidParameterException({ message: 'Subnets specified must be in at least two different AZs', ...meta });
       }
+      this.checkCluster(input);
       checkTags(input.tags);
-      const endpoint = (await this.opts.endpointFor?.(name)) ?? `https://${name}.gr7.eu-west-1.eks.amazonaws.com`;
+      const endpoint = (await this.opts.endpointFor?.(name, input)) ?? `https://${name}.gr7.eu-west-1.eks.amazonaws.com`;
       const c: FakeCluster = { name, input, tags: { ...(input.tags ?? {}) }, status: 'CREATING', endpoint, looksLeft: this.looks };
       this.clusters.set(name, c);
       return { cluster: this.view(c) };
@@ -138,6 +221,7 @@ export class FakeEks {
       else if (c.status === 'CREATING') c.status = 'ACTIVE';
       else if (c.status === 'DELETING') {
         this.clusters.delete(c.name);
+        this.forgetCluster(c.name);
         await this.opts.onClusterGone?.(c.name);
         throw notFound(`No cluster found for name: ${input.name}.`);
       }
@@ -146,6 +230,9 @@ export class FakeEks {
     eks.on(DeleteClusterCommand).callsFake((input: { name: string }) => {
       const c = this.clusters.get(input.name);
       if (!c) throw notFound(`No cluster found for name: ${input.name}.`);
+      if (c.status === 'CREATING') {
+        throw new ResourceInUseException({ message: `Cluster ${c.name} is in CREATING state and cannot be deleted`, clusterName: c.name, ...meta });
+      }
       if (this.capacityOf(c.name).length) {
         throw new ResourceInUseException({ message: `Cluster has nodegroups or Fargate profiles attached`, clusterName: c.name, ...meta });
       }
@@ -204,9 +291,133 @@ export class FakeEks {
         const ng = [...this.nodegroups.values()].find((n) => `eks-${n.name}-asg` === asgName);
         if (!ng) return [];
         const Instances = Array.from({ length: ng.desired }, (_, i) => ({ InstanceId: `i-${i}`, LifecycleState: 'InService' }));
-        return [{ AutoScalingGroupName: asgName, MinSize: ng.desired, MaxSize: ng.desired, DesiredCapacity: ng.desired, Instances }];
+        return [{ AutoScalingGroupName: asgName, MinSize: ng.desired, MaxSize: ng.desired, DesiredCapacity: ng.desired, Instances, Tags: this.asgTags.get(asgName) ?? [] }];
       }),
     }));
+    this.asg?.on(CreateOrUpdateTagsCommand).callsFake((input: { Tags?: Tag[] }) => {
+      for (const t of input.Tags ?? []) {
+        const exists = [...this.nodegroups.values()].some((n) => `eks-${n.name}-asg` === t.ResourceId);
+        if (!exists) throw Object.assign(new Error(`AutoScalingGroup name not found - ${t.ResourceId}`), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+        const list = (this.asgTags.get(t.ResourceId!) ?? []).filter((x) => x.Key !== t.Key);
+        this.asgTags.set(t.ResourceId!, [...list, { ...t }]);
+      }
+      return {};
+    });
+
+    eks.on(DescribeClusterVersionsCommand).callsFake((input: { clusterVersions?: string[]; includeAll?: boolean }) => ({
+      clusterVersions: this.versions
+        .filter((v) => (input.includeAll ? true : v.status !== 'UNSUPPORTED'))
+        .filter((v) => !input.clusterVersions || input.clusterVersions.includes(v.version))
+        .map((v) => ({
+          clusterType: 'eks',
+          clusterVersion: v.version,
+          versionStatus: v.status,
+          endOfStandardSupportDate: new Date(`${v.endOfStandardSupport}T00:00:00Z`),
+          endOfExtendedSupportDate: new Date(`${v.endOfExtendedSupport}T00:00:00Z`),
+        })),
+    }));
+
+    const activeCluster = (name: string | undefined): FakeCluster => {
+      const c = this.clusters.get(name ?? '');
+      if (!c) throw notFound(`No cluster found for name: ${name}.`);
+      if (c.status !== 'ACTIVE') throw new InvalidRequestException({ message: `Cluster '${c.name}' is not in ACTIVE status`, ...meta });
+      return c;
+    };
+    eks.on(CreateAddonCommand).callsFake((input: CreateAddonCommandInput) => {
+      const c = activeCluster(input.clusterName);
+      if (!KNOWN_ADDONS.includes(input.addonName ?? '')) throw invalid(`Addon ${input.addonName} specified is not supported`);
+      if (input.configurationValues !== undefined) {
+        try {
+          JSON.parse(input.configurationValues);
+        } catch {
+          throw invalid(`ConfigurationValue provided in request is not supported: invalid JSON`);
+        }
+      }
+      checkTags(input.tags);
+      const key = `${c.name}/${input.addonName}`;
+      if (this.addons.has(key)) throw new ResourceInUseException({ message: `Addon already exists: ${input.addonName}`, ...meta });
+      const a: FakeAddon = { cluster: c.name, name: input.addonName!, input, status: 'CREATING', looksLeft: this.looks };
+      this.addons.set(key, a);
+      return { addon: this.addonView(a) };
+    });
+    eks.on(DescribeAddonCommand).callsFake((input: { clusterName: string; addonName: string }) => {
+      const a = this.addons.get(`${input.clusterName}/${input.addonName}`);
+      if (!a) throw notFound(`No addon: ${input.addonName} found in cluster: ${input.clusterName}`);
+      if (a.looksLeft > 0) a.looksLeft--;
+      else if (a.status === 'CREATING') a.status = 'ACTIVE';
+      else if (a.status === 'DELETING') {
+        this.addons.delete(`${input.clusterName}/${input.addonName}`);
+        throw notFound(`No addon: ${input.addonName} found in cluster: ${input.clusterName}`);
+      }
+      return { addon: this.addonView(a) };
+    });
+    eks.on(DeleteAddonCommand).callsFake((input: { clusterName: string; addonName: string }) => {
+      const a = this.addons.get(`${input.clusterName}/${input.addonName}`);
+      if (!a) throw notFound(`No addon: ${input.addonName} found in cluster: ${input.clusterName}`);
+      Object.assign(a, { status: 'DELETING', looksLeft: this.looks });
+      return { addon: this.addonView(a) };
+    });
+
+    eks.on(CreateAccessEntryCommand).callsFake((input: CreateAccessEntryCommandInput) => {
+      const c = activeCluster(input.clusterName);
+      if (c.input.accessConfig?.authenticationMode === 'CONFIG_MAP') throw new InvalidRequestException({ message: 'The cluster authentication mode does not support access entries', ...meta });
+      if (!/^arn:aws[\w-]*:iam::\d{12}:(role|user)\//.test(input.principalArn ?? '')) throw invalid(`Invalid principalArn ${input.principalArn}`);
+      checkTags(input.tags);
+      const key = `${c.name}/${input.principalArn}`;
+      if (this.accessEntries.has(key)) throw new ResourceInUseException({ message: `The specified access entry resource is already in use on this cluster.`, ...meta });
+      this.accessEntries.set(key, { input, policies: [] });
+      return { accessEntry: { clusterName: c.name, principalArn: input.principalArn, type: input.type ?? 'STANDARD', tags: { ...(input.tags ?? {}) } } };
+    });
+    eks.on(AssociateAccessPolicyCommand).callsFake((input: AssociateAccessPolicyCommandInput) => {
+      const entry = this.accessEntries.get(`${input.clusterName}/${input.principalArn}`);
+      if (!this.clusters.has(input.clusterName ?? '')) throw notFound(`No cluster found for name: ${input.clusterName}.`);
+      if (!entry) throw notFound(`The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'.`);
+      if (!input.policyArn?.startsWith('arn:aws:eks::aws:cluster-access-policy/')) throw invalid(`Invalid policyArn ${input.policyArn}`);
+      if (input.accessScope?.type === 'namespace' && !input.accessScope.namespaces?.length) throw invalid('namespaces are required for accessScope type namespace');
+      entry.policies = [...entry.policies.filter((p) => p.policyArn !== input.policyArn), input];
+      return { clusterName: input.clusterName, principalArn: input.principalArn, associatedAccessPolicy: { policyArn: input.policyArn, accessScope: input.accessScope } };
+    });
+    eks.on(ListAccessEntriesCommand).callsFake((input: { clusterName: string }) => {
+      if (!this.clusters.has(input.clusterName)) throw notFound(`No cluster found for name: ${input.clusterName}.`);
+      return { accessEntries: [...this.accessEntries.keys()].filter((k) => k.startsWith(`${input.clusterName}/`)).map((k) => k.slice(input.clusterName.length + 1)) };
+    });
+
+    eks.on(CreatePodIdentityAssociationCommand).callsFake((input: CreatePodIdentityAssociationCommandInput) => {
+      activeCluster(input.clusterName);
+      if (!input.namespace || !input.serviceAccount || !input.roleArn) throw invalid('namespace, serviceAccount and roleArn are required');
+      checkTags(input.tags);
+      if (this.podIdentityAssociations.some((a) => a.clusterName === input.clusterName && a.namespace === input.namespace && a.serviceAccount === input.serviceAccount)) {
+        throw new ResourceInUseException({ message: 'Association already exists', ...meta });
+      }
+      const a = { ...input, associationId: `a-${this.podIdentityAssociations.length + 1}` };
+      this.podIdentityAssociations.push(a);
+      return { association: { ...a } };
+    });
+    eks.on(ListPodIdentityAssociationsCommand).callsFake((input: { clusterName: string; namespace?: string; serviceAccount?: string }) => {
+      if (!this.clusters.has(input.clusterName)) throw notFound(`No cluster found for name: ${input.clusterName}.`);
+      return {
+        associations: this.podIdentityAssociations
+          .filter((a) => a.clusterName === input.clusterName && (!input.namespace || a.namespace === input.namespace) && (!input.serviceAccount || a.serviceAccount === input.serviceAccount))
+          .map((a) => ({ clusterName: a.clusterName, namespace: a.namespace, serviceAccount: a.serviceAccount, associationId: a.associationId })),
+      };
+    });
+  }
+
+  /** What goes with a deleted cluster: its add-ons, access entries and Pod Identity associations. */
+  private forgetCluster(name: string): void {
+    for (const k of [...this.addons.keys()]) if (k.startsWith(`${name}/`)) this.addons.delete(k);
+    for (const k of [...this.accessEntries.keys()]) if (k.startsWith(`${name}/`)) this.accessEntries.delete(k);
+    for (let i = this.podIdentityAssociations.length - 1; i >= 0; i--) if (this.podIdentityAssociations[i]!.clusterName === name) this.podIdentityAssociations.splice(i, 1);
+  }
+
+  private addonView(a: FakeAddon) {
+    return {
+      addonName: a.name,
+      clusterName: a.cluster,
+      status: a.status,
+      configurationValues: a.input.configurationValues,
+      tags: { ...(a.input.tags ?? {}) },
+    };
   }
 
   /** Node groups and Fargate profiles share their life cycle. */
@@ -237,6 +448,7 @@ export class FakeEks {
       const cl = cluster(input);
       const name = c.nameOf(input);
       if (cl.status !== 'ACTIVE') throw new InvalidRequestException({ message: `Cluster '${cl.name}' is not in ACTIVE status`, ...meta });
+      if (!name || name.length > 63 || !/^[0-9A-Za-z][A-Za-z0-9\-_]*$/.test(name)) throw invalid(`${label} name ${name} must be 1-63 characters: letters, digits, - and _`);
       if (store.has(`${cl.name}/${name}`)) throw new ResourceInUseException({ message: `${label} already exists with name ${name} and cluster name ${cl.name}`, ...meta });
       c.check(input);
       const tags = (input as { tags?: Record<string, string> }).tags;
@@ -282,6 +494,11 @@ export class FakeEks {
       arn: `arn:aws:eks:eu-west-1:123456789012:cluster/${c.name}`,
       status: c.status,
       version: c.input.version,
+      computeConfig: c.input.computeConfig,
+      kubernetesNetworkConfig: c.input.kubernetesNetworkConfig,
+      storageConfig: c.input.storageConfig,
+      accessConfig: c.input.accessConfig,
+      upgradePolicy: c.input.upgradePolicy,
       endpoint: c.status === 'CREATING' ? undefined : c.endpoint,
       certificateAuthority: c.status === 'CREATING' ? undefined : { data: 'Q0E=' },
       tags: { ...c.tags },
