@@ -155,9 +155,20 @@ export interface ParseError {
 
 export type ParseResult = { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly error: ParseError };
 
-/** An image tag as registries accept it. */
+/**
+ * An image tag as registries accept it (Docker's rule: at most 128 characters of
+ * letters, digits, `_`, `.`, `-`, not starting with `.` or `-`). A tag that cannot be a
+ * Kubernetes label value (over 63 characters, or ending in `-`, `.`, `_`) is still a
+ * version: the manifests carry it as an annotation and set the version label only when
+ * it fits (deployer/kube/manifests.ts `versionMetadata`).
+ */
 export const VERSION_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DEPLOY_ID_PATTERN = /^#?(\d{1,12})$/;
+
+/** A refused version as a message shows it: whole up to 60 characters, else its start and its length. */
+function shownVersion(version: string): string {
+  return version.length <= 60 ? version : `${version.slice(0, 40)}… (${version.length} characters)`;
+}
 
 /** Splits a command line into words, honouring "double" and 'single' quotes. */
 export function tokenize(text: string): string[] {
@@ -276,7 +287,7 @@ export function parse(input: string | readonly string[]): ParseResult {
       if (!VERSION_PATTERN.test(version)) {
         return fail(
           'bad_argument',
-          `\`${version}\` is not a valid version: use an image tag (letters, digits, \`_\`, \`.\`, \`-\`; at most 128, not starting with \`.\` or \`-\`). ${usage}`,
+          `\`${shownVersion(version)}\` is not a valid version: use an image tag (letters, digits, \`_\`, \`.\`, \`-\`; at most 128 characters, not starting with \`.\` or \`-\`). ${usage}`,
           { verb },
         );
       }

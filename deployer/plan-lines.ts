@@ -5,23 +5,48 @@
  */
 import type { Capacity, ClusterInfo, PlanRequest, WorkloadSpec } from './ports.js';
 
-/** `node group: 3 (min 3, max 12) × m6i.large/m6i.xlarge, ON_DEMAND, amd64` or `Fargate profile for namespace x`. */
-export function capacityLine(c: Capacity): string {
-  return c.kind === 'fargate'
-    ? `Fargate profile for namespace ${c.namespaces.join(', ')}`
-    : `node group: ${c.desiredNodes} (min ${c.minNodes}, max ${c.maxNodes}) × ${c.instanceTypes.join('/')}, ${c.spot ? 'SPOT' : 'ON_DEMAND'}, ${c.arch}`;
+/** A cluster's Kubernetes version as plans show it: the app's own, else the provider's default. */
+export function versionLine(version: string | undefined): string {
+  return version ?? 'newest in standard support';
 }
 
-/** `deployment x (2 replicas: api:v3, metrics, logging)`: the app's own containers with their version. */
+/**
+ * What the pods run on:
+ * `EKS Auto Mode nodes: m6i.large|m6i.xlarge on-demand amd64, at most 12 nodes (Auto Mode keeps no minimum)`,
+ * `node group (Auto Scaling group): 2 (min 2, max 10) × m7g.large/c7g.large, SPOT, arm64`, or
+ * `Fargate profile for namespace x`.
+ */
+export function capacityLine(c: Capacity): string {
+  switch (c.kind) {
+    case 'fargate':
+      return `Fargate profile for namespace ${c.namespaces.join(', ')}`;
+    case 'auto':
+      return `EKS Auto Mode nodes: ${c.instanceTypes.join('|')} ${c.spot ? 'spot' : 'on-demand'} ${c.arch}, at most ${c.maxNodes} node${c.maxNodes === 1 ? '' : 's'} (Auto Mode keeps no minimum)`;
+    case 'nodes':
+      return `node group (Auto Scaling group): ${c.desiredNodes} (min ${c.minNodes}, max ${c.maxNodes}) × ${c.instanceTypes.join('/')}, ${c.spot ? 'SPOT' : 'ON_DEMAND'}, ${c.arch}`;
+  }
+}
+
+/**
+ * `deployment x (2 replicas: api:v3, envoy)`: the app's own containers with their
+ * version, its sidecars by name; then what a plan must not hide: a container that
+ * opts out of Pod Security "restricted" and why, and the secrets' names (never values).
+ */
 export function deploymentLine(w: WorkloadSpec): string {
   const containers = w.containers.map((c) => `${c.name}${c.role === 'app' ? `:${c.image.tag}` : ''}`).join(', ');
-  return `deployment ${w.name} (${w.replicas} replicas: ${containers})`;
+  const notes = [
+    ...w.containers.filter((c) => c.unrestricted).map((c) => `container ${c.name} NOT restricted (Pod Security): ${c.unrestricted}`),
+    ...(w.secrets?.length ? [`secrets ${w.secrets.map((s) => s.name).join(', ')} as files`] : []),
+    ...(w.podRoleArn ? [`pod role ${w.podRoleArn}`] : []),
+  ];
+  return `deployment ${w.name} (${w.replicas} replicas: ${containers})${notes.length ? `; ${notes.join('; ')}` : ''}`;
 }
 
-/** `:80→8080`. */
+/** `:80→8080`, or `:443 (TLS)→3000` when the load balancer ends TLS. */
 export function portsOf(w: WorkloadSpec): string {
-  return `:${w.service.port}→${w.service.targetPort}`;
+  return `:${w.service.port}${w.service.certificateArn ? ' (TLS)' : ''}→${w.service.targetPort}`;
 }
+
 
 /** `x (v101, ACTIVE)`, or `x (v101, not found)` when the provider does not find it. */
 export function liveLine(live: NonNullable<PlanRequest['live']>, found: ClusterInfo | undefined): string {

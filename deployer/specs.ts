@@ -5,6 +5,7 @@
  */
 import type { KubeApp, ResolvedContainer } from '../kubeapps/index.js';
 import type {
+  Capacity,
   ClusterRef,
   ClusterSpec,
   ContainerImage,
@@ -18,7 +19,7 @@ import type {
 } from './ports.js';
 
 /** The placement fields a KubeApp's `aws` block may set, copied only when set. */
-const PLACEMENT_KEYS = ['subnetIds', 'securityGroupIds', 'clusterRoleArn', 'nodeRoleArn', 'podExecutionRoleArn', 'hostedZoneId', 'ecrRegistry', 'codeBuildProject'] as const;
+const PLACEMENT_KEYS = ['subnetIds', 'fargateSubnetIds', 'securityGroupIds', 'clusterRoleArn', 'nodeRoleArn', 'podExecutionRoleArn', 'hostedZoneId', 'ecrRegistry', 'codeBuildProject'] as const;
 
 /**
  * What the app itself sets of its placement: region and builder only when they
@@ -60,26 +61,35 @@ export function clusterRef(app: KubeApp, name: string): ClusterRef {
   return { name, ...withPlacement(app) };
 }
 
-/** The cluster `name` of the app, with its capacity from the app's hardware. */
-export function clusterSpec(app: KubeApp, name: string): ClusterSpec {
+/** What the app's pods run on, from its hardware. */
+function capacityOf(app: KubeApp): Capacity {
   const hw = app.hardware;
+  const nodes = { instanceTypes: hw.instanceTypes, minNodes: hw.minNodes, maxNodes: hw.maxNodes, spot: hw.spot, arch: hw.arch };
+  switch (hw.capacity) {
+    // Fargate runs the app's namespace, which is named after the app (deployer/kube/manifests.ts).
+    case 'fargate':
+      return { kind: 'fargate', namespaces: [app.name] };
+    case 'nodes':
+      return { kind: 'nodes', ...nodes, desiredNodes: hw.desiredNodes };
+    case 'auto':
+      return { kind: 'auto', ...nodes };
+  }
+}
+
+/**
+ * The cluster `name` of the app, with its capacity from the app's hardware. The
+ * Kubernetes version only when the app names one (else the provider's newest in
+ * standard support); the pod identity when the app names a role for its pods.
+ */
+export function clusterSpec(app: KubeApp, name: string): ClusterSpec {
   return {
     name,
     app: app.name,
-    kubernetesVersion: app.aws.kubernetesVersion,
-    // Fargate runs the app's namespace, which is named after the app (deployer/kube/manifests.ts).
-    capacity:
-      hw.capacity === 'fargate'
-        ? { kind: 'fargate', namespaces: [app.name] }
-        : {
-            kind: 'nodes',
-            instanceTypes: hw.instanceTypes,
-            minNodes: hw.minNodes,
-            maxNodes: hw.maxNodes,
-            desiredNodes: hw.desiredNodes,
-            spot: hw.spot,
-            arch: hw.arch,
-          },
+    ...(app.aws.kubernetesVersion ? { kubernetesVersion: app.aws.kubernetesVersion } : {}),
+    supportType: app.aws.supportType,
+    capacity: capacityOf(app),
+    // The ServiceAccount is named after the app, in the app's namespace (deployer/kube/manifests.ts).
+    ...(app.aws.podRoleArn ? { podIdentity: { namespace: app.name, serviceAccount: app.name, roleArn: app.aws.podRoleArn } } : {}),
     ...withPlacement(app),
   };
 }
@@ -95,6 +105,7 @@ export function workloadSpec(app: KubeApp, version: string): WorkloadSpec {
   const containers: WorkloadContainer[] = app.pods.containers.map((c) => ({
     ...containerImage(app, c, version),
     role: c.role,
+    ...(c.unrestricted ? { unrestricted: c.unrestricted } : {}),
     ports: c.ports,
     env: c.env,
     resources: c.resources,
@@ -111,9 +122,12 @@ export function workloadSpec(app: KubeApp, version: string): WorkloadSpec {
       targetPort: app.service.targetPort,
       loadBalancer: app.service.loadBalancer,
       healthCheckPath: app.service.healthCheckPath,
+      ...(app.service.certificateArn ? { certificateArn: app.service.certificateArn } : {}),
     },
-    // Fargate picks its own hardware; only a node group of arm64 instances needs the pods pinned.
-    ...(app.hardware.capacity === 'nodes' && app.hardware.arch === 'arm64' ? { arch: 'arm64' as const } : {}),
+    // Fargate picks its own hardware; arm64 nodes (a node group, or an Auto Mode NodePool) need the pods pinned.
+    ...(app.hardware.capacity !== 'fargate' && app.hardware.arch === 'arm64' ? { arch: 'arm64' as const } : {}),
+    ...(app.aws.podRoleArn ? { podRoleArn: app.aws.podRoleArn } : {}),
+    ...(app.secrets.length ? { secrets: app.secrets.map((s) => ({ name: s.name, secretId: s.secretId })) } : {}),
   };
 }
 
@@ -127,7 +141,18 @@ export function dnsRecord(app: KubeApp): DnsRecord {
   return { name: app.dns.name, ttlSeconds: app.dns.ttlSeconds, zone: app.dns.zone, app: app.name, port: app.service.port, ...withPlacement(app) };
 }
 
-/** The health check before a cutover. */
-export function healthCheck(app: KubeApp): HealthCheckSpec {
-  return { app: app.name, port: app.service.port, path: app.service.healthCheckPath };
+/**
+ * The health check before a cutover: https when the Service has a certificate; with
+ * `cluster` (the new one), a check that cannot reach an internal load balancer goes
+ * through that cluster's API server to the app's Service instead.
+ */
+export function healthCheck(app: KubeApp, cluster?: ClusterRef): HealthCheckSpec {
+  return {
+    app: app.name,
+    port: app.service.port,
+    path: app.service.healthCheckPath,
+    loadBalancer: app.service.loadBalancer,
+    tls: app.service.certificateArn !== undefined,
+    ...(cluster ? { cluster } : {}),
+  };
 }

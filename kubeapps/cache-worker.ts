@@ -15,8 +15,6 @@ export default defineKubeApp({
         resources: { cpu: '1', memory: '2Gi' },
       },
     ],
-    // The worker exports its own metrics; only the logging sidecar is kept.
-    sidecars: { metrics: false },
   },
   service: { port: 9000, loadBalancer: 'internal', healthCheckPath: '/ready' },
   approvalTimeoutMinutes: 15,

@@ -30,6 +30,13 @@ export interface ContainerProps {
   readonly command?: readonly string[];
   /** @default the image's arguments */
   readonly args?: readonly string[];
+  /**
+   * Why this container cannot run under Pod Security "restricted" (runAsNonRoot, no
+   * privilege escalation, all capabilities dropped, seccomp RuntimeDefault), e.g.
+   * 'binds port 80 as root'. Unset: restricted. The reason is named in plans.
+   * @default restricted
+   */
+  readonly unrestricted?: string;
 }
 
 /** CPU and memory requests and limits, in Kubernetes quantities. */
@@ -44,20 +51,30 @@ export interface ResourceProps {
 
 /** Where pods run and on what. */
 export interface HardwareProps {
-  /** EC2 instance types for the managed node group. @default ['m6i.large'] (amd64) or ['m7g.large'] (arm64) */
+  /**
+   * EC2 instance types the app's nodes may be (Auto Mode NodePool or managed node group).
+   * @default ['m6i.large'] (amd64) or ['m7g.large'] (arm64)
+   */
   readonly instanceTypes?: readonly string[];
-  /** @default 2 */
+  /**
+   * Node group minimum. Auto Mode keeps no minimum (the pods decide how many nodes run);
+   * there it is only shown in plans. @default 2
+   */
   readonly minNodes?: number;
-  /** @default 6 */
+  /** Never more nodes than this (Auto Mode: the NodePool's node and vCPU limits). @default 6 */
   readonly maxNodes?: number;
-  /** @default minNodes */
+  /** Node group only (`capacity: 'nodes'`). @default minNodes */
   readonly desiredNodes?: number;
-  /** Spot capacity for the node group. @default false */
+  /** Spot capacity rather than on-demand. @default false */
   readonly spot?: boolean;
   /** @default 'amd64' */
   readonly arch?: 'amd64' | 'arm64';
-  /** Managed nodes or a Fargate profile. @default 'nodes' */
-  readonly capacity?: 'nodes' | 'fargate';
+  /**
+   * What the pods run on: 'auto', EKS Auto Mode nodes chosen to this hardware (a NodePool);
+   * 'nodes', a managed node group (an Auto Scaling group); 'fargate', a Fargate profile.
+   * @default 'auto'
+   */
+  readonly capacity?: 'auto' | 'nodes' | 'fargate';
 }
 
 /** The pods of the app's Deployment. */
@@ -67,13 +84,12 @@ export interface PodProps {
   /** @default 2 */
   readonly replicas?: number;
   /**
-   * Default sidecars. `false` removes one; a ContainerProps replaces it.
-   * @default { metrics: METRICS_SIDECAR, logging: LOGGING_SIDECAR }
+   * The app's own sidecars (each names its `image`). There are no default sidecars:
+   * metrics and logs are node-level (the CloudWatch Observability add-on, the Fargate
+   * log router), so no agent of kubecontrol's can break a rollout.
+   * @default []
    */
-  readonly sidecars?: {
-    readonly metrics?: ContainerProps | false;
-    readonly logging?: ContainerProps | false;
-  };
+  readonly sidecars?: readonly ContainerProps[];
 }
 
 /** The Kubernetes Service in front of the pods. */
@@ -86,6 +102,20 @@ export interface ServiceProps {
   readonly loadBalancer?: 'internal' | 'external';
   /** @default '/healthz' */
   readonly healthCheckPath?: string;
+  /**
+   * ACM certificate ARN: TLS terminated at the load balancer on `port` (the pods keep
+   * speaking plain HTTP on `targetPort`). Unset: plain TCP.
+   * @default none
+   */
+  readonly certificateArn?: string;
+}
+
+/** An AWS Secrets Manager secret the app's containers read as a file. */
+export interface SecretProps {
+  /** The file name: `/var/run/secrets/kubecontrol/<name>` (a DNS label). */
+  readonly name: string;
+  /** The secret's name or ARN in Secrets Manager; read inside the pod with the pod's role (`aws.podRoleArn`). */
+  readonly secretId: string;
 }
 
 /** The DNS record that carries the app's traffic. */
@@ -116,8 +146,24 @@ export interface AwsProps {
   readonly nodeRoleArn?: string;
   /** Fargate pod execution role, needed for `capacity: 'fargate'`. @default the provider's KUBECONTROL_POD_EXECUTION_ROLE_ARN */
   readonly podExecutionRoleArn?: string;
-  /** @default DEFAULTS.aws.kubernetesVersion */
+  /** Fargate subnets (private ones only: Fargate refuses public subnets). @default the provider's KUBECONTROL_FARGATE_SUBNET_IDS */
+  readonly fargateSubnetIds?: readonly string[];
+  /**
+   * Kubernetes minor version, e.g. '1.34'. Checked at start against what EKS can create.
+   * @default the newest version in standard support (asked of EKS at start)
+   */
   readonly kubernetesVersion?: string;
+  /**
+   * What happens when the version leaves standard support: 'STANDARD' (EKS upgrades the
+   * cluster, never billed for extended support) or 'EXTENDED' (kept, at the extended rate).
+   * @default 'STANDARD'
+   */
+  readonly supportType?: 'STANDARD' | 'EXTENDED';
+  /**
+   * IAM role the app's pods use (EKS Pod Identity on the app's ServiceAccount, set up on
+   * every new cluster); it also reads the app's `secrets`. @default none (pods have no AWS identity)
+   */
+  readonly podRoleArn?: string;
   /** Route 53 hosted zone id of `dns.zone`. @default the provider's KUBECONTROL_HOSTED_ZONE_ID */
   readonly hostedZoneId?: string;
   /** ECR registry host, `<account>.dkr.ecr.<region>.amazonaws.com`. @default the provider's KUBECONTROL_ECR_REGISTRY */
@@ -152,22 +198,8 @@ export interface RefreshProps {
 /** Requests for the app's own containers when a container names none. */
 export const DEFAULT_RESOURCES: ResourceProps = { cpu: '250m', memory: '256Mi' };
 
-/** Metrics sidecar added to every pod unless removed or replaced. */
-export const METRICS_SIDECAR: ContainerProps = {
-  name: 'metrics',
-  image: 'public.ecr.aws/aws-observability/aws-otel-collector',
-  tag: 'v0.40.0',
-  ports: [{ name: 'metrics', containerPort: 9464 }],
-  resources: { cpu: '50m', memory: '64Mi' },
-};
-
-/** Logging sidecar added to every pod unless removed or replaced. */
-export const LOGGING_SIDECAR: ContainerProps = {
-  name: 'logging',
-  image: 'public.ecr.aws/aws-observability/aws-for-fluent-bit',
-  tag: '2.32.2',
-  resources: { cpu: '50m', memory: '64Mi' },
-};
+/** The init container that fetches an app's secrets into its pods (deployer/kube/manifests.ts): no container of the app may take its name. */
+export const SECRETS_INIT_CONTAINER = 'fetch-secrets';
 
 /** Built-in defaults for the rest of a KubeApp. */
 export const DEFAULTS = {
@@ -177,7 +209,7 @@ export const DEFAULTS = {
     maxNodes: 6,
     spot: false,
     arch: 'amd64' as const,
-    capacity: 'nodes' as const,
+    capacity: 'auto' as const,
   },
   replicas: 2,
   service: { port: 80, fallbackTargetPort: 8080, loadBalancer: 'internal' as const, healthCheckPath: '/healthz' },
@@ -185,10 +217,11 @@ export const DEFAULTS = {
   dnsZone: 'example.com',
   dnsTtlSeconds: 60,
   /** AWS values that are the KubeApp's own, not the account's (those are the aws provider's settings). */
+  /** No `kubernetesVersion`: unset means the newest in standard support, which only the provider can know. */
   aws: {
     /** Where an app runs outside the aws provider (sandbox, plans); the aws provider uses its own region for apps that name none. */
     region: 'us-east-1',
-    kubernetesVersion: '1.31',
+    supportType: 'STANDARD' as const,
     createRepository: true,
   },
   strategy: 'blue-green' as const,

@@ -7,8 +7,7 @@ import { z } from 'zod';
 import {
   DEFAULTS,
   DEFAULT_RESOURCES,
-  LOGGING_SIDECAR,
-  METRICS_SIDECAR,
+  SECRETS_INIT_CONTAINER,
   type AwsProps,
   type ContainerProps,
   type DnsProps,
@@ -16,10 +15,11 @@ import {
   type PodProps,
   type RefreshProps,
   type ResourceProps,
+  type SecretProps,
   type ServiceProps,
 } from './defaults.js';
 
-export type { AwsProps, ContainerProps, DnsProps, HardwareProps, PodProps, RefreshProps, ResourceProps, ServiceProps };
+export type { AwsProps, ContainerProps, DnsProps, HardwareProps, PodProps, RefreshProps, ResourceProps, SecretProps, ServiceProps };
 
 /** How a new version reaches the running app. */
 export type Strategy = 'blue-green' | 'rolling';
@@ -58,6 +58,12 @@ export interface KubeAppProps {
   readonly refresh?: RefreshProps;
   /** Per-app AWS settings; what is unset is the aws provider's (its settings). @default {} */
   readonly aws?: AwsProps;
+  /**
+   * AWS Secrets Manager secrets the app's containers read as files
+   * `/var/run/secrets/kubecontrol/<name>` (fetched inside the pod with `aws.podRoleArn`,
+   * so their values never pass through kubecontrol). @default []
+   */
+  readonly secrets?: readonly SecretProps[];
 }
 
 /** A container after defaults: every field set. */
@@ -71,9 +77,14 @@ export interface ResolvedContainer {
   readonly resources: Required<ResourceProps>;
   readonly command?: readonly string[];
   readonly args?: readonly string[];
-  /** The app's own container, or a default sidecar. */
-  readonly role: 'app' | 'metrics' | 'logging';
+  /** The app's own container, or a sidecar the app adds. */
+  readonly role: 'app' | 'sidecar';
+  /** Why the container opts out of Pod Security "restricted"; unset: restricted. */
+  readonly unrestricted?: string;
 }
+
+/** The Service after defaults: `certificateArn` only when the app names one (TLS). */
+export type ResolvedService = Required<Omit<ServiceProps, 'certificateArn'>> & { readonly certificateArn?: string };
 
 /** A validated KubeApp with every default applied. */
 export interface KubeApp {
@@ -82,7 +93,7 @@ export interface KubeApp {
   readonly image: { readonly repository: string };
   readonly hardware: Required<HardwareProps>;
   readonly pods: { readonly replicas: number; readonly containers: readonly ResolvedContainer[] };
-  readonly service: Required<ServiceProps>;
+  readonly service: ResolvedService;
   readonly dns: Required<DnsProps>;
   readonly strategy: Strategy;
   readonly approvalTimeoutMinutes: number;
@@ -93,6 +104,8 @@ export interface KubeApp {
   readonly channel: string;
   readonly refresh: Required<RefreshProps> | undefined;
   readonly aws: ResolvedAws;
+  /** The app's Secrets Manager secrets, delivered as files; [] when none. */
+  readonly secrets: readonly SecretProps[];
 }
 
 /**
@@ -108,8 +121,12 @@ export interface ResolvedAws {
    * app that names no region runs in the provider's region (`defaulted.region`).
    */
   readonly region: string;
-  /** The app's own, else DEFAULTS.aws.kubernetesVersion (a KubeApp-level default, never the environment's). */
-  readonly kubernetesVersion: string;
+  /** The app's own; unset: the provider's newest version in standard support (asked of EKS at start). */
+  readonly kubernetesVersion?: string;
+  /** The app's own, else DEFAULTS.aws.supportType ('STANDARD'). */
+  readonly supportType: 'STANDARD' | 'EXTENDED';
+  /** The IAM role of the app's pods (EKS Pod Identity), when the app names one. */
+  readonly podRoleArn?: string;
   /**
    * The app's own builder: explicit, else 'codebuild' when it sets a project, else 'command'
    * when it sets a command, else 'none' (and the aws provider may supply one: `defaulted.builder`).
@@ -123,6 +140,7 @@ export interface ResolvedAws {
   readonly clusterRoleArn?: string;
   readonly nodeRoleArn?: string;
   readonly podExecutionRoleArn?: string;
+  readonly fargateSubnetIds?: readonly string[];
   readonly hostedZoneId?: string;
   readonly ecrRegistry?: string;
   readonly codeBuildProject?: string;
@@ -148,25 +166,55 @@ export class KubeAppError extends Error {
 const dnsLabel = z
   .string()
   .regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, 'must be a lowercase DNS label of at most 40 characters (a-z, 0-9, -)');
-const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G)?$/, 'must be a Kubernetes quantity like 250m or 512Mi');
+/** Kubernetes' own rule for container names (RFC 1123 label, at most 63). */
+const containerName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase a-z, 0-9 and -, at most 63, not starting or ending with -');
+/** Kubernetes quantities: plain, decimal (k M G T P E, m for milli) or binary (Ki Mi Gi Ti Pi Ei) suffixes. */
+const QUANTITY = /^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const quantity = z.string().regex(QUANTITY, 'must be a Kubernetes quantity like 250m or 512Mi');
 const port = z.number().int().min(1).max(65535);
+/**
+ * IANA_SVC_NAME, Kubernetes' rule for port names: at most 15 characters,
+ * lowercase a-z, 0-9 and '-', at least one letter, no '-' at either end or twice in a row.
+ */
+const portName = z
+  .string()
+  .regex(
+    /^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$/,
+    "must be an IANA service name: at most 15 characters, lowercase a-z, 0-9 and '-', at least one letter, no leading, trailing or double '-'",
+  );
+const ROLE_ARN = /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+const roleArn = z.string().regex(ROLE_ARN, 'must be an IAM role ARN like arn:aws:iam::123456789012:role/name');
+const CERTIFICATE_ARN = /^arn:aws[\w-]*:acm:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:certificate\/[\w-]+$/;
 const principal = z
   .string()
   .min(1)
   .regex(/^[^\s,]+$/, 'must be a user id, a local user name or an @group handle, without spaces');
 const containerSchema = z.strictObject({
-  name: dnsLabel,
+  name: containerName,
   image: z.string().min(1).optional(),
   tag: z.string().regex(/^[\w][\w.-]{0,127}$/, 'must be an image tag').optional(),
-  ports: z.array(z.strictObject({ name: z.string().max(15).optional(), containerPort: port })).optional(),
+  ports: z.array(z.strictObject({ name: portName.optional(), containerPort: port })).optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'), z.string()).optional(),
   resources: z
     .strictObject({ cpu: quantity, memory: quantity, cpuLimit: quantity.optional(), memoryLimit: quantity.optional() })
     .optional(),
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
+  unrestricted: z.string().trim().min(1, 'must say why the container cannot run restricted').optional(),
 });
-const sidecarSchema = z.union([z.literal(false), containerSchema]);
+/** A file name under /var/run/secrets/kubecontrol/ (a DNS label, so it is also a safe path segment). */
+const secretName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase a-z, 0-9 and -, at most 63): it becomes a file name');
+/** A Secrets Manager secret name (letters, digits and /_+=.@-, at most 512) or its ARN. */
+const secretId = z
+  .string()
+  .regex(
+    /^(arn:aws[\w-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$/,
+    'must be a Secrets Manager secret name or ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+  );
 
 const propsSchema = z.strictObject({
   name: dnsLabel,
@@ -180,13 +228,13 @@ const propsSchema = z.strictObject({
       desiredNodes: z.number().int().min(0).max(450).optional(),
       spot: z.boolean().optional(),
       arch: z.enum(['amd64', 'arm64']).optional(),
-      capacity: z.enum(['nodes', 'fargate']).optional(),
+      capacity: z.enum(['auto', 'nodes', 'fargate']).optional(),
     })
     .optional(),
   pods: z.strictObject({
     containers: z.array(containerSchema).min(1, 'needs at least one container'),
     replicas: z.number().int().min(1).max(500).optional(),
-    sidecars: z.strictObject({ metrics: sidecarSchema.optional(), logging: sidecarSchema.optional() }).optional(),
+    sidecars: z.array(containerSchema.extend({ image: z.string().min(1, 'is required for a sidecar') })).optional(),
   }),
   service: z
     .strictObject({
@@ -194,6 +242,10 @@ const propsSchema = z.strictObject({
       targetPort: port.optional(),
       loadBalancer: z.enum(['internal', 'external']).optional(),
       healthCheckPath: z.string().regex(/^\/\S*$/, "must be a path starting with '/'").optional(),
+      certificateArn: z
+        .string()
+        .regex(CERTIFICATE_ARN, 'must be an ACM certificate ARN like arn:aws:acm:<region>:<12-digit account>:certificate/<id>')
+        .optional(),
     })
     .optional(),
   dns: z
@@ -221,11 +273,14 @@ const propsSchema = z.strictObject({
     .strictObject({
       region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region like eu-west-1').optional(),
       subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id')).optional(),
+      fargateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id')).min(1).optional(),
       securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group id')).optional(),
-      clusterRoleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional(),
-      nodeRoleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional(),
-      podExecutionRoleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional(),
-      kubernetesVersion: z.string().regex(/^1\.\d{2}$/, 'must be a Kubernetes minor version like 1.31').optional(),
+      clusterRoleArn: roleArn.optional(),
+      nodeRoleArn: roleArn.optional(),
+      podExecutionRoleArn: roleArn.optional(),
+      podRoleArn: roleArn.optional(),
+      kubernetesVersion: z.string().regex(/^1\.\d{2}$/, 'must be a Kubernetes minor version like 1.34').optional(),
+      supportType: z.enum(['STANDARD', 'EXTENDED']).optional(),
       hostedZoneId: z.string().min(1).optional(),
       ecrRegistry: z.string().min(1).optional(),
       codeBuildProject: z.string().min(1).optional(),
@@ -234,6 +289,7 @@ const propsSchema = z.strictObject({
       createRepository: z.boolean().optional(),
     })
     .optional(),
+  secrets: z.array(z.strictObject({ name: secretName, secretId })).optional(),
 });
 
 /** Reads the value at a zod issue path, to echo it in the message. */
@@ -256,45 +312,137 @@ function fieldName(path: readonly PropertyKey[]): string {
   return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(root)';
 }
 
-/** Problems that need more than one field to see (zod checks single fields). */
-function crossFieldProblems(p: z.infer<typeof propsSchema>): string[] {
+const SUFFIX: Record<string, number> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/**
+ * The value of a Kubernetes quantity in base units (cores, bytes), or undefined
+ * when it is not one. Precise enough to compare a limit with its request.
+ */
+export function quantityValue(q: string): number | undefined {
+  const m = QUANTITY.exec(q);
+  return m ? Number(m[1]) * SUFFIX[m[2] ?? '']! : undefined;
+}
+
+/** The props seen loosely: cross-field checks run even when zod found problems elsewhere. */
+type Loose = Record<string, unknown>;
+const obj = (v: unknown): Loose => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * Problems that need more than one field to see (zod checks single fields).
+ * Reads the props defensively, so that it runs alongside zod's problems: a
+ * definition shows every problem at once, not one group after the other.
+ */
+function crossFieldProblems(input: unknown): string[] {
   const problems: string[] = [];
-  const hw = p.hardware ?? {};
-  const min = hw.minNodes ?? DEFAULTS.hardware.minNodes;
-  const max = hw.maxNodes ?? DEFAULTS.hardware.maxNodes;
-  if (min > max) problems.push(`hardware.minNodes must be at most hardware.maxNodes (got: minNodes=${min}, maxNodes=${max})`);
-  if (hw.desiredNodes !== undefined && (hw.desiredNodes < min || hw.desiredNodes > max)) {
-    problems.push(`hardware.desiredNodes must be between minNodes and maxNodes (got: ${hw.desiredNodes}, range ${min}-${max})`);
-  }
-  if (hw.capacity === 'fargate') {
+  const p = obj(input);
+  const hw = obj(p.hardware);
+  const capacity = str(hw.capacity) ?? DEFAULTS.hardware.capacity;
+  const min = num(hw.minNodes) ?? DEFAULTS.hardware.minNodes;
+  const max = num(hw.maxNodes) ?? DEFAULTS.hardware.maxNodes;
+  if (capacity !== 'fargate') {
+    if (min > max) problems.push(`hardware.minNodes must be at most hardware.maxNodes (got: minNodes=${min}, maxNodes=${max})`);
+    const desired = num(hw.desiredNodes);
+    if (desired !== undefined && capacity !== 'nodes') {
+      problems.push(`hardware.desiredNodes applies to capacity 'nodes' only: Auto Mode starts nodes for the pods (got: ${desired}, capacity '${capacity}')`);
+    } else if (desired !== undefined && (desired < min || desired > max)) {
+      problems.push(`hardware.desiredNodes must be between minNodes and maxNodes (got: ${desired}, range ${min}-${max})`);
+    }
+  } else {
     for (const key of ['instanceTypes', 'spot', 'minNodes', 'maxNodes', 'desiredNodes'] as const) {
       if (hw[key] !== undefined) problems.push(`hardware.${key} cannot be set with capacity 'fargate' (got: ${show(hw[key])})`);
     }
     if (hw.arch === 'arm64') problems.push(`hardware.arch 'arm64' is not available on Fargate for EKS (got: capacity 'fargate', arch 'arm64')`);
   }
-  if (hw.instanceTypes && hw.arch) {
+  const instanceTypes = arr(hw.instanceTypes).filter((t): t is string => typeof t === 'string');
+  if (instanceTypes.length && (hw.arch === 'amd64' || hw.arch === 'arm64')) {
     // Graviton families carry a 'g' after the generation digit (m7g, c6gn, t4g).
-    const armTypes = hw.instanceTypes.filter((t) => /^[a-z]+\d+g/.test(t));
-    const wrong = hw.arch === 'arm64' ? hw.instanceTypes.filter((t) => !armTypes.includes(t)) : armTypes;
-    if (wrong.length) {
-      problems.push(`hardware.instanceTypes must match arch '${hw.arch}' (got: ${wrong.join(', ')})`);
+    const armTypes = instanceTypes.filter((t) => /^[a-z]+\d+g/.test(t));
+    const wrong = hw.arch === 'arm64' ? instanceTypes.filter((t) => !armTypes.includes(t)) : armTypes;
+    if (wrong.length) problems.push(`hardware.instanceTypes must match arch '${hw.arch}' (got: ${wrong.join(', ')})`);
+  }
+
+  const pods = obj(p.pods);
+  const names = new Map<string, string>();
+  const all = [
+    ...arr(pods.containers).map((c, i) => ({ c: obj(c), at: `pods.containers[${i}]` })),
+    ...arr(pods.sidecars).map((c, i) => ({ c: obj(c), at: `pods.sidecars[${i}]` })),
+  ];
+  const portNames = new Map<string, string>();
+  for (const { c, at } of all) {
+    const name = str(c.name);
+    if (name !== undefined) {
+      const other = names.get(name);
+      if (other) problems.push(`${at}.name is also the name of ${other} (got: "${name}")`);
+      else if (name === SECRETS_INIT_CONTAINER && arr(p.secrets).length) {
+        problems.push(`${at}.name is reserved for the container that fetches the app's secrets (got: "${name}")`);
+      } else names.set(name, at);
+    }
+    arr(c.ports).forEach((raw, j) => {
+      const portName = str(obj(raw).name);
+      if (portName === undefined) return;
+      const other = portNames.get(portName);
+      if (other) problems.push(`${at}.ports[${j}].name is also the name of ${other} (got: "${portName}")`);
+      else portNames.set(portName, `${at}.ports[${j}]`);
+    });
+    const r = obj(c.resources);
+    for (const [req, lim, what] of [['cpu', 'cpuLimit', 'CPU'], ['memory', 'memoryLimit', 'memory']] as const) {
+      const request = str(r[req]);
+      const limit = str(r[lim]);
+      if (request === undefined || limit === undefined) continue;
+      const rv = quantityValue(request);
+      const lv = quantityValue(limit);
+      if (rv !== undefined && lv !== undefined && lv < rv) {
+        problems.push(`${at}.resources.${lim} must be at least the ${what} request, Kubernetes refuses a limit below it (got: ${lim} "${limit}" < ${req} "${request}")`);
+      }
     }
   }
-  const names = new Set<string>();
-  for (const c of p.pods.containers) {
-    if (names.has(c.name)) problems.push(`pods.containers has two containers named '${c.name}'`);
-    names.add(c.name);
+
+  const secrets = arr(p.secrets);
+  const aws = obj(p.aws);
+  const seen = new Map<string, number>();
+  secrets.forEach((raw, i) => {
+    const name = str(obj(raw).name);
+    if (name === undefined) return;
+    if (seen.has(name)) problems.push(`secrets[${i}].name is also the name of secrets[${seen.get(name)}] (got: "${name}")`);
+    else seen.set(name, i);
+  });
+  if (secrets.length && aws.podRoleArn === undefined) {
+    problems.push(`secrets need aws.podRoleArn: the pods read them with their own IAM role (got: ${secrets.length} secret(s), no aws.podRoleArn)`);
   }
-  for (const [key, sidecar] of Object.entries(p.pods.sidecars ?? {})) {
-    if (sidecar && names.has(sidecar.name)) problems.push(`pods.sidecars.${key}.name clashes with a container (got: '${sidecar.name}')`);
-    if (sidecar && !sidecar.image) problems.push(`pods.sidecars.${key}.image is required for a sidecar`);
+
+  const service = obj(p.service);
+  const certificate = str(service.certificateArn);
+  const certRegion = certificate ? CERTIFICATE_ARN.exec(certificate)?.[1] : undefined;
+  const region = str(aws.region);
+  if (certRegion && region && certRegion !== region) {
+    problems.push(`service.certificateArn must be in the app's region ${region}: a load balancer uses certificates of its own region (got: "${certificate}")`);
   }
-  const zone = p.dns?.zone ?? DEFAULTS.dnsZone;
-  if (p.dns?.name && !p.dns.name.endsWith(`.${zone}`)) {
-    problems.push(`dns.name must be inside zone ${zone} (got: ${p.dns.name})`);
-  }
-  if (p.refresh && !isCron(p.refresh.schedule)) {
-    problems.push(`refresh.schedule must be a cron expression with 5 or 6 fields (got: ${show(p.refresh.schedule)})`);
+
+  const dns = obj(p.dns);
+  const zone = str(dns.zone) ?? DEFAULTS.dnsZone;
+  const dnsName = str(dns.name);
+  if (dnsName && !dnsName.endsWith(`.${zone}`)) problems.push(`dns.name must be inside zone ${zone} (got: ${dnsName})`);
+  const schedule = str(obj(p.refresh).schedule);
+  if (schedule !== undefined && schedule !== '' && !isCron(schedule)) {
+    problems.push(`refresh.schedule must be a cron expression with 5 or 6 fields (got: ${show(schedule)})`);
   }
   // aws.builder 'codebuild' or 'command' without the app's own project or command is not a
   // definition problem: the aws provider's settings may supply it (and it says so when not).
@@ -307,11 +455,7 @@ function isCron(expr: string): boolean {
   return (fields.length === 5 || fields.length === 6) && fields.every((f) => /^[\d*,/\-a-zA-Z?]+$/.test(f));
 }
 
-function resolveContainer(
-  c: ContainerProps,
-  role: ResolvedContainer['role'],
-  repository: string,
-): ResolvedContainer {
+function resolveContainer(c: ContainerProps, role: ResolvedContainer['role'], repository: string): ResolvedContainer {
   const r = c.resources ?? DEFAULT_RESOURCES;
   return {
     name: c.name,
@@ -323,38 +467,34 @@ function resolveContainer(
     command: c.command,
     args: c.args,
     role,
+    ...(c.unrestricted ? { unrestricted: c.unrestricted.trim() } : {}),
   };
 }
 
 /**
  * Validates `props` and returns the KubeApp with every default applied.
- * @throws KubeAppError naming the app, each bad field and its value.
+ * @throws KubeAppError naming the app, each bad field and its value (every problem at once).
  */
 export function defineKubeApp(props: KubeAppProps): KubeApp {
   const appName = typeof props?.name === 'string' && props.name ? props.name : '(unnamed app)';
   const parsed = propsSchema.safeParse(props);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const value = issue.code === 'unrecognized_keys' ? undefined : valueAt(props, issue.path);
-      const field = fieldName(issue.path);
-      if (issue.code === 'unrecognized_keys') return `${field}: unknown field ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-      return `${field} ${issue.message.replace(/^Invalid input: /, '')} (got: ${show(value)})`;
-    });
-    throw new KubeAppError(appName, problems);
-  }
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const value = issue.code === 'unrecognized_keys' ? undefined : valueAt(props, issue.path);
+        const field = fieldName(issue.path);
+        if (issue.code === 'unrecognized_keys') return `${field}: unknown field ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+        return `${field} ${issue.message.replace(/^Invalid input: /, '')} (got: ${show(value)})`;
+      });
+  problems.push(...crossFieldProblems(props));
+  if (problems.length || !parsed.success) throw new KubeAppError(appName, problems);
   const p = parsed.data;
-  const problems = crossFieldProblems(p);
-  if (problems.length) throw new KubeAppError(appName, problems);
 
   const hw = p.hardware ?? {};
   const arch = hw.arch ?? DEFAULTS.hardware.arch;
   const minNodes = hw.minNodes ?? DEFAULTS.hardware.minNodes;
   const appContainers = p.pods.containers.map((c) => resolveContainer(c, 'app', p.image.repository));
-  const sidecars: ResolvedContainer[] = [];
-  const metrics = p.pods.sidecars?.metrics ?? METRICS_SIDECAR;
-  const logging = p.pods.sidecars?.logging ?? LOGGING_SIDECAR;
-  if (metrics !== false) sidecars.push(resolveContainer(metrics, 'metrics', p.image.repository));
-  if (logging !== false) sidecars.push(resolveContainer(logging, 'logging', p.image.repository));
+  const sidecars = (p.pods.sidecars ?? []).map((c) => resolveContainer(c, 'sidecar', p.image.repository));
   const zone = p.dns?.zone ?? DEFAULTS.dnsZone;
   const owners = p.owners;
   const own = p.aws ?? {};
@@ -379,6 +519,7 @@ export function defineKubeApp(props: KubeAppProps): KubeApp {
         p.service?.targetPort ?? p.pods.containers[0]?.ports?.[0]?.containerPort ?? DEFAULTS.service.fallbackTargetPort,
       loadBalancer: p.service?.loadBalancer ?? DEFAULTS.service.loadBalancer,
       healthCheckPath: p.service?.healthCheckPath ?? DEFAULTS.service.healthCheckPath,
+      ...(p.service?.certificateArn ? { certificateArn: p.service.certificateArn } : {}),
     },
     dns: { zone, name: p.dns?.name ?? `${p.name}.${zone}`, ttlSeconds: p.dns?.ttlSeconds ?? DEFAULTS.dnsTtlSeconds },
     strategy: p.strategy ?? DEFAULTS.strategy,
@@ -396,22 +537,36 @@ export function defineKubeApp(props: KubeAppProps): KubeApp {
         }
       : undefined,
     aws: resolveAws(own),
+    secrets: (p.secrets ?? []).map((s) => ({ name: s.name, secretId: s.secretId })),
   };
 }
 
 /**
- * The app's `aws` with KubeApp-level defaults; placement is copied only when the
- * app sets it (no `undefined` keys, so a spread override stays readable).
+ * The app's `aws` with KubeApp-level defaults; placement, the Kubernetes version and
+ * the pod role are copied only when the app sets them (no `undefined` keys, so a spread
+ * override stays readable).
  */
 function resolveAws(own: AwsProps): ResolvedAws {
   const builder = own.builder ?? (own.codeBuildProject ? 'codebuild' : own.buildCommand?.length ? 'command' : undefined);
   const placement: Partial<Record<keyof ResolvedAws, unknown>> = {};
-  for (const key of ['subnetIds', 'securityGroupIds', 'clusterRoleArn', 'nodeRoleArn', 'podExecutionRoleArn', 'hostedZoneId', 'ecrRegistry', 'codeBuildProject'] as const) {
+  for (const key of [
+    'kubernetesVersion',
+    'podRoleArn',
+    'subnetIds',
+    'fargateSubnetIds',
+    'securityGroupIds',
+    'clusterRoleArn',
+    'nodeRoleArn',
+    'podExecutionRoleArn',
+    'hostedZoneId',
+    'ecrRegistry',
+    'codeBuildProject',
+  ] as const) {
     if (own[key] !== undefined) placement[key] = own[key];
   }
   return {
     region: own.region ?? DEFAULTS.aws.region,
-    kubernetesVersion: own.kubernetesVersion ?? DEFAULTS.aws.kubernetesVersion,
+    supportType: own.supportType ?? DEFAULTS.aws.supportType,
     builder: builder ?? 'none',
     buildCommand: own.buildCommand ?? [],
     createRepository: own.createRepository ?? DEFAULTS.aws.createRepository,

@@ -1,6 +1,10 @@
 import { defineKubeApp } from './define.js';
 
-/** Full-text search API: blue/green on on-demand amd64 nodes. */
+/**
+ * Full-text search API: blue/green on on-demand amd64 nodes that EKS Auto Mode starts
+ * for its pods (at most 12). Its pods read the bucket search-indexes with their own
+ * IAM role (EKS Pod Identity), not the nodes'.
+ */
 export default defineKubeApp({
   name: 'search-svc',
   description: 'Full-text search API behind www and the mobile apps',
@@ -18,6 +22,7 @@ export default defineKubeApp({
     ],
   },
   service: { port: 80, loadBalancer: 'external', healthCheckPath: '/healthz' },
+  aws: { podRoleArn: 'arn:aws:iam::123456789012:role/search-svc-pods' },
   strategy: 'blue-green',
   approvalTimeoutMinutes: 30,
   owners: ['alice', 'U0ALICE01'],

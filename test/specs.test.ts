@@ -9,9 +9,23 @@ import { appImages, clusterRef, clusterSpec, dnsRecord, healthCheck, imageRef, p
 const own = defineKubeApp({
   name: 'placed',
   image: { repository: 'placed-img' },
-  pods: { containers: [{ name: 'main' }, { name: 'helper', image: 'busybox', tag: '1.36' }], sidecars: { metrics: false } },
+  pods: {
+    containers: [{ name: 'main' }, { name: 'helper', image: 'busybox', tag: '1.36', unrestricted: 'runs as root to read host logs' }],
+    sidecars: [{ name: 'logs', image: 'fluent/fluent-bit', tag: '3.1' }],
+  },
   owners: ['alice'],
-  aws: { region: 'eu-central-1', subnetIds: ['subnet-1', 'subnet-2'], hostedZoneId: 'ZOWN', buildCommand: ['make', 'image'], createRepository: false },
+  aws: {
+    region: 'eu-central-1',
+    subnetIds: ['subnet-1', 'subnet-2'],
+    fargateSubnetIds: ['subnet-9'],
+    hostedZoneId: 'ZOWN',
+    buildCommand: ['make', 'image'],
+    createRepository: false,
+    kubernetesVersion: '1.34',
+    supportType: 'EXTENDED',
+    podRoleArn: 'arn:aws:iam::123456789012:role/placed',
+  },
+  secrets: [{ name: 'token', secretId: 'placed/token' }],
 });
 
 describe('placementOf', () => {
@@ -24,6 +38,7 @@ describe('placementOf', () => {
     expect(placementOf(own)).toEqual({
       region: 'eu-central-1',
       subnetIds: ['subnet-1', 'subnet-2'],
+      fargateSubnetIds: ['subnet-9'],
       hostedZoneId: 'ZOWN',
       builder: 'command',
       buildCommand: ['make', 'image'],
@@ -40,11 +55,22 @@ describe('images and repositories', () => {
 });
 
 describe('clusterSpec', () => {
-  it('describes node capacity from the hardware', () => {
+  it('describes an EKS Auto Mode NodePool by default, with no Kubernetes version of its own and standard support', () => {
+    expect(clusterSpec(searchSvc, 'search-svc-3')).toEqual({
+      name: 'search-svc-3',
+      app: 'search-svc',
+      supportType: 'STANDARD',
+      capacity: { kind: 'auto', instanceTypes: ['m6i.large', 'm6i.xlarge'], minNodes: 3, maxNodes: 12, spot: false, arch: 'amd64' },
+      podIdentity: { namespace: 'search-svc', serviceAccount: 'search-svc', roleArn: 'arn:aws:iam::123456789012:role/search-svc-pods' },
+    });
+    expect('kubernetesVersion' in clusterSpec(searchSvc, 'search-svc-3')).toBe(false);
+  });
+
+  it('describes a managed node group when the app asks for nodes', () => {
     expect(clusterSpec(webFrontend, 'web-frontend-7')).toEqual({
       name: 'web-frontend-7',
       app: 'web-frontend',
-      kubernetesVersion: '1.31',
+      supportType: 'STANDARD',
       capacity: { kind: 'nodes', instanceTypes: ['m7g.large', 'c7g.large'], minNodes: 2, maxNodes: 10, desiredNodes: 2, spot: true, arch: 'arm64' },
     });
   });
@@ -53,33 +79,43 @@ describe('clusterSpec', () => {
     expect(clusterSpec(cacheWorker, 'cache-worker-2').capacity).toEqual({ kind: 'fargate', namespaces: ['cache-worker'] });
   });
 
-  it("carries the app's placement", () => {
-    expect(clusterSpec(own, 'placed-1').placement).toEqual(placementOf(own));
+  it("carries the app's version, support type, pod identity and placement", () => {
+    expect(clusterSpec(own, 'placed-1')).toMatchObject({
+      kubernetesVersion: '1.34',
+      supportType: 'EXTENDED',
+      podIdentity: { namespace: 'placed', serviceAccount: 'placed', roleArn: 'arn:aws:iam::123456789012:role/placed' },
+      placement: placementOf(own),
+    });
   });
 });
 
 describe('workloadSpec', () => {
-  it('runs the app containers from its repository at the version, sidecars at their fixed tags', () => {
+  it('runs the app containers from its repository at the version; no default sidecars', () => {
     const w = workloadSpec(searchSvc, '2.0.1');
-    expect(w).toMatchObject({ name: 'search-svc', version: '2.0.1', replicas: searchSvc.pods.replicas });
-    expect(w.containers.map((c) => [c.name, c.role, `${c.image.repository}:${c.image.tag}`, c.fromRegistry])).toEqual([
-      ['api', 'app', 'search-svc:2.0.1', true],
-      ['metrics', 'metrics', 'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0', false],
-      ['logging', 'logging', 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.2', false],
-    ]);
+    expect(w).toMatchObject({ name: 'search-svc', version: '2.0.1', replicas: searchSvc.pods.replicas, podRoleArn: 'arn:aws:iam::123456789012:role/search-svc-pods' });
+    expect(w.containers.map((c) => [c.name, c.role, `${c.image.repository}:${c.image.tag}`, c.fromRegistry])).toEqual([['api', 'app', 'search-svc:2.0.1', true]]);
     expect(w.service).toEqual({ port: searchSvc.service.port, targetPort: searchSvc.service.targetPort, loadBalancer: 'external', healthCheckPath: '/healthz' });
+    expect(w.secrets).toBeUndefined();
   });
 
-  it('keeps an app container of another image and pinned tag as written', () => {
-    expect(workloadSpec(own, 'v9').containers.map((c) => [c.name, `${c.image.repository}:${c.image.tag}`, c.fromRegistry])).toEqual([
-      ['main', 'placed-img:v9', true],
-      ['helper', 'busybox:1.36', false],
-      ['logging', 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.2', false],
+  it("keeps an app container of another image and pinned tag as written, the app's sidecars, opt-outs and secrets", () => {
+    const w = workloadSpec(own, 'v9');
+    expect(w.containers.map((c) => [c.name, c.role, `${c.image.repository}:${c.image.tag}`, c.fromRegistry, c.unrestricted])).toEqual([
+      ['main', 'app', 'placed-img:v9', true, undefined],
+      ['helper', 'app', 'busybox:1.36', false, 'runs as root to read host logs'],
+      ['logs', 'sidecar', 'fluent/fluent-bit:3.1', false, undefined],
     ]);
+    expect(w.secrets).toEqual([{ name: 'token', secretId: 'placed/token' }]);
+    expect(w.podRoleArn).toBe('arn:aws:iam::123456789012:role/placed');
   });
 
-  it('pins pods to arm64 only for arm64 node groups', () => {
+  it('carries the certificate of a TLS Service', () => {
+    expect(workloadSpec(webFrontend, 'v1').service).toMatchObject({ port: 443, certificateArn: webFrontend.service.certificateArn });
+  });
+
+  it('pins pods to arm64 for arm64 node groups and Auto Mode NodePools, never on Fargate', () => {
     expect(workloadSpec(webFrontend, 'v1').arch).toBe('arm64');
+    expect(workloadSpec(defineKubeApp({ name: 'arm', image: { repository: 'arm' }, pods: { containers: [{ name: 'a' }] }, owners: ['x'], hardware: { arch: 'arm64' } }), 'v1').arch).toBe('arm64');
     expect(workloadSpec(searchSvc, 'v1').arch).toBeUndefined();
     expect(workloadSpec(cacheWorker, 'v1').arch).toBeUndefined();
   });
@@ -96,6 +132,18 @@ describe('dnsRecord and healthCheck', () => {
   it("name the app's record, its TTL and zone, and its health path on the service port", () => {
     expect(dnsRecord(webFrontend)).toEqual({ name: 'web-frontend.example.com', ttlSeconds: 60, zone: 'example.com', app: 'web-frontend', port: 443 });
     expect(dnsRecord(own).placement).toMatchObject({ hostedZoneId: 'ZOWN' });
-    expect(healthCheck(cacheWorker)).toEqual({ app: 'cache-worker', port: 9000, path: '/ready' });
+    expect(healthCheck(cacheWorker)).toEqual({ app: 'cache-worker', port: 9000, path: '/ready', loadBalancer: 'internal', tls: false });
+  });
+
+  it('checks over https when the Service has a certificate, and names the cluster for an internal load balancer when told', () => {
+    expect(healthCheck(webFrontend)).toEqual({ app: 'web-frontend', port: 443, path: '/health', loadBalancer: 'external', tls: true });
+    expect(healthCheck(cacheWorker, clusterRef(cacheWorker, 'cache-worker-2'))).toEqual({
+      app: 'cache-worker',
+      port: 9000,
+      path: '/ready',
+      loadBalancer: 'internal',
+      tls: false,
+      cluster: { name: 'cache-worker-2' },
+    });
   });
 });

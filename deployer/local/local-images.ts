@@ -38,6 +38,7 @@ function hostBuildSettings(): AwsSettings {
   return {
     region: '',
     subnetIds: [],
+    fargateSubnetIds: [],
     securityGroupIds: [],
     clusterRoleArn: '',
     nodeRoleArn: '',

@@ -9,7 +9,7 @@ import type { Store } from '../../store/index.js';
 import type { Builder, ClusterInfo, Clusters, Dns, PlanRequest, Progress, Provider, ProviderPlan, Registry, StepContext, TaggedResource, Workloads } from '../ports.js';
 import { systemClock, type Clock } from '../clock.js';
 import { InfraError } from '../errors.js';
-import { capacityLine, deploymentLine, liveLine, portsOf, rollingLine } from '../plan-lines.js';
+import { capacityLine, deploymentLine, liveLine, portsOf, rollingLine, versionLine } from '../plan-lines.js';
 import { abortable } from '../time.js';
 
 /** Real-world durations in seconds, before scaling. */
@@ -45,7 +45,7 @@ interface SandboxCluster {
   deployId: number;
   status: 'CREATING' | 'ACTIVE' | 'DELETING';
   readyAt: number;
-  capacity: 'nodes' | 'fargate';
+  capacity: 'auto' | 'nodes' | 'fargate';
 }
 interface SandboxWorkload {
   cluster: string;
@@ -167,7 +167,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
           capacity: spec.capacity.kind,
         };
         world.put('cluster', clusterName, cluster);
-        progress(`[sandbox] creating EKS cluster ${clusterName} (Kubernetes ${spec.kubernetesVersion}); real EKS takes ~12 min`);
+        progress(`[sandbox] creating EKS cluster ${clusterName} (Kubernetes ${versionLine(spec.kubernetesVersion)}); real EKS takes ~12 min`);
       } else if ((cluster.installation ?? installation) !== installation) {
         throw new InfraError('not_owned', `[sandbox] cluster ${clusterName} exists but belongs to another kubecontrol installation (${cluster.installation}); not adopting it`);
       } else {
@@ -177,8 +177,13 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       if (failure === 'timeout') cluster = { ...cluster, readyAt: Number.MAX_SAFE_INTEGER };
       await waitUntilReady(cluster, progress, signal);
 
-      // Capacity: a managed node group, or a Fargate profile.
+      // Capacity: an Auto Mode NodePool (a Kubernetes object, gone with the cluster: no ledger row),
+      // a managed node group, or a Fargate profile.
       const capacity = spec.capacity;
+      if (capacity.kind === 'auto') {
+        progress(`[sandbox] applying ${capacityLine(capacity)}; nodes start as the pods need them`);
+        return { name: clusterName, status: 'ACTIVE', endpoint: `https://${clusterName}.eks.sandbox.local` };
+      }
       const fargate = capacity.kind === 'fargate';
       const capName = fargate ? `${clusterName}-fargate` : `${clusterName}-nodes`;
       const capRow = ledger.intend({ kind: fargate ? 'fargate-profile' : 'nodegroup', name: capName, parentId: clusterRow.id, data: { cluster: clusterName } });
@@ -353,7 +358,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       image: { uri, exists },
       build,
       create: [
-        sim(`EKS cluster ${cluster.name} (Kubernetes ${cluster.kubernetesVersion})`),
+        sim(`EKS cluster ${cluster.name} (Kubernetes ${versionLine(cluster.kubernetesVersion)})`),
         sim(capacityLine(cluster.capacity)),
         sim(`namespace ${workload.name}, ${deploymentLine(workload)}, ${workload.service.loadBalancer} load-balanced service ${portsOf(workload)}`),
       ],
