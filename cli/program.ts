@@ -6,9 +6,10 @@
  */
 import { Command, Option, type OutputConfiguration } from 'commander';
 import type { CommandResult, DeployView } from '../commands/results.js';
+import type { GcReport } from '../deployer/gc.js';
 import type { EventRecord } from '../store/index.js';
 import { ApiClient } from './client.js';
-import { bold, dim, red, renderEvent, renderResult, renderSummary, yellow } from './render.js';
+import { bold, dim, red, renderEvent, renderGc, renderResult, renderSummary, yellow } from './render.js';
 import { addGrammarVerbs, type VerbHandler } from './verbs.js';
 
 /** Exit code of a followed deploy that did not succeed. */
@@ -188,16 +189,10 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .description('list cloud resources kubecontrol tagged that no live deploy owns; delete them with --yes')
     .option('--yes', 'delete them')
     .action(async (o: { yes?: boolean }) => {
-      const { status, body } = await client().request<{ orphans?: { kind: string; name: string; reason: string; outcome?: string }[]; message?: string; provider?: string }>(
-        o.yes ? 'POST' : 'GET',
-        '/api/gc',
-      );
+      const { status, body } = await client().request<GcReport>(o.yes ? 'POST' : 'GET', '/api/gc');
       if (json() || status !== 200) return printPlain(status, body);
+      out(renderGc(body));
       const orphans = body.orphans ?? [];
-      out(dim(`provider: ${body.provider}`));
-      if (!orphans.length) out('Nothing to collect: every tagged resource belongs to a live or running deploy.');
-      for (const r of orphans) out(`${r.outcome ? (r.outcome === 'deleted' ? '✓ deleted' : red(`✗ ${r.outcome}`)) : '·'} ${r.kind} ${r.name} — ${r.reason}`);
-      if (orphans.length && !o.yes) out(dim('Run `kubecontrol gc --yes` to delete them.'));
       if (orphans.some((r) => r.outcome && r.outcome !== 'deleted')) process.exitCode = 1;
     });
 

@@ -1,5 +1,6 @@
 /** Terminal rendering of the command core's results and of deploy progress. */
 import type { AppStatus, CommandResult, DeployView, ErrorCode } from '../commands/results.js';
+import type { GcEntry, GcReport } from '../deployer/gc.js';
 import type { DeployPlan } from '../deployer/plan.js';
 import { formatDuration } from '../deployer/time.js';
 import type { EventRecord } from '../store/index.js';
@@ -164,4 +165,21 @@ export function renderSummary(d: DeployView): string {
   const detail = d.state === 'succeeded' ? `${d.app} ${d.version} is live on ${d.toCluster}` : (d.error ?? '');
   const cleanup = d.cleanup === 'done' ? ' — everything it created was torn down' : d.cleanup === 'failed' ? red(' — cleanup incomplete: run `kubecontrol gc`') : '';
   return `${head} in ${formatDuration(d.durationMs)}: ${detail}${cleanup}\n${dim(steps)}`;
+}
+
+/** `kubecontrol gc`'s answer: what it would delete (or did), and another installation's resources apart, untouched. */
+export function renderGc(report: Pick<GcReport, 'provider' | 'orphans' | 'deleted'> & { readonly others?: GcReport['others'] }): string {
+  const line = (r: GcEntry): string => `${r.outcome ? (r.outcome === 'deleted' ? '✓ deleted' : red(`✗ ${r.outcome}`)) : '·'} ${r.kind} ${r.name} — ${r.reason}`;
+  const lines = [dim(`provider: ${report.provider}`)];
+  if (!report.orphans.length) lines.push('Nothing to collect: every tagged resource belongs to a live or running deploy.');
+  lines.push(...report.orphans.map(line));
+  if (report.orphans.length && !report.deleted) lines.push(dim('Run `kubecontrol gc --yes` to delete them.'));
+  // Grouped by installation, each under its own heading; never deleted, so never an outcome.
+  const byInstallation = new Map<string, GcEntry[]>();
+  for (const r of report.others ?? []) byInstallation.set(r.installation ?? '?', [...(byInstallation.get(r.installation ?? '?') ?? []), r]);
+  for (const [id, rs] of byInstallation) {
+    lines.push('', bold(`belongs to another kubecontrol installation (${id}): not touched`));
+    lines.push(...rs.map((r) => `  ${dim('·')} ${r.kind} ${r.name}${r.cluster && r.kind !== 'cluster' ? dim(` (cluster ${r.cluster})`) : ''}`));
+  }
+  return lines.join('\n');
 }

@@ -51,6 +51,8 @@ export interface ApiDeps {
   readonly apps: ReadonlyMap<string, KubeApp>;
   readonly version: string;
   readonly installation: string;
+  /** What the provider's start-up check warned about (shown by /api/info). */
+  readonly warnings?: readonly string[];
   /** Lists (and with `del`, deletes) what no environment in use owns. */
   readonly gc: (del: boolean) => Promise<GcReport>;
   readonly faults?: Faults;
@@ -155,6 +157,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
           authenticated: config.auth !== 'local',
           note: config.auth === 'local' ? 'local mode: unauthenticated; callers are trusted by user name' : undefined,
           apps: [...deps.apps.keys()],
+          warnings: deps.warnings ?? [],
         });
         return true;
       }

@@ -9,6 +9,7 @@ import type { Clock } from './clock.js';
 import { errorMessage, isInfraError } from './errors.js';
 import { createDeployLedger } from './ledger.js';
 import type { PlacementOverrides, Progress, Provider } from './ports.js';
+import { formatDuration } from './time.js';
 
 export interface DestroyDeps {
   readonly store: Store;
@@ -29,15 +30,26 @@ export interface DestroyRequest {
   readonly signal: AbortSignal;
 }
 
+/** Cluster states in which a delete is refused or cannot finish yet, but will be possible later. */
+const NOT_YET = new Set(['CREATING', 'UPDATING', 'PENDING', 'DELETING']);
+
 /**
  * Deletes one resource; resolves with null when it is gone, or the last error's
  * message when every attempt failed. Rejects only when `signal` aborts.
+ *
+ * A cluster that is still being created (a deploy cancelled while provisioning)
+ * may refuse the delete until it is ACTIVE: while the cloud says it is CREATING
+ * (or still DELETING), the delete is retried on the clock without spending
+ * attempts, for up to the provider's provision time limit, each wait said in
+ * the progress; past that limit it fails with a message saying so.
  */
 export async function destroyResource(deps: DestroyDeps, r: DestroyRequest): Promise<string | null> {
   const { store, provider, clock, attempts } = deps;
   const { resource, placement, progress, signal } = r;
   const ledger = createDeployLedger(store, { id: r.eventsTo, app: r.app, envId: resource.envId }, provider.name);
-  for (let attempt = 1; ; attempt++) {
+  const pause = Math.min(30_000, provider.timeouts.teardown / 100);
+  let waitedSince: number | undefined;
+  for (let attempt = 1; ; ) {
     try {
       ledger.deleting(resource.id);
       await provider.clusters.destroy({ resource: store.resources.get(resource.id)!, placement, progress, signal });
@@ -47,13 +59,47 @@ export async function destroyResource(deps: DestroyDeps, r: DestroyRequest): Pro
       if (signal.aborted) throw err;
       const message = errorMessage(err);
       // Another installation's resource is never ours to delete: no retry, and the ledger says why.
-      if (attempt >= attempts || isInfraError(err, 'not_owned')) {
+      if (isInfraError(err, 'not_owned')) {
+        ledger.failed(resource.id, message);
+        return message;
+      }
+      const status = await notYetDeletable(deps, r);
+      if (status) {
+        waitedSince ??= clock.now();
+        const limit = provider.timeouts.provision;
+        const waited = clock.now() - waitedSince;
+        if (waited >= limit) {
+          const why = `${resource.kind} ${resource.name} was still ${status} after ${formatDuration(waited)} (${message}); \`kubecontrol gc\` deletes it once it can be deleted`;
+          ledger.failed(resource.id, why);
+          return why;
+        }
+        progress(`${resource.kind} ${resource.name} is ${status} and cannot be deleted yet (${message}); trying again in ${formatDuration(pause)} (waited ${formatDuration(waited)} of up to ${formatDuration(limit)})`, {
+          status,
+          waitedMs: waited,
+        });
+        await clock.sleep(pause, signal);
+        continue;
+      }
+      if (attempt >= attempts) {
         ledger.failed(resource.id, message);
         return message;
       }
       progress(`deleting ${resource.kind} ${resource.name} failed (attempt ${attempt}/${attempts}): ${message}; retrying`);
-      await clock.sleep(Math.min(30_000, provider.timeouts.teardown / 100) * attempt, signal);
+      await clock.sleep(pause * attempt, signal);
+      attempt++;
     }
+  }
+}
+
+/** The cluster's status when a delete of it failed because it is not deletable yet (still CREATING, still DELETING). */
+async function notYetDeletable(deps: DestroyDeps, r: DestroyRequest): Promise<string | undefined> {
+  if (r.resource.kind !== 'cluster') return undefined;
+  try {
+    const found = await deps.provider.clusters.describe({ cluster: { name: r.resource.name, ...(r.placement ? { placement: r.placement } : {}) }, signal: r.signal });
+    return found && NOT_YET.has(found.status) ? found.status : undefined;
+  } catch {
+    // Cannot tell: the failure counts as an ordinary attempt.
+    return undefined;
   }
 }
 

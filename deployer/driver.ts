@@ -4,7 +4,7 @@
  *
  *   start()    resume what a previous process left (non-terminal deploys, unfinished undos)
  *   submit()   a recorded deploy joins its app's line (called AFTER the surface answered)
- *   decide() · cancel() · flipBack()   people's decisions, each one compare-and-set
+ *   decide() · cancel() · flipBackIfHealthy()   people's decisions, each one compare-and-set
  *   advance()  the walk: queued → phases… → succeeded, or an exit → undo
  *
  * States and legal moves are the lifecycle table (store/lifecycle.ts); steps
@@ -12,13 +12,14 @@
  */
 import type { Logger } from 'pino';
 import type { KubeApp } from '../kubeapps/index.js';
-import { CANCELLABLE, isTerminal, type DeployPatch, type DeployRecord, type DeployState, type StepName, type Store, type Surface } from '../store/index.js';
+import { CANCELLABLE, isTerminal, type DeployPatch, type EnvironmentRecord, type DeployRecord, type DeployState, type StepName, type Store, type Surface } from '../store/index.js';
 import type { Clock, Timer } from './clock.js';
 import { AbortReason, InfraError, abortKind, errorMessage } from './errors.js';
 import { createDeployLedger } from './ledger.js';
 import type { Provider, StepContext } from './ports.js';
 import { DeployQueue, type QueuePosition } from './queue.js';
 import type { Step, StepEnv } from './steps/step.js';
+import { clusterRef, healthCheck } from './specs.js';
 import { STRATEGIES, type Phase } from './strategies/index.js';
 import { abortable, formatDuration } from './time.js';
 import { replayUndoLog } from './undo.js';
@@ -56,6 +57,11 @@ export interface DeployerOptions {
 export type ControlOutcome =
   | { readonly ok: true; readonly deploy: DeployRecord }
   | { readonly ok: false; readonly reason: 'not_found' | 'wrong_state'; readonly deploy?: DeployRecord };
+
+/** A flip-back's outcome: also refused when the environment traffic would go back to is unhealthy. */
+export type FlipBackOutcome =
+  | ControlOutcome
+  | { readonly ok: false; readonly reason: 'unhealthy'; readonly deploy: DeployRecord; /** Why, for people: what failed and that nothing changed. */ readonly message: string };
 
 /** Who decided something, as recorded. */
 export interface By {
@@ -138,18 +144,59 @@ export class Deployer {
    * back, while the retiring environment is still whole. The deploy ends
    * `cancelled` and its undo log hands ownership back, points DNS back and
    * deletes its own environment.
+   *
+   * The previous environment is checked first (the same health check a cutover
+   * runs, against its endpoint): traffic never goes back to something that does
+   * not answer. When it is unhealthy nothing changes — the deploy keeps its
+   * traffic and its drain — and the outcome says why.
+   */
+  async flipBackIfHealthy(deployId: number, by: By, signal?: AbortSignal): Promise<FlipBackOutcome> {
+    const d = this.store.deploys.get(deployId);
+    if (!d) return { ok: false, reason: 'not_found' };
+    const previous = this.drainingFrom(d);
+    if (!previous) return { ok: false, reason: 'wrong_state', deploy: d };
+    const app = this.options.apps.get(d.app);
+    if (!app) return { ok: false, reason: 'wrong_state', deploy: d };
+    try {
+      await this.provider.dns.checkHealth({
+        ...healthCheck(app, clusterRef(app, previous.name)),
+        target: previous.endpoint!,
+        progress: (message, data) => this.event(d.id, 'progress', `flip-back check of ${previous.name}: ${message}`, 'info', data ?? null, 'teardown'),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      const message =
+        `${previous.name} (${previous.version ?? d.fromVersion ?? '?'}) does not pass its health check (${errorMessage(err)}): ` +
+        `traffic stays on ${d.toCluster} and nothing was changed`;
+      this.event(d.id, 'error', `rollback by ${by.actor} refused: ${message}`, 'warn', { flipBack: 'refused' }, 'teardown');
+      return { ok: false, reason: 'unhealthy', deploy: this.store.deploys.get(deployId)!, message };
+    }
+    // Checked again after the wait: the drain may have ended, and the teardown started, meanwhile.
+    return this.flipBack(deployId, by);
+  }
+
+  /**
+   * The flip-back's compare-and-set, without the health check of the previous
+   * environment: callers use `flipBackIfHealthy`.
    */
   flipBack(deployId: number, by: By): ControlOutcome {
     const d = this.store.deploys.get(deployId);
     if (!d) return { ok: false, reason: 'not_found' };
-    const previous = d.fromEnvId ? this.store.environments.get(d.fromEnvId) : undefined;
-    const whole = !!previous?.endpoint && previous.state === 'retiring' && this.store.resources.forEnv(previous.id).every((r) => r.state === 'created');
-    if (d.state !== 'tearing_down' || !whole) return { ok: false, reason: 'wrong_state', deploy: d };
+    const previous = this.drainingFrom(d);
+    if (!previous) return { ok: false, reason: 'wrong_state', deploy: d };
     // Synchronous from the check to the abort: the teardown cannot start deleting in between.
     const moved = this.exit(d, 'cancelled', `rolled back by ${by.actor} (${by.surface}) during the drain: traffic goes back to ${previous.name}`, `rolled back by ${by.actor} during the drain`);
     if (!moved) return { ok: false, reason: 'wrong_state', deploy: this.store.deploys.get(deployId) };
     this.stop(deployId, new AbortReason('cancelled', `rolled back by ${by.actor}`));
     return { ok: true, deploy: this.store.deploys.get(deployId)! };
+  }
+
+  /** The environment a draining deploy took the traffic from, when it is still whole (serving, nothing deleted). */
+  private drainingFrom(d: DeployRecord): EnvironmentRecord | undefined {
+    if (d.state !== 'tearing_down') return undefined;
+    const previous = d.fromEnvId ? this.store.environments.get(d.fromEnvId) : undefined;
+    const whole = !!previous?.endpoint && previous.state === 'retiring' && this.store.resources.forEnv(previous.id).every((r) => r.state === 'created');
+    return whole ? previous : undefined;
   }
 
   /** Records a cutover decision on a deploy waiting for approval; exactly one decision wins. */
@@ -256,7 +303,8 @@ export class Deployer {
       let toEnvId = live?.id ?? null;
       let toCluster = live?.name ?? null;
       if (d.strategy === 'blue-green') {
-        toCluster = `${app.name}-${d.id}`;
+        // The provider names it (the aws provider adds the installation, so two installations never collide).
+        toCluster = this.provider.clusterName?.({ app: app.name, deployId: d.id }) ?? `${app.name}-${d.id}`;
         const env = this.store.environments.create({ app: app.name, name: toCluster, provider: this.provider.name, createdBy: d.id, version: d.version });
         toEnvId = env.id;
         this.store.undo.append(d.id, { kind: 'environment', envId: env.id, name: env.name });

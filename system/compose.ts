@@ -15,9 +15,12 @@ import { createApi, sendJson, type Faults } from '../console/api.js';
 import { systemClock, type Clock } from '../deployer/clock.js';
 import { Deployer } from '../deployer/driver.js';
 import { collectGarbage } from '../deployer/gc.js';
-import type { Provider } from '../deployer/ports.js';
+import { AbortReason, errorMessage } from '../deployer/errors.js';
+import type { PreflightReport, Provider } from '../deployer/ports.js';
 import { createProvider, ProviderSettingsError } from '../deployer/providers.js';
 import { FAULT_KINDS, FAULT_STEPS } from '../deployer/sandbox/index.js';
+import { clusterSpec } from '../deployer/specs.js';
+import { abortable, formatDuration } from '../deployer/time.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
 import { startSchedules, type Schedules } from '../schedules/index.js';
 import { Store } from '../store/index.js';
@@ -35,6 +38,8 @@ export interface Kubecontrol {
   /** This database's installation identity, carried by every resource it creates. */
   readonly installation: string;
   readonly provider: Provider;
+  /** What the provider's preflight warned about at start (e.g. a Kubernetes version leaving standard support soon): logged, in the banner and /api/info. */
+  readonly warnings: readonly string[];
   readonly apps: ReadonlyMap<string, KubeApp>;
   readonly deployer: Deployer;
   readonly core: CommandCore;
@@ -103,6 +108,18 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     if (err instanceof ProviderSettingsError) throw new StartupError(err.problems.map((p) => `${config.provider} provider: ${p}`));
     throw new StartupError([`${config.provider} provider: ${err instanceof Error ? err.message : String(err)}`]);
   }
+  let warnings: readonly string[];
+  try {
+    const problems = drainProblems(config.drainMs, provider, appList);
+    const report = await runPreflight(provider, appList, clock);
+    warnings = report.warnings;
+    problems.push(...report.problems);
+    if (problems.length) throw new StartupError(problems);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  for (const warning of warnings) logger.warn({ provider: provider.name, warning }, `preflight: ${warning}`);
   // KUBECONTROL_DRAIN replaces the provider's drain everywhere it is read (pipeline, dry runs).
   if (config.drainMs !== undefined) {
     const drainMs = config.drainMs;
@@ -134,6 +151,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     apps,
     version: VERSION,
     installation,
+    warnings,
     gc: (del) => collectGarbage({ store, provider, apps, delete: del }),
     faults,
   });
@@ -182,6 +200,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     clock,
     installation,
     provider,
+    warnings,
     apps,
     deployer,
     core,
@@ -200,6 +219,50 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
       store.close();
     },
   };
+}
+
+/** How long the provider's preflight may take before the start gives up on it. */
+const PREFLIGHT_LIMIT_MS = 2 * 60_000;
+
+/**
+ * KUBECONTROL_DRAIN below a record's TTL would delete the old cluster while
+ * resolvers may still send traffic to it. The record's TTL is what resolvers
+ * honour on the aws provider (and in the sandbox, which simulates it); the
+ * local provider switches an in-cluster Service whose TTL is cluster DNS's
+ * (5 s), not the record's, so the check does not apply there.
+ */
+function drainProblems(drainMs: number | undefined, provider: Provider, apps: readonly KubeApp[]): string[] {
+  if (drainMs === undefined || provider.name === 'local') return [];
+  const longest = [...apps].sort((a, b) => b.dns.ttlSeconds - a.dns.ttlSeconds)[0];
+  if (!longest || drainMs >= longest.dns.ttlSeconds * 1000) return [];
+  return [
+    `KUBECONTROL_DRAIN: ${formatDuration(drainMs)} is shorter than the DNS TTL of ${longest.name} (${longest.dns.name}, ${longest.dns.ttlSeconds}s): ` +
+      `resolvers could still send traffic to an old cluster after it is deleted; set it to at least ${longest.dns.ttlSeconds}s, or leave it unset for the provider's drain`,
+  ];
+}
+
+/**
+ * The provider's start-up check of what only the cloud knows (e.g. that each
+ * app's Kubernetes version can still be created). A preflight that cannot reach
+ * the cloud (network, credentials) is a problem line saying so, not a crash.
+ */
+async function runPreflight(provider: Provider, apps: readonly KubeApp[], clock: Clock): Promise<PreflightReport> {
+  if (!provider.preflight) return { problems: [], warnings: [] };
+  const controller = new AbortController();
+  const timer = clock.setTimer(() => controller.abort(new AbortReason('timeout', `no answer within ${formatDuration(PREFLIGHT_LIMIT_MS)}`)), PREFLIGHT_LIMIT_MS);
+  try {
+    // Raced with the limit: a check that ignores its signal still cannot hold the start forever.
+    const report = await abortable(
+      provider.preflight({ apps: apps.map((a) => ({ app: a.name, cluster: clusterSpec(a, '<preflight>') })), signal: controller.signal }),
+      controller.signal,
+    );
+    return { problems: report.problems.map((p) => `${provider.name} provider: ${p}`), warnings: report.warnings };
+  } catch (err) {
+    const why = controller.signal.aborted ? errorMessage(controller.signal.reason) : errorMessage(err);
+    return { problems: [`${provider.name} provider: the start-up check could not reach the cloud (${why}); check the network and the credentials, then start again`], warnings: [] };
+  } finally {
+    timer.cancel();
+  }
 }
 
 /** The narrow part of the system the Slack surface gets. */

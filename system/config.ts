@@ -69,7 +69,10 @@ export interface Config {
   /** 'local': the API trusts the caller's user name (loopback only). 'token': per-person bearer tokens. */
   readonly auth: 'local' | 'token';
   readonly approvalTimeoutMs: number | undefined;
-  /** How long the old cluster keeps serving after cutover before teardown; default the provider's (≥ 2 × TTL). */
+  /**
+   * How long the old cluster keeps serving after cutover before teardown; default the provider's (≥ 2 × TTL).
+   * Refused at start when shorter than a loaded app's DNS TTL (system/compose.ts), so "≥ DNS TTL" holds.
+   */
   readonly drainMs: number | undefined;
   readonly admins: readonly string[];
   readonly logLevel: string;

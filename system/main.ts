@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     `  database: ${config.dbPath} (installation ${k.installation}: every resource it creates carries this id)`,
     `  slack:    ${slack}`,
     `  apps:     ${[...k.apps.keys()].join(', ')}`,
+    ...k.warnings.map((w) => `  warning:  ${w}`),
     ...(config.auth === 'local' ? ['Try: npx kubecontrol deploy search-svc v123 --as carol   (then: npx kubecontrol approve 1 --as bob)'] : []),
   ];
   process.stdout.write(`${banner.join('\n')}\n`);

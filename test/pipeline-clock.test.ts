@@ -292,7 +292,8 @@ describe('failures undo what the deploy did, newest first, each outcome recorded
   it('a replay stopped by a shutdown goes on in the next process from where it stopped', async () => {
     const clock = new ManualClock();
     const h = await start(clock);
-    const id = await deploy(h, 'carol', 'search-svc', 'v1');
+    // web-frontend runs on a managed node group: two resources, undone newest first.
+    const id = await deploy(h, 'carol', 'web-frontend', 'v1', '--strategy', 'blue-green');
     await clock.runUntil(() => state(h, id) === 'deploying');
     await h.cmd('carol', 'cancel', String(id));
     // The node group is deleted first (newest first); stop while the cluster's deletion is under way.
@@ -306,7 +307,7 @@ describe('failures undo what the deploy did, newest first, each outcome recorded
     expect(again.k.store.deploys.get(id)).toMatchObject({ state: 'cancelled', cleanup: 'done' });
     expect(again.k.store.undo.forDeploy(id).map((u) => `${u.kind}:${u.state}`)).toEqual(['environment:done', 'resource:done', 'resource:done']);
     expect(clusters(again)).toEqual([]);
-    expect(again.k.store.environments.byName('sandbox', `search-svc-${id}`)!.state).toBe('discarded');
+    expect(again.k.store.environments.byName('sandbox', `web-frontend-${id}`)!.state).toBe('discarded');
   }, 20_000);
 
   it('a cutover that dies after DNS moved: ownership back, DNS back, resources deleted, environment discarded', async () => {
@@ -322,7 +323,8 @@ describe('failures undo what the deploy did, newest first, each outcome recorded
     expect(state(h, id)).toBe('failed');
     expect(h.k.store.deploys.get(id)!.error).toMatch(/cutover timed out after/);
     const log = h.k.store.undo.forDeploy(id);
-    expect(log.map((u) => `${u.kind}:${u.state}`)).toEqual(['environment:done', 'resource:done', 'resource:done', 'dns:done']);
+    // search-svc runs on EKS Auto Mode: its cluster is its only ledger resource (the NodePool goes with it).
+    expect(log.map((u) => `${u.kind}:${u.state}`)).toEqual(['environment:done', 'resource:done', 'dns:done']);
     expect(log.find((u) => u.kind === 'dns')!.outcome).toBe(`search-svc.example.com points back at ${before}`);
     expect(h.k.store.sandbox.get<{ target: string }>('dns', 'search-svc.example.com')!.target).toBe(before);
     expect(h.k.store.environments.live('search-svc')!.name).toBe('search-svc-1');
@@ -333,12 +335,12 @@ describe('failures undo what the deploy did, newest first, each outcome recorded
     const clock = new ManualClock();
     const h = await start(clock);
     await blueGreen(h, clock, 'search-svc', 'v1');
-    h.k.store.sandbox.addFault({ step: 'teardown', fault: 'fail', app: 'search-svc', times: 6 });
+    h.k.store.sandbox.addFault({ step: 'teardown', fault: 'fail', app: 'search-svc', times: 3 });
     const id = await blueGreen(h, clock, 'search-svc', 'v2');
-    expect(h.k.store.deploys.steps(id).find((s) => s.name === 'teardown')!.detail).toMatch(/old cluster search-svc-1 partly torn down \(2 left\)/);
+    expect(h.k.store.deploys.steps(id).find((s) => s.name === 'teardown')!.detail).toMatch(/old cluster search-svc-1 partly torn down \(1 left\)/);
     expect(h.k.store.environments.byName('sandbox', 'search-svc-1')!.state).toBe('retiring');
     const gc = (await (await fetch(`${h.url}/api/gc`, { headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { name: string; reason: string }[] };
-    expect(gc.orphans.map((o) => o.name).sort()).toEqual(['search-svc-1', 'search-svc-1-nodes']);
+    expect(gc.orphans.map((o) => o.name).sort()).toEqual(['search-svc-1']);
     expect(gc.orphans[0]!.reason).toMatch(/environment search-svc-1 \(built by deploy #1\) retired, and its teardown did not finish/);
     expect(clusters(h)).toEqual([`search-svc-1`, `search-svc-${id}`]);
   }, 20_000);
@@ -355,6 +357,6 @@ describe('failures undo what the deploy did, newest first, each outcome recorded
     await next.runUntil(() => ended(again, id));
     expect(again.k.store.deploys.get(id)).toMatchObject({ state: 'failed', error: 'KubeApp search-svc is no longer defined in kubeapps/', cleanup: 'failed' });
     const gc = (await (await fetch(`${again.url}/api/gc`)).json()) as { orphans: { name: string }[] };
-    expect(gc.orphans.map((o) => o.name).sort()).toEqual([`search-svc-${id}`, `search-svc-${id}-nodes`]);
+    expect(gc.orphans.map((o) => o.name).sort()).toEqual([`search-svc-${id}`]);
   }, 20_000);
 });

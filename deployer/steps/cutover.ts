@@ -7,6 +7,11 @@
  * is idempotent (only when the record still points at Y). The ownership
  * handoff is recorded, with its own undo entry, in the transaction that
  * records the step's success.
+ *
+ * A cutover resumed after a restart runs pointRecord again even when the
+ * record already points at the new target: the change may not have been in
+ * sync when the process stopped, and pointRecord waits for that (the port's
+ * promise: idempotent, and it returns only once the change is in sync).
  */
 import { dnsRecord, healthCheck } from '../specs.js';
 import type { Step } from './step.js';
@@ -25,6 +30,7 @@ export const cutover: Step = {
         if (before !== undefined) store.deploys.patch(d.id, { previousTarget: before });
       });
     }
+    if (logged && before === endpoint) ctx.progress(`resumed: ${record.name} already points at ${endpoint}; making sure the change is in sync`);
     const { previous } = await provider.dns.pointRecord({ record, target: endpoint, progress: ctx.progress, signal: ctx.signal });
     return {
       detail: `${record.name} → ${endpoint}${previous && previous !== endpoint ? ` (was ${previous})` : ''}`,
