@@ -63,6 +63,35 @@ describe('the command grammar', () => {
     expect(result.error.message).toMatch(message);
   });
 
+  it.each([
+    ['128 characters', `v${'1'.repeat(127)}`],
+    ['64 characters (too long for a label, fine as a tag)', `v${'a'.repeat(63)}`],
+    ['an ending -', 'v1-'],
+    ['an ending .', 'v1.'],
+    ['an ending _', 'v1_'],
+    ['a leading _', '_build42'],
+    ['upper case', 'RC1'],
+  ])('accepts any image tag as a version, e.g. one with %s (it goes in an annotation, not a label)', (_what, version) => {
+    expect(parse(['deploy', 'search-svc', version])).toEqual({ ok: true, command: { verb: 'deploy', app: 'search-svc', version, strategy: undefined, dryRun: false } });
+  });
+
+  it.each([
+    ['129 characters', `v${'1'.repeat(128)}`],
+    ['a leading .', '.v1'],
+    ['a leading -', '-v1'],
+    ['a slash', 'v1/2'],
+    ['a colon', 'v1:2'],
+    ['a plus', '1.0.0+build'],
+  ])('refuses a version with %s, naming the value and the rule', (_what, version) => {
+    const result = parse(['deploy', 'search-svc', version]);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.code).toBe('bad_argument');
+    const shown = version.length > 60 ? `${version.slice(0, 40)}… (${version.length} characters)` : version;
+    expect(result.error.message).toContain(`\`${shown}\` is not a valid version`);
+    expect(result.error.message).toContain('use an image tag (letters, digits, `_`, `.`, `-`; at most 128 characters, not starting with `.` or `-`)');
+  });
+
   it('accepts argv words as well as text, keeping quoted words whole', () => {
     expect(parse(['reject', '5', 'p99 latency doubled'])).toEqual({ ok: true, command: { verb: 'reject', deployId: 5, reason: 'p99 latency doubled' } });
     expect(tokenize(`lock a "two words" 'and more'`)).toEqual(['lock', 'a', 'two words', 'and more']);
