@@ -1,12 +1,21 @@
 /**
  * EksClusters with real SDK clients mocked at `send` (aws-sdk-client-mock):
- * the exact commands, the waiters driven to success, failure, timeout and
- * cancel, adoption on resume, and the ledger in a real SQLite file. Ownership
- * runs against a stateful fake EKS that keeps tags as EKS does.
+ * the waiters driven to success, failure, timeout and cancel, and the ledger in
+ * a real SQLite file. Provisioning of each capacity kind, adoption, ownership,
+ * Pod Identity, access entries and teardown run against a stateful fake EKS
+ * that refuses what EKS refuses.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand, type Instance } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, type Instance } from '@aws-sdk/client-auto-scaling';
 import {
+  DescribeAddonCommand,
+  AssociateAccessPolicyCommand,
+  CreateAccessEntryCommand,
+  CreateAddonCommand,
+  CreatePodIdentityAssociationCommand,
+  DescribeClusterVersionsCommand,
+  InvalidParameterException,
+  type CreateClusterCommandInput,
   CreateClusterCommand,
   CreateFargateProfileCommand,
   CreateNodegroupCommand,
@@ -31,8 +40,10 @@ import { EksClusters } from '../deployer/aws/eks-clusters.js';
 import { InfraError } from '../deployer/errors.js';
 import type { ResourceRecord } from '../store/index.js';
 import type { KubeApp } from '../kubeapps/index.js';
-import { ACCOUNT_ID, INSTALLATION, OTHER_INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
+import { ACCOUNT_ID, INSTALLATION, OTHER_INSTALLATION, PUBLIC_SUBNETS, SETTINGS, TODAY, awsSettings, withAws } from './fakes/aws-apps.js';
 import { FakeEks } from './fakes/aws-eks.js';
+import { calendarVersions } from '../deployer/aws/versions.js';
+import type { Capacity, ClusterRef, TaggedResource } from '../deployer/ports.js';
 import { clusterRef, clusterSpec, placementOf } from '../deployer/specs.js';
 import { testStep, type TestStep } from './fakes/aws-step-context.js';
 
@@ -40,8 +51,20 @@ const eks = mockClient(EKSClient);
 const asg = mockClient(AutoScalingClient);
 const credentials = { accessKeyId: 'AKID', secretAccessKey: 'SECRET' };
 const fast = { minDelay: 0.001, maxDelay: 0.002 };
+/** NodePools applied (what KubeWorkloads.applyNodePool would apply on the new cluster). */
+let applied: { cluster: ClusterRef; capacity: Extract<Capacity, { kind: 'auto' }>; app: string }[] = [];
+const nodePools = { applyNodePool: async (cmd: { cluster: ClusterRef; capacity: Extract<Capacity, { kind: 'auto' }>; app: string }) => void applied.push({ cluster: cmd.cluster, capacity: cmd.capacity, app: cmd.app }) };
 const clusters = (extra: Partial<ConstructorParameters<typeof EksClusters>[0]> = {}) =>
-  new EksClusters({ clients: createAwsClientsFor({ credentials }), installation: INSTALLATION, settings: SETTINGS, waiterDelays: fast, ...extra });
+  new EksClusters({ clients: createAwsClientsFor({ credentials }), installation: INSTALLATION, settings: SETTINGS, waiterDelays: fast, nodePools, now: () => TODAY, ...extra });
+/** EKS's answer to DescribeClusterVersions on 2026-11-30. */
+const VERSIONS = {
+  clusterVersions: calendarVersions(TODAY).map((v) => ({
+    clusterVersion: v.version,
+    versionStatus: v.status,
+    endOfStandardSupportDate: new Date(v.endOfStandardSupport),
+    endOfExtendedSupportDate: new Date(v.endOfExtendedSupport),
+  })),
+};
 
 const notFound = (what = 'No cluster found') => new ResourceNotFoundException({ message: what, $metadata: {} });
 const search = searchSvc;
@@ -62,6 +85,8 @@ const row = (r: Pick<ResourceRecord, 'kind' | 'name' | 'data'>): ResourceRecord 
   ...r,
 });
 const ASG = 'eks-search-svc-nodes-abc';
+/** search-svc's hardware on a managed node group. */
+const NODES: Capacity = { kind: 'nodes', instanceTypes: ['m6i.large', 'm6i.xlarge'], minNodes: 3, maxNodes: 12, desiredNodes: 3, spot: false, arch: 'amd64' };
 const inService = (n: number, of: number): Instance[] =>
   Array.from({ length: of }, (_, i) => ({ InstanceId: `i-${i}`, LifecycleState: i < n ? 'InService' : 'Pending' }) as Instance);
 
@@ -76,6 +101,8 @@ const rows = (s: TestStep) => s.store.resources.forDeploy(s.ctx.deployId).map((r
 beforeEach(() => {
   eks.reset();
   asg.reset();
+  applied = [];
+  eks.on(DescribeClusterVersionsCommand).resolves(VERSIONS);
 });
 afterEach(() => {
   for (const s of steps) s.cleanup();
@@ -97,6 +124,9 @@ describe('EksClusters.provision', () => {
     const s = step(search);
     const name = `search-svc-${s.ctx.deployId}`;
     clusterComesUp(name);
+    eks.on(CreateAddonCommand).resolves({});
+    eks.on(DescribeAddonCommand).resolves({ addon: { status: 'ACTIVE' } });
+    asg.on(CreateOrUpdateTagsCommand).resolves({});
     const ledgerAtCreate: string[][] = [];
     eks.on(CreateClusterCommand).callsFake(() => {
       ledgerAtCreate.push(rows(s));
@@ -116,17 +146,23 @@ describe('EksClusters.provision', () => {
       .resolvesOnce({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(1, 3) } as never] })
       .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(3, 3) } as never] });
 
-    const info = await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+    const info = await clusters().provision({ ctx: s.ctx, cluster: { ...clusterSpec(s.app, name), capacity: NODES, podIdentity: undefined } });
 
     expect(info).toEqual({ name, status: 'ACTIVE', endpoint: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com' });
     const tags = { ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) };
     expect(eks.commandCalls(CreateClusterCommand).map((c) => c.args[0].input)).toEqual([
       {
         name,
-        version: '1.31',
+        // Unset in the app: the newest version in standard support, asked of EKS.
+        version: '1.35',
         roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-cluster`,
         resourcesVpcConfig: { subnetIds: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'], securityGroupIds: ['sg-0123abcd'], endpointPublicAccess: true, endpointPrivateAccess: true },
-        accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: true },
+        computeConfig: { enabled: true, nodePools: ['system'], nodeRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node` },
+        kubernetesNetworkConfig: { elasticLoadBalancing: { enabled: true } },
+        storageConfig: { blockStorage: { enabled: true } },
+        accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: true },
+        bootstrapSelfManagedAddons: false,
+        upgradePolicy: { supportType: 'STANDARD' },
         tags,
         clientRequestToken: `kubecontrol-${name}`,
       },
@@ -147,6 +183,12 @@ describe('EksClusters.provision', () => {
       },
     ]);
     expect(eks.commandCalls(CreateFargateProfileCommand)).toHaveLength(0);
+    // The networking managed nodes need (Auto Mode nodes have it built in), CoreDNS once nodes are there.
+    expect(eks.commandCalls(CreateAddonCommand).map((c) => c.args[0].input.addonName)).toEqual(['vpc-cni', 'kube-proxy', 'coredns']);
+    // The Auto Scaling group carries kubecontrol's tags, and hands them to its instances.
+    expect(asg.commandCalls(CreateOrUpdateTagsCommand)[0]!.args[0].input.Tags).toEqual(
+      Object.entries(tags).map(([Key, Value]) => ({ ResourceId: ASG, ResourceType: 'auto-scaling-group', Key, Value, PropagateAtLaunch: true })),
+    );
     // Intent is on record before each create; both are created at the end.
     expect(ledgerAtCreate).toEqual([[`cluster ${name} intent`], [`cluster ${name} created`, `nodegroup ${name}-nodes intent`]]);
     expect(rows(s)).toEqual([`cluster ${name} created`, `nodegroup ${name}-nodes created`]);
@@ -158,72 +200,14 @@ describe('EksClusters.provision', () => {
     expect(s.lines.indexOf('1/3 nodes InService')).toBeLessThan(s.lines.indexOf('3/3 nodes InService'));
   });
 
-  it('creates arm64 spot node groups for Graviton apps', async () => {
-    const s = step(webFrontend);
-    const name = `web-frontend-${s.ctx.deployId}`;
-    clusterComesUp(name);
-    eks.on(CreateNodegroupCommand).resolves({});
-    eks.on(DescribeNodegroupCommand).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', resources: { autoScalingGroups: [{ name: ASG }] } } });
-    asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 2, MinSize: 2, MaxSize: 10, Instances: inService(2, 2) } as never] });
-
-    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
-
-    expect(eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input).toMatchObject({
-      capacityType: 'SPOT',
-      amiType: 'AL2023_ARM_64_STANDARD',
-      instanceTypes: ['m7g.large', 'c7g.large'],
-      scalingConfig: { minSize: 2, maxSize: 10, desiredSize: 2 },
-    });
-  });
-
-  it('creates a Fargate profile for the app namespace instead of nodes', async () => {
-    const s = step(cacheWorker);
-    const name = `cache-worker-${s.ctx.deployId}`;
-    clusterComesUp(name);
-    eks.on(DescribeFargateProfileCommand).rejectsOnce(notFound()).resolvesOnce({ fargateProfile: { status: 'CREATING' } }).resolves({ fargateProfile: { status: 'ACTIVE' } });
-    eks.on(CreateFargateProfileCommand).resolves({});
-
-    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
-
-    expect(eks.commandCalls(CreateFargateProfileCommand).map((c) => c.args[0].input)).toEqual([
-      {
-        clusterName: name,
-        fargateProfileName: `${name}-fargate`,
-        podExecutionRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-fargate`,
-        subnets: ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'],
-        selectors: [{ namespace: 'cache-worker' }, { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
-        tags: { 'kubecontrol:app': 'cache-worker', 'kubecontrol:deploy': String(s.ctx.deployId), 'kubecontrol:managed-by': 'kubecontrol', 'kubecontrol:installation': INSTALLATION.id },
-        clientRequestToken: `kubecontrol-${name}-fargate`,
-      },
-    ]);
-    expect(eks.commandCalls(CreateNodegroupCommand)).toHaveLength(0);
-    expect(rows(s)).toEqual([`cluster ${name} created`, `fargate-profile ${name}-fargate created`]);
-  });
-
-  it('adopts what a previous attempt of the same deploy created (resume)', async () => {
-    const s = step(search);
-    const name = `search-svc-${s.ctx.deployId}`;
-    const tags = { ...OURS, 'kubecontrol:deploy': String(s.ctx.deployId) };
-    eks.on(DescribeClusterCommand).resolvesOnce({ cluster: { name, status: 'CREATING', tags } }).resolves({ cluster: { name, status: 'ACTIVE', endpoint: 'https://x', tags } });
-    eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { status: 'ACTIVE', tags, resources: { autoScalingGroups: [{ name: ASG }] } } });
-    asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: ASG, DesiredCapacity: 3, MinSize: 3, MaxSize: 12, Instances: inService(3, 3) } as never] });
-    // The previous attempt had already written its intent.
-    s.ctx.ledger.intend({ kind: 'cluster', name, data: { region: 'eu-west-1' } });
-
-    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
-
-    expect(eks.commandCalls(CreateClusterCommand)).toHaveLength(0);
-    expect(eks.commandCalls(CreateNodegroupCommand)).toHaveLength(0);
-    expect(rows(s)).toEqual([`cluster ${name} created`, `nodegroup ${name}-nodes created`]);
-    expect(s.lines[0]).toBe(`EKS cluster ${name} already exists (CREATING); adopting it`);
-  });
-
   it('adopts a cluster whose create raced with ours (ResourceInUseException)', async () => {
     const s = step(cacheWorker);
     const name = `cache-worker-${s.ctx.deployId}`;
     clusterComesUp(name);
     eks.on(CreateClusterCommand).rejects(new ResourceInUseException({ message: 'Cluster already exists with name', $metadata: {} }));
     eks.on(DescribeFargateProfileCommand).resolves({ fargateProfile: { status: 'ACTIVE', tags: OURS } });
+    eks.on(CreateAddonCommand).resolves({});
+    eks.on(DescribeAddonCommand).resolves({ addon: { status: 'ACTIVE' } });
     await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) })).resolves.toMatchObject({ status: 'ACTIVE' });
   });
 
@@ -304,16 +288,17 @@ describe('EksClusters.provision', () => {
     const s = step(app);
     const name = `search-svc-${s.ctx.deployId}`;
     clusterComesUp(name);
-    eks.on(CreateNodegroupCommand).resolves({});
-    eks.on(DescribeNodegroupCommand).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', tags: OURS } });
     await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
     const create = eks.commandCalls(CreateClusterCommand)[0]!;
     expect(create.args[0].input).toMatchObject({
       roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/search-cluster`,
       resourcesVpcConfig: { subnetIds: ['subnet-11111111', 'subnet-22222222'], securityGroupIds: ['sg-0123abcd'] },
+      computeConfig: { nodeRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node` },
     });
     expect(await create.thisValue.config.region()).toBe('us-west-2');
-    expect(eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input.nodeRole).toBe(`arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node`);
+    // The versions were asked of EKS in the app's region, and the NodePool went to the cluster there.
+    expect(await eks.commandCalls(DescribeClusterVersionsCommand)[0]!.thisValue.config.region()).toBe('us-west-2');
+    expect(applied.map((a) => a.cluster)).toEqual([{ name, placement: expect.objectContaining({ region: 'us-west-2' }) }]);
     expect(s.store.resources.forDeploy(s.ctx.deployId)[0]!.data).toMatchObject({ region: 'us-west-2' });
   });
 });
@@ -325,7 +310,7 @@ describe('EksClusters.destroy', () => {
     const name = `search-svc-${s.ctx.deployId}`;
     const gone: string[] = [];
     const c = clusters({ onClusterGone: (n) => void gone.push(n) });
-    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+    await c.provision({ ctx: s.ctx, cluster: { ...clusterSpec(s.app, name), capacity: NODES, podIdentity: undefined } });
     expect(fake.clusters.get(name)!.tags).toEqual({ ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) });
     expect(fake.nodegroups.get(`${name}/${name}-nodes`)!.tags).toEqual({ ...TAGS, 'kubecontrol:deploy': String(s.ctx.deployId) });
 
@@ -471,7 +456,7 @@ describe('another installation in the same account', () => {
     const name = `search-svc-${s.ctx.deployId}`;
     fake.seedCluster(name, { ...OURS, 'kubecontrol:deploy': String(s.ctx.deployId) });
     fake.seedNodegroup(name, `${name}-nodes`, THEIRS);
-    await expect(clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) })).rejects.toThrow(
+    await expect(clusters().provision({ ctx: s.ctx, cluster: { ...clusterSpec(s.app, name), capacity: NODES } })).rejects.toThrow(
       `node group ${name}-nodes exists but belongs to another kubecontrol installation (${OTHER_INSTALLATION.id}); not adopting it`,
     );
     expect(rows(s)).toEqual([`cluster ${name} created`]);
@@ -506,13 +491,307 @@ describe('another installation in the same account', () => {
     expect(fake.nodegroups.size + fake.fargateProfiles.size).toBe(2);
   });
 
-  it('is never listed, and never described as ours', async () => {
+  it('is listed as theirs, never as ours, and never described as ours', async () => {
     const fake = new FakeEks(eks, asg);
     fake.seedCluster('search-svc-1', THEIRS);
     fake.seedNodegroup('search-svc-1', 'search-svc-1-nodes', THEIRS);
     fake.seedCluster('search-svc-2', { ...THEIRS, 'kubecontrol:installation': INSTALLATION.id, 'kubecontrol:deploy': '2' });
     fake.seedNodegroup('search-svc-2', 'search-svc-2-nodes', THEIRS);
-    await expect(clusters().listTagged({})).resolves.toEqual([{ kind: 'cluster', name: 'search-svc-2', app: 'search-svc', deployId: 2 }]);
+    // Listed as theirs (gc shows it and never deletes it); their node group is their business.
+    await expect(clusters().listTagged({})).resolves.toEqual([
+      { kind: 'cluster', name: 'search-svc-1', app: 'search-svc', deployId: 1, installation: OTHER_INSTALLATION.id },
+      { kind: 'cluster', name: 'search-svc-2', app: 'search-svc', deployId: 2 },
+    ]);
     await expect(clusters().describe({ cluster: clusterRef(search, 'search-svc-1') })).rejects.toMatchObject({ code: 'not_owned' });
+  });
+});
+
+describe('each kind of capacity, through the real SDK client against the fake EKS', () => {
+  const fakeEks = () => new FakeEks(eks, asg, { publicSubnets: PUBLIC_SUBNETS });
+  const nodegroupTags = (s: TestStep) => ({ ...TAGS, 'kubecontrol:app': s.app.name, 'kubecontrol:deploy': String(s.ctx.deployId) });
+
+  it("'auto': an Auto Mode cluster with the system pool, the app's NodePool applied, its pods' role attached", async () => {
+    const fake = fakeEks();
+    const s = step(search);
+    const name = `search-svc-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+
+    const c = fake.clusters.get(name)!;
+    expect(c.input).toMatchObject({
+      version: '1.35',
+      computeConfig: { enabled: true, nodePools: ['system'] },
+      upgradePolicy: { supportType: 'STANDARD' },
+      accessConfig: { authenticationMode: 'API' },
+    });
+    expect(applied).toEqual([{ cluster: { name, placement: { region: 'eu-west-1' } }, app: 'search-svc', capacity: clusterSpec(s.app, name).capacity }]);
+    expect(fake.nodegroups.size + fake.fargateProfiles.size + fake.addons.size).toBe(0);
+    expect(fake.podIdentityAssociations).toEqual([
+      expect.objectContaining({ clusterName: name, namespace: 'search-svc', serviceAccount: 'search-svc', roleArn: 'arn:aws:iam::123456789012:role/search-svc-pods', tags: nodegroupTags(s) }),
+    ]);
+    // Nothing but the cluster in the ledger: add-ons, associations and entries go with it.
+    expect(rows(s)).toEqual([`cluster ${name} created`]);
+  });
+
+  it("'auto' without a NodePool applier is refused before anything is created", async () => {
+    fakeEks();
+    const s = step(search);
+    await expect(clusters({ nodePools: undefined }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-1') })).rejects.toMatchObject({ code: 'misconfigured' });
+    expect(eks.calls()).toHaveLength(0);
+  });
+
+  it("'nodes': a managed node group of arm64 spot instances, the add-ons it needs, and tags down to the instances", async () => {
+    const fake = fakeEks();
+    const s = step(webFrontend);
+    const name = `web-frontend-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+
+    expect(fake.clusters.get(name)!.input.computeConfig).toEqual({ enabled: true, nodePools: ['system'], nodeRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node` });
+    expect(eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input).toMatchObject({
+      capacityType: 'SPOT',
+      amiType: 'AL2023_ARM_64_STANDARD',
+      instanceTypes: ['m7g.large', 'c7g.large'],
+      scalingConfig: { minSize: 2, maxSize: 10, desiredSize: 2 },
+    });
+    expect([...fake.addons.values()].map((a) => [a.name, a.status])).toEqual([
+      ['vpc-cni', 'ACTIVE'],
+      ['kube-proxy', 'ACTIVE'],
+      ['coredns', 'ACTIVE'],
+    ]);
+    const asgName = `eks-${name}-nodes-asg`;
+    expect(fake.asgTags.get(asgName)).toEqual(Object.entries(nodegroupTags(s)).map(([Key, Value]) => ({ ResourceId: asgName, ResourceType: 'auto-scaling-group', Key, Value, PropagateAtLaunch: true })));
+    expect(rows(s)).toEqual([`cluster ${name} created`, `nodegroup ${name}-nodes created`]);
+  });
+
+  it("'fargate': no node pools, a profile on the private Fargate subnets, CoreDNS told to run on Fargate", async () => {
+    const fake = fakeEks();
+    const s = step(cacheWorker);
+    const name = `cache-worker-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await clusters().provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+
+    // Load balancing needs compute enabled; no pool means no EC2 nodes, and no node role.
+    expect(fake.clusters.get(name)!.input.computeConfig).toEqual({ enabled: true, nodePools: [] });
+    expect(eks.commandCalls(CreateFargateProfileCommand)[0]!.args[0].input).toMatchObject({
+      subnets: ['subnet-9f8e7d6c', 'subnet-5b4a3928'],
+      selectors: [{ namespace: 'cache-worker' }, { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }],
+    });
+    expect(eks.commandCalls(CreateAddonCommand).map((c) => c.args[0].input)).toEqual([
+      { clusterName: name, addonName: 'coredns', resolveConflicts: 'OVERWRITE', configurationValues: '{"computeType":"Fargate"}', tags: nodegroupTags(s) },
+    ]);
+    expect(fake.addons.get(`${name}/coredns`)!.status).toBe('ACTIVE');
+    expect(rows(s)).toEqual([`cluster ${name} created`, `fargate-profile ${name}-fargate created`]);
+  });
+
+  it("'fargate' without private subnets is refused, naming app, field and variable; public ones are refused by EKS", async () => {
+    fakeEks();
+    const s = step(cacheWorker);
+    await expect(clusters({ settings: { ...SETTINGS, fargateSubnetIds: [] } }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'cache-worker-1') })).rejects.toMatchObject({
+      code: 'misconfigured',
+      message: 'no private Fargate subnets configured for cache-worker: set aws.fargateSubnetIds or KUBECONTROL_FARGATE_SUBNET_IDS',
+    });
+    expect(eks.calls()).toHaveLength(0);
+    await expect(clusters({ settings: { ...SETTINGS, fargateSubnetIds: PUBLIC_SUBNETS } }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'cache-worker-2') })).rejects.toThrow(
+      'EKS CreateFargateProfile failed: InvalidParameterException: Subnet subnet-0a1b2c3d provided in Fargate Profile is not a private subnet',
+    );
+  });
+
+  it('a pod role on Fargate is refused: Pod Identity does not run there', async () => {
+    fakeEks();
+    const s = step(cacheWorker);
+    const spec = { ...clusterSpec(s.app, 'cache-worker-1'), podIdentity: { namespace: 'cache-worker', serviceAccount: 'cache-worker', roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/x` } };
+    await expect(clusters().provision({ ctx: s.ctx, cluster: spec })).rejects.toMatchObject({ code: 'misconfigured' });
+  });
+
+  it('an app version is used as given; one EKS will not create fails the step', async () => {
+    const fake = fakeEks();
+    const s = step(webFrontend);
+    await clusters().provision({ ctx: s.ctx, cluster: { ...clusterSpec(s.app, 'web-frontend-1'), kubernetesVersion: '1.32', supportType: 'EXTENDED' } });
+    expect(fake.clusters.get('web-frontend-1')!.input).toMatchObject({ version: '1.32', upgradePolicy: { supportType: 'EXTENDED' } });
+    await expect(clusters().provision({ ctx: s.ctx, cluster: { ...clusterSpec(s.app, 'web-frontend-2'), kubernetesVersion: '1.31' } })).rejects.toThrow(
+      'EKS CreateCluster failed: InvalidParameterException: unsupported Kubernetes version 1.31',
+    );
+  });
+
+  it('an access entry for the access role, right after ACTIVE; resume adopts everything and creates nothing twice', async () => {
+    const fake = fakeEks();
+    const role = `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-access`;
+    const c = clusters({ settings: awsSettings({ KUBECONTROL_ACCESS_ROLE_ARN: role }) });
+    const s = step(search);
+    const name = `search-svc-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+    // The step runs again (a restart): the same cluster is adopted.
+    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+
+    expect(eks.commandCalls(CreateClusterCommand)).toHaveLength(1);
+    expect([...fake.accessEntries.entries()].map(([k, e]) => [k, e.policies.map((p) => [p.policyArn, p.accessScope])])).toEqual([
+      [`${name}/${role}`, [['arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy', { type: 'cluster' }]]],
+    ]);
+    expect(eks.commandCalls(CreateAccessEntryCommand)).toHaveLength(2);
+    expect(eks.commandCalls(AssociateAccessPolicyCommand)).toHaveLength(2);
+    expect(fake.podIdentityAssociations).toHaveLength(1);
+    expect(eks.commandCalls(CreatePodIdentityAssociationCommand)).toHaveLength(1);
+    expect(s.lines).toContain(`Pod Identity association of search-svc/search-svc already exists; keeping it`);
+    expect(rows(s)).toEqual([`cluster ${name} created`]);
+  });
+
+  it('the default version is asked of EKS once per region, not once per cluster', async () => {
+    fakeEks();
+    const c = clusters();
+    const s = step(search);
+    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-1') });
+    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'search-svc-2') });
+    expect(eks.commandCalls(DescribeClusterVersionsCommand)).toHaveLength(1);
+  });
+});
+
+describe('the fake EKS refuses what EKS refuses', () => {
+  const client = () => createAwsClientsFor({ credentials })('eu-west-1').eks;
+  const base: CreateClusterCommandInput = {
+    name: 'x-1',
+    version: '1.35',
+    roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-cluster`,
+    resourcesVpcConfig: { subnetIds: PUBLIC_SUBNETS },
+    computeConfig: { enabled: true, nodePools: ['system'], nodeRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node` },
+    kubernetesNetworkConfig: { elasticLoadBalancing: { enabled: true } },
+    storageConfig: { blockStorage: { enabled: true } },
+    accessConfig: { authenticationMode: 'API' },
+    upgradePolicy: { supportType: 'STANDARD' },
+  };
+  const create = (input: Partial<CreateClusterCommandInput>) => client().send(new CreateClusterCommand({ ...base, ...input }));
+
+  it.each<[string, Partial<CreateClusterCommandInput>, RegExp]>([
+    ['a version out of extended support', { version: '1.31' }, /unsupported Kubernetes version 1.31/],
+    ['a version it does not list', { version: '1.19' }, /unsupported Kubernetes version 1.19/],
+    ['standard support for a version in extended support', { version: '1.32' }, /1.32 is in extended support/],
+    ['Auto Mode compute without load balancing and storage', { kubernetesNetworkConfig: {}, storageConfig: {} }, /must all be set to the same value/],
+    ['load balancing alone', { computeConfig: { enabled: false }, storageConfig: {} }, /must all be set to the same value/],
+    ['node pools without a node role', { computeConfig: { enabled: true, nodePools: ['system'] } }, /nodeRoleArn is required/],
+    ['CONFIG_MAP authentication with Auto Mode', { accessConfig: { authenticationMode: 'CONFIG_MAP' } }, /requires authenticationMode API/],
+  ])('CreateCluster: %s', async (_what, input, message) => {
+    new FakeEks(eks, asg);
+    const err = await create(input).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidParameterException);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('accepts Auto Mode with no node pools and no node role (Fargate clusters)', async () => {
+    const fake = new FakeEks(eks, asg);
+    await create({ computeConfig: { enabled: true, nodePools: [] } });
+    expect(fake.clusters.get('x-1')!.status).toBe('CREATING');
+  });
+
+  it('DeleteCluster while CREATING, or with capacity; node group names over 63 characters; unknown add-ons; Pod Identity for no cluster', async () => {
+    const fake = new FakeEks(eks, asg, { publicSubnets: PUBLIC_SUBNETS });
+    const c = client();
+    await create({});
+    await expect(c.send(new DeleteClusterCommand({ name: 'x-1' }))).rejects.toThrow('Cluster x-1 is in CREATING state and cannot be deleted');
+    await c.send(new DescribeClusterCommand({ name: 'x-1' }));
+    await c.send(new DescribeClusterCommand({ name: 'x-1' }));
+    expect(fake.clusters.get('x-1')!.status).toBe('ACTIVE');
+    const ng = { clusterName: 'x-1', nodeRole: 'arn:aws:iam::123456789012:role/n', subnets: PUBLIC_SUBNETS };
+    await expect(c.send(new CreateNodegroupCommand({ ...ng, nodegroupName: 'n'.repeat(64) }))).rejects.toThrow(/must be 1-63 characters/);
+    await c.send(new CreateNodegroupCommand({ ...ng, nodegroupName: 'n'.repeat(63) }));
+    await expect(c.send(new DeleteClusterCommand({ name: 'x-1' }))).rejects.toThrow('Cluster has nodegroups or Fargate profiles attached');
+    await expect(
+      c.send(new CreateFargateProfileCommand({ clusterName: 'x-1', fargateProfileName: 'f', podExecutionRoleArn: 'arn:aws:iam::123456789012:role/f', subnets: [PUBLIC_SUBNETS[0]!] })),
+    ).rejects.toThrow('Subnet subnet-0a1b2c3d provided in Fargate Profile is not a private subnet');
+    await expect(c.send(new CreateAddonCommand({ clusterName: 'x-1', addonName: 'core-dns' }))).rejects.toThrow('Addon core-dns specified is not supported');
+    await expect(
+      c.send(new CreatePodIdentityAssociationCommand({ clusterName: 'nope', namespace: 'a', serviceAccount: 'a', roleArn: 'arn:aws:iam::123456789012:role/p' })),
+    ).rejects.toThrow('No cluster found for name: nope.');
+  });
+
+  it('tells endpointFor how the cluster was created', async () => {
+    const seen: [string, boolean | undefined][] = [];
+    new FakeEks(eks, asg, { endpointFor: (name, input) => (seen.push([name, input.kubernetesNetworkConfig?.elasticLoadBalancing?.enabled]), 'http://127.0.0.1:1') });
+    await create({});
+    expect(seen).toEqual([['x-1', true]]);
+  });
+});
+
+describe('deleting a cluster', () => {
+  const rowOf = (name: string) => row({ kind: 'cluster', name, data: { region: 'eu-west-1' } });
+
+  it('cancelled while still CREATING: waits until it can be deleted, then deletes it (EKS refuses before)', async () => {
+    const fake = new FakeEks(eks, asg, { transitionLooks: 3 });
+    const s = step(webFrontend);
+    // The provision step was cancelled right after CreateCluster.
+    const controller = new AbortController();
+    eks.on(CreateClusterCommand).callsFakeOnce(async (input: CreateClusterCommandInput) => {
+      fake.clusters.set(input.name!, { name: input.name!, input, tags: { ...input.tags }, status: 'CREATING', endpoint: 'https://e', looksLeft: 3 });
+      controller.abort(new Error('deploy cancelled by bob'));
+      return {};
+    });
+    await expect(clusters().provision({ ctx: { ...s.ctx, signal: controller.signal }, cluster: clusterSpec(s.app, 'web-frontend-1') })).rejects.toMatchObject({ code: 'aborted' });
+    expect(fake.clusters.get('web-frontend-1')!.status).toBe('CREATING');
+
+    const lines: string[] = [];
+    await clusters().destroy({ resource: rowOf('web-frontend-1'), progress: (m) => void lines.push(m) });
+    expect(lines).toEqual([
+      'EKS cluster web-frontend-1 is still CREATING; waiting until it can be deleted',
+      'deleting EKS cluster web-frontend-1',
+      'EKS cluster web-frontend-1 deleted',
+    ]);
+    expect(fake.clusters.size).toBe(0);
+  });
+
+  it('when EKS refuses DeleteCluster as CREATING after all, waits and deletes again; a FAILED cluster is deleted too', async () => {
+    const fake = new FakeEks(eks, asg);
+    fake.seedCluster('a-1', OURS, 'ACTIVE');
+    let refused = 0;
+    // EKS's view lags ours: the first DeleteCluster finds the cluster CREATING; the next is accepted.
+    eks.on(DeleteClusterCommand).callsFake(() => {
+      const c = fake.clusters.get('a-1')!;
+      if (refused++ === 0) {
+        Object.assign(c, { status: 'CREATING', looksLeft: 1 });
+        throw new ResourceInUseException({ message: 'Cluster a-1 is in CREATING state', $metadata: {} });
+      }
+      Object.assign(c, { status: 'DELETING', looksLeft: 0 });
+      return {};
+    });
+    await clusters().destroy({ resource: rowOf('a-1'), progress: () => undefined });
+    expect(refused).toBe(2);
+    expect(fake.clusters.size).toBe(0);
+
+    fake.install();
+    fake.seedCluster('a-2', OURS, 'FAILED');
+    await clusters().destroy({ resource: rowOf('a-2'), progress: () => undefined });
+    expect(fake.clusters.size).toBe(0);
+  });
+
+  it('is not deleted while its load balancers remain: left for gc, saying what remains', async () => {
+    const fake = new FakeEks(eks, asg);
+    fake.seedCluster('search-svc-3', OURS);
+    const lb: TaggedResource = { kind: 'load-balancer', name: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/k8s-x/1', cluster: 'search-svc-3' };
+    const asked: unknown[] = [];
+    const loadBalancers = {
+      remaining: async (cmd: { cluster: string; region: string }) => (asked.push(cmd), [lb]),
+      listTagged: async () => [],
+      destroy: async () => undefined,
+    };
+    await expect(clusters({ loadBalancers }).destroy({ resource: rowOf('search-svc-3'), progress: () => undefined })).rejects.toMatchObject({
+      code: 'provider_failed',
+      message: `EKS cluster search-svc-3 is not deleted: load-balancer ${lb.name} still carries eks:eks-cluster-name=search-svc-3; the cluster is left for \`kubecontrol gc\``,
+    });
+    expect(asked).toEqual([{ cluster: 'search-svc-3', region: 'eu-west-1', signal: undefined }]);
+    expect(eks.commandCalls(DeleteClusterCommand)).toHaveLength(0);
+    expect(fake.clusters.has('search-svc-3')).toBe(true);
+  });
+
+  it('hands load balancers, target groups and security groups to the load-balancer adapter, and lists what it finds', async () => {
+    new FakeEks(eks, asg);
+    const destroyed: string[] = [];
+    const theirs: TaggedResource = { kind: 'security-group', name: 'sg-1', installation: OTHER_INSTALLATION.id };
+    const loadBalancers = {
+      remaining: async () => [],
+      listTagged: async () => [theirs],
+      destroy: async (cmd: { resource: ResourceRecord; region: string }) => void destroyed.push(`${cmd.resource.kind} ${cmd.resource.name} ${cmd.region}`),
+    };
+    const c = clusters({ loadBalancers });
+    for (const kind of ['load-balancer', 'target-group', 'security-group'] as const) {
+      await c.destroy({ resource: row({ kind, name: `${kind}-1`, data: {} }), progress: () => undefined });
+    }
+    expect(destroyed).toEqual(['load-balancer load-balancer-1 eu-west-1', 'target-group target-group-1 eu-west-1', 'security-group security-group-1 eu-west-1']);
+    await expect(c.listTagged({})).resolves.toEqual([theirs]);
+    await expect(clusters().destroy({ resource: row({ kind: 'load-balancer', name: 'x', data: {} }), progress: () => undefined })).rejects.toMatchObject({ code: 'misconfigured' });
   });
 });

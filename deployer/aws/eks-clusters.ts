@@ -363,7 +363,7 @@ export class EksClusters implements Clusters {
       () => eks.send(new ListPodIdentityAssociationsCommand({ clusterName, namespace: pi.namespace, serviceAccount: pi.serviceAccount }), { abortSignal: ctx.signal }),
       ctx.signal,
     );
-    if (found.associations?.length) {
+    if (found?.associations?.length) {
       ctx.progress(`Pod Identity association of ${who} already exists; keeping it`, { cluster: clusterName });
       return;
     }

@@ -15,6 +15,7 @@ export const AWS_ENV: NodeJS.ProcessEnv = {
   KUBECONTROL_CLUSTER_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-cluster`,
   KUBECONTROL_NODE_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node`,
   KUBECONTROL_POD_EXECUTION_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-fargate`,
+  KUBECONTROL_FARGATE_SUBNET_IDS: 'subnet-9f8e7d6c, subnet-5b4a3928',
   KUBECONTROL_HOSTED_ZONE_ID: 'Z0123456789ABCDEFGHIJ',
   KUBECONTROL_ECR_REGISTRY: REGISTRY,
 };
@@ -27,6 +28,11 @@ export function awsSettings(extra: NodeJS.ProcessEnv = {}): AwsSettings {
 }
 
 export const SETTINGS: AwsSettings = awsSettings();
+
+/** The public subnets of the test account (the cluster's); the Fargate ones are private. */
+export const PUBLIC_SUBNETS = ['subnet-0a1b2c3d', 'subnet-4e5f6a7b'];
+/** 2026-11-30, noon UTC: the day the EKS facts of the tests hold. */
+export const TODAY = Date.parse('2026-11-30T12:00:00Z');
 
 /** This installation, and another one sharing the account. */
 export const INSTALLATION: Installation = { id: 'inst-a1b2c3' };
