@@ -161,7 +161,8 @@ export interface AwsProps {
   readonly supportType?: 'STANDARD' | 'EXTENDED';
   /**
    * IAM role the app's pods use (EKS Pod Identity on the app's ServiceAccount, set up on
-   * every new cluster); it also reads the app's `secrets`. @default none (pods have no AWS identity)
+   * every new cluster); it also reads the app's `secrets`. Not on Fargate: EKS Pod Identity
+   * serves pods on EC2 nodes only. @default none (pods have no AWS identity)
    */
   readonly podRoleArn?: string;
   /** Route 53 hosted zone id of `dns.zone`. @default the provider's KUBECONTROL_HOSTED_ZONE_ID */

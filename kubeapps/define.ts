@@ -370,8 +370,20 @@ function crossFieldProblems(input: unknown): string[] {
       if (hw[key] !== undefined) problems.push(`hardware.${key} cannot be set with capacity 'fargate' (got: ${show(hw[key])})`);
     }
     if (hw.arch === 'arm64') problems.push(`hardware.arch 'arm64' is not available on Fargate for EKS (got: capacity 'fargate', arch 'arm64')`);
+    // EKS Pod Identity runs on Linux EC2 nodes only (its agent is a node-level component).
+    const podRole = obj(p.aws).podRoleArn;
+    if (podRole !== undefined) {
+      problems.push(`aws.podRoleArn cannot be used with capacity 'fargate': EKS Pod Identity does not serve Fargate pods; use capacity 'auto' or 'nodes' (got: ${show(podRole)})`);
+    }
   }
   const instanceTypes = arr(hw.instanceTypes).filter((t): t is string => typeof t === 'string');
+  if (capacity === 'auto') {
+    // EKS Auto Mode only launches instances with more than one vCPU, never nano, micro or small.
+    const tooSmall = instanceTypes.filter((t) => /\.(nano|micro|small)$/.test(t) || (/\.medium$/.test(t) && !/^t\d/.test(t)));
+    if (tooSmall.length) {
+      problems.push(`hardware.instanceTypes: EKS Auto Mode launches no instance smaller than 2 vCPUs (nano, micro, small, 1-vCPU medium); use larger sizes or capacity 'nodes' (got: ${tooSmall.join(', ')})`);
+    }
+  }
   if (instanceTypes.length && (hw.arch === 'amd64' || hw.arch === 'arm64')) {
     // Graviton families carry a 'g' after the generation digit (m7g, c6gn, t4g).
     const armTypes = instanceTypes.filter((t) => /^[a-z]+\d+g/.test(t));

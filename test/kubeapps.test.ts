@@ -121,6 +121,10 @@ describe('KubeApps as code', () => {
     [{ ...base, hardware: { desiredNodes: 3 } }, /^hardware\.desiredNodes applies to capacity 'nodes' only.*\(got: 3, capacity 'auto'\)/],
     [{ ...base, hardware: { capacity: 'nodes', desiredNodes: 9 } }, /^hardware\.desiredNodes must be between minNodes and maxNodes \(got: 9, range 2-6\)/],
     [{ ...base, hardware: { capacity: 'karpenter' } }, /^hardware\.capacity .*\(got: "karpenter"\)/],
+    [{ ...base, hardware: { instanceTypes: ['t3.small', 'c7g.medium', 'm6i.large'] } },
+      /^hardware\.instanceTypes: EKS Auto Mode launches no instance smaller than 2 vCPUs .*\(got: t3\.small, c7g\.medium\)/],
+    [{ ...base, hardware: { capacity: 'fargate' }, aws: { podRoleArn: 'arn:aws:iam::123456789012:role/r' } },
+      /^aws\.podRoleArn cannot be used with capacity 'fargate': EKS Pod Identity does not serve Fargate pods.*\(got: "arn:aws:iam::123456789012:role\/r"\)/],
   ])('rejects a broken definition naming the field and the value (%#)', (props, message) => {
     const problems = problemsOf(props);
     expect(problems.some((p) => message.test(p))).toBe(true);

@@ -28,7 +28,7 @@ describe('renderNodePool', () => {
           spec: {
             nodeClassRef: { group: 'eks.amazonaws.com', kind: 'NodeClass', name: 'default' },
             requirements: [
-              { key: 'eks.amazonaws.com/instance-type', operator: 'In', values: ['m6i.large', 'm6i.xlarge'] },
+              { key: 'node.kubernetes.io/instance-type', operator: 'In', values: ['m6i.large', 'm6i.xlarge'] },
               { key: 'karpenter.sh/capacity-type', operator: 'In', values: ['on-demand'] },
               { key: 'kubernetes.io/arch', operator: 'In', values: ['amd64'] },
             ],
@@ -51,7 +51,7 @@ describe('renderNodePool', () => {
     const pool = renderNodePool({ capacity: autoOf(clusterSpec(app, 'graviton-1').capacity), app: 'graviton', installation: 'i' });
     const spec = pool.spec as { template: { spec: { requirements: { key: string; values: string[] }[] } }; limits: unknown };
     expect(spec.template.spec.requirements.map((r) => [r.key, r.values])).toEqual([
-      ['eks.amazonaws.com/instance-type', ['c7g.2xlarge', 'm7g.large']],
+      ['node.kubernetes.io/instance-type', ['c7g.2xlarge', 'm7g.large']],
       ['karpenter.sh/capacity-type', ['spot']],
       ['kubernetes.io/arch', ['arm64']],
     ]);

@@ -12,6 +12,9 @@ import { LABEL_MANAGED_BY, LABEL_NAME, MANAGER } from './manifests.js';
 /** Where Auto Mode's own node class lives: every NodePool of an Auto Mode cluster refers to it. */
 export const AUTO_MODE_NODE_CLASS = { group: 'eks.amazonaws.com', kind: 'NodeClass', name: 'default' } as const;
 
+/** The node label a NodePool requirement names instance types by, on EKS Auto Mode. */
+export const INSTANCE_TYPE_LABEL = 'node.kubernetes.io/instance-type';
+
 /** The NodePool's name for an app. */
 export function nodePoolName(app: string): string {
   return `kubecontrol-${app}`;
@@ -75,7 +78,9 @@ export function renderNodePool(cmd: {
         spec: {
           nodeClassRef: { ...AUTO_MODE_NODE_CLASS },
           requirements: [
-            { key: 'eks.amazonaws.com/instance-type', operator: 'In', values: [...capacity.instanceTypes] },
+            // Auto Mode's label for the instance type is the well-known one (eks.amazonaws.com/ has
+            // instance-family, -size, -cpu..., but no instance-type): docs.aws.amazon.com/eks/latest/userguide/create-node-pool.html
+            { key: INSTANCE_TYPE_LABEL, operator: 'In', values: [...capacity.instanceTypes] },
             { key: 'karpenter.sh/capacity-type', operator: 'In', values: [capacity.spot ? 'spot' : 'on-demand'] },
             { key: 'kubernetes.io/arch', operator: 'In', values: [capacity.arch] },
           ],
