@@ -397,7 +397,6 @@ function crossFieldProblems(input: unknown): string[] {
     ...arr(pods.containers).map((c, i) => ({ c: obj(c), at: `pods.containers[${i}]` })),
     ...arr(pods.sidecars).map((c, i) => ({ c: obj(c), at: `pods.sidecars[${i}]` })),
   ];
-  const portNames = new Map<string, string>();
   for (const { c, at } of all) {
     const name = str(c.name);
     if (name !== undefined) {
@@ -407,6 +406,8 @@ function crossFieldProblems(input: unknown): string[] {
         problems.push(`${at}.name is reserved for the container that fetches the app's secrets (got: "${name}")`);
       } else names.set(name, at);
     }
+    // Port names are unique within a container (the API server's rule; containers of a pod may share one).
+    const portNames = new Map<string, string>();
     arr(c.ports).forEach((raw, j) => {
       const portName = str(obj(raw).name);
       if (portName === undefined) return;
