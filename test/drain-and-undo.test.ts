@@ -106,6 +106,34 @@ describe('a restart mid-teardown', () => {
   }, 20_000);
 });
 
+describe('a restart mid-cutover', () => {
+  it('calls pointRecord again on resume although the record already points at the new cluster (the port waits for sync there)', async () => {
+    const clock = new ManualClock();
+    const h = await start(clock);
+    await blueGreen(h, clock, 'v1');
+    // The DNS change is made but never gets in sync before the process stops.
+    h.k.store.sandbox.addFault({ step: 'cutover', fault: 'timeout', app: 'search-svc' });
+    const id = await deploy(h, 'v2');
+    await clock.runUntil(() => state(h, id) === 'awaiting_approval');
+    await h.cmd('bob', 'approve', String(id));
+    await clock.runUntil(() => messages(h, id).includes('[sandbox] search-svc.example.com change is PENDING and does not get in sync'));
+    const endpoint = h.k.store.deploys.get(id)!.endpoint!;
+    expect(dnsTarget(h)).toBe(endpoint);
+    await h.close();
+
+    const pointed: string[] = [];
+    const next = new ManualClock(clock.now());
+    const again = await start(next, h.dbPath, ({ store, clock: c, installation }) => {
+      const p = createSandboxProvider(store, { scale: 1, clock: c, installation });
+      return { ...p, dns: { ...p.dns, pointRecord: (cmd) => (pointed.push(cmd.target), p.dns.pointRecord(cmd)) } };
+    });
+    await next.runUntil(() => state(again, id) === 'tearing_down');
+    expect(pointed).toEqual([endpoint]);
+    expect(messages(again, id)).toContain(`resumed: search-svc.example.com already points at ${endpoint}; making sure the change is in sync`);
+    expect(again.k.store.deploys.steps(id).find((s) => s.name === 'cutover')!.state).toBe('succeeded');
+  }, 20_000);
+});
+
 describe('a flip-back during the drain', () => {
   const by = { actor: 'alice', surface: 'api' as const };
 
