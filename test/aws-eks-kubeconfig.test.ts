@@ -17,6 +17,7 @@ import { KubeWorkloads } from '../deployer/kube/kube-workloads.js';
 import { clusterRef, workloadSpec } from '../deployer/specs.js';
 import { INSTALLATION, OTHER_INSTALLATION, SETTINGS } from './fakes/aws-apps.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
+import { FakeLoadBalancers } from './fakes/aws-load-balancers.js';
 import { testStep } from './fakes/aws-step-context.js';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
@@ -86,18 +87,40 @@ describe('EksKubeConfigSource', () => {
     expect(tokenUrl(auth.slice('Bearer '.length)).searchParams.get('X-Amz-Credential')).toContain('/eu-west-1/sts/');
   });
 
-  it('deploys through KubeWorkloads with the token accepted by the API server', async () => {
-    fake.behaviour.acceptToken = (a) => /^Bearer k8s-aws-v1\.[A-Za-z0-9_-]+$/.test(a ?? '');
+  it('deploys through KubeWorkloads with the token accepted by the API server of an Auto Mode cluster', async () => {
+    // A cluster with Auto Mode load balancing: its controller gives the Service an NLB.
+    const lbs = new FakeLoadBalancers();
+    const auto = await new FakeKubeApiServer({ loadBalancing: { loadBalancers: lbs, cluster: 'search-svc-42' } }).start();
+    eksMock.on(DescribeClusterCommand).resolves({
+      cluster: { name: 'search-svc-42', status: 'ACTIVE', endpoint: auto.url, certificateAuthority: { data: 'LS0tLS1CRUdJTi==' }, tags: { 'kubecontrol:installation': INSTALLATION.id } },
+    });
+    auto.behaviour.acceptToken = (a) => /^Bearer k8s-aws-v1\.[A-Za-z0-9_-]+$/.test(a ?? '');
     const app = searchSvc;
     const s = testStep(app, { step: 'deploy' });
     try {
       const workloads = new KubeWorkloads({ source: source(), installation: INSTALLATION, registry: new EcrRegistry(clients, SETTINGS), rewatchDelayMs: 5 });
-      await expect(workloads.deploy({ ctx: s.ctx, cluster: clusterRef(app, 'search-svc-42'), workload: workloadSpec(app, s.ctx.version) })).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
-      expect(fake.requests.every((r) => r.headers.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
+      const { endpoint } = await workloads.deploy({ ctx: s.ctx, cluster: clusterRef(app, 'search-svc-42'), workload: workloadSpec(app, s.ctx.version) });
+      expect(endpoint).toBe(lbs.forService('search-svc-42', 'search-svc', 'search-svc')!.dnsName);
+      expect(auto.requests.every((r) => r.headers.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
     } finally {
-      fake.behaviour.acceptToken = undefined;
       s.cleanup();
+      await auto.close();
     }
+  });
+
+  it('signs as the access role when one is set, so a change of the calling identity does not strand clusters', async () => {
+    const role = 'arn:aws:iam::123456789012:role/kubecontrol-access';
+    const assumed: [string, unknown][] = [];
+    const s = source({
+      accessRoleArn: role,
+      assumeRole: (roleArn, master) => (assumed.push([roleArn, master]), { accessKeyId: 'ASIAACCESSROLE', secretAccessKey: 'secret', sessionToken: 'session' }),
+    });
+    const kc = await s.kubeConfigFor('search-svc-42', { region: 'eu-west-1' });
+    const url = tokenUrl(kc.getCurrentUser()!.token!);
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^ASIAACCESSROLE\//);
+    expect(url.searchParams.get('X-Amz-Security-Token')).toBe('session');
+    // Assumed from kubecontrol's own credentials.
+    expect(assumed).toEqual([[role, credentials]]);
   });
 
   it('caches the kubeconfig and renews the token after 10 minutes, describing the cluster once', async () => {

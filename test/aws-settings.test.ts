@@ -25,6 +25,7 @@ describe('loadAwsSettings', () => {
         clusterRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-cluster`,
         nodeRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-node`,
         podExecutionRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-fargate`,
+        fargateSubnetIds: ['subnet-9f8e7d6c', 'subnet-5b4a3928'],
         hostedZoneId: 'Z0123456789ABCDEFGHIJ',
         ecrRegistry: REGISTRY,
         buildCommand: [],
@@ -41,6 +42,9 @@ describe('loadAwsSettings', () => {
       AWS_MAX_ATTEMPTS: '3',
       AWS_RETRY_MODE: 'standard',
     });
+    // Optional: no Fargate subnets (only Fargate apps need them), no access role (the creator's access only).
+    expect(awsSettings({ KUBECONTROL_FARGATE_SUBNET_IDS: '' })).toMatchObject({ fargateSubnetIds: [] });
+    expect(awsSettings({ KUBECONTROL_ACCESS_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-access` }).accessRoleArn).toBe(`arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-access`);
     expect(more).toMatchObject({ region: 'us-west-2', hostedZoneId: 'Z9ZONE', codeBuildProject: 'all-apps', buildCommand: ['make', 'image'], maxAttempts: 3, retryMode: 'standard' });
   });
 
@@ -73,8 +77,10 @@ describe('loadAwsSettings', () => {
     [{ KUBECONTROL_DNS_ZONE: 'corp.example' }, 'KUBECONTROL_DNS_ZONE: no longer read: the DNS zone is a KubeApp setting (dns.zone, or DEFAULTS.dnsZone in kubeapps/defaults.ts) (got: corp.example)'],
     [
       { KUBECONTROL_KUBERNETES_VERSION: '1.33' },
-      'KUBECONTROL_KUBERNETES_VERSION: no longer read: the Kubernetes version is a KubeApp setting (aws.kubernetesVersion, or DEFAULTS.aws.kubernetesVersion in kubeapps/defaults.ts) (got: 1.33)',
+      'KUBECONTROL_KUBERNETES_VERSION: no longer read: the Kubernetes version is a KubeApp setting (aws.kubernetesVersion; unset: the newest version EKS has in standard support) (got: 1.33)',
     ],
+    [{ KUBECONTROL_FARGATE_SUBNET_IDS: 'subnet-1,sg-2' }, 'KUBECONTROL_FARGATE_SUBNET_IDS: must be comma-separated private subnet ids like subnet-0a1b2c3d (got: subnet-1,sg-2)'],
+    [{ KUBECONTROL_ACCESS_ROLE_ARN: 'kubecontrol-access' }, 'KUBECONTROL_ACCESS_ROLE_ARN: must be an IAM role ARN like arn:aws:iam::123456789012:role/name (got: kubecontrol-access)'],
   ])('rejects %j with one line naming the variable and the value', (extra, line) => {
     expect(problems({ ...AWS_ENV, ...extra })).toEqual([line]);
   });
@@ -95,6 +101,7 @@ describe('placement', () => {
       clusterRoleArn: SETTINGS.clusterRoleArn,
       nodeRoleArn: SETTINGS.nodeRoleArn,
       podExecutionRoleArn: SETTINGS.podExecutionRoleArn,
+      fargateSubnetIds: SETTINGS.fargateSubnetIds,
       hostedZoneId: 'Z0123456789ABCDEFGHIJ',
       ecrRegistry: REGISTRY,
       builder: 'none',
