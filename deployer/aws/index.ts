@@ -8,12 +8,13 @@ import { KubeWorkloads, type KubeConfigSource } from '../kube/kube-workloads.js'
 import { systemClock } from '../clock.js';
 import type { Builder, ClusterRef, Installation, PreflightApp, PreflightReport, Provider, Registry, Workloads } from '../ports.js';
 import { AppBuilder, type BuilderKind } from './app-builder.js';
-import { createAwsClientsFor, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import { createAwsClientsFor, kubecontrolTags, type AwsClientsFor, type WaiterDelays } from './clients.js';
 import { CodeBuildBuilder, type PollDelays } from './codebuild-builder.js';
 import { CommandBuilder } from './command-builder.js';
 import { EcrRegistry } from './ecr-registry.js';
 import { EksClusters, type NodePoolApplier } from './eks-clusters.js';
 import { EksKubeConfigSource, type AwsCredentials } from './eks-kubeconfig.js';
+import { ElbLoadBalancers } from './load-balancers.js';
 import { planAws } from './plan.js';
 import { regionOf, withRegion } from './placement.js';
 import { Route53Dns, type FetchLike, type HealthRetry } from './route53-dns.js';
@@ -136,7 +137,14 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   const source =
     opts.kubeConfigSource ??
     new EksKubeConfigSource({ clients, installation, defaultRegion: settings.region, credentials: opts.credentials, accessRoleArn: settings.accessRoleArn });
-  const kube = new KubeWorkloads({ source, installation, registry, rewatchDelayMs: opts.rewatchDelayMs });
+  const kube = new KubeWorkloads({
+    source,
+    installation,
+    registry,
+    rewatchDelayMs: opts.rewatchDelayMs,
+    // The load balancer, its target group and security group carry kubecontrol's tags too.
+    loadBalancerTags: (ctx) => kubecontrolTags(ctx.app, ctx.deployId, installation),
+  });
   // The Kubernetes adapter reads the cluster's region (credentials, ledger rows): it gets it as
   // this provider places the app, so an app that names no region is looked for in the settings' one.
   const placed = (cluster: ClusterRef): ClusterRef => ({ ...cluster, placement: withRegion(cluster.placement, settings) });
@@ -145,11 +153,8 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     updateImages: (cmd) => kube.updateImages({ ...cmd, cluster: placed(cmd.cluster) }),
   };
   const versions = new EksVersions({ eks: (region) => clients(region).eks, now });
-  // KubeWorkloads.applyNodePool (issue 9, H3): wired when the adapter has it.
-  const applier = (kube as unknown as Partial<NodePoolApplier>).applyNodePool;
-  const nodePools: NodePoolApplier | undefined = applier
-    ? { applyNodePool: (cmd) => applier.call(kube, { ...cmd, cluster: placed(cmd.cluster) }) }
-    : undefined;
+  const nodePools: NodePoolApplier = { applyNodePool: (cmd) => kube.applyNodePool({ ...cmd, cluster: placed(cmd.cluster) }) };
+  const loadBalancers = new ElbLoadBalancers({ clients, installation, waiterDelays: opts.waiterDelays });
   const clusters = new EksClusters({
     clients,
     installation,
@@ -160,8 +165,17 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     onClusterGone: (name) => source.forget?.(name),
     versions,
     nodePools,
+    loadBalancers,
   });
-  const dns = new Route53Dns({ clients, settings, fetch: opts.fetch, waiterDelays: opts.waiterDelays, healthRetry: opts.healthRetry });
+  const dns = new Route53Dns({
+    clients,
+    settings,
+    loadBalancers,
+    proxyGet: (cmd) => kube.proxyGet({ ...cmd, cluster: placed(cmd.cluster) }),
+    fetch: opts.fetch,
+    waiterDelays: opts.waiterDelays,
+    healthRetry: opts.healthRetry,
+  });
   return {
     name: 'aws',
     label: 'aws (real infrastructure)',
