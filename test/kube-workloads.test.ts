@@ -1,18 +1,22 @@
 /**
  * KubeWorkloads with the real @kubernetes/client-node against a local fake
- * API server: server-side apply, rollout by watch (healthy, progress
- * deadline, CrashLoopBackOff, cancelled), the load balancer hostname, rolling
- * image updates and namespace deletion.
+ * API server that plays an EKS Auto Mode cluster: server-side apply, rollout
+ * by watch (healthy, progress deadline, CrashLoopBackOff of any container,
+ * Pod Security refusing the pods, cancelled), the load balancer that only a
+ * load-balancing controller serving the Service's class makes, rolling image
+ * updates, the app's NodePool, the service proxy, and a teardown that never
+ * leaves a load balancer behind.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
-import type { KubeApp } from '../kubeapps/index.js';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { defineKubeApp, type KubeApp, type KubeAppProps } from '../kubeapps/index.js';
 import cacheWorker from '../kubeapps/cache-worker.js';
 import searchSvc from '../kubeapps/search-svc.js';
 import { InfraError } from '../deployer/errors.js';
 import { KubeWorkloads, type KubeConfigSource, type KubeWorkloadsOptions } from '../deployer/kube/kube-workloads.js';
-import type { ImageRef, PlacementOverrides } from '../deployer/ports.js';
-import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
+import type { Capacity, ImageRef, PlacementOverrides } from '../deployer/ports.js';
+import { FakeLoadBalancers } from './fakes/aws-load-balancers.js';
+import { AUTO_MODE_LB_FINALIZER, FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep, type TestStep } from './fakes/aws-step-context.js';
 
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
@@ -20,17 +24,41 @@ const withRegistry = (app: KubeApp): KubeApp => ({ ...app, aws: { ...app.aws, ec
 const search = withRegistry(searchSvc);
 const CLUSTER = 'search-svc-42';
 
+let lbs: FakeLoadBalancers;
 let fake: FakeKubeApiServer;
+let others: FakeKubeApiServer[];
 let steps: TestStep[];
 
 const INSTALLATION = { id: 'inst-a1' };
 const OTHER = { id: 'inst-b2' };
+const TAGS = { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '7', 'kubecontrol:installation': 'inst-a1', 'kubecontrol:managed-by': 'kubecontrol' };
+/** search-svc's own props, changed: a KubeApp variant as a user would write it. */
+const searchVariant = (change: (p: KubeAppProps) => KubeAppProps): KubeApp =>
+  withRegistry(
+    defineKubeApp(
+      change({
+        name: 'search-svc',
+        image: { repository: 'search-svc' },
+        hardware: { instanceTypes: ['m6i.large', 'm6i.xlarge'], minNodes: 3, maxNodes: 12 },
+        pods: {
+          replicas: 3,
+          containers: [{ name: 'api', ports: [{ name: 'http', containerPort: 8080 }], resources: { cpu: '500m', memory: '1Gi', memoryLimit: '2Gi' } }],
+        },
+        service: { port: 80, loadBalancer: 'external', healthCheckPath: '/healthz' },
+        strategy: 'blue-green',
+        owners: ['alice'],
+        approvers: ['bob'],
+        channel: '#search-team',
+      }),
+    ),
+  );
+const AUTO: Extract<Capacity, { kind: 'auto' }> = { kind: 'auto', instanceTypes: ['m6i.large', 'm6i.xlarge'], minNodes: 3, maxNodes: 12, spot: false, arch: 'amd64' };
 
-/** A kubeconfig for the fake with a bearer token, as the EKS source builds one. */
-function kubeConfig(cluster: string, token: string): KubeConfig {
+/** A kubeconfig for a fake with a bearer token, as the EKS source builds one. */
+function kubeConfig(cluster: string, token: string, server = fake): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: cluster, server: fake.url, skipTLSVerify: true }],
+    clusters: [{ name: cluster, server: server.url, skipTLSVerify: true }],
     users: [{ name: cluster, token }],
     contexts: [{ name: cluster, cluster, user: cluster }],
     currentContext: cluster,
@@ -38,11 +66,18 @@ function kubeConfig(cluster: string, token: string): KubeConfig {
   return kc;
 }
 
-const source = (): KubeConfigSource => ({ kubeConfigFor: async (cluster) => kubeConfig(cluster, 'test-token') });
+const source = (server?: FakeKubeApiServer): KubeConfigSource => ({ kubeConfigFor: async (cluster) => kubeConfig(cluster, 'test-token', server) });
 // Only imageUri is used: the ECR naming, without the AWS adapter (and its clients).
 const registry = { imageUri: ({ image, placement }: { image: ImageRef; placement?: PlacementOverrides }): string => `${placement?.ecrRegistry}/${image.repository}:${image.tag}` };
 const workloads = (extra: Partial<KubeWorkloadsOptions> = {}): KubeWorkloads =>
-  new KubeWorkloads({ source: source(), registry, installation: INSTALLATION, rewatchDelayMs: 5, ...extra });
+  new KubeWorkloads({ source: source(), registry, installation: INSTALLATION, rewatchDelayMs: 5, loadBalancerTags: () => TAGS, ...extra });
+
+/** Another fake cluster (closed after the test). */
+async function cluster(options: ConstructorParameters<typeof FakeKubeApiServer>[0] = {}): Promise<FakeKubeApiServer> {
+  const f = await new FakeKubeApiServer(options).start();
+  others.push(f);
+  return f;
+}
 
 function step(app: KubeApp, version = '1.4.2'): TestStep {
   const s = testStep(app, { version, step: 'deploy' });
@@ -50,28 +85,46 @@ function step(app: KubeApp, version = '1.4.2'): TestStep {
   return s;
 }
 
+/** The address the cluster's load-balancing controller gave the app's Service. */
+const nlbOf = (app = 'search-svc', ns = app): string => lbs.forService(CLUSTER, ns, app)!.dnsName;
+
 beforeEach(async () => {
-  fake = await new FakeKubeApiServer().start();
+  lbs = new FakeLoadBalancers();
+  fake = await new FakeKubeApiServer({ loadBalancing: { loadBalancers: lbs, cluster: CLUSTER } }).start();
+  others = [];
   steps = [];
 });
 afterEach(async () => {
   for (const s of steps) s.controller.abort('test over');
   await fake.close();
+  for (const f of others) await f.close();
   for (const s of steps) s.cleanup();
 });
 
 describe('KubeWorkloads.deploy', () => {
-  it('applies namespace, deployment and service server-side and returns the load balancer hostname once healthy', async () => {
+  it('applies namespace, service account, deployment, service and disruption budget server-side, and returns the NLB the controller made', async () => {
     const s = step(search);
     const { endpoint } = await workloads().deploy(s.deployTo(CLUSTER));
 
-    expect(endpoint).toBe(fake.behaviour.loadBalancerHostname);
+    const lb = lbs.forService(CLUSTER, 'search-svc', 'search-svc')!;
+    expect(endpoint).toBe(lb.dnsName);
     // A new namespace is created (a create fails on an existing one: nothing is taken over by accident).
     expect(fake.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/api/v1/namespaces']);
     const patches = fake.requests.filter((r) => r.method === 'PATCH');
-    expect(patches.map((r) => r.path)).toEqual(['/apis/apps/v1/namespaces/search-svc/deployments/search-svc', '/api/v1/namespaces/search-svc/services/search-svc']);
+    expect(patches.map((r) => r.path)).toEqual([
+      '/api/v1/namespaces/search-svc/serviceaccounts/search-svc',
+      '/apis/apps/v1/namespaces/search-svc/deployments/search-svc',
+      '/api/v1/namespaces/search-svc/services/search-svc',
+      '/apis/policy/v1/namespaces/search-svc/poddisruptionbudgets/search-svc',
+    ]);
     // Every object carries the installation.
-    for (const o of [fake.get('namespaces', undefined, 'search-svc'), fake.get('deployments', 'search-svc', 'search-svc'), fake.get('services', 'search-svc', 'search-svc')]) {
+    for (const o of [
+      fake.get('namespaces', undefined, 'search-svc'),
+      fake.get('serviceaccounts', 'search-svc', 'search-svc'),
+      fake.get('deployments', 'search-svc', 'search-svc'),
+      fake.get('services', 'search-svc', 'search-svc'),
+      fake.get('poddisruptionbudgets', 'search-svc', 'search-svc'),
+    ]) {
       expect(o!.metadata.labels).toMatchObject({ 'kubecontrol/installation': 'inst-a1', 'app.kubernetes.io/managed-by': 'kubecontrol' });
     }
     for (const p of patches) {
@@ -80,12 +133,14 @@ describe('KubeWorkloads.deploy', () => {
       expect(p.query.get('force')).toBe('true');
     }
     const dep = fake.get('deployments', 'search-svc', 'search-svc')!;
+    expect(dep.metadata.annotations).toMatchObject({ 'kubecontrol/version': '1.4.2' });
     const containers = (dep.spec as { template: { spec: { containers: { name: string; image: string }[] } } }).template.spec.containers;
-    expect(containers.map((c) => c.image)).toEqual([
-      `${REGISTRY}/search-svc:1.4.2`,
-      'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0',
-      'public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.2',
-    ]);
+    expect(containers.map((c) => c.image)).toEqual([`${REGISTRY}/search-svc:1.4.2`]);
+    // The controller's NLB: the scheme the app asked for, kubecontrol's tags (and its own), a target per ready pod.
+    expect(lb.scheme).toBe('internet-facing');
+    expect(lb.tags).toMatchObject({ ...TAGS, 'eks:eks-cluster-name': CLUSTER });
+    expect(lb.targets.map((t) => t.port)).toEqual([8080, 8080, 8080]);
+    expect(fake.get('services', 'search-svc', 'search-svc')!.metadata.finalizers).toEqual([AUTO_MODE_LB_FINALIZER]);
     // The rollout and the load balancer are followed by watches, not by polling GETs.
     const watches = fake.requests.filter((r) => r.query.get('watch') === 'true').map((r) => `${r.path}?${r.query.get('fieldSelector') ?? r.query.get('labelSelector')}`);
     expect(watches).toEqual(
@@ -98,9 +153,54 @@ describe('KubeWorkloads.deploy', () => {
     expect(s.lines).toContain('rollout of search-svc 1.4.2 is healthy');
     expect(s.lines).toContain(`service search-svc is reachable at ${endpoint}`);
     // The namespace is in the ledger, so teardown removes it (and its load balancer) before the cluster.
-    expect(s.store.resources.forDeploy(s.ctx.deployId).map((r) => [r.kind, r.name, r.state])).toEqual([
-      ['namespace', `${CLUSTER}/search-svc`, 'created'],
-    ]);
+    expect(s.store.resources.forDeploy(s.ctx.deployId).map((r) => [r.kind, r.name, r.state])).toEqual([['namespace', `${CLUSTER}/search-svc`, 'created']]);
+  });
+
+  it('an internal Service with a certificate gets an internal NLB with a TLS listener on its port', async () => {
+    const app = searchVariant((p) => ({ ...p, service: { ...p.service!, port: 443, loadBalancer: 'internal', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' } }));
+    const s = step(app);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    const lb = lbs.forService(CLUSTER, 'search-svc', 'search-svc')!;
+    expect(lb.scheme).toBe('internal');
+    expect(lb.listeners).toEqual([{ port: 443, protocol: 'TLS', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' }]);
+  });
+
+  it('gets no address on a cluster without a load-balancing controller: it waits until cancelled', async () => {
+    const plain = await cluster();
+    const s = step(search);
+    const deploying = workloads({ source: source(plain) }).deploy(s.deployTo(CLUSTER));
+    await until(() => s.lines.includes('waiting for the load balancer of service search-svc'));
+    s.controller.abort(new Error('step timed out after 20m'));
+    await expect(deploying).rejects.toMatchObject({ code: 'aborted', message: expect.stringContaining('load balancer of service search-svc aborted') });
+    expect(plain.get('services', 'search-svc', 'search-svc')!.status).toBeUndefined();
+    expect(lbs.loadBalancers.size).toBe(0);
+  });
+
+  it('the controller serves only its class: a Service without it, or annotated for the AWS Load Balancer Controller, stays pending', async () => {
+    const s = step(search);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    const core = kubeConfig(CLUSTER, 't').makeApiClient(CoreV1Api);
+    const lbService = (name: string, extra: { loadBalancerClass?: string; annotations?: Record<string, string> }) => ({
+      metadata: { name, annotations: extra.annotations ?? {} },
+      spec: { type: 'LoadBalancer', selector: { 'app.kubernetes.io/name': 'search-svc' }, ports: [{ port: 80, targetPort: 8080 }], ...(extra.loadBalancerClass ? { loadBalancerClass: extra.loadBalancerClass } : {}) },
+    });
+    await core.createNamespacedService({ namespace: 'search-svc', body: lbService('legacy', { annotations: { 'service.beta.kubernetes.io/aws-load-balancer-type': 'external' } }) });
+    await core.createNamespacedService({ namespace: 'search-svc', body: lbService('other-class', { loadBalancerClass: 'service.k8s.aws/nlb' }) });
+    await core.createNamespacedService({ namespace: 'search-svc', body: lbService('served', { loadBalancerClass: 'eks.amazonaws.com/nlb' }) });
+    // The controller looks at them in order: once the last has its address, the others were passed over.
+    await until(() => !!(fake.get('services', 'search-svc', 'served')!.status as { loadBalancer?: unknown } | undefined)?.loadBalancer);
+    for (const name of ['legacy', 'other-class']) {
+      expect(fake.get('services', 'search-svc', name)!.status).toBeUndefined();
+      expect(fake.get('services', 'search-svc', name)!.metadata.finalizers).toBeUndefined();
+      expect(lbs.forService(CLUSTER, 'search-svc', name)).toBeUndefined();
+    }
+    // And the class of a LoadBalancer Service cannot be changed afterwards (as the API server validates).
+    await expect(
+      core.patchNamespacedService(
+        { name: 'served', namespace: 'search-svc', body: { spec: { loadBalancerClass: 'service.k8s.aws/nlb' } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      ),
+    ).rejects.toMatchObject({ code: 422 });
   });
 
   it('fails with the progress deadline when the rollout never becomes healthy', async () => {
@@ -123,6 +223,17 @@ describe('KubeWorkloads.deploy', () => {
     expect(err.message).toContain('pod/search-svc-1-0 container api: CrashLoopBackOff (5 restarts, last exit 1 Error)');
   });
 
+  it('a crash-looping sidecar fails the rollout too', async () => {
+    const app = searchVariant((p) => ({ ...p, pods: { ...p.pods, sidecars: [{ name: 'log-shipper', image: 'public.ecr.aws/example/shipper', tag: '1.0' }] } }));
+    fake.behaviour.rollout = 'crashloop';
+    fake.behaviour.crashContainers = ['log-shipper'];
+    const s = step(app);
+    const err = (await workloads().deploy(s.deployTo(CLUSTER)).catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ code: 'unhealthy' });
+    expect(err.message).toContain('container log-shipper: CrashLoopBackOff (5 restarts, last exit 1 Error)');
+    expect(err.message).not.toContain('container api:');
+  });
+
   it('adds crash-looping pods below the fast-fail threshold to the deadline error', async () => {
     fake.behaviour.rollout = 'crashloop-deadline';
     fake.behaviour.crashRestarts = 1;
@@ -130,6 +241,24 @@ describe('KubeWorkloads.deploy', () => {
     await expect(workloads().deploy(s.deployTo(CLUSTER))).rejects.toThrow(
       /ProgressDeadlineExceeded: .*; pod\/search-svc-1-0 container api: CrashLoopBackOff \(1 restarts, last exit 1 Error\)/,
     );
+  });
+
+  it('reports pods that Pod Security refuses (FailedCreate) at once, not at the progress deadline', async () => {
+    // The cluster's admin enforces "restricted" on the namespace; the app opted a container out.
+    fake.put('namespaces', {
+      metadata: { name: 'search-svc', labels: { 'kubecontrol/installation': 'inst-a1', 'app.kubernetes.io/managed-by': 'kubecontrol', 'pod-security.kubernetes.io/enforce': 'restricted' } },
+      status: { phase: 'Active' },
+    });
+    const app = searchVariant((p) => ({ ...p, pods: { ...p.pods, containers: [{ ...p.pods.containers[0]!, unrestricted: 'binds port 80 as root' }] } }));
+    const s = step(app);
+    const err = (await workloads().deploy(s.deployTo(CLUSTER)).catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ code: 'unhealthy' });
+    expect(err.message).toMatch(
+      /^rollout of search-svc did not become healthy: FailedCreate: pods "search-svc-1-\w+" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "api" must set securityContext.allowPrivilegeEscalation=false\), unrestricted capabilities/,
+    );
+    expect(err.message).toContain('mark it unrestricted');
+    // No pod was ever created.
+    expect(fake.list('pods')).toEqual([]);
   });
 
   it('stops watching when the step is cancelled', async () => {
@@ -147,18 +276,17 @@ describe('KubeWorkloads.deploy', () => {
     fake.behaviour.closeWatchesAfterInitial = true;
     const s = step(search);
     const { endpoint } = await workloads().deploy(s.deployTo(CLUSTER));
-    expect(endpoint).toBe(fake.behaviour.loadBalancerHostname);
+    expect(endpoint).toBe(nlbOf());
   });
 
   it('waits for the load balancer hostname to appear', async () => {
-    const host = fake.behaviour.loadBalancerHostname!;
-    fake.behaviour.loadBalancerHostname = undefined;
+    const plain = await cluster();
     const s = step(search);
-    const deploying = workloads().deploy(s.deployTo(CLUSTER));
+    const deploying = workloads({ source: source(plain) }).deploy(s.deployTo(CLUSTER));
     await until(() => s.lines.some((l) => l.startsWith('waiting for the load balancer')));
-    const svc = fake.get('services', 'search-svc', 'search-svc')!;
-    fake.put('services', { ...svc, status: { loadBalancer: { ingress: [{ hostname: host }] } } });
-    await expect(deploying).resolves.toEqual({ endpoint: host });
+    const svc = plain.get('services', 'search-svc', 'search-svc')!;
+    plain.put('services', { ...svc, status: { loadBalancer: { ingress: [{ hostname: 'k8s-late.elb.eu-west-1.amazonaws.com' }] } } });
+    await expect(deploying).resolves.toEqual({ endpoint: 'k8s-late.elb.eu-west-1.amazonaws.com' });
   });
 
   it('fetches credentials again once when the API server refuses them', async () => {
@@ -168,9 +296,9 @@ describe('KubeWorkloads.deploy', () => {
     const w = new KubeWorkloads({
       installation: INSTALLATION,
       source: {
-        kubeConfigFor: async (cluster) => kubeConfig(cluster, token),
-        forget: (cluster) => {
-          forgotten.push(cluster);
+        kubeConfigFor: async (c) => kubeConfig(c, token),
+        forget: (c) => {
+          forgotten.push(c);
           token = 'fresh-token';
         },
       },
@@ -178,7 +306,8 @@ describe('KubeWorkloads.deploy', () => {
       rewatchDelayMs: 5,
     });
     const s = step(search);
-    await expect(w.deploy(s.deployTo(CLUSTER))).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+    const { endpoint } = await w.deploy(s.deployTo(CLUSTER));
+    expect(endpoint).toBe(nlbOf());
     expect(forgotten).toEqual([CLUSTER]);
   });
 
@@ -197,11 +326,12 @@ describe('KubeWorkloads and the installation', () => {
     const first = step(search);
     await workloads().deploy(first.deployTo(CLUSTER));
     const again = step(search);
-    await expect(workloads().deploy(again.deployTo(CLUSTER))).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
-    // Adopted by a conditional apply, not created twice.
+    await expect(workloads().deploy(again.deployTo(CLUSTER))).resolves.toEqual({ endpoint: nlbOf() });
+    // Adopted by a conditional apply, not created twice; the Service keeps its one load balancer.
     const nsWrites = fake.requests.filter((r) => /^\/api\/v1\/namespaces(\/[^/]+)?$/.test(r.path) && r.method !== 'GET');
     expect(nsWrites.map((r) => r.method)).toEqual(['POST', 'PATCH']);
     expect((nsWrites[1]!.body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion).toBeDefined();
+    expect(lbs.loadBalancers.size).toBe(1);
   });
 
   it.each([
@@ -243,29 +373,38 @@ describe('KubeWorkloads and the installation', () => {
 });
 
 describe('KubeWorkloads.updateImages', () => {
-  it('patches only the app containers to the new version and waits for the new generation', async () => {
+  it('patches only the app containers and the version (annotation, and label when valid), and waits for the new generation', async () => {
     const first = step(search, '1.4.2');
     await workloads().deploy(first.deployTo(CLUSTER));
     const before = fake.get('deployments', 'search-svc', 'search-svc')!;
     const s = step(search, '1.5.0');
-    await expect(workloads().updateImages(s.updateOn(CLUSTER))).resolves.toEqual({ endpoint: fake.behaviour.loadBalancerHostname });
+    await expect(workloads().updateImages(s.updateOn(CLUSTER))).resolves.toEqual({ endpoint: nlbOf() });
 
     const patch = fake.requests.filter((r) => r.method === 'PATCH').at(-1)!;
     expect(patch.headers['content-type']).toBe('application/strategic-merge-patch+json');
-    expect(patch.body).toEqual({
-      metadata: { labels: { 'kubecontrol/version': '1.5.0' } },
-      spec: { template: { metadata: { labels: { 'kubecontrol/version': '1.5.0' } }, spec: { containers: [{ name: 'api', image: `${REGISTRY}/search-svc:1.5.0` }] } } },
-    });
+    const meta = { labels: { 'app.kubernetes.io/version': '1.5.0', 'kubecontrol/version': null }, annotations: { 'kubecontrol/version': '1.5.0' } };
+    expect(patch.body).toEqual({ metadata: meta, spec: { template: { metadata: meta, spec: { containers: [{ name: 'api', image: `${REGISTRY}/search-svc:1.5.0` }] } } } });
     const after = fake.get('deployments', 'search-svc', 'search-svc')!;
     expect(after.metadata.generation).toBe((before.metadata.generation ?? 0) + 1);
+    expect(after.metadata.annotations).toMatchObject({ 'kubecontrol/version': '1.5.0' });
+    expect(after.metadata.labels).toMatchObject({ 'app.kubernetes.io/version': '1.5.0' });
     const containers = (after.spec as { template: { spec: { containers: { name: string; image: string; resources?: unknown }[] } } }).template.spec.containers;
-    expect(containers.map((c) => `${c.name}=${c.image}`)).toEqual([
-      `api=${REGISTRY}/search-svc:1.5.0`,
-      'metrics=public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0',
-      'logging=public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.2',
-    ]);
+    expect(containers.map((c) => `${c.name}=${c.image}`)).toEqual([`api=${REGISTRY}/search-svc:1.5.0`]);
     expect(containers[0]!.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '500m', memory: '2Gi' } });
     expect(s.lines).toContain('rollout of search-svc 1.5.0 is healthy');
+  });
+
+  it('a version that cannot be a label is only an annotation: the old label goes, and its pods are still followed', async () => {
+    const first = step(search, '1.4.2');
+    await workloads().deploy(first.deployTo(CLUSTER));
+    const long = `1.5.0-${'a'.repeat(60)}`;
+    fake.behaviour.rollout = 'crashloop';
+    const s = step(search, long);
+    // The crash of a pod of that version is seen: pods are matched by the annotation.
+    await expect(workloads().updateImages(s.updateOn(CLUSTER))).rejects.toThrow(/pod\/search-svc-2-0 container api: CrashLoopBackOff/);
+    const after = fake.get('deployments', 'search-svc', 'search-svc')!;
+    expect(after.metadata.annotations).toMatchObject({ 'kubecontrol/version': long });
+    expect(after.metadata.labels?.['app.kubernetes.io/version']).toBeUndefined();
   });
 
   it('fails the same way when the new version crashes', async () => {
@@ -278,56 +417,201 @@ describe('KubeWorkloads.updateImages', () => {
 });
 
 describe('KubeWorkloads.deleteNamespace', () => {
-  it('goes on with a warning when the namespace stays Terminating', async () => {
-    const app = withRegistry(cacheWorker);
-    const s = step(app);
-    await workloads().deploy(s.deployTo('cache-worker-7'));
-    fake.behaviour.namespacesStuckTerminating = true;
-    const lines: string[] = [];
-    const w = workloads({ namespaceDeleteTimeoutMs: 30 });
-    await w.deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
-    expect(lines.at(-1)).toBe(
-      'namespace cache-worker on cache-worker-7 is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)',
-    );
-  });
+  const cache = withRegistry(cacheWorker);
+  const del = (w: KubeWorkloads, lines: string[], s: TestStep) =>
+    w.deleteNamespace({ cluster: { name: CLUSTER }, namespace: cache.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
 
-  it('deletes the namespace with its service and waits until it is gone', async () => {
-    const app = withRegistry(cacheWorker);
-    const s = step(app);
-    await workloads().deploy(s.deployTo('cache-worker-7'));
+  it('deletes the LoadBalancer Service first, waits until its load balancer is gone, then the namespace', async () => {
+    const s = step(cache);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    const lb = lbs.forService(CLUSTER, 'cache-worker', 'cache-worker')!;
+    expect(lb.scheme).toBe('internal');
     const lines: string[] = [];
-    await workloads().deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await del(workloads(), lines, s);
+    expect(lines).toEqual([
+      `deleting service cache-worker/cache-worker and its load balancer ${lb.dnsName} on ${CLUSTER}`,
+      'service cache-worker/cache-worker and its load balancer are gone',
+      `deleting namespace cache-worker on ${CLUSTER}`,
+      'namespace cache-worker deleted',
+    ]);
+    // The Service was Terminating (its finalizer) until the controller had removed the NLB, TG and SG.
+    expect(lbs.deleted).toEqual([lb.arn]);
+    expect(lbs.taggedWith('eks:eks-cluster-name', CLUSTER)).toEqual([]);
+    const deletes = fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
+    expect(deletes).toEqual(['/api/v1/namespaces/cache-worker/services/cache-worker', '/api/v1/namespaces/cache-worker']);
     expect(fake.get('namespaces', undefined, 'cache-worker')).toBeUndefined();
-    expect(fake.get('services', 'cache-worker', 'cache-worker')).toBeUndefined();
-    expect(lines).toEqual(['deleting namespace cache-worker on cache-worker-7', 'namespace cache-worker deleted']);
     // Again: already gone is fine.
-    await workloads().deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await del(workloads(), lines, s);
     expect(lines.at(-1)).toBe('namespace cache-worker is already gone');
   });
 
+  it('fails, naming the Service and its finalizer, when the load balancer will not go; the namespace is not deleted around it', async () => {
+    const s = step(cache);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    const lb = lbs.forService(CLUSTER, 'cache-worker', 'cache-worker')!;
+    fake.behaviour.loadBalancerDeletionStuck = true;
+    const lines: string[] = [];
+    await expect(del(workloads({ serviceDeleteTimeoutMs: 50 }), lines, s)).rejects.toMatchObject({
+      code: 'timed_out',
+      message: expect.stringMatching(
+        new RegExp(`^service cache-worker/cache-worker \\(load balancer ${lb.dnsName.replace(/\./g, '\\.')}\\) held by finalizer service\\.eks\\.amazonaws\\.com/resources still being deleted on ${CLUSTER}`),
+      ),
+    });
+    expect(fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual(['/api/v1/namespaces/cache-worker/services/cache-worker']);
+    expect(fake.get('namespaces', undefined, 'cache-worker')!.metadata.deletionTimestamp).toBeUndefined();
+    expect(lbs.loadBalancers.has(lb.arn)).toBe(true);
+  });
+
+  it('fails when the namespace stays Terminating (instead of going on and orphaning what it holds)', async () => {
+    const s = step(cache);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    fake.behaviour.namespacesStuckTerminating = true;
+    const lines: string[] = [];
+    await expect(del(workloads({ namespaceDeleteTimeoutMs: 30 }), lines, s)).rejects.toMatchObject({
+      code: 'timed_out',
+      message: expect.stringMatching(new RegExp(`^namespace cache-worker on ${CLUSTER} is still Terminating after 0 s; not going on`)),
+    });
+  });
+
   it("leaves another installation's namespace alone (not_owned)", async () => {
-    const app = withRegistry(cacheWorker);
-    const s = step(app);
-    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy(s.deployTo('cache-worker-7'));
-    await expect(workloads().deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: () => {}, signal: s.controller.signal })).rejects.toMatchObject({
+    const s = step(cache);
+    await new KubeWorkloads({ source: source(), registry, installation: OTHER, rewatchDelayMs: 5 }).deploy(s.deployTo(CLUSTER));
+    await expect(del(workloads(), [], s)).rejects.toMatchObject({
       code: 'not_owned',
       message: 'namespace cache-worker exists but belongs to another kubecontrol installation (inst-b2); not deleting it',
     });
     expect(fake.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
     expect(fake.get('namespaces', undefined, 'cache-worker')!.metadata.deletionTimestamp).toBeUndefined();
+    expect(lbs.loadBalancers.size).toBe(1);
   });
 
   it('waits for a namespace that is already Terminating instead of deleting it again', async () => {
-    const app = withRegistry(cacheWorker);
-    const s = step(app);
-    await workloads().deploy(s.deployTo('cache-worker-7'));
+    const s = step(cache);
+    await workloads().deploy(s.deployTo(CLUSTER));
     fake.behaviour.namespacesStuckTerminating = true;
     const lines: string[] = [];
-    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
+    await expect(del(workloads({ namespaceDeleteTimeoutMs: 30 }), lines, s)).rejects.toMatchObject({ code: 'timed_out' });
     // The second teardown finds it Terminating: no second DELETE (the API server would answer 409).
-    await workloads({ namespaceDeleteTimeoutMs: 30 }).deleteNamespace({ cluster: { name: 'cache-worker-7' }, namespace: app.name, progress: (m) => void lines.push(m), signal: s.controller.signal });
-    expect(fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    await expect(del(workloads({ namespaceDeleteTimeoutMs: 30 }), lines, s)).rejects.toMatchObject({ code: 'timed_out' });
+    expect(fake.requests.filter((r) => r.method === 'DELETE' && r.path === '/api/v1/namespaces/cache-worker')).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith('deleting namespace'))).toHaveLength(2);
+  });
+});
+
+describe('the fake cluster, where real clusters bit', () => {
+  it('a namespace deleted with its LoadBalancer Service in it stays Terminating until the load balancer is gone', async () => {
+    const s = step(search);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    const lb = lbs.forService(CLUSTER, 'search-svc', 'search-svc')!;
+    fake.behaviour.loadBalancerDeletionStuck = true;
+    await kubeConfig(CLUSTER, 't').makeApiClient(CoreV1Api).deleteNamespace({ name: 'search-svc' });
+    await until(() => ((fake.get('namespaces', undefined, 'search-svc')?.status as { conditions?: unknown[] } | undefined)?.conditions ?? []).length > 0);
+    expect(fake.get('namespaces', undefined, 'search-svc')!.status).toMatchObject({
+      phase: 'Terminating',
+      conditions: [{ type: 'NamespaceFinalizersRemaining', message: expect.stringContaining(AUTO_MODE_LB_FINALIZER) }],
+    });
+    expect(fake.get('services', 'search-svc', 'search-svc')!.metadata.deletionTimestamp).toBeDefined();
+    expect(lbs.loadBalancers.has(lb.arn)).toBe(true);
+    // The controller gets through: the NLB goes, then the Service, then the namespace.
+    fake.behaviour.loadBalancerDeletionStuck = false;
+    await until(() => !fake.get('namespaces', undefined, 'search-svc'));
+    expect(lbs.deleted).toEqual([lb.arn]);
+  });
+
+  it('a deleted cluster leaves its load balancers behind when their Services were not deleted first', async () => {
+    const s = step(search);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    await fake.close();
+    fake = await new FakeKubeApiServer().start();
+    expect(lbs.taggedWith('eks:eks-cluster-name', CLUSTER).map((r) => r.kind).sort()).toEqual(['load-balancer', 'security-group', 'target-group']);
+  });
+
+  it('serves NodePools only on Auto Mode, and refuses invalid ones', async () => {
+    const plain = await cluster();
+    const api = (f: FakeKubeApiServer) => kubeConfig(CLUSTER, 't', f).makeApiClient(CustomObjectsApi);
+    const pool = (requirements: unknown[], nodeClassRef: unknown = { group: 'eks.amazonaws.com', kind: 'NodeClass', name: 'default' }) => ({
+      apiVersion: 'karpenter.sh/v1',
+      kind: 'NodePool',
+      metadata: { name: 'p' },
+      spec: { template: { spec: { nodeClassRef, requirements } } },
+    });
+    const ok = pool([{ key: 'kubernetes.io/arch', operator: 'In', values: ['arm64'] }]);
+    await expect(api(plain).createClusterCustomObject({ group: 'karpenter.sh', version: 'v1', plural: 'nodepools', body: ok })).rejects.toMatchObject({ code: 404 });
+    const create = (body: unknown) => api(fake).createClusterCustomObject({ group: 'karpenter.sh', version: 'v1', plural: 'nodepools', body });
+    await expect(create(pool([{ key: 'kubernetes.io/arch', operator: 'Equals', values: ['arm64'] }]))).rejects.toMatchObject({ code: 422 });
+    await expect(create(pool([{ key: 'kubernetes.io/hostname', operator: 'In', values: ['x'] }]))).rejects.toMatchObject({ code: 422 });
+    await expect(create(pool([{ key: 'kubernetes.io/arch', operator: 'In', values: [] }]))).rejects.toMatchObject({ code: 422 });
+    await expect(create(pool([], { group: 'eks.amazonaws.com', kind: 'NodeClass' }))).rejects.toMatchObject({ code: 422 });
+    await expect(create(ok)).resolves.toMatchObject({ metadata: { name: 'p' } });
+  });
+});
+
+describe('KubeWorkloads.applyNodePool', () => {
+  const apply = (w: KubeWorkloads, lines: string[] = []) => w.applyNodePool({ cluster: { name: CLUSTER }, capacity: AUTO, app: 'search-svc', progress: (m) => void lines.push(m) });
+
+  it("applies the app's NodePool server-side and waits until it is Ready", async () => {
+    const lines: string[] = [];
+    await apply(workloads(), lines);
+    const patch = fake.requests.find((r) => r.method === 'PATCH')!;
+    expect(patch.path).toBe('/apis/karpenter.sh/v1/nodepools/kubecontrol-search-svc');
+    expect(patch.headers['content-type']).toBe('application/apply-patch+yaml');
+    expect(patch.query.get('fieldManager')).toBe('kubecontrol');
+    const np = fake.get('nodepools', undefined, 'kubecontrol-search-svc')!;
+    expect(np.metadata.labels).toMatchObject({ 'kubecontrol/installation': 'inst-a1' });
+    expect(np.status).toMatchObject({ conditions: expect.arrayContaining([expect.objectContaining({ type: 'Ready', status: 'True' })]) });
+    expect(lines).toEqual([
+      `applied NodePool kubecontrol-search-svc on ${CLUSTER}: m6i.large, m6i.xlarge (on-demand, amd64), at most 12 nodes`,
+      `NodePool kubecontrol-search-svc on ${CLUSTER} is Ready`,
+    ]);
+    // Again (a resumed step): the same NodePool, no error.
+    await apply(workloads());
+  });
+
+  it("refuses another installation's NodePool and leaves it unchanged", async () => {
+    await apply(workloads({ installation: OTHER }));
+    const before = fake.get('nodepools', undefined, 'kubecontrol-search-svc');
+    await expect(apply(workloads())).rejects.toMatchObject({
+      code: 'not_owned',
+      message: `NodePool kubecontrol-search-svc on ${CLUSTER} exists but belongs to another kubecontrol installation (inst-b2); not changing it`,
+    });
+    expect(fake.get('nodepools', undefined, 'kubecontrol-search-svc')).toEqual(before);
+  });
+
+  it('says the cluster is not Auto Mode when it has no NodePools', async () => {
+    const plain = await cluster();
+    await expect(apply(workloads({ source: source(plain) }))).rejects.toMatchObject({
+      code: 'misconfigured',
+      message: expect.stringContaining('the cluster has no karpenter.sh/v1 NodePools (it is not an EKS Auto Mode cluster'),
+    });
+  });
+
+  it('times out naming the conditions when the NodePool does not become Ready', async () => {
+    fake.nodeClasses.clear();
+    await expect(apply(workloads({ nodePoolReadyTimeoutMs: 50 }))).rejects.toMatchObject({
+      code: 'timed_out',
+      message: expect.stringMatching(/^NodePool kubecontrol-search-svc on search-svc-42 did not become Ready within 0 s: .*NodeClassReady=False \(NodeClassNotFound: NodeClass "default" not found\).*Ready=False/),
+    });
+  });
+});
+
+describe('KubeWorkloads.proxyGet', () => {
+  const get = (w: KubeWorkloads) => w.proxyGet({ cluster: { name: CLUSTER }, namespace: 'search-svc', service: 'search-svc', port: 80, path: '/healthz' });
+
+  it("answers the app's status through the API server's service proxy", async () => {
+    const s = step(search);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    await expect(get(workloads())).resolves.toEqual({ status: 200 });
+    expect(fake.requests.at(-1)!.path).toBe('/api/v1/namespaces/search-svc/services/search-svc:80/proxy/healthz');
+    fake.behaviour.serviceHealth = 500;
+    await expect(get(workloads())).resolves.toEqual({ status: 500 });
+  });
+
+  it('answers 503 with the reason when the Service has no ready endpoints', async () => {
+    fake.behaviour.rollout = 'pending';
+    const s = step(search);
+    void workloads().deploy(s.deployTo(CLUSTER)).catch(() => undefined);
+    await until(() => !!fake.get('services', 'search-svc', 'search-svc'));
+    await expect(get(workloads())).resolves.toEqual({ status: 503, detail: 'no endpoints available for service "search-svc"' });
   });
 });
 

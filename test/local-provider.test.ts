@@ -37,9 +37,8 @@ const opened: Store[] = [];
 const controllers: AbortController[] = [];
 
 beforeEach(async () => {
+  // A laptop cluster has no load-balancing controller (no `loadBalancing` option): nothing ever gets a hostname.
   fake = await new FakeKubeApiServer().start();
-  // A laptop cluster has no load balancer controller: nothing ever gets a hostname.
-  fake.behaviour.loadBalancerHostname = undefined;
   front = await new LocalApiFront(fake).start();
 });
 afterEach(async () => {
@@ -383,8 +382,10 @@ describe('workloads on the local cluster', () => {
     expect(fake.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').map((r) => `${r.method} ${r.path}`)).toEqual([
       `POST /api/v1/namespaces`,
       `PATCH /api/v1/namespaces/${ns}`,
+      `PATCH /api/v1/namespaces/${ns}/serviceaccounts/search-svc`,
       `PATCH /apis/apps/v1/namespaces/${ns}/deployments/search-svc`,
       `PATCH /api/v1/namespaces/${ns}/services/search-svc`,
+      `PATCH /apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/search-svc`,
     ]);
     for (const o of [fake.get('namespaces', undefined, ns), fake.get('deployments', ns, 'search-svc'), fake.get('services', ns, 'search-svc')]) {
       expect(o!.metadata.labels).toMatchObject({ 'kubecontrol/installation': INSTALLATION.id });
@@ -583,7 +584,6 @@ describe('the pipeline on the local provider', () => {
   let harnessFront: LocalApiFront;
   beforeAll(async () => {
     harnessFake = await new FakeKubeApiServer().start();
-    harnessFake.behaviour.loadBalancerHostname = undefined;
     harnessFront = await new LocalApiFront(harnessFake).start();
   });
   afterAll(async () => {
@@ -630,7 +630,7 @@ describe('the pipeline on the local provider', () => {
       expect(done.state).toBe('succeeded');
       expect(harnessFake.get('services', 'kubecontrol', 'search-svc')!.spec).toMatchObject({ type: 'ExternalName', externalName: `search-svc.${ns2}.svc.cluster.local` });
       expect(harnessFake.get('namespaces', undefined, ns1)).toBeUndefined();
-      expect(harnessFake.get('deployments', ns2, 'search-svc')!.metadata.labels).toMatchObject({ 'kubecontrol/version': 'v2' });
+      expect(harnessFake.get('deployments', ns2, 'search-svc')!.metadata.annotations).toMatchObject({ 'kubecontrol/version': 'v2' });
       // The installation the composition root gave the provider is on what it created.
       expect(harnessFake.get('namespaces', undefined, ns2)!.metadata.labels).toMatchObject({ 'kubecontrol/installation': installation });
       expect(harnessFake.get('services', 'kubecontrol', 'search-svc')!.metadata.labels).toMatchObject({ 'kubecontrol/installation': installation });

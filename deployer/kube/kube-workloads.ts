@@ -1,20 +1,48 @@
 /**
  * The Workloads port over the Kubernetes API: server-side apply of the app's
  * objects, then a rollout followed by Watch (never polling), then the
- * Service's load-balancer hostname.
+ * Service's load-balancer hostname. Also what the aws provider needs of a
+ * cluster besides: the app's Karpenter NodePool (EKS Auto Mode), a GET
+ * through the API server's service proxy (the health check of an internal
+ * load balancer), and a teardown that deletes the LoadBalancer Services and
+ * waits until their load balancers are gone before the namespace goes.
  */
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
-import { InfraError, isInfraError } from '../errors.js';
-import type { ClusterRef, ContainerImage, Installation, Progress, Registry, StepContext, WorkloadSpec, Workloads } from '../ports.js';
-import { httpStatus, kubeFailure } from './api-errors.js';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
+  type V1Service,
+} from '@kubernetes/client-node';
+import { errorMessage, InfraError, isInfraError } from '../errors.js';
+import type { Capacity, ClusterRef, ContainerImage, Installation, Progress, Registry, StepContext, WorkloadSpec, Workloads } from '../ports.js';
+import { httpStatus, isNotFound, kubeFailure } from './api-errors.js';
 import { assertOwned, installationLabel } from './installation.js';
-import { containerImage, LABEL_NAME, LABEL_VERSION, MANAGER, renderManifests } from './manifests.js';
-import { claimNamespace, deleteNamespaceAndWait, readNamespace } from './namespaces.js';
+import { ANNOTATION_VERSION, containerImage, isLabelValue, LABEL_NAME, LABEL_VERSION, LEGACY_LABEL_VERSION, MANAGER, renderManifests, versionOf } from './manifests.js';
+import { claimNamespace, deleteLoadBalancerServices, deleteNamespaceAndWait, readNamespace } from './namespaces.js';
+import { renderNodePool } from './nodepool.js';
 import { watchUntil } from './watch.js';
 
 export { httpStatus, isConflict, isNotFound, kubeFailure } from './api-errors.js';
 export { assertOwned, installationLabel, LABEL_INSTALLATION, ownerOf } from './installation.js';
-export { claimNamespace, deleteNamespaceAndWait, isTerminating, readNamespace, type ClaimNamespace, type DeleteNamespace } from './namespaces.js';
+export {
+  claimNamespace,
+  deleteLoadBalancerServices,
+  deleteNamespaceAndWait,
+  isTerminating,
+  readNamespace,
+  type ClaimNamespace,
+  type DeleteLoadBalancerServices,
+  type DeleteNamespace,
+} from './namespaces.js';
 export { abortedWait, watchUntil, type WatchUntilOptions } from './watch.js';
 
 /** Gives a KubeConfig (endpoint + credentials) for a cluster. */
@@ -40,8 +68,24 @@ export interface KubeWorkloadsOptions {
   readonly crashLoopRestarts?: number;
   /** Pause before a watch that ended is opened again, ms. @default 1000 */
   readonly rewatchDelayMs?: number;
-  /** How long teardown waits for a namespace to go before it goes on without it, ms. @default 600000 */
+  /**
+   * How long teardown waits for a namespace to go, ms; one still Terminating then fails
+   * teardown (`timed_out`): deleting the cluster around it could orphan what it holds. @default 600000
+   */
   readonly namespaceDeleteTimeoutMs?: number;
+  /**
+   * How long teardown waits for the LoadBalancer Services to go (their controller deletes the
+   * load balancers first; a minute or two on AWS), ms; then teardown fails (`timed_out`). @default 600000
+   */
+  readonly serviceDeleteTimeoutMs?: number;
+  /** How long `applyNodePool` waits for the NodePool to report Ready, ms. @default 300000 */
+  readonly nodePoolReadyTimeoutMs?: number;
+  /**
+   * The tags the load-balancing controller puts on the Service's load balancer, target group and
+   * security group (the Service's `aws-load-balancer-additional-resource-tags`): kubecontrol:app,
+   * :deploy, :installation, :managed-by, so teardown and `gc` find them. Unset: the manifests' defaults.
+   */
+  readonly loadBalancerTags?: (ctx: StepContext) => Record<string, string>;
   /** The namespace of `app` (its name) on `cluster` (the local provider: the cluster name, one namespace per deploy). @default app */
   readonly namespaceFor?: (cluster: string, app: string) => string;
   /**
@@ -62,6 +106,11 @@ export interface KubeWorkloadsOptions {
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
+/** Karpenter's NodePool (EKS Auto Mode serves it): a cluster-scoped custom resource. */
+const NODEPOOLS = { group: 'karpenter.sh', version: 'v1', plural: 'nodepools' } as const;
+
+type Condition = { type: string; status: string; reason?: string; message?: string; observedGeneration?: number };
+
 /** Where a rollout stands, computed like `kubectl rollout status`. */
 export function rolloutState(d: V1Deployment): { done: boolean; message: string; failed?: string } {
   const name = d.metadata?.name ?? 'deployment';
@@ -69,9 +118,22 @@ export function rolloutState(d: V1Deployment): { done: boolean; message: string;
   const st = d.status ?? {};
   if ((st.observedGeneration ?? 0) < generation) return { done: false, message: `waiting for ${name}'s new spec to be observed` };
   const progressing = (st.conditions ?? []).find((c) => c.type === 'Progressing');
+  // The ReplicaSet could not create pods (admission refused them): `kubectl describe` shows it only as FailedCreate events.
+  const replicaFailure = (st.conditions ?? []).find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  const cannotCreate = replicaFailure ? `${replicaFailure.reason ?? 'FailedCreate'}: ${replicaFailure.message ?? ''}`.trim() : undefined;
   if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return { done: false, message: 'progress deadline exceeded', failed: `ProgressDeadlineExceeded: ${progressing.message ?? ''}`.trim() };
+    const why = `ProgressDeadlineExceeded: ${progressing.message ?? ''}`.trim();
+    return { done: false, message: 'progress deadline exceeded', failed: cannotCreate ? `${why}; ${cannotCreate}` : why };
   }
+  // Pod Security admission refuses every pod of this template: waiting for the deadline cannot help.
+  if (cannotCreate && /violates PodSecurity/.test(cannotCreate)) {
+    return {
+      done: false,
+      message: 'pods refused by Pod Security',
+      failed: `${cannotCreate} (the namespace enforces Pod Security "restricted": give the container a restricted securityContext, or mark it unrestricted with the reason)`,
+    };
+  }
+  if (cannotCreate) return { done: false, message: `pods cannot be created: ${cannotCreate}` };
   const want = d.spec?.replicas ?? 1;
   const updated = st.updatedReplicas ?? 0;
   const available = st.availableReplicas ?? 0;
@@ -131,6 +193,8 @@ export class KubeWorkloads implements Workloads {
       progressDeadlineSeconds: this.opts.progressDeadlineSeconds,
       namespace: ns,
       ...(this.opts.serviceType ? { serviceType: this.opts.serviceType } : {}),
+      ...(this.opts.loadBalancerTags ? { loadBalancerTags: this.opts.loadBalancerTags(ctx) } : {}),
+      ...(region ? { region } : {}),
     });
     const apply = { fieldManager: MANAGER, force: true };
     // The namespace is in the ledger so that teardown deletes it (and the Service's load balancer) before the cluster.
@@ -150,13 +214,22 @@ export class KubeWorkloads implements Workloads {
       }),
     );
     if (row) ctx.ledger.created(row.id, { cluster, namespace: ns, region });
+    // The service account first: the ReplicaSet cannot create pods that name a missing one.
+    await this.call('apply ServiceAccount', cluster, kc, (c) =>
+      c.makeApiClient(CoreV1Api).patchNamespacedServiceAccount({ name: nameOf(m.serviceAccount, app), namespace: ns, body: m.serviceAccount, ...apply }, APPLY),
+    );
     const applied = await this.call('apply Deployment', cluster, kc, (c) =>
       c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app, namespace: ns, body: m.deployment, ...apply }, APPLY),
     );
     await this.call('apply Service', cluster, kc, (c) =>
-      c.makeApiClient(CoreV1Api).patchNamespacedService({ name: app, namespace: ns, body: m.service, ...apply }, APPLY),
+      c.makeApiClient(CoreV1Api).patchNamespacedService({ name: nameOf(m.service, app), namespace: ns, body: m.service, ...apply }, APPLY),
     );
-    ctx.progress(`applied namespace, deployment and service of ${app} at ${version} on ${cluster}`, {
+    await this.call('apply PodDisruptionBudget', cluster, kc, (c) =>
+      c
+        .makeApiClient(PolicyV1Api)
+        .patchNamespacedPodDisruptionBudget({ name: nameOf(m.podDisruptionBudget, app), namespace: ns, body: m.podDisruptionBudget, ...apply }, APPLY),
+    );
+    ctx.progress(`applied namespace, service account, deployment, service and disruption budget of ${app} at ${version} on ${cluster}`, {
       cluster,
       generation: applied.metadata?.generation,
     });
@@ -179,10 +252,13 @@ export class KubeWorkloads implements Workloads {
       image: containerImage(c, { imageUri: (image) => this.opts.registry.imageUri({ image, placement: ref.placement }) }),
     }));
     // A strategic merge patch merges containers by name: sidecars and everything else stay as they are.
-    const patch = {
-      metadata: { labels: { [LABEL_VERSION]: version } },
-      spec: { template: { metadata: { labels: { [LABEL_VERSION]: version } }, spec: { containers } } },
+    // The version is always the annotation; the label only when the version can be one (else it is removed,
+    // not left naming the previous version), and the label of older kubecontrol releases goes.
+    const meta = {
+      labels: { [LABEL_VERSION]: isLabelValue(version) ? version : null, [LEGACY_LABEL_VERSION]: null },
+      annotations: { [ANNOTATION_VERSION]: version },
     };
+    const patch = { metadata: meta, spec: { template: { metadata: meta, spec: { containers } } } };
     await this.call('patch Deployment images', cluster, kc, (c) =>
       c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app, namespace: ns, body: patch, fieldManager: MANAGER }, STRATEGIC),
     );
@@ -215,8 +291,8 @@ export class KubeWorkloads implements Workloads {
   /** Pods of the version being rolled out that cannot run. */
   private async podProblems(kc: () => Promise<KubeConfig>, app: string, ns: string, version: string, minRestarts = 0): Promise<string[]> {
     const core = (await kc()).makeApiClient(CoreV1Api);
-    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL_NAME}=${app},${LABEL_VERSION}=${version}` });
-    return brokenPods(pods.items, minRestarts);
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL_NAME}=${app}` });
+    return brokenPods(pods.items.filter((p) => versionOf(p) === version), minRestarts);
   }
 
   private async waitForRollout(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string): Promise<void> {
@@ -260,13 +336,15 @@ export class KubeWorkloads implements Workloads {
     const crashes = watchUntil<never>({
       kubeConfig: kc,
       path: `/api/v1/namespaces/${ns}/pods`,
-      query: { labelSelector: `${LABEL_NAME}=${app},${LABEL_VERSION}=${version}` },
+      // The version is an annotation (a version need not be a valid label value): pods of other versions are skipped here.
+      query: { labelSelector: `${LABEL_NAME}=${app}` },
       // Ends with the rollout watch; a cancel is reported by the rollout watch (with the pods' state).
       signal: local.signal,
       what: `pods of ${name}`,
       rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
       onAbort: async () => '',
       check: (_type, obj) => {
+        if (versionOf(obj as V1Pod) !== version) return undefined;
         const broken = brokenPods([obj as V1Pod], minRestarts);
         if (broken.length) throw new InfraError('unhealthy', `${unhealthy}: ${broken.join('; ')}`);
         return undefined;
@@ -312,30 +390,216 @@ export class KubeWorkloads implements Workloads {
   }
 
   /**
-   * Deletes the app's namespace (and with it the Service, whose load balancer
-   * the AWS Load Balancer Controller then removes) and waits until it is gone.
-   * Used at teardown before the cluster goes, so no NLB is left behind. A
-   * namespace of another installation is refused (`not_owned`) and left alone.
+   * Applies the app's Karpenter NodePool (EKS Auto Mode: nodes of the app's
+   * instance types, capacity type and architecture, up to its limits) and
+   * waits until it reports Ready. One of another installation (or unlabelled)
+   * is refused (`not_owned`) and left as it is; a cluster without NodePools
+   * (not Auto Mode) is `misconfigured`; one that is not Ready within
+   * `nodePoolReadyTimeoutMs` is `timed_out`, naming its conditions.
+   */
+  async applyNodePool(cmd: {
+    cluster: ClusterRef;
+    capacity: Extract<Capacity, { kind: 'auto' }>;
+    app: string;
+    progress: Progress;
+    signal?: AbortSignal;
+  }): Promise<void> {
+    const { cluster: ref, capacity, app, progress, signal } = cmd;
+    const cluster = ref.name;
+    const kc = this.kc(ref, signal);
+    const body = renderNodePool({ capacity, app, installation: this.installationId });
+    const name = body.metadata?.name ?? `kubecontrol-${app}`;
+    const what = `NodePool ${name} on ${cluster}`;
+    const notAutoMode = (err: unknown): InfraError =>
+      new InfraError('misconfigured', `${what}: the cluster has no karpenter.sh/v1 NodePools (it is not an EKS Auto Mode cluster with compute enabled)`, { cause: err });
+    const existing = await this.call(`read ${what}`, cluster, kc, async (c) => {
+      try {
+        return (await c.makeApiClient(CustomObjectsApi).getClusterCustomObject({ ...NODEPOOLS, name })) as KubernetesObject;
+      } catch (err) {
+        // Not there yet, or no such resource at all: the apply tells which.
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+    if (existing) assertOwned(existing, this.opts.installation, what, 'not changing it');
+    const applied = (await this.call(`apply ${what}`, cluster, kc, async (c) => {
+      try {
+        return await c.makeApiClient(CustomObjectsApi).patchClusterCustomObject({ ...NODEPOOLS, name, body, fieldManager: MANAGER, force: true }, APPLY);
+      } catch (err) {
+        // A server-side apply creates what is missing: a 404 means the resource itself does not exist.
+        if (isNotFound(err)) throw notAutoMode(err);
+        throw err;
+      }
+    })) as KubernetesObject;
+    const generation = applied.metadata?.generation;
+    progress(`applied ${what}: ${capacity.instanceTypes.join(', ')} (${capacity.spot ? 'spot' : 'on-demand'}, ${capacity.arch}), at most ${capacity.maxNodes} nodes`, {
+      cluster,
+      nodePool: name,
+    });
+    const limitMs = this.opts.nodePoolReadyTimeoutMs ?? 300_000;
+    const limit = AbortSignal.timeout(limitMs);
+    let last: Condition[] = [];
+    const summary = (): string =>
+      last.length ? last.map((c) => `${c.type}=${c.status}${c.reason || c.message ? ` (${[c.reason, c.message].filter(Boolean).join(': ')})` : ''}`).join('; ') : 'no conditions reported';
+    try {
+      await watchUntil<true>({
+        kubeConfig: kc,
+        path: `/apis/${NODEPOOLS.group}/${NODEPOOLS.version}/${NODEPOOLS.plural}`,
+        query: { fieldSelector: `metadata.name=${name}` },
+        signal: signal ? AbortSignal.any([signal, limit]) : limit,
+        what: `readiness of ${what}`,
+        rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+        onAbort: async () => `; ${summary()}`,
+        check: (type, obj) => {
+          if (type === 'DELETED') throw new InfraError('not_found', `${what} was deleted while kubecontrol waited for it to be Ready`);
+          const conditions = ((obj as { status?: { conditions?: Condition[] } }).status?.conditions ?? []).filter((c) => typeof c?.type === 'string');
+          // Conditions of an older generation say nothing about what was just applied.
+          const current = conditions.filter((c) => c.observedGeneration === undefined || generation === undefined || c.observedGeneration >= generation);
+          last = current;
+          const validation = current.find((c) => c.type === 'ValidationSucceeded');
+          if (validation?.status === 'False') {
+            throw new InfraError('provider_failed', `${what} was refused by Karpenter: ${validation.reason ?? ''}${validation.message ? `: ${validation.message}` : ''}`);
+          }
+          return current.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+        },
+      });
+    } catch (err) {
+      if (limit.aborted && !signal?.aborted) {
+        throw new InfraError('timed_out', `${what} did not become Ready within ${Math.round(limitMs / 1000)} s: ${summary()}`, { cause: err });
+      }
+      throw err;
+    }
+    progress(`${what} is Ready`, { cluster, nodePool: name });
+  }
+
+  /**
+   * GET `path` of a Service through the cluster API server's service proxy
+   * (`/api/v1/namespaces/<ns>/services/<name>:<port>/proxy<path>`): reaches
+   * the pods from outside the VPC, e.g. behind an internal load balancer. The
+   * pods speak plain HTTP on their target port whatever the load balancer
+   * does (TLS ends there). Answers the HTTP status (and the API server's
+   * message, e.g. "no endpoints available", when it answered itself);
+   * rejects only when the API server cannot be reached.
+   */
+  async proxyGet(cmd: { cluster: ClusterRef; namespace: string; service: string; port: number; path: string; signal?: AbortSignal }): Promise<{ status: number; detail?: string }> {
+    const { cluster: ref, namespace, service, port, signal } = cmd;
+    const path = cmd.path.startsWith('/') ? cmd.path : `/${cmd.path}`;
+    const apiPath = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(service)}:${port}/proxy${path}`;
+    for (let attempt = 1; ; attempt++) {
+      const kc = await this.opts.source.kubeConfigFor(ref.name, { region: ref.placement?.region, signal });
+      let res: { status: number; body: string };
+      try {
+        res = await apiGet(kc, apiPath, signal);
+      } catch (err) {
+        const code = signal?.aborted ? 'aborted' : 'provider_failed';
+        throw new InfraError(code, `GET ${path} of service ${namespace}/${service}:${port} through the API server of ${ref.name} failed: ${errorMessage(err)}`, { cause: err });
+      }
+      const status = statusOf(res.body);
+      // The API server refused the credentials (not the app answering 401): fetch them again once.
+      if (res.status === 401 && status?.reason === 'Unauthorized' && attempt === 1 && this.opts.source.forget) {
+        this.opts.source.forget(ref.name);
+        continue;
+      }
+      return { status: res.status, ...(status?.message ? { detail: status.message } : {}) };
+    }
+  }
+
+  /**
+   * Deletes the app's namespace on `cluster` and waits until it is gone: first
+   * its LoadBalancer Services, waiting until the load-balancing controller
+   * has removed their load balancers (the Services' finalizer), then the
+   * namespace. Used at teardown before the cluster goes. Anything still there
+   * after its timeout fails teardown (`timed_out`, naming what is stuck):
+   * deleting the cluster around it would orphan the load balancer, its target
+   * group, security group and network interfaces. A namespace of another
+   * installation is refused (`not_owned`) and left alone.
    */
   async deleteNamespace({ cluster: ref, namespace: ns, progress, signal }: { cluster: ClusterRef; namespace: string; progress: Progress; signal: AbortSignal }): Promise<void> {
     const cluster = ref.name;
-    // A namespace can hang in Terminating (a finalizer whose controller is gone): the cluster
-    // must still go, so after a while this gives up with a warning instead of failing teardown.
+    const kc = this.kc(ref, signal);
+    const existing = await this.call('read Namespace', cluster, kc, (c) => readNamespace(c.makeApiClient(CoreV1Api), ns));
+    if (!existing) return progress(`namespace ${ns} is already gone`);
+    assertOwned(existing, this.opts.installation, `namespace ${ns}`, 'not deleting it');
+    const rewatchDelayMs = this.opts.rewatchDelayMs ?? 1000;
+    await this.call('delete LoadBalancer Services', cluster, kc, () =>
+      deleteLoadBalancerServices({
+        kubeConfig: kc,
+        namespace: ns,
+        cluster,
+        limitMs: this.opts.serviceDeleteTimeoutMs ?? 600_000,
+        rewatchDelayMs,
+        signal,
+        progress: (m) => progress(m),
+      }),
+    );
+    const limitMs = this.opts.namespaceDeleteTimeoutMs ?? 600_000;
     const outcome = await deleteNamespaceAndWait({
-      kubeConfig: this.kc(ref, signal),
+      kubeConfig: kc,
       name: ns,
       installation: this.opts.installation,
-      limitMs: this.opts.namespaceDeleteTimeoutMs ?? 600_000,
-      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      limitMs,
+      rewatchDelayMs,
       signal,
       onDeleting: () => progress(`deleting namespace ${ns} on ${cluster}`),
     });
     if (outcome === 'already-gone') return progress(`namespace ${ns} is already gone`);
     if (outcome === 'stuck') {
-      return progress(
-        `namespace ${ns} on ${cluster} is still terminating; going on without it (its load balancer may be left behind: check the AWS Load Balancer Controller)`,
+      // What the namespace controller says holds it (finalizers or content remaining).
+      const now = await readNamespace((await kc()).makeApiClient(CoreV1Api), ns).catch(() => undefined);
+      const held = (now?.status?.conditions ?? [])
+        .filter((c) => c.status === 'True' && c.message)
+        .map((c) => c.message)
+        .join('; ');
+      throw new InfraError(
+        'timed_out',
+        `namespace ${ns} on ${cluster} is still Terminating after ${Math.round(limitMs / 1000)} s${held ? ` (${held})` : ''}; ` +
+          'not going on: deleting the cluster around it could leave what it holds (load balancers, volumes) behind',
       );
     }
     progress(`namespace ${ns} deleted`);
   }
+}
+
+/** An object's name, or `fallback` (the manifests always name them; the type says they may not). */
+function nameOf(obj: KubernetesObject, fallback: string): string {
+  return obj.metadata?.name ?? fallback;
+}
+
+/** The reason and message of a Kubernetes Status body, if the body is one (the API server answered, not the app). */
+function statusOf(body: string): { reason?: string; message?: string } | undefined {
+  try {
+    const s = JSON.parse(body) as { kind?: unknown; reason?: unknown; message?: unknown };
+    if (s.kind !== 'Status') return undefined;
+    return { ...(typeof s.reason === 'string' ? { reason: s.reason } : {}), ...(typeof s.message === 'string' ? { message: s.message } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A GET on the API server with the kubeconfig's credentials and CA, answering
+ * any status (client-node's generated clients throw on non-2xx and drop it).
+ */
+async function apiGet(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new InfraError('misconfigured', 'the kubeconfig has no current cluster');
+  // The server URL may carry a path (proxies): the API path goes after it.
+  const url = new URL(`${cluster.server.replace(/\/+$/, '')}${path}`);
+  const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
+  await kc.applyToHTTPSOptions(opts);
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...opts, ...(signal ? { signal } : {}), timeout: 30_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 4096) body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -1,11 +1,12 @@
 /**
  * Namespaces kubecontrol owns: claiming one (create, or adopt one of this
  * installation's on a resumed step) and deleting one (only one of this
- * installation's, waiting by watch until it is gone). Shared by KubeWorkloads
+ * installation's, waiting by watch until it is gone), and before that its
+ * LoadBalancer Services (waiting until their load balancers are gone). Shared by KubeWorkloads
  * (the app namespace on an EKS cluster) and the local provider (a namespace
  * per deploy).
  */
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace, type V1Service } from '@kubernetes/client-node';
 import { InfraError } from '../errors.js';
 import type { Installation } from '../ports.js';
 import { isConflict, isNotFound, kubeFailure } from './api-errors.js';
@@ -131,22 +132,132 @@ export async function deleteNamespaceAndWait(opts: DeleteNamespace): Promise<'al
   // Watch from the version read after the delete, so that a DELETED event in between is not missed.
   const after = await readNamespace(core, name);
   if (!after) return 'deleted';
-  const resourceVersion = after.metadata?.resourceVersion;
+  const gone = await waitUntilGone({
+    kubeConfig: opts.kubeConfig,
+    collection: '/api/v1/namespaces',
+    name,
+    resourceVersion: after.metadata?.resourceVersion,
+    limitMs: opts.limitMs,
+    rewatchDelayMs: opts.rewatchDelayMs,
+    signal: opts.signal,
+    what: `deletion of namespace ${name}`,
+  });
+  return gone ? 'deleted' : 'stuck';
+}
+
+/**
+ * Waits by watch until the object `name` of `collection` is DELETED; false
+ * when it is still there after `limitMs`. A cancel (`signal`) rejects.
+ */
+async function waitUntilGone(opts: {
+  kubeConfig: () => Promise<KubeConfig>;
+  collection: string;
+  name: string;
+  resourceVersion: string | undefined;
+  limitMs: number;
+  rewatchDelayMs: number;
+  signal: AbortSignal | undefined;
+  what: string;
+}): Promise<boolean> {
   const limit = AbortSignal.timeout(opts.limitMs);
   try {
     await watchUntil<true>({
       kubeConfig: opts.kubeConfig,
-      path: '/api/v1/namespaces',
-      query: { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
+      path: opts.collection,
+      query: { fieldSelector: `metadata.name=${opts.name}`, ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) },
       signal: opts.signal ? AbortSignal.any([opts.signal, limit]) : limit,
-      what: `deletion of namespace ${name}`,
+      what: opts.what,
       rewatchDelayMs: opts.rewatchDelayMs,
       onAbort: async () => '',
       check: (type) => (type === 'DELETED' ? true : undefined),
     });
   } catch (err) {
     if (opts.signal?.aborted || !limit.aborted) throw err;
-    return 'stuck';
+    return false;
   }
-  return 'deleted';
+  return true;
+}
+
+/** What `deleteLoadBalancerServices` needs. */
+export interface DeleteLoadBalancerServices {
+  readonly kubeConfig: () => Promise<KubeConfig>;
+  readonly namespace: string;
+  /** Named in messages. */
+  readonly cluster: string;
+  /** How long to wait for the Services (and so their load balancers) to be gone, ms. */
+  readonly limitMs: number;
+  readonly rewatchDelayMs: number;
+  readonly signal?: AbortSignal;
+  readonly progress: (message: string) => void;
+}
+
+/** Whether a Service holds (or may still hold) a cloud load balancer: its type, or a controller's finalizer left on it. */
+const holdsLoadBalancer = (s: V1Service): boolean => s.spec?.type === 'LoadBalancer' || (s.metadata?.finalizers?.length ?? 0) > 0;
+
+/**
+ * Deletes every LoadBalancer Service of `namespace` and waits, by watch,
+ * until each is gone. A load-balancing controller (EKS Auto Mode's) keeps a
+ * finalizer on such a Service until it has deleted the load balancer, its
+ * target group and security group: a Service gone means they are gone. The
+ * caller checks the namespace is this installation's first. One still there
+ * after `limitMs` is a `timed_out` error naming it and what holds it:
+ * deleting the cluster around it would orphan the load balancer.
+ */
+export async function deleteLoadBalancerServices(opts: DeleteLoadBalancerServices): Promise<number> {
+  const { namespace: ns, cluster } = opts;
+  const core = (await opts.kubeConfig()).makeApiClient(CoreV1Api);
+  let services: V1Service[];
+  try {
+    services = (await core.listNamespacedService({ namespace: ns })).items.filter(holdsLoadBalancer);
+  } catch (err) {
+    if (isNotFound(err)) return 0;
+    throw kubeFailure(`list Services in ${ns}`, err);
+  }
+  const limit = Date.now() + opts.limitMs;
+  const stuck: string[] = [];
+  await Promise.all(
+    services.map(async (svc) => {
+      const name = svc.metadata?.name ?? '';
+      const address = svc.status?.loadBalancer?.ingress?.[0]?.hostname ?? svc.status?.loadBalancer?.ingress?.[0]?.ip;
+      if (!svc.metadata?.deletionTimestamp) {
+        try {
+          await core.deleteNamespacedService({ name, namespace: ns, body: { preconditions: { uid: svc.metadata?.uid } } });
+        } catch (err) {
+          if (isNotFound(err)) return;
+          // Replaced since the list: a new Service of that name is not deleted unseen; the namespace's deletion takes it.
+          if (!isConflict(err)) throw kubeFailure(`delete Service ${ns}/${name}`, err);
+        }
+      }
+      opts.progress(`deleting service ${ns}/${name} and its load balancer${address ? ` ${address}` : ''} on ${cluster}`);
+      let after: V1Service | undefined;
+      try {
+        after = await core.readNamespacedService({ name, namespace: ns });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw kubeFailure(`read Service ${ns}/${name}`, err);
+      }
+      const gone = await waitUntilGone({
+        kubeConfig: opts.kubeConfig,
+        collection: `/api/v1/namespaces/${ns}/services`,
+        name,
+        resourceVersion: after.metadata?.resourceVersion,
+        limitMs: Math.max(0, limit - Date.now()),
+        rewatchDelayMs: opts.rewatchDelayMs,
+        signal: opts.signal,
+        what: `deletion of service ${ns}/${name}`,
+      });
+      if (!gone) {
+        const finalizers = after.metadata?.finalizers ?? [];
+        stuck.push(`service ${ns}/${name}${address ? ` (load balancer ${address})` : ''}${finalizers.length ? ` held by finalizer ${finalizers.join(', ')}` : ''}`);
+      } else opts.progress(`service ${ns}/${name} and its load balancer are gone`);
+    }),
+  );
+  if (stuck.length) {
+    throw new InfraError(
+      'timed_out',
+      `${stuck.join('; ')} still being deleted on ${cluster} after ${Math.round(opts.limitMs / 1000)} s: its load-balancing controller has not removed the load balancer; ` +
+        'not deleting the namespace or the cluster around it (that would leave the load balancer, its target group and security group behind)',
+    );
+  }
+  return services.length;
 }

@@ -1,22 +1,46 @@
 /**
  * A local HTTP server that plays a Kubernetes API server for the real
- * @kubernetes/client-node: namespaces, deployments, services and pods with
- * get / list / create / server-side apply / strategic merge patch / delete,
- * and watch streams (`?watch=true`: newline-delimited JSON events on a
- * connection kept open). A tiny "controller" moves deployments and services
- * along according to `behaviour`.
+ * @kubernetes/client-node: namespaces, service accounts, deployments,
+ * services, pods, pod disruption budgets and (on an EKS Auto Mode cluster)
+ * Karpenter NodePools, with get / list / create / server-side apply /
+ * strategic merge patch / delete, watch streams (`?watch=true`:
+ * newline-delimited JSON events on a connection kept open) and the service
+ * proxy. Tiny "controllers" move objects along according to `behaviour`.
  *
  * It refuses what a real kube-apiserver refuses, for what kubecontrol uses:
  * 409 AlreadyExists on a create of an existing object, 409 Conflict on a stale
  * resourceVersion (apply) or uid (delete precondition), 404 for a missing
  * object or namespace, 403 for new objects in a Terminating namespace, 409 on
  * deleting a namespace that is already Terminating, 400 for a malformed label
- * selector or an unsupported field selector, 422 for invalid names and labels.
- * A deleted namespace is Terminating (with a deletionTimestamp) before it goes.
+ * selector or an unsupported field selector, 422 for invalid names, labels,
+ * PodDisruptionBudgets, NodePools and a changed `spec.loadBalancerClass`,
+ * 404 for NodePools on a cluster without Auto Mode (no such resource).
+ *
+ * And it behaves as a cluster does where it bit:
+ * - A LoadBalancer Service gets an address ONLY when the cluster runs a
+ *   load-balancing controller (EKS Auto Mode with load balancing: the
+ *   `loadBalancing` option) AND the Service asks for it
+ *   (`spec.loadBalancerClass: eks.amazonaws.com/nlb`). The controller adds the
+ *   finalizer `service.eks.amazonaws.com/resources`, creates the NLB, target
+ *   group and security group in the shared fake account (FakeLoadBalancers),
+ *   registers the ready pods' IPs, and on deletion keeps the Service
+ *   Terminating until it has removed them. A Service without that class (or
+ *   annotated for the AWS Load Balancer Controller, which no cluster runs)
+ *   stays `<pending>` forever.
+ * - A namespace being deleted is Terminating until everything in it is gone
+ *   (a Service waiting for its load balancer keeps it there).
+ * - Pod Security admission: in a namespace labelled
+ *   `pod-security.kubernetes.io/enforce=restricted`, a Deployment whose pods
+ *   violate "restricted" is accepted (with a warning when the namespace also
+ *   has `warn=restricted`), but its ReplicaSet cannot create pods: the
+ *   Deployment reports `ReplicaFailure` / `FailedCreate` ("violates PodSecurity")
+ *   and never progresses.
+ * - Pods whose containers (any, sidecars too) crash loop, per `behaviour.crashContainers`.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FakeLoadBalancer, FakeLoadBalancers } from './aws-load-balancers.js';
 
 type Obj = {
   apiVersion?: string;
@@ -25,10 +49,12 @@ type Obj = {
     name: string;
     namespace?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     generation?: number;
     resourceVersion?: string;
     uid?: string;
     deletionTimestamp?: string;
+    finalizers?: string[];
     [k: string]: unknown;
   };
   spec?: Record<string, unknown>;
@@ -36,7 +62,7 @@ type Obj = {
   [k: string]: unknown;
 };
 
-/** How the fake cluster's controllers behave. */
+/** How the fake cluster's controllers behave (tests change it at will). */
 export interface FakeBehaviour {
   /**
    * healthy: pods come up; deadline: ProgressDeadlineExceeded; crashloop: pods in CrashLoopBackOff and the
@@ -45,14 +71,36 @@ export interface FakeBehaviour {
   rollout: 'healthy' | 'deadline' | 'crashloop' | 'crashloop-deadline' | 'pending';
   /** Restart count of crashing containers (crashloop). @default 5 */
   crashRestarts: number;
-  /** Hostname the Service's load balancer gets; undefined: never. */
-  loadBalancerHostname: string | undefined;
+  /** Which containers crash loop (crashloop): their names; undefined: the first container. */
+  crashContainers: readonly string[] | undefined;
   /** Bearer tokens accepted; undefined: any. */
   acceptToken: ((authorization: string | undefined) => boolean) | undefined;
   /** Close every watch right after its initial events (clients must watch again). */
   closeWatchesAfterInitial: boolean;
   /** A deleted namespace stays Terminating forever (a finalizer nobody removes). */
   namespacesStuckTerminating: boolean;
+  /** The load-balancing controller never manages to delete a load balancer: its Service stays Terminating. */
+  loadBalancerDeletionStuck: boolean;
+  /** What the app answers through the service proxy (when the Service has ready endpoints). @default 200 */
+  serviceHealth: number;
+  /** NodePools never become Ready (Ready=Unknown stays). */
+  nodePoolsNeverReady: boolean;
+}
+
+/**
+ * What kind of cluster this fake plays. An EKS Auto Mode cluster serves
+ * Karpenter NodePools; one with load balancing enabled also runs the
+ * controller that gives Services of class `eks.amazonaws.com/nlb` an NLB.
+ */
+export interface FakeClusterOptions {
+  /** EKS Auto Mode: `karpenter.sh/v1` NodePools exist (NodeClass `default` is built in). @default true when `loadBalancing` is set */
+  readonly autoMode?: boolean;
+  /**
+   * Auto Mode's load-balancing capability (`elasticLoadBalancing.enabled`): the
+   * account where its load balancers go and the EKS cluster's name (their
+   * `eks:eks-cluster-name` tag). Absent: no controller serves LoadBalancer Services.
+   */
+  readonly loadBalancing?: { readonly loadBalancers: FakeLoadBalancers; readonly cluster: string };
 }
 
 export interface RecordedRequest {
@@ -63,7 +111,7 @@ export interface RecordedRequest {
   readonly body: unknown;
 }
 
-type Resource = 'namespaces' | 'deployments' | 'services' | 'pods';
+type Resource = 'namespaces' | 'serviceaccounts' | 'deployments' | 'services' | 'pods' | 'poddisruptionbudgets' | 'nodepools';
 interface WatchEvent {
   rv: number;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -73,10 +121,22 @@ interface WatchEvent {
 
 const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
   namespaces: { kind: 'Namespace', apiVersion: 'v1' },
+  serviceaccounts: { kind: 'ServiceAccount', apiVersion: 'v1' },
   deployments: { kind: 'Deployment', apiVersion: 'apps/v1' },
   services: { kind: 'Service', apiVersion: 'v1' },
   pods: { kind: 'Pod', apiVersion: 'v1' },
+  poddisruptionbudgets: { kind: 'PodDisruptionBudget', apiVersion: 'policy/v1' },
+  nodepools: { kind: 'NodePool', apiVersion: 'karpenter.sh/v1' },
 };
+const CLUSTER_SCOPED: ReadonlySet<Resource> = new Set(['namespaces', 'nodepools']);
+/** What a namespace's deletion removes (everything namespaced). */
+const NAMESPACED: readonly Resource[] = ['pods', 'services', 'deployments', 'poddisruptionbudgets', 'serviceaccounts'];
+
+/** The class EKS Auto Mode's load-balancing controller serves. */
+export const AUTO_MODE_LB_CLASS = 'eks.amazonaws.com/nlb';
+/** The finalizer Auto Mode's controller puts on a Service it made a load balancer for. */
+export const AUTO_MODE_LB_FINALIZER = 'service.eks.amazonaws.com/resources';
+const LB_ANNOTATION = 'service.beta.kubernetes.io/aws-load-balancer-';
 
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
@@ -108,7 +168,7 @@ function merge(target: unknown, patch: unknown, byName: boolean): unknown {
 /** A label key: an optional DNS subdomain prefix and a name of at most 63 characters. */
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
-/** Names of namespaces and services (DNS-1123 labels) and deployments (DNS-1123 subdomains). */
+/** Names of namespaces and services (DNS-1123 labels) and of the rest (DNS-1123 subdomains). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -198,17 +258,141 @@ function parseFieldSelector(resource: Resource, selector: string): ((o: Obj) => 
   });
 }
 
-/** 422 Invalid when the object's name or labels would be refused by the API server's validation. */
+/** Karpenter's NodePool requirement operators (v1 CRD enum). */
+const NODEPOOL_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'];
+/** Label domains Karpenter refuses in requirements, but for its well-known labels. */
+const RESTRICTED_DOMAINS = ['kubernetes.io', 'k8s.io', 'karpenter.sh'];
+const WELL_KNOWN_LABELS = new Set([
+  'kubernetes.io/arch',
+  'kubernetes.io/os',
+  'node.kubernetes.io/instance-type',
+  'node.kubernetes.io/windows-build',
+  'topology.kubernetes.io/zone',
+  'topology.kubernetes.io/region',
+  'karpenter.sh/capacity-type',
+]);
+
+/** 422 Invalid when the object would be refused by the API server's validation (names, labels, and per kind). */
 function validate(resource: Resource, obj: Obj): void {
   const kind = KINDS[resource].kind;
-  const invalid = (field: string, value: string, why: string): ApiRefusal =>
-    new ApiRefusal(422, 'Invalid', `${kind} "${obj.metadata.name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${why}`);
-  const nameOk = resource === 'deployments' ? DNS_SUBDOMAIN.test(obj.metadata.name) && obj.metadata.name.length <= 253 : DNS_LABEL.test(obj.metadata.name);
-  if (!nameOk) throw invalid('metadata.name', obj.metadata.name, 'a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\'');
+  const group = KINDS[resource].apiVersion.includes('/') ? `.${KINDS[resource].apiVersion.split('/')[0]}` : '';
+  const invalid = (field: string, value: unknown, why: string): ApiRefusal =>
+    new ApiRefusal(422, 'Invalid', `${kind}${group} "${obj.metadata.name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${why}`);
+  const nameOk = resource === 'namespaces' || resource === 'services' ? DNS_LABEL.test(obj.metadata.name) : DNS_SUBDOMAIN.test(obj.metadata.name) && obj.metadata.name.length <= 253;
+  if (!nameOk) throw invalid('metadata.name', obj.metadata.name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'");
   for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) {
-    if (!LABEL_KEY.test(k)) throw invalid('metadata.labels', k, 'name part must consist of alphanumeric characters, \'-\', \'_\' or \'.\'');
-    if (typeof v !== 'string' || !LABEL_VALUE.test(v)) throw invalid(`metadata.labels`, String(v), 'a valid label must be an empty string or consist of alphanumeric characters, \'-\', \'_\' or \'.\', and must start and end with an alphanumeric character (max 63)');
+    if (!LABEL_KEY.test(k)) throw invalid('metadata.labels', k, "name part must consist of alphanumeric characters, '-', '_' or '.'");
+    if (typeof v !== 'string' || !LABEL_VALUE.test(v)) {
+      throw invalid(
+        `metadata.labels`,
+        String(v),
+        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (max 63)",
+      );
+    }
   }
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  if (resource === 'poddisruptionbudgets' && spec.minAvailable !== undefined && spec.maxUnavailable !== undefined) {
+    throw invalid('spec', spec, 'minAvailable and maxUnavailable cannot be both set');
+  }
+  if (resource === 'nodepools') validateNodePool(spec, invalid);
+}
+
+/** The NodePool CRD's schema and CEL rules, for the fields kubecontrol writes. */
+function validateNodePool(spec: Record<string, unknown>, invalid: (field: string, value: unknown, why: string) => ApiRefusal): void {
+  const template = isObj(spec.template) && isObj(spec.template.spec) ? spec.template.spec : undefined;
+  if (!template) throw new ApiRefusal(422, 'Invalid', 'NodePool.karpenter.sh is invalid: spec.template.spec: Required value');
+  const ref = template.nodeClassRef;
+  for (const f of ['group', 'kind', 'name'] as const) {
+    if (!isObj(ref) || typeof ref[f] !== 'string' || ref[f] === '') {
+      throw new ApiRefusal(422, 'Invalid', `NodePool.karpenter.sh is invalid: spec.template.spec.nodeClassRef.${f}: Required value`);
+    }
+  }
+  const reqs = template.requirements;
+  if (!Array.isArray(reqs)) throw new ApiRefusal(422, 'Invalid', 'NodePool.karpenter.sh is invalid: spec.template.spec.requirements: Required value');
+  reqs.forEach((r: unknown, i) => {
+    const at = `spec.template.spec.requirements[${i}]`;
+    if (!isObj(r) || typeof r.key !== 'string') throw invalid(`${at}.key`, isObj(r) ? r.key : r, 'Required value');
+    const key = r.key;
+    if (!LABEL_KEY.test(key)) throw invalid(`${at}.key`, key, 'must be a qualified name');
+    const domain = key.includes('/') ? key.split('/')[0]! : '';
+    if (RESTRICTED_DOMAINS.some((d) => domain === d || domain.endsWith(`.${d}`)) && !WELL_KNOWN_LABELS.has(key)) {
+      throw invalid(`${at}.key`, key, `label domain "${domain}" is restricted`);
+    }
+    if (typeof r.operator !== 'string' || !NODEPOOL_OPERATORS.includes(r.operator)) {
+      throw new ApiRefusal(422, 'Invalid', `NodePool.karpenter.sh is invalid: ${at}.operator: Unsupported value: ${JSON.stringify(r.operator)}: supported values: ${NODEPOOL_OPERATORS.map((o) => `"${o}"`).join(', ')}`);
+    }
+    const values = r.values;
+    if (values !== undefined && (!Array.isArray(values) || values.some((v) => typeof v !== 'string'))) throw invalid(`${at}.values`, values, 'must be a list of strings');
+    const n = Array.isArray(values) ? values.length : 0;
+    if ((r.operator === 'In' || r.operator === 'NotIn') && n === 0) throw invalid(`${at}.values`, values, `requirements with operator '${r.operator}' must have a value defined`);
+    if ((r.operator === 'Exists' || r.operator === 'DoesNotExist') && n > 0) throw invalid(`${at}.values`, values, `requirements with operator '${r.operator}' must not have values`);
+    if ((r.operator === 'Gt' || r.operator === 'Lt') && (n !== 1 || !/^\d+$/.test((values as string[])[0]!))) {
+      throw invalid(`${at}.values`, values, `requirements with operator '${r.operator}' must have a single positive integer value`);
+    }
+  });
+  if (spec.limits !== undefined && !isObj(spec.limits)) throw invalid('spec.limits', spec.limits, 'must be an object of resource quantities');
+}
+
+type Container = {
+  name: string;
+  securityContext?: {
+    runAsNonRoot?: boolean;
+    runAsUser?: number;
+    allowPrivilegeEscalation?: boolean;
+    privileged?: boolean;
+    capabilities?: { drop?: string[]; add?: string[] };
+    seccompProfile?: { type?: string };
+  };
+};
+type PodSpec = {
+  containers: Container[];
+  initContainers?: Container[];
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; seccompProfile?: { type?: string } };
+  volumes?: Record<string, unknown>[];
+  serviceAccountName?: string;
+};
+
+/**
+ * What Pod Security "restricted" finds wrong with a pod, worded as the
+ * PodSecurity admission plugin words it (`allowPrivilegeEscalation != false
+ * (container "x" must set ...)`); empty when it passes.
+ */
+export function restrictedViolations(pod: PodSpec): string[] {
+  const all = [...(pod.initContainers ?? []), ...pod.containers];
+  const names = (cs: Container[]): string => `${cs.length === 1 ? 'container' : 'containers'} ${cs.map((c) => `"${c.name}"`).join(', ')}`;
+  const out: string[] = [];
+  const privileged = all.filter((c) => c.securityContext?.privileged === true);
+  if (privileged.length) out.push(`privileged (${names(privileged)} must not set securityContext.privileged=true)`);
+  const escalation = all.filter((c) => c.securityContext?.allowPrivilegeEscalation !== false);
+  if (escalation.length) out.push(`allowPrivilegeEscalation != false (${names(escalation)} must set securityContext.allowPrivilegeEscalation=false)`);
+  const caps = all.filter((c) => !(c.securityContext?.capabilities?.drop ?? []).includes('ALL'));
+  if (caps.length) out.push(`unrestricted capabilities (${names(caps)} must set securityContext.capabilities.drop=["ALL"])`);
+  const added = all.filter((c) => (c.securityContext?.capabilities?.add ?? []).some((a) => a !== 'NET_BIND_SERVICE'));
+  if (added.length) out.push(`unrestricted capabilities (${names(added)} must not include capabilities other than "NET_BIND_SERVICE" in securityContext.capabilities.add)`);
+  const podNonRoot = pod.securityContext?.runAsNonRoot === true;
+  const root = all.filter((c) => (c.securityContext?.runAsNonRoot ?? podNonRoot) !== true);
+  if (root.length) out.push(`runAsNonRoot != true (pod or ${names(root)} must set securityContext.runAsNonRoot=true)`);
+  const uid0 = pod.securityContext?.runAsUser === 0 || all.some((c) => c.securityContext?.runAsUser === 0);
+  if (uid0) out.push('runAsUser=0 (pod and containers must not set runAsUser=0)');
+  const seccomp = (t: string | undefined): boolean => t === 'RuntimeDefault' || t === 'Localhost';
+  const podSeccomp = seccomp(pod.securityContext?.seccompProfile?.type);
+  const noSeccomp = all.filter((c) => !(c.securityContext?.seccompProfile?.type ? seccomp(c.securityContext.seccompProfile.type) : podSeccomp));
+  if (noSeccomp.length) out.push(`seccompProfile (pod or ${names(noSeccomp)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`);
+  const hostPath = (pod.volumes ?? []).filter((v) => 'hostPath' in v);
+  if (hostPath.length) out.push(`restricted volume types (${hostPath.length === 1 ? 'volume' : 'volumes'} ${hostPath.map((v) => `"${String(v.name)}"`).join(', ')} uses restricted volume type "hostPath")`);
+  return out;
+}
+
+/** `k1=v1,k2=v2` as the load-balancer annotations write tags; undefined when malformed (the controller then refuses the Service). */
+function parseTags(text: string | undefined): Record<string, string> | undefined {
+  if (!text) return {};
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([^=]+?)\s*=\s*(.*?)\s*$/.exec(part);
+    if (!m || !m[1]) return undefined;
+    out[m[1]] = m[2]!;
+  }
+  return out;
 }
 
 export class FakeKubeApiServer {
@@ -216,18 +400,31 @@ export class FakeKubeApiServer {
   readonly behaviour: FakeBehaviour = {
     rollout: 'healthy',
     crashRestarts: 5,
-    loadBalancerHostname: 'k8s-app-abc123.elb.us-east-1.amazonaws.com',
+    crashContainers: undefined,
     acceptToken: undefined,
     closeWatchesAfterInitial: false,
     namespacesStuckTerminating: false,
+    loadBalancerDeletionStuck: false,
+    serviceHealth: 200,
+    nodePoolsNeverReady: false,
   };
+  /** The NodeClasses the cluster has (Auto Mode's built-in `default`). */
+  readonly nodeClasses = new Set(['default']);
   private readonly objects = new Map<string, Obj>();
   private readonly events: WatchEvent[] = [];
   private readonly watchers = new Set<(e: WatchEvent) => void>();
   private rv = 100;
+  private podIps = 0;
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private readonly timers = new Set<NodeJS.Timeout>();
   url = '';
+
+  constructor(readonly cluster: FakeClusterOptions = {}) {}
+
+  /** Whether NodePools exist (EKS Auto Mode). */
+  get autoMode(): boolean {
+    return this.cluster.autoMode ?? !!this.cluster.loadBalancing;
+  }
 
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -235,11 +432,15 @@ export class FakeKubeApiServer {
     return this;
   }
 
+  /** Stops the server (as a deleted cluster does): its load balancers stay in the account. */
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.closed = true;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+  private closed = false;
 
   /** Watch streams currently open. */
   get openWatches(): number {
@@ -278,10 +479,18 @@ export class FakeKubeApiServer {
     if (!obj) return;
     this.objects.delete(key);
     this.emit({ rv: ++this.rv, type: 'DELETED', resource, obj });
+    // A namespace being deleted goes once its last object has.
+    if (ns && resource !== 'namespaces') this.later(() => this.finalizeNamespace(ns));
+  }
+
+  /** The load balancer the cluster's controller made for a Service, if any. */
+  loadBalancerOf(ns: string, service: string): FakeLoadBalancer | undefined {
+    const lb = this.cluster.loadBalancing;
+    return lb?.loadBalancers.forService(lb.cluster, ns, service);
   }
 
   private key(resource: Resource, ns: string | undefined, name: string): string {
-    return `${resource}/${resource === 'namespaces' ? '' : ns}/${name}`;
+    return `${resource}/${CLUSTER_SCOPED.has(resource) ? '' : ns}/${name}`;
   }
 
   private emit(e: WatchEvent): void {
@@ -289,7 +498,9 @@ export class FakeKubeApiServer {
     for (const w of this.watchers) w(e);
   }
 
+  /** A controller's next look, a few ms from now (never after close: a deleted cluster's controllers are gone). */
   private later(fn: () => void, ms = 5): void {
+    if (this.closed) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
@@ -297,13 +508,13 @@ export class FakeKubeApiServer {
     this.timers.add(t);
   }
 
-  private send(res: ServerResponse, code: number, body: unknown): void {
-    res.writeHead(code, { 'content-type': 'application/json' });
+  private send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(code, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   }
 
   private status(res: ServerResponse, code: number, reason: string, message: string): void {
-    this.send(res, code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code });
+    this.send(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -323,15 +534,18 @@ export class FakeKubeApiServer {
     if (this.behaviour.acceptToken && !this.behaviour.acceptToken(req.headers.authorization)) {
       return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     }
-    const route = this.route(url.pathname);
-    if (!route) return this.status(res, 404, 'NotFound', `no route ${url.pathname}`);
-    const { resource, ns, name } = route;
     const method = req.method ?? 'GET';
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/:]+)(?::([^/]+))?\/proxy(\/.*)?$/.exec(url.pathname);
+    if (proxy) return this.serviceProxy(res, method, proxy[1]!, proxy[2]!, proxy[3]);
+    const route = this.route(url.pathname);
+    // What a real API server answers for a resource it does not serve (e.g. NodePools without their CRD).
+    if (!route) return this.status(res, 404, 'NotFound', 'the server could not find the requested resource');
+    const { resource, ns, name } = route;
     try {
       if (method === 'GET' && !name) return this.listOrWatch(req, res, resource, ns, url.searchParams);
       if (method === 'GET') {
         const o = this.get(resource, ns, name!);
-        return o ? this.send(res, 200, o) : this.status(res, 404, 'NotFound', `${resource} "${name}" not found`);
+        return o ? this.send(res, 200, o) : this.notFound(res, resource, name!);
       }
       if (method === 'POST' && !name) return this.create(res, resource, ns, body);
       if (method === 'PATCH' && name) return this.patch(req, res, resource, ns, name, body, url.searchParams);
@@ -343,9 +557,32 @@ export class FakeKubeApiServer {
     return this.status(res, 405, 'MethodNotAllowed', `${method} not supported`);
   }
 
+  private notFound(res: ServerResponse, resource: Resource, name: string): void {
+    const group = KINDS[resource].apiVersion.includes('/') ? `.${KINDS[resource].apiVersion.split('/')[0]}` : '';
+    this.status(res, 404, 'NotFound', `${resource}${group} "${name}" not found`);
+  }
+
+  /**
+   * The API server's service proxy: the app's answer (`behaviour.serviceHealth`) when
+   * the Service has ready endpoints, 503 when it has none, 404 without the Service.
+   */
+  private serviceProxy(res: ServerResponse, method: string, ns: string, name: string, port: string | undefined): void {
+    if (method !== 'GET') return this.status(res, 405, 'MethodNotAllowed', `${method} not supported by this fake's service proxy`);
+    const svc = this.get('services', ns, name);
+    if (!svc) return this.status(res, 404, 'NotFound', `services "${name}" not found`);
+    const ports = ((svc.spec as { ports?: { name?: string; port: number }[] } | undefined)?.ports ?? []);
+    if (port !== undefined && !ports.some((p) => p.name === port || String(p.port) === port)) {
+      return this.status(res, 503, 'ServiceUnavailable', `no service port ${JSON.stringify(port)} found for service "${name}"`);
+    }
+    if (this.readyPodsOf(svc).length === 0) return this.status(res, 503, 'ServiceUnavailable', `no endpoints available for service "${name}"`);
+    const code = this.behaviour.serviceHealth;
+    res.writeHead(code, { 'content-type': 'text/plain' });
+    res.end(code < 400 ? 'ok' : 'unhealthy');
+  }
+
   /** 404 when the namespace of a namespaced object is missing, 403 when it is being deleted (as the NamespaceLifecycle admission plugin answers). */
   private admitInNamespace(resource: Resource, ns: string | undefined, name: string): void {
-    if (resource === 'namespaces') return;
+    if (CLUSTER_SCOPED.has(resource)) return;
     const namespace = this.get('namespaces', undefined, ns!);
     if (!namespace) throw new ApiRefusal(404, 'NotFound', `namespaces "${ns}" not found`);
     if (namespace.metadata.deletionTimestamp) {
@@ -359,28 +596,58 @@ export class FakeKubeApiServer {
     }
     const obj = structuredClone(body) as Obj;
     const name = obj.metadata.name;
-    if (resource !== 'namespaces') obj.metadata.namespace = ns;
+    if (!CLUSTER_SCOPED.has(resource)) obj.metadata.namespace = ns;
     if (obj.metadata.resourceVersion) throw new ApiRefusal(400, 'BadRequest', 'resourceVersion should not be set on objects to be created');
     validate(resource, obj);
     if (this.get(resource, ns, name)) throw new ApiRefusal(409, 'AlreadyExists', `${resource} "${name}" already exists`);
     this.admitInNamespace(resource, ns, name);
-    const stored = this.put(resource, resource === 'namespaces' ? { ...obj, status: { phase: 'Active' } } : obj);
-    this.send(res, 201, stored);
+    if (resource === 'namespaces') obj.status = { phase: 'Active' };
+    if (resource === 'deployments' || resource === 'nodepools') obj.metadata.generation = 1;
+    const stored = this.put(resource, obj);
+    this.send(res, 201, stored, this.warnings(resource, ns, stored));
+    this.reconcileLater(resource, ns, name);
+  }
+
+  private reconcileLater(resource: Resource, ns: string | undefined, name: string): void {
     if (resource === 'services') this.later(() => this.reconcileService(ns!, name));
     if (resource === 'deployments') this.later(() => this.reconcileDeployment(ns!, name));
+    if (resource === 'nodepools') this.later(() => this.reconcileNodePool(name));
+    // The ReplicaSet controller tries again once a missing service account appears.
+    if (resource === 'serviceaccounts') {
+      for (const d of this.list('deployments')) if (d.metadata.namespace === ns && this.stalledOn(d) === 'serviceaccount') this.later(() => this.reconcileDeployment(ns!, d.metadata.name));
+    }
+  }
+
+  /** `Warning` headers as PodSecurity's `warn` mode sends them for a workload whose pods would violate the level. */
+  private warnings(resource: Resource, ns: string | undefined, obj: Obj): Record<string, string> {
+    if (resource !== 'deployments' || !ns) return {};
+    const level = this.get('namespaces', undefined, ns)?.metadata.labels?.['pod-security.kubernetes.io/warn'];
+    if (level !== 'restricted') return {};
+    const problems = restrictedViolations((obj.spec as { template: { spec: PodSpec } }).template.spec);
+    return problems.length ? { warning: `299 - "would violate PodSecurity \\"restricted:latest\\": ${problems.join(', ').replace(/"/g, '\\"')}"` } : {};
   }
 
   private delete(res: ServerResponse, resource: Resource, ns: string | undefined, name: string, body: unknown): void {
     const o = this.get(resource, ns, name);
-    if (!o) throw new ApiRefusal(404, 'NotFound', `${resource} "${name}" not found`);
+    if (!o) return this.notFound(res, resource, name);
     const uid = isObj(body) && isObj(body.preconditions) ? body.preconditions.uid : undefined;
     if (typeof uid === 'string' && uid !== o.metadata.uid) {
       throw new ApiRefusal(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": Precondition failed: UID in precondition: ${uid}, UID in object meta: ${o.metadata.uid}`);
     }
-    if (resource !== 'namespaces') {
-      this.remove(resource, ns, name);
-      return this.send(res, 200, o);
+    if (resource === 'namespaces') return this.deleteNamespace(res, o);
+    if (o.metadata.finalizers?.length) {
+      // Finalizers hold it: Terminating (a deletionTimestamp) until its controller is done; a second delete changes nothing.
+      const marked = o.metadata.deletionTimestamp ? o : this.put(resource, { ...o, metadata: { ...o.metadata, deletionTimestamp: new Date().toISOString() } });
+      this.send(res, 200, marked);
+      if (resource === 'services') this.later(() => this.finalizeService(ns!, name));
+      return;
     }
+    this.remove(resource, ns, name);
+    return this.send(res, 200, o);
+  }
+
+  private deleteNamespace(res: ServerResponse, o: Obj): void {
+    const name = o.metadata.name;
     if (o.metadata.deletionTimestamp) {
       throw new ApiRefusal(
         409,
@@ -388,23 +655,51 @@ export class FakeKubeApiServer {
         `Operation cannot be fulfilled on namespaces "${name}": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.`,
       );
     }
-    // A namespace is Terminating first; its content goes, then (unless a finalizer is stuck) the namespace itself.
+    // A namespace is Terminating first; its content goes (objects with finalizers when their controllers let them), then the namespace.
     const terminating = this.put('namespaces', { ...o, metadata: { ...o.metadata, deletionTimestamp: new Date().toISOString() }, status: { phase: 'Terminating' } });
     this.send(res, 200, terminating);
-    if (this.behaviour.namespacesStuckTerminating) return;
     this.later(() => {
-      for (const r of ['pods', 'services', 'deployments'] as const) for (const x of this.list(r)) if (x.metadata.namespace === name) this.remove(r, name, x.metadata.name);
-      this.remove('namespaces', undefined, name);
+      for (const r of NAMESPACED) {
+        for (const x of this.list(r)) {
+          if (x.metadata.namespace !== name) continue;
+          if (!x.metadata.finalizers?.length) {
+            this.remove(r, name, x.metadata.name);
+            continue;
+          }
+          if (!x.metadata.deletionTimestamp) this.put(r, { ...x, metadata: { ...x.metadata, deletionTimestamp: new Date().toISOString() } });
+          if (r === 'services') this.later(() => this.finalizeService(name, x.metadata.name));
+        }
+      }
+      this.finalizeNamespace(name);
     });
+  }
+
+  /** The namespace controller's last step: a Terminating namespace with nothing left in it goes. */
+  private finalizeNamespace(name: string): void {
+    const ns = this.get('namespaces', undefined, name);
+    if (!ns?.metadata.deletionTimestamp || this.behaviour.namespacesStuckTerminating) return;
+    const left = NAMESPACED.some((r) => this.list(r).some((x) => x.metadata.namespace === name));
+    if (left) {
+      // What a real namespace reports while content with finalizers remains.
+      const conditions = [{ type: 'NamespaceFinalizersRemaining', status: 'True', reason: 'SomeFinalizersRemain', message: `Some content in the namespace has finalizers remaining: ${AUTO_MODE_LB_FINALIZER}` }];
+      if (JSON.stringify((ns.status as { conditions?: unknown })?.conditions) !== JSON.stringify(conditions)) this.put('namespaces', { ...ns, status: { phase: 'Terminating', conditions } });
+      return;
+    }
+    this.remove('namespaces', undefined, name);
   }
 
   private route(path: string): { resource: Resource; ns?: string; name?: string } | undefined {
     let m = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: 'namespaces', name: m[1] };
-    m = /^\/api\/v1\/namespaces\/([^/]+)\/(services|pods)(?:\/([^/]+))?$/.exec(path);
+    m = /^\/api\/v1\/namespaces\/([^/]+)\/(services|pods|serviceaccounts)(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: m[2] as Resource, ns: m[1], name: m[3] };
     m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: 'deployments', ns: m[1], name: m[2] };
+    m = /^\/apis\/policy\/v1\/namespaces\/([^/]+)\/poddisruptionbudgets(?:\/([^/]+))?$/.exec(path);
+    if (m) return { resource: 'poddisruptionbudgets', ns: m[1], name: m[2] };
+    // The NodePool CRD exists only on an EKS Auto Mode cluster (elsewhere: 404, as for any missing resource).
+    m = /^\/apis\/karpenter\.sh\/v1\/nodepools(?:\/([^/]+))?$/.exec(path);
+    if (m && this.autoMode) return { resource: 'nodepools', name: m[1] };
     return undefined;
   }
 
@@ -413,7 +708,7 @@ export class FakeKubeApiServer {
     const labels = q.get('labelSelector') ? parseLabelSelector(q.get('labelSelector')!) : [];
     const fields = q.get('fieldSelector') ? parseFieldSelector(resource, q.get('fieldSelector')!) : [];
     const match = (o: Obj): boolean =>
-      (resource === 'namespaces' || o.metadata.namespace === ns) && fields.every((f) => f(o)) && labels.every((l) => l(o.metadata.labels ?? {}));
+      (CLUSTER_SCOPED.has(resource) || o.metadata.namespace === ns) && fields.every((f) => f(o)) && labels.every((l) => l(o.metadata.labels ?? {}));
     if (q.get('watch') !== 'true') {
       const items = this.list(resource).filter(match);
       return this.send(res, 200, { kind: `${KINDS[resource].kind}List`, apiVersion: KINDS[resource].apiVersion, metadata: { resourceVersion: String(this.rv) }, items });
@@ -454,15 +749,27 @@ export class FakeKubeApiServer {
       return this.status(res, 400, 'BadRequest', 'PATCH /apply requires fieldManager');
     }
     if (type !== 'application/apply-patch+yaml' && type !== 'application/strategic-merge-patch+json' && type !== 'application/merge-patch+json') {
-      return this.status(res, 415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml, application/strategic-merge-patch+json, application/merge-patch+json (got ${type})`);
+      return this.status(
+        res,
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml, application/strategic-merge-patch+json, application/merge-patch+json (got ${type})`,
+      );
+    }
+    // Custom resources have no strategic merge patch.
+    if (resource === 'nodepools' && type === 'application/strategic-merge-patch+json') {
+      return this.status(res, 415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
     }
     if (!isObj(body)) return this.status(res, 400, 'BadRequest', 'body must be an object');
     const existing = this.get(resource, ns, name);
-    if (!existing && type !== 'application/apply-patch+yaml') return this.status(res, 404, 'NotFound', `${resource} "${name}" not found`);
+    if (!existing && type !== 'application/apply-patch+yaml') return this.notFound(res, resource, name);
     if (type === 'application/apply-patch+yaml' && (!body.apiVersion || !body.kind)) {
       return this.status(res, 400, 'BadRequest', 'apiVersion and kind must be set in an apply patch');
     }
-    if (resource !== 'namespaces' && !this.get('namespaces', undefined, ns!)) {
+    if (type === 'application/apply-patch+yaml' && (body.apiVersion !== KINDS[resource].apiVersion || body.kind !== KINDS[resource].kind)) {
+      return this.status(res, 400, 'BadRequest', `the apply patch's ${String(body.apiVersion)}/${String(body.kind)} does not match the resource ${KINDS[resource].apiVersion}/${KINDS[resource].kind}`);
+    }
+    if (!CLUSTER_SCOPED.has(resource) && !this.get('namespaces', undefined, ns!)) {
       return this.status(res, 404, 'NotFound', `namespaces "${ns}" not found`);
     }
     // A resourceVersion in the patch is a precondition: the object must be at exactly that version.
@@ -470,43 +777,114 @@ export class FakeKubeApiServer {
     if (typeof wanted === 'string' && wanted !== existing?.metadata.resourceVersion) {
       return this.status(res, 409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
     }
-    if (!existing) this.admitInNamespace(resource, ns, name);
-    const merged = merge(existing ?? { metadata: { name, ...(resource === 'namespaces' ? {} : { namespace: ns }) } }, body, type !== 'application/merge-patch+json') as Obj;
-    merged.metadata = { ...merged.metadata, name, ...(resource === 'namespaces' ? {} : { namespace: ns }) };
-    if (resource === 'namespaces' && !existing) merged.status = { phase: 'Active' };
-    validate(resource, merged);
-    const specChanged = JSON.stringify(existing?.spec) !== JSON.stringify(merged.spec);
-    if (resource === 'deployments') merged.metadata.generation = (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0);
-    const stored = this.put(resource, merged);
-    this.send(res, existing ? 200 : 201, stored);
-    if (resource === 'deployments' && specChanged) this.later(() => this.reconcileDeployment(ns!, name));
-    if (resource === 'services' && !existing) this.later(() => this.reconcileService(ns!, name));
+    try {
+      if (!existing) this.admitInNamespace(resource, ns, name);
+      const merged = merge(existing ?? { metadata: { name, ...(CLUSTER_SCOPED.has(resource) ? {} : { namespace: ns }) } }, body, type !== 'application/merge-patch+json') as Obj;
+      merged.metadata = { ...merged.metadata, name, ...(CLUSTER_SCOPED.has(resource) ? {} : { namespace: ns }) };
+      // Status is the controllers' (a subresource): a patch of the object does not change it.
+      if (existing) merged.status = existing.status;
+      else delete merged.status;
+      if (resource === 'namespaces' && !existing) merged.status = { phase: 'Active' };
+      validate(resource, merged);
+      if (resource === 'services' && existing) this.checkServiceUpdate(existing, merged);
+      const specChanged = JSON.stringify(existing?.spec) !== JSON.stringify(merged.spec);
+      if (resource === 'deployments' || resource === 'nodepools') merged.metadata.generation = (existing?.metadata.generation ?? 0) + (specChanged || !existing ? 1 : 0);
+      const stored = this.put(resource, merged);
+      this.send(res, existing ? 200 : 201, stored, this.warnings(resource, ns, stored));
+      if (!existing || specChanged || resource === 'services') this.reconcileLater(resource, ns, name);
+    } catch (err) {
+      if (err instanceof ApiRefusal) return this.status(res, err.code, err.reason, err.message);
+      throw err;
+    }
   }
 
-  /** The deployment controller, kubelet and scheduler in one, according to `behaviour.rollout`. */
+  /** `spec.loadBalancerClass` cannot change on a LoadBalancer Service (as the API server validates). */
+  private checkServiceUpdate(before: Obj, after: Obj): void {
+    const b = before.spec as { type?: string; loadBalancerClass?: string };
+    const a = after.spec as { type?: string; loadBalancerClass?: string };
+    if (b.type === 'LoadBalancer' && a.type === 'LoadBalancer' && b.loadBalancerClass !== a.loadBalancerClass) {
+      throw new ApiRefusal(422, 'Invalid', `Service "${after.metadata.name}" is invalid: spec.loadBalancerClass: Invalid value: ${JSON.stringify(a.loadBalancerClass ?? null)}: may not change once set`);
+    }
+  }
+
+  /** Why a deployment's pods cannot be created, if they cannot. */
+  private stalledOn(d: Obj): 'serviceaccount' | 'podsecurity' | undefined {
+    const cond = ((d.status as { conditions?: { type: string; reason?: string; message?: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'ReplicaFailure');
+    if (!cond) return undefined;
+    return cond.message?.includes('violates PodSecurity') ? 'podsecurity' : 'serviceaccount';
+  }
+
+  /** Ready pods selected by a Service. */
+  private readyPodsOf(svc: Obj): Obj[] {
+    const selector = (svc.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
+    if (!Object.keys(selector).length) return [];
+    return this.list('pods').filter((p) => {
+      if (p.metadata.namespace !== svc.metadata.namespace || p.metadata.deletionTimestamp) return false;
+      if (!Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v)) return false;
+      return ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    });
+  }
+
+  /** The deployment controller, ReplicaSet controller (with PodSecurity admission), kubelet and scheduler in one, according to `behaviour.rollout`. */
   private reconcileDeployment(ns: string, name: string): void {
     const d = this.get('deployments', ns, name);
     if (!d || this.behaviour.rollout === 'pending') return;
-    const spec = d.spec as { replicas?: number; template: { metadata: { labels: Record<string, string> }; spec: { containers: { name: string }[] } } };
+    const spec = d.spec as { replicas?: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } };
     const replicas = spec.replicas ?? 1;
     const generation = d.metadata.generation ?? 1;
     const labels = spec.template.metadata.labels;
+    const rsName = `${name}-${generation}`;
+    const namespace = this.get('namespaces', undefined, ns);
+    // The ReplicaSet's pod creations go through admission: a missing service account or Pod Security refuses them.
+    const sa = spec.template.spec.serviceAccountName;
+    let refused: string | undefined;
+    if (sa && sa !== 'default' && !this.get('serviceaccounts', ns, sa)) {
+      refused = `pods "${rsName}-x7k2p" is forbidden: error looking up service account ${ns}/${sa}: serviceaccount "${sa}" not found`;
+    } else if (namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'] === 'restricted') {
+      const problems = restrictedViolations(spec.template.spec);
+      if (problems.length) refused = `pods "${rsName}-x7k2p" is forbidden: violates PodSecurity "restricted:latest": ${problems.join(', ')}`;
+    }
+    if (refused) {
+      this.put('deployments', {
+        ...d,
+        status: {
+          observedGeneration: generation,
+          replicas: 0,
+          updatedReplicas: 0,
+          availableReplicas: 0,
+          unavailableReplicas: replicas,
+          conditions: [
+            { type: 'Progressing', status: 'True', reason: 'NewReplicaSetCreated', message: `Created new replica set "${rsName}"` },
+            { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: refused },
+          ],
+        },
+      });
+      return;
+    }
     // The rollout starts: observed, nothing available yet.
-    this.put('deployments', { ...d, status: { observedGeneration: generation, replicas, updatedReplicas: 0, availableReplicas: 0, conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }] } });
+    this.put('deployments', {
+      ...d,
+      status: { observedGeneration: generation, replicas, updatedReplicas: 0, availableReplicas: 0, conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }] },
+    });
     for (const p of this.list('pods')) if (p.metadata.namespace === ns && p.metadata.labels?.['app.kubernetes.io/name'] === labels['app.kubernetes.io/name']) this.remove('pods', ns, p.metadata.name);
     const crash = this.behaviour.rollout === 'crashloop' || this.behaviour.rollout === 'crashloop-deadline';
+    const crashing = (c: { name: string }, j: number): boolean => crash && (this.behaviour.crashContainers ? this.behaviour.crashContainers.includes(c.name) : j === 0);
+    const podNames: string[] = [];
     for (let i = 0; i < replicas; i++) {
+      const podName = `${name}-${generation}-${i}`;
+      podNames.push(podName);
       this.put('pods', {
-        metadata: { name: `${name}-${generation}-${i}`, namespace: ns, labels },
-        spec: structuredClone(spec.template.spec),
+        metadata: { name: podName, namespace: ns, labels, ...(spec.template.metadata.annotations ? { annotations: spec.template.metadata.annotations } : {}) },
+        spec: structuredClone(spec.template.spec) as unknown as Record<string, unknown>,
         status: {
           phase: crash ? 'Running' : 'Pending',
+          conditions: [{ type: 'Ready', status: 'False' }],
           containerStatuses: spec.template.spec.containers.map((c, j) => ({
             name: c.name,
             ready: false,
-            restartCount: crash && j === 0 ? this.behaviour.crashRestarts : 0,
-            state: crash && j === 0 ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } } : { waiting: { reason: 'ContainerCreating' } },
-            ...(crash && j === 0 ? { lastState: { terminated: { exitCode: 1, reason: 'Error' } } } : {}),
+            restartCount: crashing(c, j) ? this.behaviour.crashRestarts : 0,
+            state: crashing(c, j) ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } } : { waiting: { reason: 'ContainerCreating' } },
+            ...(crashing(c, j) ? { lastState: { terminated: { exitCode: 1, reason: 'Error' } } } : {}),
           })),
         },
       });
@@ -515,17 +893,160 @@ export class FakeKubeApiServer {
       const cur = this.get('deployments', ns, name);
       if (!cur || cur.metadata.generation !== generation || this.behaviour.rollout === 'crashloop') return;
       if (this.behaviour.rollout === 'healthy') {
-        this.put('deployments', { ...cur, status: { observedGeneration: generation, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas, conditions: [{ type: 'Available', status: 'True' }, { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }] } });
+        // The pods run and pass readiness: each has an IP (the NLB's targets).
+        for (const podName of podNames) {
+          const p = this.get('pods', ns, podName);
+          if (!p) continue;
+          const containers = spec.template.spec.containers.map((c) => ({ name: c.name, ready: true, restartCount: 0, state: { running: { startedAt: new Date().toISOString() } } }));
+          this.put('pods', { ...p, status: { phase: 'Running', podIP: `10.0.${Math.floor(++this.podIps / 250)}.${(this.podIps % 250) + 1}`, conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: containers } });
+        }
+        this.put('deployments', {
+          ...cur,
+          status: {
+            observedGeneration: generation,
+            replicas,
+            updatedReplicas: replicas,
+            readyReplicas: replicas,
+            availableReplicas: replicas,
+            conditions: [{ type: 'Available', status: 'True' }, { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }],
+          },
+        });
+        this.syncTargets(ns);
       } else {
-        this.put('deployments', { ...cur, status: { observedGeneration: generation, replicas, updatedReplicas: replicas, availableReplicas: 0, unavailableReplicas: replicas, conditions: [{ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' }, { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${name}-${generation}" has timed out progressing.` }] } });
+        this.put('deployments', {
+          ...cur,
+          status: {
+            observedGeneration: generation,
+            replicas,
+            updatedReplicas: replicas,
+            availableReplicas: 0,
+            unavailableReplicas: replicas,
+            conditions: [
+              { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' },
+              { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${name}-${generation}" has timed out progressing.` },
+            ],
+          },
+        });
       }
     });
   }
 
+  /** Whether this cluster's load-balancing controller serves the Service (Auto Mode with load balancing, and its class). */
+  private served(svc: Obj): boolean {
+    const spec = svc.spec as { type?: string; loadBalancerClass?: string } | undefined;
+    return !!this.cluster.loadBalancing && spec?.type === 'LoadBalancer' && spec.loadBalancerClass === AUTO_MODE_LB_CLASS;
+  }
+
+  /**
+   * EKS Auto Mode's load-balancing controller: for a Service it serves, the
+   * finalizer first, then (a look later) an NLB with its target group and
+   * security group, then the address on the Service. Nobody serves any other
+   * LoadBalancer Service: it stays `<pending>`.
+   */
   private reconcileService(ns: string, name: string): void {
     const s = this.get('services', ns, name);
-    const hostname = this.behaviour.loadBalancerHostname;
-    if (!s || !hostname) return;
-    this.put('services', { ...s, status: { loadBalancer: { ingress: [{ hostname }] } } });
+    if (!s || s.metadata.deletionTimestamp || !this.served(s)) return;
+    const lb = this.cluster.loadBalancing!;
+    if (!s.metadata.finalizers?.includes(AUTO_MODE_LB_FINALIZER)) {
+      this.put('services', { ...s, metadata: { ...s.metadata, finalizers: [...(s.metadata.finalizers ?? []), AUTO_MODE_LB_FINALIZER] } });
+      this.later(() => this.reconcileService(ns, name));
+      return;
+    }
+    if (this.loadBalancerOf(ns, name)) return;
+    const annotations = s.metadata.annotations ?? {};
+    const tags = parseTags(annotations[`${LB_ANNOTATION}additional-resource-tags`]);
+    // A malformed tag list: the controller reports an event and makes nothing.
+    if (!tags) return;
+    const scheme = annotations[`${LB_ANNOTATION}scheme`] === 'internet-facing' ? 'internet-facing' : 'internal';
+    const cert = annotations[`${LB_ANNOTATION}ssl-cert`];
+    const sslPorts = annotations[`${LB_ANNOTATION}ssl-ports`]?.split(',').map((p) => p.trim());
+    const ports = (s.spec as { ports?: { name?: string; port: number; targetPort?: number | string }[] }).ports ?? [];
+    const listeners = ports.map((p) => {
+      const tls = !!cert && (!sslPorts || sslPorts.includes(String(p.port)) || (!!p.name && sslPorts.includes(p.name)));
+      return tls ? { port: p.port, protocol: 'TLS' as const, certificateArn: cert } : { port: p.port, protocol: 'TCP' as const };
+    });
+    const made = lb.loadBalancers.provision({
+      cluster: lb.cluster,
+      namespace: ns,
+      service: name,
+      scheme,
+      tags,
+      listeners,
+      targets: this.targetsOf(s),
+    });
+    const cur = this.get('services', ns, name)!;
+    this.put('services', { ...cur, status: { loadBalancer: { ingress: [{ hostname: made.dnsName }] } } });
+  }
+
+  /** The ready pods' IPs on the Service's target port (ip target type). */
+  private targetsOf(svc: Obj): { id: string; port: number }[] {
+    const port = ((svc.spec as { ports?: { targetPort?: number | string; port: number }[] }).ports ?? [])[0];
+    const target = typeof port?.targetPort === 'number' ? port.targetPort : (port?.port ?? 80);
+    return this.readyPodsOf(svc)
+      .map((p) => (p.status as { podIP?: string }).podIP)
+      .filter((ip): ip is string => !!ip)
+      .map((id) => ({ id, port: target }));
+  }
+
+  /** The controller follows the endpoints: targets of pods no longer ready go, new ready pods come in `initial`. */
+  private syncTargets(ns: string): void {
+    for (const svc of this.list('services')) {
+      if (svc.metadata.namespace !== ns) continue;
+      const lb = this.loadBalancerOf(ns, svc.metadata.name);
+      if (!lb) continue;
+      const want = this.targetsOf(svc);
+      const healthyLooks = lb.targets[0]?.looksLeft ?? 1;
+      lb.targets = want.map((t) => lb.targets.find((x) => x.id === t.id && x.port === t.port) ?? { ...t, health: 'initial', looksLeft: healthyLooks });
+    }
+  }
+
+  /**
+   * A Service being deleted: the controller deletes its load balancer, target
+   * group and security group (after a look), then lifts its finalizer; the
+   * Service goes. Stuck when `behaviour.loadBalancerDeletionStuck`.
+   */
+  private finalizeService(ns: string, name: string, looks = 1): void {
+    const s = this.get('services', ns, name);
+    if (!s?.metadata.deletionTimestamp) return;
+    const finalizers = s.metadata.finalizers ?? [];
+    if (finalizers.includes(AUTO_MODE_LB_FINALIZER)) {
+      if (!this.cluster.loadBalancing) return;
+      // Stuck: it keeps trying (and succeeds once a test lets it).
+      if (this.behaviour.loadBalancerDeletionStuck) return this.later(() => this.finalizeService(ns, name, looks));
+      if (looks > 0) return this.later(() => this.finalizeService(ns, name, looks - 1));
+      const lb = this.loadBalancerOf(ns, name);
+      if (lb) this.cluster.loadBalancing.loadBalancers.deprovision(lb.arn);
+      const rest = finalizers.filter((f) => f !== AUTO_MODE_LB_FINALIZER);
+      if (rest.length) {
+        this.put('services', { ...s, metadata: { ...s.metadata, finalizers: rest } });
+        return;
+      }
+    } else if (finalizers.length) return;
+    this.remove('services', ns, name);
+  }
+
+  /** Karpenter: a NodePool is Ready once validated and its NodeClass is there. */
+  private reconcileNodePool(name: string): void {
+    const np = this.get('nodepools', undefined, name);
+    if (!np) return;
+    const ref = ((np.spec as { template: { spec: { nodeClassRef: { group: string; kind: string; name: string } } } }).template.spec.nodeClassRef);
+    const now = new Date().toISOString();
+    const cond = (type: string, ok: boolean | 'unknown', reason: string, message = ''): Record<string, unknown> => ({
+      type,
+      status: ok === 'unknown' ? 'Unknown' : ok ? 'True' : 'False',
+      reason,
+      message,
+      lastTransitionTime: now,
+      observedGeneration: np.metadata.generation,
+    });
+    const classOk = ref.group === 'eks.amazonaws.com' && ref.kind === 'NodeClass' && this.nodeClasses.has(ref.name);
+    const conditions = this.behaviour.nodePoolsNeverReady
+      ? [cond('ValidationSucceeded', true, 'ValidationSucceeded'), cond('Ready', 'unknown', 'AwaitingReconciliation', 'object is awaiting reconciliation')]
+      : [
+          cond('ValidationSucceeded', true, 'ValidationSucceeded'),
+          classOk ? cond('NodeClassReady', true, 'NodeClassReady') : cond('NodeClassReady', false, 'NodeClassNotFound', `NodeClass ${JSON.stringify(ref.name)} not found`),
+          classOk ? cond('Ready', true, 'Ready') : cond('Ready', false, 'NodeClassReadyNotTrue', 'NodeClassReady=False'),
+        ];
+    this.put('nodepools', { ...np, status: { conditions, resources: { cpu: '0', nodes: '0' } } });
   }
 }
