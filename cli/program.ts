@@ -8,6 +8,7 @@ import { Command, Option, type OutputConfiguration } from 'commander';
 import type { CommandResult, DeployView } from '../commands/results.js';
 import type { GcReport } from '../deployer/gc.js';
 import type { EventRecord } from '../store/index.js';
+import { addAwsCommands, type AwsCommandDeps } from './aws.js';
 import { ApiClient } from './client.js';
 import { bold, dim, red, renderEvent, renderGc, renderResult, renderSummary, yellow } from './render.js';
 import { addGrammarVerbs, type VerbHandler } from './verbs.js';
@@ -25,6 +26,8 @@ export interface ProgramOptions {
   readonly onVerb?: VerbHandler;
   /** Where commander writes usage errors and help; by default, stdout and stderr. */
   readonly output?: OutputConfiguration;
+  /** What `aws check` and `aws policy` read instead of the process's environment, AWS and KubeApps (tests). */
+  readonly aws?: AwsCommandDeps;
 }
 
 /** The `kubecontrol` program. Commander errors are thrown (exitOverride), never exit the process. */
@@ -207,6 +210,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
       process.stderr.write(`kubecontrol tokens moved: on the server host, run \`npm run admin -- tokens ${words.join(' ') || 'create|revoke|list …'}\`\n`);
       process.exitCode = EXIT_INVALID;
     });
+  addAwsCommands(program, json, options.aws);
   program.addHelpText('after', '\nAPI tokens: on the server host, `npm run admin -- tokens create|revoke|list` (it names the database it opens).');
 
   return program;
