@@ -1,31 +1,31 @@
 /**
  * createAwsProvider: its settings, and one blue/green deploy walked through
- * all of its adapters (AWS mocked at `send`, Kubernetes played by the local
- * fake API server) counting the AWS API calls it makes.
+ * all of its adapters against stateful fakes (EKS, ELBv2/EC2/tagging, Route 53
+ * through the real SDK clients; a fake Kubernetes API server per EKS cluster,
+ * with Auto Mode's load-balancing controller), counting the AWS API calls it makes.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
-import {
-  CreateClusterCommand,
-  CreateNodegroupCommand,
-  DeleteClusterCommand,
-  DeleteNodegroupCommand,
-  DescribeClusterCommand,
-  DescribeNodegroupCommand,
-  EKSClient,
-  ListFargateProfilesCommand,
-  ListNodegroupsCommand,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-eks';
-import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
+import cacheWorker from '../kubeapps/cache-worker.js';
 import searchSvc from '../kubeapps/search-svc.js';
+import webFrontend from '../kubeapps/web-frontend.js';
+import type { KubeApp } from '../kubeapps/index.js';
 import { createAwsProvider } from '../deployer/aws/index.js';
 import type { Provider } from '../deployer/ports.js';
 import { clusterRef, clusterSpec, dnsRecord, healthCheck, imageRef, placementOf, repositorySpec, workloadSpec } from '../deployer/specs.js';
-import { INSTALLATION, REGISTRY, SETTINGS, awsSettings, imageOf, withAws } from './fakes/aws-apps.js';
+import { INSTALLATION, REGISTRY, SETTINGS, TODAY, awsSettings, imageOf, withAws } from './fakes/aws-apps.js';
+import { FakeEks } from './fakes/aws-eks.js';
+import { FakeElbv2 } from './fakes/aws-elbv2.js';
+import { FakeLoadBalancers } from './fakes/aws-load-balancers.js';
+import { FakeRoute53 } from './fakes/aws-route53.js';
 import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
 import { testStep } from './fakes/aws-step-context.js';
 
@@ -35,22 +35,40 @@ const mocks = {
   eks: mockClient(EKSClient),
   asg: mockClient(AutoScalingClient),
   r53: mockClient(Route53Client),
+  elbv2: mockClient(ElasticLoadBalancingV2Client),
+  ec2: mockClient(EC2Client),
+  tagging: mockClient(ResourceGroupsTaggingAPIClient),
 };
 const allMocks = Object.values(mocks) as unknown as { reset(): void; calls(): { args: unknown[] }[] }[];
-const notFound = () => new ResourceNotFoundException({ message: 'not found', $metadata: {} });
 const app = withAws(searchSvc, { codeBuildProject: 'search-svc-image', builder: 'codebuild' });
-const OLD = 'search-svc-900';
+const searchApp = app;
+const OLD = `search-svc-900-${INSTALLATION.id}`;
 const OLD_LB = 'k8s-old.elb.eu-west-1.amazonaws.com';
+const ZONE = 'Z0123456789ABCDEFGHIJ';
 
-let fake: FakeKubeApiServer;
-beforeAll(async () => {
-  fake = await new FakeKubeApiServer().start();
-});
-afterAll(async () => {
-  await fake.close();
-});
+/** The fake account: EKS with one API server per cluster, the load balancers, Route 53. */
+let account: { eks: FakeEks; lbs: FakeLoadBalancers; route53: FakeRoute53; servers: Map<string, FakeKubeApiServer> };
 beforeEach(() => {
   for (const m of allMocks) m.reset();
+  const lbs = new FakeLoadBalancers();
+  const servers = new Map<string, FakeKubeApiServer>();
+  const eks = new FakeEks(mocks.eks, mocks.asg, {
+    now: TODAY,
+    // Each cluster has its own API server, with Auto Mode's load-balancing controller when it was created with it.
+    endpointFor: async (name, input) => {
+      const lb = input.kubernetesNetworkConfig?.elasticLoadBalancing?.enabled === true;
+      const server = await new FakeKubeApiServer(lb ? { loadBalancing: { loadBalancers: lbs, cluster: name } } : {}).start();
+      servers.set(name, server);
+      return server.url;
+    },
+  });
+  new FakeElbv2(lbs, { elbv2: mocks.elbv2, ec2: mocks.ec2, tagging: mocks.tagging });
+  const route53 = new FakeRoute53(mocks.r53, { loadBalancers: lbs });
+  route53.addZone(ZONE, 'example.com', [{ Name: 'search-svc.example.com', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: OLD_LB }] }]);
+  account = { eks, lbs, route53, servers };
+});
+afterEach(async () => {
+  for (const s of account.servers.values()) await s.close();
 });
 
 function provider(): Provider {
@@ -64,56 +82,37 @@ function provider(): Provider {
     healthRetry: { attempts: 1 },
     fetch: async () => ({ status: 200, statusText: 'OK' }),
     rewatchDelayMs: 5,
+    now: () => TODAY,
   });
 }
 
-/** Every waiter succeeds at its first look: the fewest calls a deploy can make. */
-function scriptAws(newCluster: string, built: boolean): void {
-  const { ecr, codebuild, eks, asg, r53 } = mocks;
+/** ECR and CodeBuild, scripted. */
+function scriptBuild(built: boolean): void {
+  const { ecr, codebuild } = mocks;
   ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryName: 'search-svc' }] });
   if (built) ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: ['1.5.0'] }] });
   else ecr.on(DescribeImagesCommand).rejectsOnce(new ImageNotFoundException({ message: 'no', $metadata: {} })).resolves({ imageDetails: [{ imageTags: ['1.5.0'] }] });
   codebuild.on(StartBuildCommand).resolves({ build: { id: 'b:1' } });
   codebuild.on(BatchGetBuildsCommand).resolves({ builds: [{ id: 'b:1', currentPhase: 'COMPLETED', buildComplete: true, buildStatus: 'SUCCEEDED' }] });
-  const tags = { 'kubecontrol:installation': INSTALLATION.id };
-  const endpoint = { status: 'ACTIVE' as const, endpoint: fake.url, certificateAuthority: { data: 'Q0E=' }, tags };
-  eks.on(DescribeClusterCommand, { name: newCluster }).rejectsOnce(notFound()).resolves({ cluster: { name: newCluster, ...endpoint } });
-  // The old cluster: found by the namespace teardown, its credentials, the ownership check; then gone.
-  eks
-    .on(DescribeClusterCommand, { name: OLD })
-    .resolvesOnce({ cluster: { name: OLD, ...endpoint } })
-    .resolvesOnce({ cluster: { name: OLD, ...endpoint } })
-    .resolvesOnce({ cluster: { name: OLD, ...endpoint } })
-    .rejects(notFound());
-  eks.on(CreateClusterCommand).resolves({});
-  eks.on(DescribeNodegroupCommand, { clusterName: newCluster }).rejectsOnce(notFound()).resolves({ nodegroup: { status: 'ACTIVE', tags, resources: { autoScalingGroups: [{ name: 'asg-new' }] } } });
-  eks.on(DescribeNodegroupCommand, { clusterName: OLD }).resolvesOnce({ nodegroup: { status: 'ACTIVE', tags } }).rejects(notFound());
-  eks.on(CreateNodegroupCommand).resolves({});
-  eks.on(DeleteNodegroupCommand).resolves({});
-  eks.on(ListNodegroupsCommand).resolves({ nodegroups: [] });
-  eks.on(ListFargateProfilesCommand).resolves({ fargateProfileNames: [] });
-  eks.on(DeleteClusterCommand).resolves({});
-  asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'asg-new', MinSize: 3, MaxSize: 12, DesiredCapacity: 3, Instances: [0, 1, 2].map((i) => ({ InstanceId: `i-${i}`, LifecycleState: 'InService' })) } as never] });
-  r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [{ Name: 'search-svc.example.com.', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: OLD_LB }] }] });
-  r53.on(ChangeResourceRecordSetsCommand).resolves({ ChangeInfo: { Id: '/change/1', Status: 'PENDING', SubmittedAt: new Date() } });
-  r53.on(GetChangeCommand).resolves({ ChangeInfo: { Id: '/change/1', Status: 'INSYNC', SubmittedAt: new Date() } });
 }
 
 /** What the pipeline does for a blue/green deploy, in order, through the provider's ports. */
-async function blueGreen(p: Provider, opts: { skipBuild: boolean }): Promise<Record<string, number>> {
+async function blueGreen(p: Provider, opts: { skipBuild: boolean; app?: KubeApp }): Promise<Record<string, number>> {
+  const app = opts.app ?? searchApp;
+  const OLD = `${app.name}-900-${INSTALLATION.id}`;
   const s = testStep(app, { version: '1.5.0' });
   try {
-    const clusterName = `search-svc-${s.ctx.deployId}`;
-    fake.requests.length = 0;
-    scriptAws(clusterName, opts.skipBuild);
-    // The old deploy's ledger: its cluster, node group and namespace.
+    const clusterName = p.clusterName!({ app: app.name, deployId: s.ctx.deployId });
+    scriptBuild(opts.skipBuild);
+    // The live environment: an earlier deploy's cluster (created the same way), with its namespace.
     const old = testStep(app, { version: '1.4.2' });
+    await p.clusters.provision({ ctx: old.ctx, cluster: clusterSpec(app, OLD) });
     const oldRows = [
-      old.ctx.ledger.intend({ kind: 'cluster', name: OLD, data: { region: 'eu-west-1' } }),
-      old.ctx.ledger.intend({ kind: 'nodegroup', name: `${OLD}-nodes`, data: { cluster: OLD, region: 'eu-west-1' } }),
-      old.ctx.ledger.intend({ kind: 'namespace', name: `${OLD}/search-svc`, data: { cluster: OLD, region: 'eu-west-1' } }),
+      ...old.store.resources.forDeploy(old.ctx.deployId),
+      old.ctx.ledger.intend({ kind: 'namespace', name: `${OLD}/${app.name}`, data: { cluster: OLD, region: 'eu-west-1' } }),
     ];
-    fake.put('namespaces', { metadata: { name: 'search-svc', labels: { 'kubecontrol/installation': INSTALLATION.id } } });
+    account.servers.get(OLD)!.put('namespaces', { metadata: { name: app.name, labels: { 'kubecontrol/installation': INSTALLATION.id } } });
+    for (const m of allMocks) (m as unknown as { resetHistory(): void }).resetHistory();
 
     const [, info] = await Promise.all([
       (async () => {
@@ -127,12 +126,11 @@ async function blueGreen(p: Provider, opts: { skipBuild: boolean }): Promise<Rec
     ]);
     expect(info.status).toBe('ACTIVE');
     const { endpoint } = await p.workloads.deploy({ ctx: s.ctx, cluster: clusterRef(app, clusterName), workload: workloadSpec(app, s.ctx.version) });
-    await p.dns.checkHealth({ ...healthCheck(app), target: endpoint, progress: s.ctx.progress });
+    await p.dns.checkHealth({ ...healthCheck(app, clusterRef(app, clusterName)), target: endpoint, progress: s.ctx.progress });
     const { previous } = await p.dns.pointRecord({ record: dnsRecord(app), target: endpoint, progress: s.ctx.progress });
-    expect(previous).toBe(OLD_LB);
+    expect(previous).toBe(app === searchApp ? OLD_LB : undefined);
     for (const r of [...oldRows].reverse()) await p.clusters.destroy({ resource: r, placement: placementOf(app), progress: s.ctx.progress });
-    // Tearing down the old cluster deleted its namespace first (and with it the Service's load balancer).
-    expect(fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual(['/api/v1/namespaces/search-svc']);
+    expect(account.eks.clusters.has(OLD)).toBe(false);
     old.cleanup();
 
     const counts: Record<string, number> = {};
@@ -159,40 +157,111 @@ describe('createAwsProvider', () => {
 
   it('walks a blue/green deploy whose image is already built', async () => {
     const counts = await blueGreen(provider(), { skipBuild: true });
-    // 24 calls when every wait succeeds at its first look (real waits add DescribeCluster/Nodegroup/GetChange polls);
-    // two of them are the ownership checks before the old node group and cluster are deleted.
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(24);
+    // 27 AWS calls when every wait succeeds at its first look (real waits add polls); the versions were
+    // asked of EKS once, before (DescribeClusterVersions, one per region and process).
     expect(counts).toEqual({
       DescribeRepositories: 1,
       DescribeImages: 1,
-      DescribeCluster: 7,
+      // The new cluster: looked for, waited ACTIVE, its credentials; the old one: its namespace, its ownership, waited gone.
+      DescribeCluster: 8,
       CreateCluster: 1,
-      DescribeNodegroup: 4,
-      CreateNodegroup: 1,
-      DescribeAutoScalingGroups: 2,
+      ListPodIdentityAssociations: 1,
+      CreatePodIdentityAssociation: 1,
+      // Cutover: the NLB active and its targets healthy, then the alias record, waited INSYNC.
+      DescribeLoadBalancers: 3,
+      DescribeTargetGroups: 1,
+      DescribeTargetHealth: 2,
       ListResourceRecordSets: 1,
       ChangeResourceRecordSets: 1,
-      GetChange: 1,
-      DeleteNodegroup: 1,
+      GetChange: 2,
+      // Teardown of the old cluster: nothing of its load balancers left (by tag), no capacity left, deleted.
+      GetResources: 1,
       ListNodegroups: 1,
       ListFargateProfiles: 1,
       DeleteCluster: 1,
     });
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(27);
     // The Kubernetes side went through the EKS token.
-    expect(fake.requests.every((r) => r.headers.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
+    for (const server of account.servers.values()) expect(server.requests.every((r) => r.headers.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
+  });
+
+  it.each<[string, KubeApp, Record<string, number>]>([
+    [
+      'web-frontend (managed node group)',
+      webFrontend,
+      {
+        DescribeRepositories: 1,
+        DescribeImages: 1,
+        DescribeCluster: 9,
+        CreateCluster: 1,
+        // vpc-cni and kube-proxy before the nodes, CoreDNS after; each waited ACTIVE.
+        CreateAddon: 3,
+        DescribeAddon: 6,
+        CreateNodegroup: 1,
+        DescribeNodegroup: 6,
+        // kubecontrol's tags on the Auto Scaling group, for its instances; its instances InService.
+        CreateOrUpdateTags: 1,
+        DescribeAutoScalingGroups: 3,
+        DescribeLoadBalancers: 3,
+        DescribeTargetGroups: 1,
+        DescribeTargetHealth: 2,
+        ListResourceRecordSets: 1,
+        ChangeResourceRecordSets: 1,
+        GetChange: 2,
+        GetResources: 1,
+        DeleteNodegroup: 1,
+        ListNodegroups: 1,
+        ListFargateProfiles: 1,
+        DeleteCluster: 1,
+      },
+    ],
+    [
+      'cache-worker (Fargate)',
+      cacheWorker,
+      {
+        DescribeRepositories: 1,
+        DescribeImages: 1,
+        DescribeCluster: 9,
+        CreateCluster: 1,
+        CreateFargateProfile: 1,
+        DescribeFargateProfile: 6,
+        // CoreDNS on Fargate.
+        CreateAddon: 1,
+        DescribeAddon: 2,
+        DescribeLoadBalancers: 3,
+        DescribeTargetGroups: 1,
+        DescribeTargetHealth: 2,
+        ListResourceRecordSets: 1,
+        ChangeResourceRecordSets: 1,
+        GetChange: 2,
+        GetResources: 1,
+        DeleteFargateProfile: 1,
+        ListNodegroups: 1,
+        ListFargateProfiles: 1,
+        DeleteCluster: 1,
+      },
+    ],
+  ])('walks a blue/green deploy of %s', async (_what, other, expected) => {
+    const counts = await blueGreen(provider(), { skipBuild: true, app: withAws(other, { codeBuildProject: 'x', builder: 'codebuild' }) });
+    expect(counts).toEqual(expected);
+    expect(account.eks.clusters.size).toBe(1);
   });
 
   it('walks a blue/green deploy with a CodeBuild build', async () => {
     const counts = await blueGreen(provider(), { skipBuild: false });
     expect(counts).toMatchObject({ DescribeRepositories: 1, DescribeImages: 3, StartBuild: 1, BatchGetBuilds: 1 });
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(28);
   });
 
   it("tags what it creates with the installation, and finds an app's cluster in the settings' region", async () => {
     await blueGreen(provider(), { skipBuild: true });
     const create = mocks.eks.commandCalls(CreateClusterCommand)[0]!;
     expect(create.args[0].input.tags).toMatchObject({ 'kubecontrol:installation': INSTALLATION.id });
-    expect(mocks.eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input.tags).toMatchObject({ 'kubecontrol:installation': INSTALLATION.id });
+    expect(create.args[0].input.name).toMatch(new RegExp(`^search-svc-\\d+-${INSTALLATION.id}$`));
+    // The load balancer and what came with it carry kubecontrol's tags; the old one is gone.
+    const lbs = [...account.lbs.loadBalancers.values()];
+    expect(lbs.map((lb) => lb.tags)).toEqual([expect.objectContaining({ 'kubecontrol:installation': INSTALLATION.id, 'kubecontrol:app': 'search-svc' })]);
+    // Route 53 points at it with an alias.
+    expect(account.route53.at(ZONE, 'search-svc.example.com')).toEqual([expect.objectContaining({ Type: 'A', AliasTarget: expect.objectContaining({ DNSName: expect.stringContaining(lbs[0]!.dnsName) }) })]);
     // search-svc names no region: every EKS call went to the settings' region, the Kubernetes credentials too.
     const regions = await Promise.all(mocks.eks.calls().map((c) => (c.thisValue as EKSClient).config.region()));
     expect(new Set(regions)).toEqual(new Set(['eu-west-1']));
@@ -223,9 +292,11 @@ describe('createAwsProvider', () => {
       image: { uri: `${REGISTRY}/search-svc:1.6.0`, exists: false },
       build: [`build ${REGISTRY}/search-svc:1.6.0 (builder: codebuild)`],
       create: [
-        'EKS cluster search-svc-<deploy id> (Kubernetes 1.31)',
-        expect.stringMatching(/^node group: 3 \(min 3, max 12\) × m6i\.large\/m6i\.xlarge, ON_DEMAND, amd64$/),
-        expect.stringMatching(/^namespace search-svc, deployment search-svc \(\d+ replicas: api:1\.6\.0, metrics, logging\), external load-balanced service :80→8080$/),
+        'EKS cluster search-svc-<deploy id> (Kubernetes 1.35, newest in standard support until 2027-03-27; upgrade policy STANDARD: upgraded by EKS at the end of standard support)',
+        "EKS Auto Mode: compute (built-in node pool 'system'), load balancing (eks.amazonaws.com/nlb), block storage; access entries only",
+        'Pod Identity: search-svc/search-svc → arn:aws:iam::123456789012:role/search-svc-pods',
+        'EKS Auto Mode nodes: m6i.large|m6i.xlarge on-demand amd64, at most 12 nodes (Auto Mode keeps no minimum)',
+        expect.stringMatching(/^namespace search-svc, deployment search-svc \(3 replicas: api:1\.6\.0\)/),
       ],
       change: [`DNS search-svc.example.com: ${OLD_LB} → the new cluster's load balancer`],
       delete: [`cluster ${OLD} (1.5.0, ACTIVE) and its capacity`],
