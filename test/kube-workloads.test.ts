@@ -445,6 +445,16 @@ describe('KubeWorkloads.deleteNamespace', () => {
     expect(lines.at(-1)).toBe('namespace cache-worker is already gone');
   });
 
+  it('still sees them go when the API server has compacted the resourceVersions it watches from (410 Gone)', async () => {
+    const s = step(cache);
+    await workloads().deploy(s.deployTo(CLUSTER));
+    fake.behaviour.compactedWatches = true;
+    const lines: string[] = [];
+    await del(workloads({ serviceDeleteTimeoutMs: 5_000, namespaceDeleteTimeoutMs: 5_000 }), lines, s);
+    expect(lines.at(-1)).toBe('namespace cache-worker deleted');
+    expect(lbs.loadBalancers.size).toBe(0);
+  });
+
   it('fails, naming the Service and its finalizer, when the load balancer will not go; the namespace is not deleted around it', async () => {
     const s = step(cache);
     await workloads().deploy(s.deployTo(CLUSTER));

@@ -137,6 +137,7 @@ export async function deleteNamespaceAndWait(opts: DeleteNamespace): Promise<'al
     collection: '/api/v1/namespaces',
     name,
     resourceVersion: after.metadata?.resourceVersion,
+    read: () => readNamespace(core, name),
     limitMs: opts.limitMs,
     rewatchDelayMs: opts.rewatchDelayMs,
     signal: opts.signal,
@@ -147,29 +148,39 @@ export async function deleteNamespaceAndWait(opts: DeleteNamespace): Promise<'al
 
 /**
  * Waits by watch until the object `name` of `collection` is DELETED; false
- * when it is still there after `limitMs`. A cancel (`signal`) rejects.
+ * when it is still there after `limitMs`. A cancel (`signal`) rejects. Each
+ * time the watch is opened again the object is read first: gone is gone, and
+ * the next watch starts from its current resourceVersion (an old one may have
+ * been compacted away: 410 Gone, and a DELETED event never seen).
  */
 async function waitUntilGone(opts: {
   kubeConfig: () => Promise<KubeConfig>;
   collection: string;
   name: string;
   resourceVersion: string | undefined;
+  /** Reads the object again: undefined when it is gone. */
+  read: () => Promise<{ metadata?: { resourceVersion?: string } } | undefined>;
   limitMs: number;
   rewatchDelayMs: number;
   signal: AbortSignal | undefined;
   what: string;
 }): Promise<boolean> {
   const limit = AbortSignal.timeout(opts.limitMs);
+  const query = (rv: string | undefined): Record<string, string> => ({ fieldSelector: `metadata.name=${opts.name}`, ...(rv ? { resourceVersion: rv } : {}) });
   try {
     await watchUntil<true>({
       kubeConfig: opts.kubeConfig,
       path: opts.collection,
-      query: { fieldSelector: `metadata.name=${opts.name}`, ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) },
+      query: query(opts.resourceVersion),
       signal: opts.signal ? AbortSignal.any([opts.signal, limit]) : limit,
       what: opts.what,
       rewatchDelayMs: opts.rewatchDelayMs,
       onAbort: async () => '',
       check: (type) => (type === 'DELETED' ? true : undefined),
+      refresh: async () => {
+        const now = await opts.read();
+        return now ? { query: query(now.metadata?.resourceVersion) } : { answer: true };
+      },
     });
   } catch (err) {
     if (opts.signal?.aborted || !limit.aborted) throw err;
@@ -241,6 +252,14 @@ export async function deleteLoadBalancerServices(opts: DeleteLoadBalancerService
         collection: `/api/v1/namespaces/${ns}/services`,
         name,
         resourceVersion: after.metadata?.resourceVersion,
+        read: async () => {
+          try {
+            return await core.readNamespacedService({ name, namespace: ns });
+          } catch (err) {
+            if (isNotFound(err)) return undefined;
+            throw kubeFailure(`read Service ${ns}/${name}`, err);
+          }
+        },
         limitMs: Math.max(0, limit - Date.now()),
         rewatchDelayMs: opts.rewatchDelayMs,
         signal: opts.signal,

@@ -29,6 +29,13 @@ export interface WatchUntilOptions<T> {
   readonly onAbort: () => Promise<string>;
   /** Pause before a watch that ended with an error (or at once) is opened again, ms. */
   readonly rewatchDelayMs: number;
+  /**
+   * Called before the watch is opened again (not before the first time): the
+   * answer when a fresh read already has it, else the query to watch with
+   * (e.g. a newer resourceVersion: an old one may be compacted away and
+   * answered 410 Gone forever). Without it the same query is used again.
+   */
+  readonly refresh?: () => Promise<{ answer: T } | { query: Record<string, string> }>;
 }
 
 /**
@@ -58,14 +65,23 @@ export function watchUntil<T>(opts: WatchUntilOptions<T>): Promise<T> {
         () => finish(() => reject(abortedWait(opts.what, opts.signal))),
       );
     };
+    let query = opts.query;
+    let opened = false;
     const open = async (): Promise<void> => {
       if (settled) return;
       try {
+        if (opened && opts.refresh) {
+          const fresh = await opts.refresh();
+          if (settled) return;
+          if ('answer' in fresh) return finish(() => resolve(fresh.answer));
+          query = fresh.query;
+        }
+        opened = true;
         const kc = await opts.kubeConfig();
         const openedAt = Date.now();
         const c = await new Watch(kc).watch(
           opts.path,
-          opts.query,
+          query,
           (type: string, obj: unknown) => {
             if (settled) return;
             if (type === 'ERROR') return; // e.g. 410 Gone: the watch ends and is opened again

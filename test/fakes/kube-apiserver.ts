@@ -85,6 +85,12 @@ export interface FakeBehaviour {
   serviceHealth: number;
   /** NodePools never become Ready (Ready=Unknown stays). */
   nodePoolsNeverReady: boolean;
+  /**
+   * etcd has compacted past every resourceVersion a client holds (a long wait): each watch from a
+   * resourceVersion is answered `ERROR 410 Expired` ("too old resource version") and closed, as a
+   * real API server does after compaction; the client must read again.
+   */
+  compactedWatches: boolean;
 }
 
 /**
@@ -407,6 +413,7 @@ export class FakeKubeApiServer {
     loadBalancerDeletionStuck: false,
     serviceHealth: 200,
     nodePoolsNeverReady: false,
+    compactedWatches: false,
   };
   /** The NodeClasses the cluster has (Auto Mode's built-in `default`). */
   readonly nodeClasses = new Set(['default']);
@@ -720,6 +727,12 @@ export class FakeKubeApiServer {
       res.write(`${JSON.stringify({ type, object: obj })}\n`);
     };
     const since = q.get('resourceVersion');
+    if (since && this.behaviour.compactedWatches) {
+      const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Expired', code: 410, message: `too old resource version: ${since} (${this.rv})` };
+      write('ERROR', status as unknown as Obj);
+      res.end();
+      return;
+    }
     if (since) {
       for (const e of this.events) if (e.rv > Number(since) && e.resource === resource && match(e.obj)) write(e.type, e.obj);
     } else {
