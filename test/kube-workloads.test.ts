@@ -171,8 +171,25 @@ describe('KubeWorkloads.deploy', () => {
     const deploying = workloads({ source: source(plain) }).deploy(s.deployTo(CLUSTER));
     await until(() => s.lines.includes('waiting for the load balancer of service search-svc'));
     s.controller.abort(new Error('step timed out after 20m'));
-    await expect(deploying).rejects.toMatchObject({ code: 'aborted', message: expect.stringContaining('load balancer of service search-svc aborted') });
+    await expect(deploying).rejects.toMatchObject({
+      code: 'aborted',
+      message: expect.stringMatching(/load balancer of service search-svc aborted: step timed out after 20m; no load-balancing controller reported anything about it/),
+    });
     expect(plain.get('services', 'search-svc', 'search-svc')!.status).toBeUndefined();
+    expect(lbs.loadBalancers.size).toBe(0);
+  });
+
+  it("says what the load-balancing controller reports when it cannot make the load balancer, and names it when the step ends", async () => {
+    fake.behaviour.loadBalancerFailure = 'Failed build model due to unable to resolve at least one subnet (0 match VPC and tags: [kubernetes.io/role/elb])';
+    const s = step(search);
+    const deploying = workloads().deploy(s.deployTo(CLUSTER));
+    await until(() => s.lines.some((l) => l.startsWith('load balancer of service search-svc: FailedBuildModel')));
+    s.controller.abort(new Error('step timed out after 20m'));
+    await expect(deploying).rejects.toMatchObject({
+      code: 'aborted',
+      message:
+        'load balancer of service search-svc aborted: step timed out after 20m; the load-balancing controller reported: FailedBuildModel: Failed build model due to unable to resolve at least one subnet (0 match VPC and tags: [kubernetes.io/role/elb])',
+    });
     expect(lbs.loadBalancers.size).toBe(0);
   });
 

@@ -17,6 +17,7 @@ import {
   PolicyV1Api,
   setHeaderOptions,
   type KubeConfig,
+  type CoreV1Event,
   type KubernetesObject,
   type V1Deployment,
   type V1Pod,
@@ -372,19 +373,51 @@ export class KubeWorkloads implements Workloads {
   private async waitForLoadBalancer(ctx: StepContext, kc: () => Promise<KubeConfig>, ns: string): Promise<string> {
     const { app, signal } = ctx;
     ctx.progress(`waiting for the load balancer of service ${app}`);
-    const endpoint = await watchUntil<string>({
+    const rewatchDelayMs = this.opts.rewatchDelayMs ?? 1000;
+    // What the load-balancing controller reports when it cannot make the load balancer (subnets not
+    // tagged for load balancers, a refused annotation): said as it happens, and in the error.
+    const warnings: string[] = [];
+    const local = new AbortController();
+    const events = watchUntil<never>({
       kubeConfig: kc,
-      path: `/api/v1/namespaces/${ns}/services`,
-      query: { fieldSelector: `metadata.name=${app}` },
-      signal,
-      what: `load balancer of service ${app}`,
-      rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
+      path: `/api/v1/namespaces/${ns}/events`,
+      query: { fieldSelector: `involvedObject.kind=Service,involvedObject.name=${app},type=Warning` },
+      signal: local.signal,
+      what: `events of service ${app}`,
+      rewatchDelayMs,
       onAbort: async () => '',
-      check: (_type, obj) => {
-        const ingress = (obj as V1Service).status?.loadBalancer?.ingress?.[0];
-        return ingress?.hostname || ingress?.ip || undefined;
+      check: (type, obj) => {
+        const e = obj as CoreV1Event;
+        const text = `${e.reason ?? 'Warning'}: ${e.message ?? ''}`.trim();
+        if (type !== 'DELETED' && !warnings.includes(text)) {
+          warnings.push(text);
+          ctx.progress(`load balancer of service ${app}: ${text}`, { warning: text });
+        }
+        return undefined;
       },
     });
+    events.catch(() => undefined);
+    let endpoint: string;
+    try {
+      endpoint = await watchUntil<string>({
+        kubeConfig: kc,
+        path: `/api/v1/namespaces/${ns}/services`,
+        query: { fieldSelector: `metadata.name=${app}` },
+        signal,
+        what: `load balancer of service ${app}`,
+        rewatchDelayMs,
+        onAbort: async () =>
+          warnings.length
+            ? `; the load-balancing controller reported: ${warnings.slice(-3).join('; ')}`
+            : '; no load-balancing controller reported anything about it (the cluster needs EKS Auto Mode with load balancing enabled, and the Service the class eks.amazonaws.com/nlb)',
+        check: (_type, obj) => {
+          const ingress = (obj as V1Service).status?.loadBalancer?.ingress?.[0];
+          return ingress?.hostname || ingress?.ip || undefined;
+        },
+      });
+    } finally {
+      local.abort('load balancer wait over');
+    }
     ctx.progress(`service ${app} is reachable at ${endpoint}`, { endpoint });
     return endpoint;
   }

@@ -86,6 +86,11 @@ export interface FakeBehaviour {
   /** NodePools never become Ready (Ready=Unknown stays). */
   nodePoolsNeverReady: boolean;
   /**
+   * The load-balancing controller cannot build the load balancer (e.g. no subnet tagged
+   * `kubernetes.io/role/elb`): it reports this as a Warning event on the Service and makes nothing.
+   */
+  loadBalancerFailure: string | undefined;
+  /**
    * etcd has compacted past every resourceVersion a client holds (a long wait): each watch from a
    * resourceVersion is answered `ERROR 410 Expired` ("too old resource version") and closed, as a
    * real API server does after compaction; the client must read again.
@@ -117,7 +122,7 @@ export interface RecordedRequest {
   readonly body: unknown;
 }
 
-type Resource = 'namespaces' | 'serviceaccounts' | 'deployments' | 'services' | 'pods' | 'poddisruptionbudgets' | 'nodepools';
+type Resource = 'namespaces' | 'serviceaccounts' | 'deployments' | 'services' | 'pods' | 'poddisruptionbudgets' | 'nodepools' | 'events';
 interface WatchEvent {
   rv: number;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -133,10 +138,11 @@ const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
   pods: { kind: 'Pod', apiVersion: 'v1' },
   poddisruptionbudgets: { kind: 'PodDisruptionBudget', apiVersion: 'policy/v1' },
   nodepools: { kind: 'NodePool', apiVersion: 'karpenter.sh/v1' },
+  events: { kind: 'Event', apiVersion: 'v1' },
 };
 const CLUSTER_SCOPED: ReadonlySet<Resource> = new Set(['namespaces', 'nodepools']);
 /** What a namespace's deletion removes (everything namespaced). */
-const NAMESPACED: readonly Resource[] = ['pods', 'services', 'deployments', 'poddisruptionbudgets', 'serviceaccounts'];
+const NAMESPACED: readonly Resource[] = ['pods', 'services', 'deployments', 'poddisruptionbudgets', 'serviceaccounts', 'events'];
 
 /** The class EKS Auto Mode's load-balancing controller serves. */
 export const AUTO_MODE_LB_CLASS = 'eks.amazonaws.com/nlb';
@@ -253,6 +259,15 @@ function parseFieldSelector(resource: Resource, selector: string): ((o: Obj) => 
     'metadata.name': (o) => o.metadata.name,
     'metadata.namespace': (o) => o.metadata.namespace,
     ...(resource === 'namespaces' ? { 'status.phase': (o: Obj) => (o.status as { phase?: string } | undefined)?.phase } : {}),
+    ...(resource === 'events'
+      ? {
+          'involvedObject.kind': (o: Obj) => (o.involvedObject as { kind?: string } | undefined)?.kind,
+          'involvedObject.name': (o: Obj) => (o.involvedObject as { name?: string } | undefined)?.name,
+          'involvedObject.namespace': (o: Obj) => (o.involvedObject as { namespace?: string } | undefined)?.namespace,
+          reason: (o: Obj) => o.reason as string | undefined,
+          type: (o: Obj) => o.type as string | undefined,
+        }
+      : {}),
   };
   return selector.split(',').map((term) => {
     const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(term.trim());
@@ -414,6 +429,7 @@ export class FakeKubeApiServer {
     serviceHealth: 200,
     nodePoolsNeverReady: false,
     compactedWatches: false,
+    loadBalancerFailure: undefined,
   };
   /** The NodeClasses the cluster has (Auto Mode's built-in `default`). */
   readonly nodeClasses = new Set(['default']);
@@ -698,7 +714,7 @@ export class FakeKubeApiServer {
   private route(path: string): { resource: Resource; ns?: string; name?: string } | undefined {
     let m = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: 'namespaces', name: m[1] };
-    m = /^\/api\/v1\/namespaces\/([^/]+)\/(services|pods|serviceaccounts)(?:\/([^/]+))?$/.exec(path);
+    m = /^\/api\/v1\/namespaces\/([^/]+)\/(services|pods|serviceaccounts|events)(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: m[2] as Resource, ns: m[1], name: m[3] };
     m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: 'deployments', ns: m[1], name: m[2] };
@@ -968,8 +984,9 @@ export class FakeKubeApiServer {
     if (this.loadBalancerOf(ns, name)) return;
     const annotations = s.metadata.annotations ?? {};
     const tags = parseTags(annotations[`${LB_ANNOTATION}additional-resource-tags`]);
-    // A malformed tag list: the controller reports an event and makes nothing.
-    if (!tags) return;
+    // What it cannot do, it reports as a Warning event on the Service, and makes nothing.
+    if (!tags) return this.warn(s, 'FailedBuildModel', `Failed build model due to failed to parse annotation ${LB_ANNOTATION}additional-resource-tags`);
+    if (this.behaviour.loadBalancerFailure) return this.warn(s, 'FailedBuildModel', this.behaviour.loadBalancerFailure);
     const scheme = annotations[`${LB_ANNOTATION}scheme`] === 'internet-facing' ? 'internet-facing' : 'internal';
     const cert = annotations[`${LB_ANNOTATION}ssl-cert`];
     const sslPorts = annotations[`${LB_ANNOTATION}ssl-ports`]?.split(',').map((p) => p.trim());
@@ -989,6 +1006,26 @@ export class FakeKubeApiServer {
     });
     const cur = this.get('services', ns, name)!;
     this.put('services', { ...cur, status: { loadBalancer: { ingress: [{ hostname: made.dnsName }] } } });
+  }
+
+  /** A Warning event about `obj`, counted when the same one repeats (as the event recorder does). */
+  private warn(obj: Obj, reason: string, message: string): void {
+    const ns = obj.metadata.namespace!;
+    const same = this.list('events').find((e) => e.metadata.namespace === ns && e.reason === reason && e.message === message && (e.involvedObject as { uid?: string }).uid === obj.metadata.uid);
+    if (same) {
+      this.put('events', { ...same, count: Number(same.count ?? 1) + 1, lastTimestamp: new Date().toISOString() });
+      return;
+    }
+    this.put('events', {
+      metadata: { name: `${obj.metadata.name}.${randomUUID().replace(/-/g, '').slice(0, 16)}`, namespace: ns },
+      involvedObject: { kind: obj.kind, apiVersion: obj.apiVersion, name: obj.metadata.name, namespace: ns, uid: obj.metadata.uid },
+      reason,
+      message,
+      type: 'Warning',
+      count: 1,
+      firstTimestamp: new Date().toISOString(),
+      lastTimestamp: new Date().toISOString(),
+    });
   }
 
   /** The ready pods' IPs on the Service's target port (ip target type). */
