@@ -49,6 +49,7 @@ describe('aws check: a healthy account', () => {
       'ok role:access',
       'ok permissions',
       'ok service-linked-roles',
+      'ok spot-service-linked-role',
       'ok subnets',
       'ok load-balancer-subnets:internet-facing',
       'ok load-balancer-subnets:internal',
@@ -131,6 +132,12 @@ const BROKEN: readonly { name: string; breakIt: () => void; check: string; also?
     check: 'role:cluster',
     also: ['role:node'],
     message: /it is also the node role: Auto Mode needs two different roles/,
+  },
+  {
+    name: 'a node role without the VPC CNI policy its managed node group needs',
+    breakIt: () => void (fake.role('kubecontrol-node').attached = ['AmazonEKSWorkerNodeMinimalPolicy', 'AmazonEC2ContainerRegistryPullOnly']),
+    check: 'role:node',
+    message: /^node role \(also of the managed node groups of web-frontend\) arn:aws:iam::123456789012:role\/kubecontrol-node: it lacks AmazonEKSWorkerNodePolicy, AmazonEKS_CNI_Policy$/,
   },
   {
     name: 'a Fargate pod execution role without its policy',
@@ -273,6 +280,18 @@ describe('aws check: each prerequisite broken in turn', () => {
     const r = await run();
     expect(r.ok).toBe(true);
     expect(r.lines.filter((l) => l.status === 'warn').map((l) => l.check)).toEqual(['role:node', 'permissions']);
+  });
+
+  it("spot capacity without EC2's spot service-linked role: a warning with the command that creates it", async () => {
+    fake.roles.delete('AWSServiceRoleForEC2Spot');
+    const r = await run();
+    expect(r.ok).toBe(true);
+    expect(line(r, 'spot-service-linked-role')).toEqual({
+      check: 'spot-service-linked-role',
+      status: 'warn',
+      message: 'AWSServiceRoleForEC2Spot does not exist yet: the first spot instance of web-frontend may fail with ServiceLinkedRoleCreationNotPermitted',
+      fix: 'create it once: aws iam create-service-linked-role --aws-service-name spot.amazonaws.com',
+    });
   });
 
   it('a caller that is an IAM user is simulated as itself', async () => {

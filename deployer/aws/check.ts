@@ -22,7 +22,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { ClusterSpec, DnsRecord, WorkloadSpec } from '../ports.js';
 import { awsErrorCode, createAwsClientsFor, type AwsClientsFor } from './clients.js';
-import { KUBECONTROL_ACTIONS, ROLES, SERVICE_LINKED_ROLES, managedPolicyArn, trustPolicy, type RoleFacts } from './iam.js';
+import { INCLUDED_IN, KUBECONTROL_ACTIONS, NODE_GROUP_POLICIES, ROLES, SERVICE_LINKED_ROLES, managedPolicyArn, trustPolicy, type RoleFacts } from './iam.js';
 import { placement, type AwsPlacement } from './placement.js';
 import { ECR_HOST, loadAwsSettings } from './settings.js';
 import { checkVersion as versionCheck, describeEksVersions, type EksVersion } from './versions.js';
@@ -73,6 +73,8 @@ export interface AwsCheckOptions {
 
 
 const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'UnauthorizedAccess', 'AuthorizationError']);
+/** Errors of the network, not of AWS. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'TimeoutError']);
 const isDenied = (err: unknown): boolean => DENIED.has(awsErrorCode(err));
 const describe = (err: unknown): string => `${awsErrorCode(err)}: ${errorMessage(err)}`;
 const list = (items: readonly string[], max = 8): string =>
@@ -110,6 +112,11 @@ export async function checkAws(opts: AwsCheckOptions): Promise<AwsCheckReport> {
     callerArn = id.Arn ?? '';
     add('credentials', 'ok', `credentials work: account ${account}, identity ${callerArn}`);
   } catch (err) {
+    if (UNREACHABLE.has(awsErrorCode(err))) {
+      add('credentials', 'fail', `AWS STS in ${region} is unreachable from this host: ${describe(err)}`, 'check the network, proxy (HTTPS_PROXY) and any AWS_ENDPOINT_URL* variables');
+      add('skipped', 'info', 'the other AWS checks need AWS to answer');
+      return done();
+    }
     add(
       'credentials',
       'fail',
@@ -152,7 +159,11 @@ export async function checkAws(opts: AwsCheckOptions): Promise<AwsCheckReport> {
   const clusterRoles = unique(targets.map((p) => p.clusterRoleArn));
   const nodeRoles = unique(apps.length ? apps.filter((a) => a.cluster.capacity.kind !== 'fargate').map((a) => a.placed.nodeRoleArn) : [defaults.nodeRoleArn]);
   for (const arn of clusterRoles) await checkRole(ctx, 'role:cluster', arn, ROLES.cluster, nodeRoles.includes(arn) ? ['it is also the node role: Auto Mode needs two different roles'] : []);
-  for (const arn of nodeRoles) await checkRole(ctx, 'role:node', arn, ROLES.node, []);
+  for (const arn of nodeRoles) {
+    const nodeGroups = apps.filter((a) => a.cluster.capacity.kind === 'nodes' && a.placed.nodeRoleArn === arn).map((a) => a.app);
+    const facts: RoleFacts = nodeGroups.length ? { ...ROLES.node, managedPolicies: [...ROLES.node.managedPolicies, ...NODE_GROUP_POLICIES] } : ROLES.node;
+    await checkRole(ctx, 'role:node', arn, facts, [], nodeGroups.length ? `node role (also of the managed node groups of ${nodeGroups.join(', ')})` : undefined);
+  }
   const podExecutionRoles = unique([...fargateApps.map((a) => a.placed.podExecutionRoleArn), ...(fargateApps.length ? [] : [settings.podExecutionRoleArn])].filter((r): r is string => !!r));
   for (const a of fargateApps) {
     if (!a.placed.podExecutionRoleArn) {
@@ -174,6 +185,8 @@ export async function checkAws(opts: AwsCheckOptions): Promise<AwsCheckReport> {
   const passRoles = unique([...clusterRoles, ...nodeRoles, ...podExecutionRoles, ...apps.map((a) => a.workload.podRoleArn ?? a.cluster.podIdentity?.roleArn).filter((r): r is string => !!r)]);
   await checkPermissions(ctx, callerArn, passRoles, settings.accessRoleArn);
   await checkServiceLinkedRoles(ctx);
+  const spot = apps.filter((a) => a.cluster.capacity.kind !== 'fargate' && a.cluster.capacity.spot).map((a) => a.app);
+  if (spot.length) await checkSpotRole(ctx, spot);
 
   // --- network ---
   const bySubnets = new Map<string, { region: string; subnetIds: readonly string[]; apps: typeof apps }>();
@@ -271,7 +284,8 @@ async function readRole(ctx: Ctx, check: string, arn: string, what: string, sett
 }
 
 /** A role exists, in this account, with the trust and managed policies `facts` names. */
-async function checkRole(ctx: Ctx, check: string, arn: string, facts: RoleFacts, extra: readonly string[], what: string = facts.label): Promise<void> {
+async function checkRole(ctx: Ctx, check: string, arn: string, facts: RoleFacts, extra: readonly string[], label?: string): Promise<void> {
+  const what = label ?? facts.label;
   if (accountOf(arn) !== ctx.account) {
     ctx.add(check, 'fail', `${what} ${arn} is in account ${accountOf(arn)}, not ${ctx.account}: EKS takes roles of its own account only`, `use a role of account ${ctx.account} (${facts.setting})`);
     return;
@@ -296,7 +310,7 @@ async function checkRole(ctx: Ctx, check: string, arn: string, facts: RoleFacts,
         for (const p of page.AttachedPolicies ?? []) if (p.PolicyName) attached.add(p.PolicyName);
         marker = page.IsTruncated ? page.Marker : undefined;
       } while (marker);
-      const missing = facts.managedPolicies.filter((p) => !attached.has(p));
+      const missing = facts.managedPolicies.filter((p) => !attached.has(p) && !(INCLUDED_IN[p] ?? []).some((q) => attached.has(q)));
       if (missing.length) {
         problems.push(`it lacks ${missing.join(', ')}`);
         for (const p of missing) fixes.push(`aws iam attach-role-policy --role-name ${name} --policy-arn ${managedPolicyArn(p, arn.split(':')[1])}`);
@@ -462,6 +476,25 @@ async function checkServiceLinkedRoles(ctx: Ctx): Promise<void> {
   }
   const parts = [exist.length ? `${exist.join(', ')} exist` : '', absent.length ? `${absent.join(', ')} will be created by EKS on first use` : ''].filter(Boolean);
   ctx.add('service-linked-roles', 'ok', `EKS service-linked roles readable: ${parts.join('; ')}`);
+}
+
+/**
+ * Spot instances need EC2's service-linked role AWSServiceRoleForEC2Spot. A node
+ * group's Auto Scaling group creates it; Auto Mode launches spot as the cluster
+ * role, which may not (Karpenter users meet "ServiceLinkedRoleCreationNotPermitted").
+ * Missing is a warning: creating it once settles it.
+ */
+async function checkSpotRole(ctx: Ctx, apps: readonly string[]): Promise<void> {
+  const name = 'AWSServiceRoleForEC2Spot';
+  try {
+    await ctx.clientsFor(ctx.home).iam.send(new GetRoleCommand({ RoleName: name }), { abortSignal: ctx.signal });
+    ctx.add('spot-service-linked-role', 'ok', `${name} exists (spot capacity of ${apps.join(', ')})`);
+  } catch (err) {
+    const code = awsErrorCode(err);
+    if (code === 'NoSuchEntity' || code === 'NoSuchEntityException') {
+      ctx.add('spot-service-linked-role', 'warn', `${name} does not exist yet: the first spot instance of ${apps.join(', ')} may fail with ServiceLinkedRoleCreationNotPermitted`, 'create it once: aws iam create-service-linked-role --aws-service-name spot.amazonaws.com');
+    } else ctx.add('spot-service-linked-role', 'warn', `${name} could not be read (${code}); not verified`);
+  }
 }
 
 /** Subnets exist, in one VPC, in at least two zones; the VPC id, or undefined when the line failed. */

@@ -252,6 +252,20 @@ export const ROLES = {
   },
 } as const satisfies Record<string, RoleFacts>;
 
+/**
+ * What the node role needs besides ROLES.node's policies when it also runs a
+ * managed node group (capacity 'nodes'): the kubelet describes EC2 resources, and
+ * the VPC CNI add-on (installed on such clusters: Auto Mode nodes have their own
+ * networking) runs with the node role.
+ */
+export const NODE_GROUP_POLICIES: readonly string[] = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy'];
+
+/** AWS managed policies that include another's permissions: attached, they satisfy it. */
+export const INCLUDED_IN: Readonly<Record<string, readonly string[]>> = {
+  AmazonEKSWorkerNodeMinimalPolicy: ['AmazonEKSWorkerNodePolicy'],
+  AmazonEC2ContainerRegistryPullOnly: ['AmazonEC2ContainerRegistryReadOnly'],
+};
+
 /** The trust policy a role of `facts` needs. */
 export function trustPolicy(facts: RoleFacts): { Version: '2012-10-17'; Statement: TrustStatement[] } {
   return {

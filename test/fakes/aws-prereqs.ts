@@ -168,12 +168,15 @@ export class FakeAwsAccount {
   private seed(): void {
     this.addRole(CALLER_ROLE, { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
     this.addServiceRole('kubecontrol-cluster', ROLES.cluster);
-    this.addServiceRole('kubecontrol-node', ROLES.node);
+    // Auto Mode nodes and web-frontend's managed node group (the kubelet and the VPC CNI run with it).
+    this.addRole('kubecontrol-node', trustPolicy(ROLES.node), ['AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryReadOnly', 'AmazonEKS_CNI_Policy']);
     this.addServiceRole('kubecontrol-fargate-pods', ROLES.podExecution);
     this.addServiceRole('search-svc-pods', ROLES.appPod);
     this.addRole('kubecontrol-access', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: roleArn(CALLER_ROLE) }, Action: 'sts:AssumeRole' }] });
     // EKS created its own role with the first cluster; node groups and Fargate have never been used here.
     this.addRole('AWSServiceRoleForAmazonEKS', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'eks.amazonaws.com' }, Action: 'sts:AssumeRole' }] }, ['AmazonEKSServiceRolePolicy'], '/aws-service-role/eks.amazonaws.com/');
+
+    this.addRole('AWSServiceRoleForEC2Spot', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'spot.amazonaws.com' }, Action: 'sts:AssumeRole' }] }, ['AWSEC2SpotServiceRolePolicy'], '/aws-service-role/spot.amazonaws.com/');
 
     // A VPC of two zones: public subnets (own route table to the internet gateway), private ones (the main table, through NAT).
     const vpc = 'vpc-0f00000001';
