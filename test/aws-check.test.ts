@@ -11,7 +11,7 @@ import { CommanderError } from 'commander';
 import { buildProgram } from '../cli/program.js';
 import type { LoadResult } from '../kubeapps/index.js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { checkAws, missingTrustActions, renderReport, type AwsCheckReport, type CheckedApp } from '../deployer/aws/check.js';
+import { checkAws, missingTrustActions, renderReport, trustsPrincipal, type AwsCheckReport, type CheckedApp } from '../deployer/aws/check.js';
 import { KUBECONTROL_ACTIONS, PREFLIGHT_ACTIONS, ROLES, SERVICE_LINKED_ROLES, allActions, kubecontrolPolicy } from '../deployer/aws/iam.js';
 import { ACCOUNT, FakeAwsAccount, REGION, ZONE_ID, exampleApps } from './fakes/aws-prereqs.js';
 
@@ -67,7 +67,7 @@ describe('aws check: a healthy account', () => {
     // The simulator is asked for the caller's role, never its session.
     const sources = fake.iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input.PolicySourceArn);
     expect(new Set(sources)).toEqual(new Set([`arn:aws:iam::${ACCOUNT}:role/kubecontrol`]));
-    expect(line(r, 'version:search-svc')!.message).toBe('search-svc: Kubernetes 1.35 (the newest in standard support, standard support until 2027-03-27)');
+    expect(line(r, 'version:search-svc')!.message).toBe('search-svc: Kubernetes 1.35 (the newest in standard support, until 2027-03-27)');
     expect(line(r, 'version:web-frontend')!.message).toBe('web-frontend: Kubernetes 1.35 (standard support until 2027-03-27)');
     expect(line(r, 'service-linked-roles')!.message).toContain('AWSServiceRoleForAmazonEKSNodegroup, AWSServiceRoleForAmazonEKSForFargate will be created by EKS on first use');
     expect(renderReport(r)).toMatch(/All checks passed: a deploy can work\.$/);
@@ -145,6 +145,13 @@ const BROKEN: readonly { name: string; breakIt: () => void; check: string; also?
     check: 'role:pod-execution',
     message: /Fargate pod execution role .*: it lacks AmazonEKSFargatePodExecutionRolePolicy/,
   },
+  {
+    name: "an access role that does not trust kubecontrol's identity",
+    breakIt: () => void (fake.role('kubecontrol-access').trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/someone-else' }, Action: 'sts:AssumeRole' }] })),
+    check: 'role:access',
+    message: /^access role kubecontrol-access: its trust policy does not let arn:aws:iam::123456789012:role\/kubecontrol assume it/,
+    fix: /aws iam update-assume-role-policy --role-name kubecontrol-access/,
+  },
   { name: 'an access role that does not exist', breakIt: () => void fake.roles.delete('kubecontrol-access'), check: 'role:access', message: /access role .*kubecontrol-access does not exist/ },
   {
     name: 'an identity that may not create add-ons or pass the node role',
@@ -163,7 +170,7 @@ const BROKEN: readonly { name: string; breakIt: () => void; check: string; also?
       fake.unreadableRoles.add('AWSServiceRoleForAmazonEKSForFargate');
     },
     check: 'service-linked-roles',
-    message: /AWSServiceRoleForAmazonEKSNodegroup \(CreateNodegroup \(capacity: nodes\)\), AWSServiceRoleForAmazonEKSForFargate .*Failed to validate if SLR/,
+    message: /AWSServiceRoleForAmazonEKSNodegroup \(CreateNodegroup, capacity 'nodes'\), AWSServiceRoleForAmazonEKSForFargate .*Failed to validate if SLR/,
     fix: /iam:GetRole on arn:aws:iam::123456789012:role\/aws-service-role\/\*/,
   },
   { name: 'a subnet that does not exist', breakIt: () => void (env.KUBECONTROL_SUBNET_IDS = 'subnet-0a000001,subnet-0fffffff'), check: 'subnets', message: /The subnet ID 'subnet-0fffffff' does not exist/ },
@@ -431,6 +438,10 @@ describe('the IAM facts', () => {
     expect(missingTrustActions(doc({ Effect: 'Allow', Principal: { Service: 'eks.amazonaws.com' }, Action: 'sts:AssumeRole' }), 'eks.amazonaws.com', ['sts:AssumeRole', 'sts:TagSession'])).toEqual(['sts:TagSession']);
     expect(missingTrustActions(doc([{ Effect: 'Deny', Principal: { Service: 'eks.amazonaws.com' }, Action: '*' }]), 'eks.amazonaws.com', ['sts:AssumeRole'])).toEqual(['sts:AssumeRole']);
     expect(missingTrustActions('not json', 'eks.amazonaws.com', ['sts:AssumeRole'])).toEqual(['sts:AssumeRole']);
+    const me = `arn:aws:iam::${ACCOUNT}:role/kubecontrol`;
+    expect(trustsPrincipal(doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }), me, ACCOUNT)).toBe(true);
+    expect(trustsPrincipal(doc([{ Effect: 'Allow', Principal: { AWS: [ACCOUNT] }, Action: ['sts:AssumeRole', 'sts:TagSession'] }]), me, ACCOUNT)).toBe(true);
+    expect(trustsPrincipal(doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::999999999999:root` }, Action: 'sts:AssumeRole' }), me, ACCOUNT)).toBe(false);
   });
 });
 
@@ -473,7 +484,7 @@ describe('kubecontrol aws check, through the real commander program', () => {
     const { exitCode, out } = await cli(['aws', 'check']);
     expect(exitCode).toBe(0);
     expect(out).toContain(`✓ credentials work: account ${ACCOUNT}`);
-    expect(out).toContain('✓ hello: Kubernetes 1.35 (the newest in standard support, standard support until 2027-03-27)');
+    expect(out).toContain('✓ hello: Kubernetes 1.35 (the newest in standard support, until 2027-03-27)');
     expect(out).toMatch(/All checks passed.*: a deploy can work\.\n$/);
   });
 

@@ -171,7 +171,7 @@ export async function checkAws(opts: AwsCheckOptions): Promise<AwsCheckReport> {
     }
   }
   for (const arn of podExecutionRoles) await checkRole(ctx, 'role:pod-execution', arn, ROLES.podExecution, nodeRoles.includes(arn) ? ['it is also the node role: Fargate needs its own role'] : []);
-  if (settings.accessRoleArn) await checkAccessRole(ctx, settings.accessRoleArn);
+  if (settings.accessRoleArn) await checkAccessRole(ctx, settings.accessRoleArn, await principalOf(ctx, callerArn));
   else {
     add(
       'role:access',
@@ -327,14 +327,45 @@ async function checkRole(ctx: Ctx, check: string, arn: string, facts: RoleFacts,
   }
 }
 
-/** The access role exists and kubecontrol may assume it (its trust names the caller; simulated in `checkPermissions`). */
-async function checkAccessRole(ctx: Ctx, arn: string): Promise<void> {
+/**
+ * The access role exists and trusts kubecontrol's identity (its role or user, or
+ * the whole account); that the identity's own policy allows sts:AssumeRole on it
+ * is simulated in `checkPermissions`.
+ */
+async function checkAccessRole(ctx: Ctx, arn: string, principal: string | undefined): Promise<void> {
+  const check = 'role:access';
   if (accountOf(arn) !== ctx.account) {
-    ctx.add('role:access', 'fail', `access role ${arn} is in account ${accountOf(arn)}, not ${ctx.account}`, 'set KUBECONTROL_ACCESS_ROLE_ARN to a role of this account');
+    ctx.add(check, 'fail', `access role ${arn} is in account ${accountOf(arn)}, not ${ctx.account}`, 'set KUBECONTROL_ACCESS_ROLE_ARN to a role of this account');
     return;
   }
-  const role = await readRole(ctx, 'role:access', arn, 'access role', 'KUBECONTROL_ACCESS_ROLE_ARN');
-  if (role) ctx.add('role:access', 'ok', `access role ${role.RoleName ?? arn}: every cluster gets an admin access entry for it`);
+  const role = await readRole(ctx, check, arn, 'access role', 'KUBECONTROL_ACCESS_ROLE_ARN');
+  if (!role) return;
+  if (principal && !trustsPrincipal(role.AssumeRolePolicyDocument, principal, ctx.account)) {
+    const name = role.RoleName ?? roleName(arn);
+    const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: principal }, Action: 'sts:AssumeRole' }] };
+    ctx.add(check, 'fail', `access role ${name}: its trust policy does not let ${principal} assume it, so kubecontrol could not reach its clusters`, `aws iam update-assume-role-policy --role-name ${name} --policy-document '${JSON.stringify(doc)}'`);
+    return;
+  }
+  ctx.add(check, 'ok', `access role ${role.RoleName ?? arn}: every cluster gets an admin access entry for it`);
+}
+
+/** Whether a trust policy (URL-encoded JSON) lets `principal` (or its whole account) sts:AssumeRole. */
+export function trustsPrincipal(document: string | undefined, principal: string, account: string): boolean {
+  let doc: { Statement?: unknown };
+  try {
+    doc = JSON.parse(decodeURIComponent(document ?? '')) as { Statement?: unknown };
+  } catch {
+    return false;
+  }
+  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as { Effect?: string; Principal?: { AWS?: string | string[] } | string; Action?: string | string[] }[];
+  const partition = principal.split(':')[1] ?? 'aws';
+  const accepted = new Set([principal, account, `arn:${partition}:iam::${account}:root`, '*']);
+  return statements.some((s) => {
+    if (!s || s.Effect !== 'Allow') return false;
+    const aws = s.Principal === '*' ? ['*'] : typeof s.Principal === 'object' ? ([] as string[]).concat(s.Principal.AWS ?? []) : [];
+    const actions = ([] as string[]).concat(s.Action ?? []);
+    return aws.some((p) => accepted.has(p)) && actions.some((a) => a === 'sts:AssumeRole' || a === 'sts:*' || a === '*');
+  });
 }
 
 /**
@@ -690,8 +721,8 @@ function checkAppVersion(ctx: Ctx, app: string, cluster: ClusterSpec, versions: 
   else if (found.warning) ctx.add(check, 'warn', found.warning, fix);
   else {
     const v = versions.find((x) => x.version === found.version);
-    const why = cluster.kubernetesVersion ? '' : 'the newest in standard support, ';
-    ctx.add(check, 'ok', `${app}: Kubernetes ${found.version} (${why}standard support until ${v?.endOfStandardSupport ?? 'unknown'})`);
+    const why = cluster.kubernetesVersion ? 'standard support' : 'the newest in standard support,';
+    ctx.add(check, 'ok', `${app}: Kubernetes ${found.version} (${why} until ${v?.endOfStandardSupport ?? 'unknown'})`);
   }
 }
 

@@ -65,8 +65,8 @@ export interface ActionGroup {
  */
 export const SERVICE_LINKED_ROLES: readonly { readonly name: string; readonly service: string; readonly usedBy: string }[] = [
   { name: 'AWSServiceRoleForAmazonEKS', service: 'eks.amazonaws.com', usedBy: 'CreateCluster' },
-  { name: 'AWSServiceRoleForAmazonEKSNodegroup', service: 'eks-nodegroup.amazonaws.com', usedBy: 'CreateNodegroup (capacity: nodes)' },
-  { name: 'AWSServiceRoleForAmazonEKSForFargate', service: 'eks-fargate.amazonaws.com', usedBy: 'CreateFargateProfile (capacity: fargate)' },
+  { name: 'AWSServiceRoleForAmazonEKSNodegroup', service: 'eks-nodegroup.amazonaws.com', usedBy: "CreateNodegroup, capacity 'nodes'" },
+  { name: 'AWSServiceRoleForAmazonEKSForFargate', service: 'eks-fargate.amazonaws.com', usedBy: "CreateFargateProfile, capacity 'fargate'" },
 ];
 
 /** Every action kubecontrol's identity calls while it deploys, tears down and collects. */
