@@ -301,6 +301,13 @@ describe('aws check: each prerequisite broken in turn', () => {
     });
   });
 
+  it('the fake account refuses what it does not know, and what IAM refuses (a session ARN in the simulator)', async () => {
+    const { IAMClient, ListRolesCommand } = await import('@aws-sdk/client-iam');
+    const iam = new IAMClient({ region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    await expect(iam.send(new ListRolesCommand({}))).rejects.toThrow(/does not answer this command/);
+    await expect(iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: fake.callerArn, ActionNames: ['eks:CreateCluster'] }))).rejects.toMatchObject({ name: 'InvalidInputException' });
+  });
+
   it('a caller that is an IAM user is simulated as itself', async () => {
     fake.callerArn = `arn:aws:iam::${ACCOUNT}:user/deployer`;
     const r = await run();
