@@ -380,6 +380,7 @@ export function errorDecoration(code: ErrorCode, status: ResultStatus): { readon
     case 'wrong_state':
     case 'no_live_version':
     case 'no_previous_version':
+    case 'unhealthy_target':
     case 'infrastructure':
       return { icon, hint: '' };
     default: {

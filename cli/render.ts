@@ -97,6 +97,7 @@ export function errorMark(code: ErrorCode): string {
     case 'wrong_state':
     case 'no_live_version':
     case 'no_previous_version':
+    case 'unhealthy_target':
     case 'infrastructure':
       return red('✗');
     default: {

@@ -189,6 +189,8 @@ export class CommandCore {
     app: KubeApp | undefined,
     deploy: DeployRecord | undefined,
     reject: (status: ResultStatus, code: ErrorCode, message: string, extra?: { app?: string | null; suggestion?: string; deployId?: number }) => CommandResult,
+    /** A flip-back was tried and could not be done: a rollback redeploys the previous version. */
+    noFlipBack = false,
   ): CommandResult | Promise<CommandResult> {
     const { store, deployer, provider } = this.options;
     const accept = (message: string, extra: { app?: string | null; deployId?: number | null } = {}): number => {
@@ -206,23 +208,30 @@ export class CommandCore {
           version = command.version;
           strategy = command.strategy ?? a.strategy;
         } else {
-          // Within the drain the previous cluster still runs: flip traffic back instead of redeploying.
+          // Within the drain the previous cluster still runs: flip traffic back instead of redeploying,
+          // once its health check passes (a Promise, like a dry run: it reads the provider).
           const draining = store.deploys.active().find((x) => x.app === a.name && x.state === 'tearing_down');
-          if (draining && !command.dryRun) {
-            const flipped = deployer.flipBack(draining.id, { actor: req.actor.id, surface: req.surface });
-            if (flipped.ok) {
-              const previous = store.environments.get(draining.fromEnvId!)!;
-              const version = previous.version ?? draining.fromVersion ?? '?';
-              accept(`rollback of ${a.name}: deploy #${draining.id} flipped back to ${version}`, { deployId: draining.id });
-              return {
-                kind: 'flipped_back',
-                status: 'ok',
-                commandId,
-                deploy: this.view(draining.id),
-                to: { version, cluster: previous.name },
-                message: `Rolled back within the drain: ${a.dns.name} goes back to ${previous.name} (${version}) now; deploy #${draining.id}'s cluster ${draining.toCluster} is torn down.`,
-              };
-            }
+          if (draining && !command.dryRun && !noFlipBack) {
+            return deployer.flipBackIfHealthy(draining.id, { actor: req.actor.id, surface: req.surface }).then((flipped): CommandResult | Promise<CommandResult> => {
+              if (flipped.ok) {
+                const previous = store.environments.get(draining.fromEnvId!)!;
+                const version = previous.version ?? draining.fromVersion ?? '?';
+                accept(`rollback of ${a.name}: deploy #${draining.id} flipped back to ${version}`, { deployId: draining.id });
+                return {
+                  kind: 'flipped_back',
+                  status: 'ok',
+                  commandId,
+                  deploy: this.view(draining.id),
+                  to: { version, cluster: previous.name },
+                  message: `Rolled back within the drain: ${a.dns.name} goes back to ${previous.name} (${version}) now; deploy #${draining.id}'s cluster ${draining.toCluster} is torn down.`,
+                };
+              }
+              if (flipped.reason === 'unhealthy') {
+                return reject('conflict', 'unhealthy_target', `Rollback of ${a.name} refused: ${flipped.message}.`, { app: a.name, deployId: draining.id });
+              }
+              // The drain ended meanwhile: a rollback is a new deploy of the previous version.
+              return this.act(command, req, commandId, app, deploy, reject, true);
+            });
           }
           // What runs now is the live environment's version (a rolling update changes it in place).
           const env = store.environments.live(a.name);

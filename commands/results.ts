@@ -61,6 +61,8 @@ export type ErrorCode =
   | 'wrong_state'
   | 'no_live_version'
   | 'no_previous_version'
+  /** A rollback within the drain whose previous cluster fails its health check. */
+  | 'unhealthy_target'
   | 'group_lookup_failed'
   | 'infrastructure';
 

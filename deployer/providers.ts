@@ -44,6 +44,7 @@ export async function createProvider(choice: ProviderChoice, deps: ProviderDeps)
         installation: { id: installation },
         settings: loaded.settings,
         buildEnv: choice.env,
+        now: () => clock.now(),
         regions: () => [...new Set(apps.filter((a) => !a.aws.defaulted.region).map((a) => a.aws.region))],
       });
     }

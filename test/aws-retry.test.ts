@@ -10,9 +10,10 @@ import type { AddressInfo } from 'node:net';
 import searchSvc from '../kubeapps/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EksClusters } from '../deployer/aws/eks-clusters.js';
+import { ElbLoadBalancers } from '../deployer/aws/load-balancers.js';
 import { Route53Dns } from '../deployer/aws/route53-dns.js';
 import { clusterRef, clusterSpec, dnsRecord } from '../deployer/specs.js';
-import { INSTALLATION, SETTINGS } from './fakes/aws-apps.js';
+import { INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
 import { testStep } from './fakes/aws-step-context.js';
 
 type Answer = { status: number; type?: string; body: unknown; xml?: string };
@@ -58,9 +59,12 @@ function clusters(): EksClusters {
     installation: INSTALLATION,
     settings: SETTINGS,
     waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
+    // Never reached here: CreateCluster is what these tests script.
+    nodePools: { applyNodePool: async () => undefined },
   });
 }
-const app = searchSvc;
+// A version of its own, so provision asks EKS for nothing but the cluster.
+const app = withAws(searchSvc, { kubernetesVersion: '1.35' });
 const ACTIVE = { cluster: { name: 'search-svc-1', status: 'ACTIVE', endpoint: 'https://abc.eks.example', tags: { 'kubecontrol:installation': INSTALLATION.id } } };
 
 describe('AWS calls at the wire', () => {
@@ -99,19 +103,21 @@ const xml = (status: number, body: string): Answer => ({ status, body: undefined
 const changeInfo = (status: string) => `<ChangeInfo><Id>/change/C2682N5HXP0BZ4</Id><Status>${status}</Status><SubmittedAt>2026-11-24T10:00:00.000Z</SubmittedAt></ChangeInfo>`;
 
 describe('Route 53 at the wire', () => {
-  it('UPSERTs the CNAME (retrying PriorRequestNotComplete) and waits for INSYNC', async () => {
+  it('UPSERTs a CNAME to a target that is not a load balancer (retrying PriorRequestNotComplete) and waits for INSYNC', async () => {
     process.env.AWS_ENDPOINT_URL_ROUTE_53 = url;
-    const dns = new Route53Dns({ clients: createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } }), settings: SETTINGS, waiterDelays: { minDelay: 0.001, maxDelay: 0.002 } });
+    const clients = createAwsClientsFor({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' } });
+    // A target that is not a load balancer (a CDN, another provider's endpoint) gets a CNAME: no ELBv2 call.
+    const dns = new Route53Dns({ clients, settings: SETTINGS, loadBalancers: new ElbLoadBalancers({ clients, installation: INSTALLATION }), waiterDelays: { minDelay: 0.001, maxDelay: 0.002 } });
     answers = [
-      xml(200, `<ListResourceRecordSetsResponse ${NS}><ResourceRecordSets><ResourceRecordSet><Name>search-svc.example.com.</Name><Type>CNAME</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>old.elb.eu-west-1.amazonaws.com</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>5</MaxItems></ListResourceRecordSetsResponse>`),
+      xml(200, `<ListResourceRecordSetsResponse ${NS}><ResourceRecordSets><ResourceRecordSet><Name>search-svc.example.com.</Name><Type>CNAME</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>old.edge.example.net</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>5</MaxItems></ListResourceRecordSetsResponse>`),
       xml(400, `<ErrorResponse ${NS}><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>The request was rejected because Route 53 was still processing a prior request.</Message></Error><RequestId>r1</RequestId></ErrorResponse>`),
       xml(200, `<ChangeResourceRecordSetsResponse ${NS}>${changeInfo('PENDING')}</ChangeResourceRecordSetsResponse>`),
       xml(200, `<GetChangeResponse ${NS}>${changeInfo('PENDING')}</GetChangeResponse>`),
       xml(200, `<GetChangeResponse ${NS}>${changeInfo('INSYNC')}</GetChangeResponse>`),
     ];
-    await expect(dns.pointRecord({ record: dnsRecord(app), target: 'new.elb.eu-west-1.amazonaws.com', progress: () => undefined })).resolves.toEqual({ previous: 'old.elb.eu-west-1.amazonaws.com' });
+    await expect(dns.pointRecord({ record: dnsRecord(app), target: 'new.edge.example.net', progress: () => undefined })).resolves.toEqual({ previous: 'old.edge.example.net' });
     expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
-      'GET /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset?maxitems=5&name=search-svc.example.com',
+      'GET /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset?maxitems=100&name=search-svc.example.com',
       'POST /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset',
       'POST /2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset',
       'GET /2013-04-01/change/C2682N5HXP0BZ4',
@@ -119,6 +125,6 @@ describe('Route 53 at the wire', () => {
     ]);
     const change = seen[2]!.body;
     expect(change).toContain('<Action>UPSERT</Action>');
-    expect(change).toContain('<Name>search-svc.example.com</Name><Type>CNAME</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>new.elb.eu-west-1.amazonaws.com</Value>');
+    expect(change).toContain('<Name>search-svc.example.com</Name><Type>CNAME</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>new.edge.example.net</Value>');
   });
 });

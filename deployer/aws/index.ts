@@ -6,7 +6,7 @@
  */
 import { KubeWorkloads, type KubeConfigSource } from '../kube/kube-workloads.js';
 import { systemClock } from '../clock.js';
-import type { Builder, ClusterRef, Installation, PreflightApp, PreflightReport, Provider, Registry, Workloads } from '../ports.js';
+import type { Builder, ClusterRef, Installation, PreflightApp, PreflightReport, Provider, Registry, StepContext, Workloads } from '../ports.js';
 import { AppBuilder, type BuilderKind } from './app-builder.js';
 import { createAwsClientsFor, kubecontrolTags, type AwsClientsFor, type WaiterDelays } from './clients.js';
 import { CodeBuildBuilder, type PollDelays } from './codebuild-builder.js';
@@ -148,13 +148,20 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   // The Kubernetes adapter reads the cluster's region (credentials, ledger rows): it gets it as
   // this provider places the app, so an app that names no region is looked for in the settings' one.
   const placed = (cluster: ClusterRef): ClusterRef => ({ ...cluster, placement: withRegion(cluster.placement, settings) });
+  const loadBalancers = new ElbLoadBalancers({ clients, installation, waiterDelays: opts.waiterDelays });
+  // A rollout is done only when the load balancer in front of it is active and every target passes its
+  // health checks (NLB provisioning and target registration take minutes on AWS): approvers, and a
+  // refresh's automatic cutover, then decide on something that really serves.
+  const served = async (cluster: ClusterRef, ctx: StepContext, r: { endpoint: string }): Promise<{ endpoint: string }> => {
+    await loadBalancers.waitReady({ hostname: r.endpoint, region: regionOf(cluster.placement, settings), progress: ctx.progress, signal: ctx.signal });
+    return r;
+  };
   const workloads: Workloads = {
-    deploy: (cmd) => kube.deploy({ ...cmd, cluster: placed(cmd.cluster) }),
-    updateImages: (cmd) => kube.updateImages({ ...cmd, cluster: placed(cmd.cluster) }),
+    deploy: async (cmd) => served(cmd.cluster, cmd.ctx, await kube.deploy({ ...cmd, cluster: placed(cmd.cluster) })),
+    updateImages: async (cmd) => served(cmd.cluster, cmd.ctx, await kube.updateImages({ ...cmd, cluster: placed(cmd.cluster) })),
   };
   const versions = new EksVersions({ eks: (region) => clients(region).eks, now });
   const nodePools: NodePoolApplier = { applyNodePool: (cmd) => kube.applyNodePool({ ...cmd, cluster: placed(cmd.cluster) }) };
-  const loadBalancers = new ElbLoadBalancers({ clients, installation, waiterDelays: opts.waiterDelays });
   const clusters = new EksClusters({
     clients,
     installation,
@@ -184,7 +191,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     clusters,
     workloads,
     dns,
-    timeouts: { build: 60 * MINUTE, provision: 40 * MINUTE, deploy: 20 * MINUTE, cutover: 10 * MINUTE, teardown: 40 * MINUTE },
+    timeouts: { build: 60 * MINUTE, provision: 40 * MINUTE, deploy: 20 * MINUTE, cutover: 25 * MINUTE, teardown: 40 * MINUTE },
     // Resolvers may keep the old answer for a TTL or two after the flip.
     drainMs: ({ record }) => Math.max(record.ttlSeconds * 1000 * 2, MINUTE),
     plan: (request) => planAws({ settings, registry, clusters, dns, versions }, request),

@@ -13,7 +13,7 @@
  * sync when the process stopped, and pointRecord waits for that (the port's
  * promise: idempotent, and it returns only once the change is in sync).
  */
-import { dnsRecord, healthCheck } from '../specs.js';
+import { clusterRef, dnsRecord, healthCheck } from '../specs.js';
 import type { Step } from './step.js';
 
 export const cutover: Step = {
@@ -21,7 +21,7 @@ export const cutover: Step = {
   async run({ store, provider, deploy: d, app, ctx }) {
     const endpoint = d.endpoint!;
     const record = dnsRecord(app);
-    await provider.dns.checkHealth({ ...healthCheck(app), target: endpoint, progress: ctx.progress, signal: ctx.signal });
+    await provider.dns.checkHealth({ ...healthCheck(app, d.toCluster ? clusterRef(app, d.toCluster) : undefined), target: endpoint, progress: ctx.progress, signal: ctx.signal });
     const before = await provider.dns.current({ record, signal: ctx.signal });
     const logged = store.undo.forDeploy(d.id).some((u) => u.kind === 'dns');
     if (!logged && before !== endpoint) {
