@@ -18,7 +18,8 @@ import { ACCOUNT, FakeAwsAccount, REGION, ZONE_ID, exampleApps } from './fakes/a
 const TODAY = Date.parse('2026-11-30T12:00:00Z');
 let fake: FakeAwsAccount;
 let env: NodeJS.ProcessEnv;
-let apps: CheckedApp[];
+/** The apps of one test, which a test may change. */
+let apps: { -readonly [K in keyof CheckedApp]: CheckedApp[K] }[];
 
 beforeEach(() => {
   fake = new FakeAwsAccount(new Date(TODAY));
