@@ -1,119 +1,37 @@
 /**
- * The real pipeline, unchanged, on the aws provider: build → provision →
- * deploy → approval → cutover → teardown through the real SDK clients (mocked
- * at `send` by aws-sdk-client-mock, answering from a small stateful "account"
- * whose EKS keeps tags and refuses what EKS refuses) and the real Kubernetes
- * client against one local fake API server per cluster.
+ * The real pipeline, unchanged, on the aws provider, through the real server:
+ * build → provision → deploy → approval → cutover → teardown of each example
+ * app — search-svc on EKS Auto Mode nodes, web-frontend on an arm64 spot node
+ * group behind TLS, cache-worker on Fargate behind an internal load balancer —
+ * through the real SDK clients (answered at `send` by a stateful fake account
+ * that refuses what AWS refuses) and the real Kubernetes client against one
+ * fake API server per cluster, whose load balancers exist only because Auto
+ * Mode's controller runs in it. Every run ends with nothing tagged left in the
+ * account but what serves the apps.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
-import { CreateRepositoryCommand, DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient, ImageNotFoundException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
-import { CreateClusterCommand, CreateNodegroupCommand, DeleteNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
-import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListResourceRecordSetsCommand, Route53Client, type Change } from '@aws-sdk/client-route-53';
-import { mockClient } from 'aws-sdk-client-mock';
+import { CreateClusterCommand, CreateNodegroupCommand } from '@aws-sdk/client-eks';
+import { InvalidChangeBatch } from '@aws-sdk/client-route-53';
 import { createAwsProvider } from '../deployer/aws/index.js';
+import type { KubeApp } from '../kubeapps/index.js';
+import cacheWorker from '../kubeapps/cache-worker.js';
 import searchSvc from '../kubeapps/search-svc.js';
-import { OTHER_INSTALLATION, SETTINGS, withAws } from './fakes/aws-apps.js';
-import { FakeEks } from './fakes/aws-eks.js';
-import { FakeKubeApiServer } from './fakes/kube-apiserver.js';
+import webFrontend from '../kubeapps/web-frontend.js';
+import { OTHER_INSTALLATION, SETTINGS, TODAY, withAws } from './fakes/aws-apps.js';
+import { FakeAwsAccount, ZONE_ID } from './fakes/aws-account.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
-const app = withAws(searchSvc, { builder: 'codebuild', codeBuildProject: 'search-svc-image' });
+const built = (app: KubeApp): KubeApp => withAws(app, { builder: 'codebuild', codeBuildProject: `${app.image.repository}-image` });
+const apps = [built(searchSvc), built(webFrontend), built(cacheWorker)];
 
-/** A tiny stateful AWS account behind the SDK mocks. */
-class FakeAccount {
-  readonly images = new Set<string>();
-  readonly repositories = new Set<string>();
-  /** The Kubernetes API server of each cluster. */
-  readonly kubes = new Map<string, FakeKubeApiServer>();
-  readonly eks: FakeEks;
-  record: string | undefined;
-  readonly changes: Change[][] = [];
-  /** How the next cluster's pods behave. */
-  nextRollout: 'healthy' | 'crashloop' = 'healthy';
-  readonly mocks = {
-    ecr: mockClient(ECRClient),
-    codebuild: mockClient(CodeBuildClient),
-    eks: mockClient(EKSClient),
-    asg: mockClient(AutoScalingClient),
-    r53: mockClient(Route53Client),
-  };
-
-  constructor() {
-    const { ecr, codebuild, eks, asg, r53 } = this.mocks;
-    ecr.on(DescribeRepositoriesCommand).callsFake((input: { repositoryNames: string[] }) => {
-      const name = input.repositoryNames[0]!;
-      if (!this.repositories.has(name)) throw new RepositoryNotFoundException({ message: `repository ${name} not found`, $metadata: {} });
-      return { repositories: [{ repositoryName: name }] };
-    });
-    ecr.on(CreateRepositoryCommand).callsFake((input: { repositoryName: string }) => {
-      this.repositories.add(input.repositoryName);
-      return { repository: { repositoryName: input.repositoryName } };
-    });
-    ecr.on(DescribeImagesCommand).callsFake((input: { repositoryName: string; imageIds: { imageTag: string }[] }) => {
-      const tag = input.imageIds[0]!.imageTag;
-      if (!this.images.has(`${input.repositoryName}:${tag}`)) throw new ImageNotFoundException({ message: `image ${tag} not found`, $metadata: {} });
-      return { imageDetails: [{ imageTags: [tag] }] };
-    });
-    codebuild.on(StartBuildCommand).callsFake((input: { environmentVariablesOverride: { name: string; value: string }[] }) => {
-      const tag = input.environmentVariablesOverride.find((e) => e.name === 'IMAGE_TAG')!.value;
-      this.images.add(`search-svc:${tag}`);
-      return { build: { id: `search-svc-image:${tag}` } };
-    });
-    codebuild.on(BatchGetBuildsCommand).callsFake((input: { ids: string[] }) => ({
-      builds: [{ id: input.ids[0], currentPhase: 'COMPLETED', buildComplete: true, buildStatus: 'SUCCEEDED' }],
-    }));
-    // Every wait succeeds at its first look (transitionLooks 0): the call counts below are the fewest a deploy makes.
-    this.eks = new FakeEks(eks, asg, {
-      transitionLooks: 0,
-      endpointFor: async (name) => {
-        const kube = await new FakeKubeApiServer().start();
-        kube.behaviour.loadBalancerHostname = `k8s-${name}.elb.eu-west-1.amazonaws.com`;
-        kube.behaviour.rollout = this.nextRollout;
-        this.kubes.set(name, kube);
-        return kube.url;
-      },
-      onClusterGone: async (name) => {
-        await this.kubes.get(name)?.close();
-        this.kubes.delete(name);
-      },
-    });
-    r53.on(ListResourceRecordSetsCommand).callsFake(() => ({
-      ResourceRecordSets: this.record ? [{ Name: 'search-svc.example.com.', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: this.record }] }] : [],
-    }));
-    r53.on(ChangeResourceRecordSetsCommand).callsFake((input: { ChangeBatch: { Changes: Change[] } }) => {
-      this.changes.push(input.ChangeBatch.Changes);
-      for (const c of input.ChangeBatch.Changes) if (c.Action === 'UPSERT') this.record = c.ResourceRecordSet!.ResourceRecords![0]!.Value;
-      return { ChangeInfo: { Id: `/change/${this.changes.length}`, Status: 'PENDING', SubmittedAt: new Date() } };
-    });
-    r53.on(GetChangeCommand).callsFake((input: { Id: string }) => ({ ChangeInfo: { Id: input.Id, Status: 'INSYNC', SubmittedAt: new Date() } }));
-  }
-
-  async close(): Promise<void> {
-    for (const kube of this.kubes.values()) await kube.close();
-    for (const m of Object.values(this.mocks)) m.restore();
-  }
-}
-
-/** AWS API calls so far, by operation. */
-function callCounts(aws: FakeAccount): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const m of Object.values(aws.mocks)) {
-    for (const c of m.calls()) {
-      const name = (c.args[0] as object).constructor.name.replace(/Command$/, '');
-      counts[name] = (counts[name] ?? 0) + 1;
-    }
-  }
-  return counts;
-}
+type Obj = { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> };
 
 describe('the pipeline on the aws provider', () => {
-  let aws: FakeAccount;
+  let aws: FakeAwsAccount;
   let h: Harness;
   const health: string[] = [];
   beforeAll(async () => {
-    aws = new FakeAccount();
+    aws = new FakeAwsAccount();
     const provider = ({ installation }: { installation: string }) => ({
       ...createAwsProvider({
         installation: { id: installation },
@@ -128,138 +46,195 @@ describe('the pipeline on the aws provider', () => {
           return { status: 200, statusText: 'OK' };
         },
         rewatchDelayMs: 5,
+        now: () => TODAY,
       }),
       // Everything real but the drain before the old cluster goes (2 minutes at TTL 60 s).
       drainMs: () => 10,
     });
-    h = await startHarness({ provider: 'aws' }, { provider, apps: [app] });
+    h = await startHarness({ provider: 'aws' }, { provider, apps });
   });
   afterAll(async () => {
     await h.close();
     await aws.close();
   });
 
-  const deployAndApprove = async (version: string): Promise<number> => {
-    const { body } = await h.cmd('carol', 'deploy', 'search-svc', version);
-    const id = (body as unknown as { deploy: { id: number } }).deploy.id;
-    const waiting = await h.waitState(id, 'awaiting_approval', 'failed');
-    if (waiting.state === 'failed') return id;
-    await h.cmd('bob', 'approve', String(id));
+  const idOf = (body: unknown): number => (body as { deploy: { id: number } }).deploy.id;
+  /** Deploys, approves (by `approver`) and waits for the end; a rolling update needs no approval. */
+  const deploy = async (as: string, approver: string, ...args: string[]): Promise<number> => {
+    const { body } = await h.cmd(as, 'deploy', ...args);
+    const id = idOf(body);
+    expect(body).toMatchObject({ kind: 'deploy_queued' });
+    const reached = await h.waitState(id, 'awaiting_approval', 'succeeded', 'failed');
+    if (reached.state !== 'awaiting_approval') return id;
+    await h.cmd(approver, 'approve', String(id));
     await h.waitState(id, 'succeeded', 'failed');
     return id;
   };
+  const live = (app: string): string => h.k.store.environments.live(app)!.name;
+  const recordOf = (name: string) => aws.route53.at(ZONE_ID, name);
+  const lbOf = (cluster: string) => [...aws.lbs.loadBalancers.values()].find((lb) => lb.cluster === cluster);
 
-  it('builds, provisions, deploys, waits for approval, cuts over and reports every step', async () => {
-    const id = await deployAndApprove('1.5.0');
+  it('search-svc on EKS Auto Mode: a first blue/green builds, provisions, deploys, waits for approval and points an alias at the new load balancer', async () => {
+    const id = await deploy('carol', 'bob', 'search-svc', '1.5.0');
     const d = h.k.core.view(id);
     expect(d.state).toBe('succeeded');
     expect(d.steps.map((s) => `${s.name}:${s.state}`)).toEqual(['build:succeeded', 'provision:succeeded', 'deploy:succeeded', 'approval:succeeded', 'cutover:succeeded', 'teardown:skipped']);
+    const cluster = `search-svc-${id}-${h.k.installation}`;
+    expect(live('search-svc')).toBe(cluster);
 
-    // ECR repository created as the app allows, then built with CodeBuild.
-    expect(aws.mocks.ecr.commandCalls(CreateRepositoryCommand)[0]!.args[0].input).toMatchObject({
-      repositoryName: 'search-svc',
-      imageTagMutability: 'IMMUTABLE',
-      imageScanningConfiguration: { scanOnPush: true },
-    });
-    expect(aws.mocks.codebuild.commandCalls(StartBuildCommand)[0]!.args[0].input).toMatchObject({ projectName: 'search-svc-image', sourceVersion: '1.5.0' });
-
-    // The cluster and node group, tagged and shaped from the KubeApp.
-    const cluster = aws.mocks.eks.commandCalls(CreateClusterCommand)[0]!.args[0].input;
-    expect(cluster).toMatchObject({
-      name: `search-svc-${id}`,
-      version: '1.31',
+    // The cluster: Auto Mode with everything it needs to serve, a supported version, no extended-support bill.
+    expect(aws.mocks.eks.commandCalls(CreateClusterCommand)[0]!.args[0].input).toMatchObject({
+      name: cluster,
+      version: '1.35',
+      upgradePolicy: { supportType: 'STANDARD' },
+      computeConfig: { enabled: true, nodePools: ['system'] },
+      kubernetesNetworkConfig: { elasticLoadBalancing: { enabled: true } },
+      storageConfig: { blockStorage: { enabled: true } },
+      accessConfig: { authenticationMode: 'API' },
       tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': String(id), 'kubecontrol:installation': h.k.installation },
     });
-    expect(aws.mocks.eks.commandCalls(CreateNodegroupCommand)[0]!.args[0].input).toMatchObject({
-      clusterName: `search-svc-${id}`,
-      capacityType: 'ON_DEMAND',
-      amiType: 'AL2023_x86_64_STANDARD',
-      instanceTypes: ['m6i.large', 'm6i.xlarge'],
-      scalingConfig: { minSize: 3, maxSize: 12, desiredSize: 3 },
-      tags: { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': String(id), 'kubecontrol:installation': h.k.installation },
-    });
+    expect(aws.mocks.eks.commandCalls(CreateNodegroupCommand)).toHaveLength(0);
 
-    // Kubernetes saw the EKS token, and the app's Deployment with its sidecars at the new version.
-    const kube = aws.kubes.get(`search-svc-${id}`)!;
+    // On the cluster: the app's NodePool from its hardware, and a Deployment that runs as Pod Security "restricted" asks.
+    const kube = aws.kubes.get(cluster)!;
     expect(kube.requests.every((r) => /^Bearer k8s-aws-v1\.[A-Za-z0-9_-]+$/.test(String(r.headers.authorization)))).toBe(true);
-    const deployment = kube.get('deployments', 'search-svc', 'search-svc') as unknown as { spec: { template: { spec: { containers: { name: string; image: string }[] } } } };
-    expect(deployment.spec.template.spec.containers.map((c) => c.name)).toEqual(['api', 'metrics', 'logging']);
+    const pool = kube.get('nodepools', undefined, 'kubecontrol-search-svc') as unknown as Obj;
+    expect(pool.spec).toMatchObject({ limits: { nodes: '12' } });
+    const deployment = kube.get('deployments', 'search-svc', 'search-svc') as unknown as {
+      spec: { template: { spec: { serviceAccountName: string; containers: { name: string; image: string; securityContext: Record<string, unknown> }[] } } };
+    };
+    expect(deployment.spec.template.spec.containers.map((c) => c.name)).toEqual(['api']);
     expect(deployment.spec.template.spec.containers[0]!.image).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/search-svc:1.5.0');
+    expect(deployment.spec.template.spec.containers[0]!.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
 
-    // Health checked through the new load balancer, then DNS moved to it.
-    expect(health).toEqual([`http://k8s-search-svc-${id}.elb.eu-west-1.amazonaws.com/healthz`]);
-    expect(aws.record).toBe(`k8s-search-svc-${id}.elb.eu-west-1.amazonaws.com`);
-    expect(h.k.store.resources.forDeploy(id).map((r) => `${r.kind}:${r.state}`)).toEqual(['cluster:created', 'nodegroup:created', 'namespace:created']);
+    // The load balancer Auto Mode made, tagged as ours; health checked through it; Route 53 aliased to it.
+    const lb = lbOf(cluster)!;
+    expect(lb).toMatchObject({ scheme: 'internet-facing', state: 'active' });
+    expect(lb.tags).toMatchObject({ 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': String(id), 'kubecontrol:installation': h.k.installation });
+    expect(health).toEqual([`http://${lb.dnsName}/healthz`]);
+    expect(recordOf('search-svc.example.com')).toEqual([
+      // Route 53 answers names fully qualified.
+      expect.objectContaining({ Type: 'A', AliasTarget: { DNSName: `dualstack.${lb.dnsName}.`, HostedZoneId: lb.canonicalHostedZoneId, EvaluateTargetHealth: true } }),
+    ]);
+    expect(h.k.store.resources.forDeploy(id).map((r) => `${r.kind}:${r.state}`)).toEqual(['cluster:created', 'namespace:created']);
   }, 60_000);
 
-  it('a second deploy moves traffic and tears the first cluster down, leaving nothing in the ledger', async () => {
-    const first = h.k.store.deploys.lastSucceeded('search-svc')!;
-    const before = callCounts(aws);
-    const id = await deployAndApprove('1.6.0');
-    const after = callCounts(aws);
-    const made = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
-    // 28 calls when every wait succeeds at its first look (real waits add polls): a guard against hidden loops.
-    // Two are the ownership checks before the old node group and cluster are deleted.
-    expect(made).toEqual({
-      DescribeRepositories: 1,
-      DescribeImages: 3,
-      StartBuild: 1,
-      BatchGetBuilds: 1,
-      DescribeCluster: 6,
-      CreateCluster: 1,
-      DescribeNodegroup: 4,
-      CreateNodegroup: 1,
-      DescribeAutoScalingGroups: 2,
-      ListResourceRecordSets: 2,
-      ChangeResourceRecordSets: 1,
-      GetChange: 1,
-      DeleteNodegroup: 1,
-      ListNodegroups: 1,
-      ListFargateProfiles: 1,
-      DeleteCluster: 1,
-    });
+  it('search-svc: a second blue/green moves traffic and tears the first cluster down with its load balancer; a rolling update changes images in place', async () => {
+    const first = live('search-svc');
+    const firstLb = lbOf(first)!;
+    const id = await deploy('carol', 'bob', 'search-svc', '1.6.0');
     expect(h.k.store.deploys.get(id)!.state).toBe('succeeded');
-    expect(aws.record).toBe(`k8s-search-svc-${id}.elb.eu-west-1.amazonaws.com`);
-    expect(aws.eks.clusters.has(first.toCluster!)).toBe(false);
-    expect(aws.mocks.eks.commandCalls(DeleteNodegroupCommand).map((c) => c.args[0].input.clusterName)).toContain(first.toCluster);
-    expect(undeleted(h, first.id)).toEqual([]);
-    expect(h.k.store.deploys.get(id)!.previousTarget).toBe(`k8s-${first.toCluster}.elb.eu-west-1.amazonaws.com`);
+    const second = live('search-svc');
+    expect(second).toBe(`search-svc-${id}-${h.k.installation}`);
+    // The old cluster, its load balancer, target group and security group are gone: nothing orphaned.
+    expect(aws.eks.clusters.has(first)).toBe(false);
+    expect(aws.lbs.deleted).toContain(firstLb.arn);
+    expect(aws.tagged().filter((t) => t.includes(first))).toEqual([]);
+    expect(h.k.store.deploys.get(id)!.previousTarget).toBe(firstLb.dnsName);
+    expect(recordOf('search-svc.example.com')[0]!.AliasTarget!.DNSName).toBe(`dualstack.${lbOf(second)!.dnsName}.`);
+
+    const rolling = await deploy('carol', 'bob', 'search-svc', '1.6.1', '--strategy', 'rolling');
+    expect(h.k.core.view(rolling).state).toBe('succeeded');
+    expect(live('search-svc')).toBe(second);
+    const deployment = aws.kubes.get(second)!.get('deployments', 'search-svc', 'search-svc') as unknown as Obj & { spec: { template: { spec: { containers: { image: string }[] } } } };
+    expect(deployment.spec.template.spec.containers[0]!.image).toMatch(/search-svc:1\.6\.1$/);
+    expect(deployment.metadata.annotations?.['kubecontrol/version']).toBe('1.6.1');
   }, 60_000);
 
-  it('a rollout whose pods crash fails with the reason and tears its cluster down; traffic stays', async () => {
-    const live = aws.record;
-    aws.nextRollout = 'crashloop';
-    const id = await deployAndApprove('1.7.0-bad');
-    aws.nextRollout = 'healthy';
+  it('web-frontend on an arm64 spot node group behind TLS: blue/green, then a rolling update', async () => {
+    const id = await deploy('alice', 'dave', 'web-frontend', '2.0.0', '--strategy', 'blue-green');
+    expect(h.k.core.view(id).state).toBe('succeeded');
+    const cluster = live('web-frontend');
+    expect(aws.mocks.eks.commandCalls(CreateNodegroupCommand).map((c) => c.args[0].input).find((i) => i.clusterName === cluster)).toMatchObject({
+      capacityType: 'SPOT',
+      amiType: 'AL2023_ARM_64_STANDARD',
+      instanceTypes: ['m7g.large', 'c7g.large'],
+      scalingConfig: { minSize: 2, maxSize: 10, desiredSize: 2 },
+    });
+    const lb = lbOf(cluster)!;
+    expect(lb.listeners).toEqual([expect.objectContaining({ port: 443, protocol: 'TLS', certificateArn: expect.stringMatching(/^arn:aws:acm:/) })]);
+    expect(health).toContain(`https://${lb.dnsName}/health`);
+
+    const rolling = await deploy('alice', 'dave', 'web-frontend', '2.0.1');
+    expect(h.k.core.view(rolling)).toMatchObject({ state: 'succeeded', strategy: 'rolling' });
+    expect(live('web-frontend')).toBe(cluster);
+  }, 60_000);
+
+  it('cache-worker on Fargate behind an internal load balancer: checked through the API server, never from outside the VPC', async () => {
+    const before = health.length;
+    const id = await deploy('erin', 'bob', 'cache-worker', '3.1.0');
+    expect(h.k.core.view(id).state).toBe('succeeded');
+    const cluster = live('cache-worker');
+    expect(aws.eks.fargateProfiles.size).toBeGreaterThan(0);
+    expect(lbOf(cluster)).toMatchObject({ scheme: 'internal' });
+    // No request to the internal load balancer's address: the check went through the cluster's service proxy.
+    expect(health.slice(before)).toEqual([]);
+    expect(aws.kubes.get(cluster)!.requests.some((r) => r.path.startsWith('/api/v1/namespaces/cache-worker/services/cache-worker:9000/proxy/ready'))).toBe(true);
+
+    const rolling = await deploy('erin', 'bob', 'cache-worker', '3.1.1', '--strategy', 'rolling');
+    expect(h.k.core.view(rolling).state).toBe('succeeded');
+  }, 60_000);
+
+  it('a rollout whose pods crash fails with the reason and leaves nothing of its own behind; traffic stays', async () => {
+    const serving = recordOf('search-svc.example.com');
+    aws.nextBehaviour = { rollout: 'crashloop' };
+    const id = await deploy('carol', 'bob', 'search-svc', '1.7.0-bad');
+    aws.nextBehaviour = {};
     const d = h.k.core.view(id);
     expect(d.state).toBe('failed');
     expect(d.error).toMatch(/CrashLoopBackOff/);
     expect(d.cleanup).toBe('done');
     expect(undeleted(h, id)).toEqual([]);
-    expect(aws.eks.clusters.has(`search-svc-${id}`)).toBe(false);
-    expect(aws.record).toBe(live);
+    expect(aws.tagged().filter((t) => t.includes(`search-svc-${id}-`))).toEqual([]);
+    expect(recordOf('search-svc.example.com')).toEqual(serving);
   }, 60_000);
 
-  it("gc finds a tagged cluster no deploy owns and deletes it with its node group; another installation's is not even listed", async () => {
-    // Left behind by this installation outside its ledger (a restored, older database), and another installation's twin.
-    const ours = { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '9999', 'kubecontrol:installation': h.k.installation };
-    aws.eks.seedCluster('search-svc-9999', ours);
-    aws.eks.seedNodegroup('search-svc-9999', 'search-svc-9999-nodes', ours);
+  it('a cutover whose record change Route 53 rejects keeps traffic where it was and removes the new cluster', async () => {
+    const serving = recordOf('search-svc.example.com');
+    aws.route53.failNextChange(new InvalidChangeBatch({ message: 'Tried to create an alias that targets a load balancer that is being deleted', $metadata: {} }));
+    const id = await deploy('carol', 'bob', 'search-svc', '1.8.0');
+    const d = h.k.core.view(id);
+    expect(d.state).toBe('failed');
+    expect(d.steps.find((s) => s.name === 'cutover')?.state).toBe('failed');
+    expect(d.error).toMatch(/InvalidChangeBatch/);
+    expect(recordOf('search-svc.example.com')).toEqual(serving);
+    expect(aws.tagged().filter((t) => t.includes(`search-svc-${id}-`))).toEqual([]);
+  }, 60_000);
+
+  it('leaves nothing tagged in the account but what serves the three apps', () => {
+    const serving = ['search-svc', 'web-frontend', 'cache-worker'].map(live);
+    const left = aws.tagged();
+    for (const entry of left) expect(serving.some((c) => entry.includes(c))).toBe(true);
+    // Each live cluster has its load balancer, target group and security group; nothing else is left.
+    for (const c of serving) expect(left.filter((e) => e.endsWith(`of ${c}`)).map((e) => e.split(' ')[0])).toEqual(['load-balancer', 'security-group', 'target-group']);
+  });
+
+  it("gc deletes a cluster and a load balancer of ours that no deploy owns; another installation's are listed as theirs and not touched", async () => {
+    const ours = { 'kubecontrol:app': 'search-svc', 'kubecontrol:deploy': '9999', 'kubecontrol:managed-by': 'kubecontrol', 'kubecontrol:installation': h.k.installation };
     const theirs = { ...ours, 'kubecontrol:deploy': '9998', 'kubecontrol:installation': OTHER_INSTALLATION.id };
-    aws.eks.seedCluster('search-svc-9998', theirs);
-    aws.eks.seedNodegroup('search-svc-9998', 'search-svc-9998-nodes', theirs);
-    const listed = (await (await fetch(`${h.url}/api/gc`, { headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { kind: string; name: string; reason: string }[] };
-    expect(listed.orphans.map((o) => `${o.kind} ${o.name}: ${o.reason}`)).toEqual([
-      'cluster search-svc-9999: deploy #9999 is unknown to this ledger',
-      'nodegroup search-svc-9999-nodes: deploy #9999 is unknown to this ledger',
-    ]);
+    const mine = `search-svc-9999-${h.k.installation}`;
+    const other = `search-svc-9998-${OTHER_INSTALLATION.id}`;
+    aws.eks.seedCluster(mine, ours);
+    aws.eks.seedCluster(other, theirs);
+    // A load balancer left by our cluster's controller, and one of theirs.
+    const leftLb = aws.lbs.provision({ cluster: mine, namespace: 'search-svc', service: 'search-svc', scheme: 'internet-facing', tags: ours, listeners: [{ port: 80, protocol: 'TCP' }], targets: [] });
+    const theirLb = aws.lbs.provision({ cluster: other, namespace: 'search-svc', service: 'search-svc', scheme: 'internet-facing', tags: theirs, listeners: [{ port: 80, protocol: 'TCP' }], targets: [] });
+
+    const listed = (await (await fetch(`${h.url}/api/gc`, { headers: { 'x-kubecontrol-user': 'alice' } })).json()) as {
+      orphans: { kind: string; name: string }[];
+      others: { kind: string; name: string; installation: string }[];
+    };
+    expect(listed.orphans.map((o) => `${o.kind} ${o.name}`).sort()).toEqual(
+      [`cluster ${mine}`, `load-balancer ${leftLb.arn}`, `security-group ${leftLb.securityGroupId}`, `target-group ${leftLb.targetGroupArn}`].sort(),
+    );
+    expect(listed.others.map((o) => o.installation)).toEqual(expect.arrayContaining([OTHER_INSTALLATION.id]));
+
     const collected = (await (await fetch(`${h.url}/api/gc`, { method: 'POST', headers: { 'x-kubecontrol-user': 'alice' } })).json()) as { orphans: { outcome: string }[] };
-    expect(collected.orphans.map((o) => o.outcome)).toEqual(['deleted', 'deleted']);
-    expect(aws.eks.clusters.has('search-svc-9999')).toBe(false);
-    // The live cluster is not garbage, and the other installation's twin is untouched.
-    expect([...aws.eks.clusters.keys()].filter((n) => n !== 'search-svc-9998')).toHaveLength(1);
-    expect(aws.eks.clusters.get('search-svc-9998')!.tags).toEqual(theirs);
-    expect(aws.eks.nodegroups.has('search-svc-9998/search-svc-9998-nodes')).toBe(true);
-    expect(aws.mocks.eks.commandCalls(DeleteNodegroupCommand).map((c) => c.args[0].input.clusterName)).not.toContain('search-svc-9998');
+    expect(collected.orphans.map((o) => o.outcome)).toEqual(collected.orphans.map(() => 'deleted'));
+    expect(aws.eks.clusters.has(mine)).toBe(false);
+    expect(aws.lbs.loadBalancers.has(leftLb.arn)).toBe(false);
+    // Theirs are untouched.
+    expect(aws.eks.clusters.get(other)!.tags).toEqual(theirs);
+    expect(aws.lbs.loadBalancers.has(theirLb.arn)).toBe(true);
   }, 60_000);
 });
