@@ -31,13 +31,14 @@ export function capacityLine(c: Capacity): string {
  * `deployment x (2 replicas: api:v3, envoy)`: the app's own containers with their
  * version, its sidecars by name; then what a plan must not hide: a container that
  * opts out of Pod Security "restricted" and why, and the secrets' names (never values).
+ * `podIdentity: false`: the provider's clusters cannot give pods the app's role (a laptop cluster), said plainly.
  */
-export function deploymentLine(w: WorkloadSpec): string {
+export function deploymentLine(w: WorkloadSpec, opts: { podIdentity?: boolean } = {}): string {
   const containers = w.containers.map((c) => `${c.name}${c.role === 'app' ? `:${c.image.tag}` : ''}`).join(', ');
   const notes = [
     ...w.containers.filter((c) => c.unrestricted).map((c) => `container ${c.name} NOT restricted (Pod Security): ${c.unrestricted}`),
     ...(w.secrets?.length ? [`secrets ${w.secrets.map((s) => s.name).join(', ')} as files`] : []),
-    ...(w.podRoleArn ? [`pod role ${w.podRoleArn}`] : []),
+    ...(w.podRoleArn ? [opts.podIdentity === false ? `pod role ${w.podRoleArn} NOT attached (no EKS Pod Identity on this cluster)` : `pod role ${w.podRoleArn}`] : []),
   ];
   return `deployment ${w.name} (${w.replicas} replicas: ${containers})${notes.length ? `; ${notes.join('; ')}` : ''}`;
 }

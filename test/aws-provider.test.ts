@@ -150,14 +150,14 @@ describe('createAwsProvider', () => {
   it('says what it is, with realistic step limits and a drain of at least two TTLs', () => {
     const p = provider();
     expect([p.name, p.label]).toEqual(['aws', 'aws (real infrastructure)']);
-    expect(p.timeouts).toEqual({ build: 3_600_000, provision: 2_400_000, deploy: 1_200_000, cutover: 600_000, teardown: 2_400_000 });
+    expect(p.timeouts).toEqual({ build: 3_600_000, provision: 2_400_000, deploy: 1_200_000, cutover: 1_500_000, teardown: 2_400_000 });
     expect(p.drainMs({ record: dnsRecord(app) })).toBe(120_000);
     expect(p.drainMs({ record: { ...dnsRecord(app), ttlSeconds: 5 } })).toBe(60_000);
   });
 
   it('walks a blue/green deploy whose image is already built', async () => {
     const counts = await blueGreen(provider(), { skipBuild: true });
-    // 27 AWS calls when every wait succeeds at its first look (real waits add polls); the versions were
+    // 31 AWS calls when every wait succeeds at its first look (real waits add polls); the versions were
     // asked of EKS once, before (DescribeClusterVersions, one per region and process).
     expect(counts).toEqual({
       DescribeRepositories: 1,
@@ -167,10 +167,11 @@ describe('createAwsProvider', () => {
       CreateCluster: 1,
       ListPodIdentityAssociations: 1,
       CreatePodIdentityAssociation: 1,
-      // Cutover: the NLB active and its targets healthy, then the alias record, waited INSYNC.
-      DescribeLoadBalancers: 3,
-      DescribeTargetGroups: 1,
-      DescribeTargetHealth: 2,
+      // The deploy step waits until the NLB is active and its targets healthy; the cutover looks again
+      // (an approval may have taken hours), then the alias record, waited INSYNC.
+      DescribeLoadBalancers: 5,
+      DescribeTargetGroups: 2,
+      DescribeTargetHealth: 3,
       ListResourceRecordSets: 1,
       ChangeResourceRecordSets: 1,
       GetChange: 2,
@@ -180,7 +181,7 @@ describe('createAwsProvider', () => {
       ListFargateProfiles: 1,
       DeleteCluster: 1,
     });
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(27);
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(31);
     // The Kubernetes side went through the EKS token.
     for (const server of account.servers.values()) expect(server.requests.every((r) => r.headers.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
   });
@@ -202,9 +203,9 @@ describe('createAwsProvider', () => {
         // kubecontrol's tags on the Auto Scaling group, for its instances; its instances InService.
         CreateOrUpdateTags: 1,
         DescribeAutoScalingGroups: 3,
-        DescribeLoadBalancers: 3,
-        DescribeTargetGroups: 1,
-        DescribeTargetHealth: 2,
+        DescribeLoadBalancers: 5,
+        DescribeTargetGroups: 2,
+        DescribeTargetHealth: 3,
         ListResourceRecordSets: 1,
         ChangeResourceRecordSets: 1,
         GetChange: 2,
@@ -228,9 +229,9 @@ describe('createAwsProvider', () => {
         // CoreDNS on Fargate.
         CreateAddon: 1,
         DescribeAddon: 2,
-        DescribeLoadBalancers: 3,
-        DescribeTargetGroups: 1,
-        DescribeTargetHealth: 2,
+        DescribeLoadBalancers: 5,
+        DescribeTargetGroups: 2,
+        DescribeTargetHealth: 3,
         ListResourceRecordSets: 1,
         ChangeResourceRecordSets: 1,
         GetChange: 2,

@@ -78,7 +78,8 @@ describe('blue/green and rolling deploys', () => {
     expect(h.k.store.environments.byName('sandbox', 'search-svc-1')!.state).toBe('retired');
     expect(h.k.store.environments.live('search-svc')!.name).toBe(`search-svc-${id}`);
     expect(await h.k.provider.clusters.describe({ cluster: clusterRef(h.k.apps.get('search-svc')!, 'search-svc-1') })).toBeUndefined();
-    expect(undeleted(h, id)).toEqual([`cluster search-svc-${id} (created)`, `nodegroup search-svc-${id}-nodes (created)`]);
+    // search-svc runs on EKS Auto Mode: its NodePool lives in the cluster, so the cluster is its only ledger resource.
+    expect(undeleted(h, id)).toEqual([`cluster search-svc-${id} (created)`]);
   }, 30_000);
 
   it('a rolling update only changes images on the running cluster', async () => {
@@ -127,7 +128,7 @@ describe('blue/green and rolling deploys', () => {
     expect(body.kind).toBe('plan');
     const plan = (body as unknown as { plan: { create: string[]; change: string[]; delete: string[]; build: string[] } }).plan;
     expect(plan.build[0]).toMatch(/build sandbox\.registry\.local\/search-svc:v999/);
-    expect(plan.create.join('\n')).toMatch(/EKS cluster search-svc-<deploy id>[\s\S]*node group: 3 \(min 3, max 12\) × m6i\.large\/m6i\.xlarge, ON_DEMAND, amd64/);
+    expect(plan.create.join('\n')).toMatch(/EKS cluster search-svc-<deploy id>[\s\S]*EKS Auto Mode nodes: m6i\.large\|m6i\.xlarge on-demand amd64, at most 12 nodes/);
     expect(plan.change[0]).toMatch(/DNS search-svc\.example\.com: .*elb\.sandbox\.local → the new cluster's load balancer/);
     expect(plan.delete[0]).toMatch(/cluster search-svc-\d+ \(v101, ACTIVE\)/);
     // The sandbox describes its own plan: every line says it is simulated; when a change happens is the plan's.

@@ -564,7 +564,7 @@ describe('the local plan', () => {
       build: [],
       create: [
         'namespace search-svc-<deploy id> on context kind-kubecontrol',
-        expect.stringMatching(/^deployment search-svc \(\d+ replicas: api:1\.6\.0, metrics, logging\), ClusterIP service :80→8080 in it$/),
+        expect.stringMatching(/^deployment search-svc \(\d+ replicas: api:1\.6\.0\); pod role \S+ NOT attached \(no EKS Pod Identity on this cluster\), ClusterIP service :80→8080 in it$/),
       ],
       change: [`ExternalName service search-svc.kubecontrol.svc.cluster.local: search-svc.${live}.svc.cluster.local → search-svc.search-svc-<deploy id>.svc.cluster.local`],
       delete: [`namespace ${live} (1.5.0, Active)`],

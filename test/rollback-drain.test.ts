@@ -13,10 +13,20 @@ const idOf = (body: unknown): number => (body as { deploy: DeployView }).deploy.
 
 describe('rollback during the drain', () => {
   let h: Harness;
+  const clock = new ManualClock();
   beforeAll(async () => {
     // A drain long enough to roll back inside it (and, as the start requires, at least the records' 60 s TTL).
-    h = await startHarness({ drainMs: 120_000 }, { clock: new ManualClock() });
+    h = await startHarness({ drainMs: 120_000 }, { clock });
   });
+  /** A command whose answer waits on the clock (a rollback within the drain health-checks the old cluster first). */
+  const cmdDriving = async (...args: Parameters<Harness['cmd']>): ReturnType<Harness['cmd']> => {
+    let answered = false;
+    const pending = h.cmd(...args).finally(() => {
+      answered = true;
+    });
+    await clock.runUntil(() => answered);
+    return pending;
+  };
   afterAll(() => h.close());
 
   const deploy = async (version: string): Promise<number> => {
@@ -36,7 +46,7 @@ describe('rollback during the drain', () => {
     await h.waitFor(second, (d) => d.state === 'tearing_down');
     expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(h.k.store.deploys.get(second)!.endpoint);
 
-    const res = await h.cmd('alice', 'rollback', 'search-svc');
+    const res = await cmdDriving('alice', 'rollback', 'search-svc');
     expect(res.status).toBe(200);
     expect(res.body.kind).toBe('flipped_back');
     expect(res.body.message).toBe(
@@ -54,5 +64,21 @@ describe('rollback during the drain', () => {
     // And a rollback now is an ordinary deploy of the version before v1: there is none.
     const again = await h.cmd('alice', 'rollback', 'search-svc');
     expect(again.body.message).toBe('search-svc has no successful version before v1 to roll back to.');
+  }, 60_000);
+
+  it('refuses a rollback whose previous cluster fails its health check, recorded, and changes nothing', async () => {
+    const id = await deploy('v3');
+    await h.waitFor(id, (d) => d.state === 'tearing_down');
+    const serving = h.k.store.deploys.get(id)!.endpoint;
+    h.k.store.sandbox.addFault({ step: 'cutover', fault: 'unhealthy', app: 'search-svc' });
+    const res = await cmdDriving('alice', 'rollback', 'search-svc');
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ status: 'conflict', code: 'unhealthy_target' });
+    expect(res.body.message).toMatch(/^Rollback of search-svc refused: search-svc-\d+ \(v1\) does not pass its health check \(.+\): traffic stays on search-svc-\d+ and nothing was changed\.$/);
+    // Recorded as asked, with who asked; traffic and the deploy are where they were.
+    expect(h.k.store.commands.recent(1)[0]).toMatchObject({ actor: 'alice', verb: 'rollback', outcome: 'refused' });
+    expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(serving);
+    expect(h.k.store.deploys.get(id)!.state).toBe('tearing_down');
+    await h.waitState(id, 'succeeded');
   }, 60_000);
 });

@@ -38,7 +38,7 @@ export async function planLocal(deps: LocalPlanDeps, request: PlanRequest): Prom
     build,
     create: [
       `namespace ${cluster.name} on context ${deps.context}`,
-      `${deploymentLine(workload)}, ClusterIP service ${portsOf(workload)} in it`,
+      `${deploymentLine(workload, { podIdentity: false })}, ClusterIP service ${portsOf(workload)} in it`,
     ],
     change: [`ExternalName service ${dns.stableName(request.app)}: ${current ?? '(none yet)'} → ${target}`],
     delete: live ? [`namespace ${liveLine(live, found)}`] : [],
