@@ -110,8 +110,23 @@ export async function destroyEnvironment(
 ): Promise<number> {
   let left = 0;
   const resources = deps.store.resources.forEnv(r.envId).filter((x) => x.state !== 'deleted').reverse();
+  // A cluster whose namespace would not go keeps its capacity and stays: deleting it around the
+  // namespace would orphan what the namespace's Service still holds (a load balancer, its ENIs).
+  const kept = new Map<string, string>();
+  const clusterOf = (x: ResourceRecord): string | undefined => (x.kind === 'cluster' ? x.name : typeof x.data?.cluster === 'string' ? x.data.cluster : undefined);
   for (const resource of resources) {
-    if ((await destroyResource(deps, { ...r, resource })) !== null) left++;
+    const cluster = clusterOf(resource);
+    const why = cluster !== undefined && resource.kind !== 'namespace' ? kept.get(cluster) : undefined;
+    if (why) {
+      const ledger = createDeployLedger(deps.store, { id: r.eventsTo, app: r.app, envId: resource.envId }, deps.provider.name);
+      ledger.failed(resource.id, `not deleted: ${why}; \`kubecontrol gc\` deletes it once that is gone`);
+      left++;
+      continue;
+    }
+    const failed = await destroyResource(deps, { ...r, resource });
+    if (failed === null) continue;
+    left++;
+    if (resource.kind === 'namespace' && cluster !== undefined) kept.set(cluster, `namespace ${resource.name} on it could not be deleted (${failed})`);
   }
   if (!left) deps.store.environments.setState(r.envId, 'retired');
   return left;

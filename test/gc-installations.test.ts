@@ -11,6 +11,7 @@ import { renderGc } from '../cli/render.js';
 import { ManualClock } from '../deployer/clock.js';
 import type { GcReport } from '../deployer/gc.js';
 import type { Provider, TaggedResource } from '../deployer/ports.js';
+import { createDeployLedger } from '../deployer/ledger.js';
 import { createSandboxProvider } from '../deployer/sandbox/index.js';
 import { TERMINAL_STATES, type DeployState } from '../store/index.js';
 import { startHarness, type Harness } from './helpers/harness.js';
@@ -29,6 +30,8 @@ interface Account {
   deletes: string[];
   /** A delete of this resource name is refused once. */
   refuse?: string;
+  /** A delete of this resource name is always refused (a namespace stuck Terminating). */
+  stuck?: string;
 }
 
 function start(clock: ManualClock, account: Account): Promise<Harness> {
@@ -46,6 +49,7 @@ function start(clock: ManualClock, account: Account): Promise<Harness> {
             destroy: async (cmd) => {
               const { kind, name } = cmd.resource;
               account.deletes.push(`${kind} ${name}`);
+              if (account.stuck === name) throw new Error(`timed out waiting for ${kind} ${name} to be deleted: still Terminating`);
               if (account.refuse === name) {
                 account.refuse = undefined;
                 throw new Error(`ResourceInUse: ${kind} ${name} is in use`);
@@ -185,4 +189,30 @@ describe('gc with load balancers and another installation in the account', () =>
     ]);
     expect(h.k.store.sandbox.get('cluster', 'search-svc-1')).toBeDefined();
   }, 30_000);
+});
+
+describe('a teardown whose namespace will not go', () => {
+  it('keeps the cluster (its load balancer would be orphaned) and says why; nothing else of the environment is deleted around it', async () => {
+    const clock = new ManualClock();
+    const account: Account = { extra: [], deletes: [] };
+    const h = await start(clock, account);
+    await blueGreen(h, clock, 'v1');
+    // The app's namespace on search-svc-1, in the ledger as the aws provider records it (its Service holds the NLB).
+    const env = h.k.store.environments.byName('sandbox', 'search-svc-1')!;
+    const ledger = createDeployLedger(h.k.store, { id: 1, app: 'search-svc', envId: env.id }, 'sandbox');
+    const ns = ledger.intend({ kind: 'namespace', name: 'search-svc-1/search-svc', data: { cluster: 'search-svc-1', namespace: 'search-svc' } });
+    ledger.created(ns.id);
+    account.stuck = 'search-svc-1/search-svc';
+
+    await blueGreen(h, clock, 'v2');
+    // The namespace was tried (and retried); the cluster under it never was.
+    expect(account.deletes.filter((d) => d.includes('search-svc-1'))).toEqual(account.deletes.filter((d) => d === 'namespace search-svc-1/search-svc'));
+    expect(h.k.store.sandbox.get('cluster', 'search-svc-1')).toBeDefined();
+    const rows = h.k.store.resources.forEnv(env.id).map((r) => `${r.kind} ${r.name}: ${r.state} ${r.error ?? ''}`.trim());
+    expect(rows).toEqual([
+      expect.stringMatching(/^cluster search-svc-1: failed not deleted: namespace search-svc-1\/search-svc on it could not be deleted \(timed out waiting for namespace search-svc-1\/search-svc to be deleted: still Terminating\); `kubecontrol gc` deletes it once that is gone$/),
+      'namespace search-svc-1/search-svc: failed timed out waiting for namespace search-svc-1/search-svc to be deleted: still Terminating',
+    ]);
+    expect(h.k.store.environments.get(env.id)!.state).toBe('retiring');
+  }, 20_000);
 });
