@@ -7,7 +7,7 @@ import type { Capacity, ClusterInfo, PlanRequest, WorkloadSpec } from './ports.j
 
 /** A cluster's Kubernetes version as plans show it: the app's own, else the provider's default. */
 export function versionLine(version: string | undefined): string {
-  return version ?? 'newest in standard support';
+  return version ? `Kubernetes ${version}` : 'the newest Kubernetes version in standard support';
 }
 
 /**

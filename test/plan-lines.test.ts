@@ -17,8 +17,8 @@ describe('plan lines', () => {
   });
 
   it("names the version, or the provider's default when the app names none", () => {
-    expect(versionLine(clusterSpec(searchSvc, 'x').kubernetesVersion)).toBe('newest in standard support');
-    expect(versionLine('1.34')).toBe('1.34');
+    expect(versionLine(clusterSpec(searchSvc, 'x').kubernetesVersion)).toBe('the newest Kubernetes version in standard support');
+    expect(versionLine('1.34')).toBe('Kubernetes 1.34');
   });
 
   it('names a container that opts out of Pod Security "restricted" and why, the secrets by name only, and the pod role', () => {

@@ -167,7 +167,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
           capacity: spec.capacity.kind,
         };
         world.put('cluster', clusterName, cluster);
-        progress(`[sandbox] creating EKS cluster ${clusterName} (Kubernetes ${versionLine(spec.kubernetesVersion)}); real EKS takes ~12 min`);
+        progress(`[sandbox] creating EKS cluster ${clusterName} (${versionLine(spec.kubernetesVersion)}); real EKS takes ~12 min`);
       } else if ((cluster.installation ?? installation) !== installation) {
         throw new InfraError('not_owned', `[sandbox] cluster ${clusterName} exists but belongs to another kubecontrol installation (${cluster.installation}); not adopting it`);
       } else {
@@ -358,7 +358,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       image: { uri, exists },
       build,
       create: [
-        sim(`EKS cluster ${cluster.name} (Kubernetes ${versionLine(cluster.kubernetesVersion)})`),
+        sim(`EKS cluster ${cluster.name} (${versionLine(cluster.kubernetesVersion)})`),
         sim(capacityLine(cluster.capacity)),
         sim(`namespace ${workload.name}, ${deploymentLine(workload)}, ${workload.service.loadBalancer} load-balanced service ${portsOf(workload)}`),
       ],
