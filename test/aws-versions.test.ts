@@ -121,11 +121,16 @@ describe('the aws provider at start', () => {
     });
   });
 
-  it('preflight: EKS cannot be asked: one problem per app, saying why', async () => {
+  it('preflight: EKS cannot be asked: one problem per region, naming its apps and why', async () => {
     eks.on(DescribeClusterVersionsCommand).rejects(Object.assign(new Error('User is not authorized to perform: eks:DescribeClusterVersions'), { name: 'AccessDeniedException' }));
-    const report = await provider().preflight!({ apps: [{ app: 'search-svc', cluster: clusterSpec(searchSvc, 'x') }] });
+    const report = await provider().preflight!({
+      apps: [
+        { app: 'search-svc', cluster: clusterSpec(searchSvc, 'x') },
+        { app: 'search-svc-2', cluster: clusterSpec(searchSvc, 'y') },
+      ],
+    });
     expect(report.problems).toEqual([
-      'search-svc: cannot ask EKS which Kubernetes versions it offers in eu-west-1: EKS DescribeClusterVersions failed: AccessDeniedException: User is not authorized to perform: eks:DescribeClusterVersions',
+      'cannot ask EKS which Kubernetes versions it offers in eu-west-1 (apps: search-svc, search-svc-2): EKS DescribeClusterVersions failed: AccessDeniedException: User is not authorized to perform: eks:DescribeClusterVersions',
     ]);
   });
 

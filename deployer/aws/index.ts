@@ -12,7 +12,7 @@ import { createAwsClientsFor, kubecontrolTags, type AwsClientsFor, type WaiterDe
 import { CodeBuildBuilder, type PollDelays } from './codebuild-builder.js';
 import { CommandBuilder } from './command-builder.js';
 import { EcrRegistry } from './ecr-registry.js';
-import { EksClusters, type NodePoolApplier } from './eks-clusters.js';
+import { EksClusters, type FargateLoggingApplier, type NodePoolApplier } from './eks-clusters.js';
 import { EksKubeConfigSource, type AwsCredentials } from './eks-kubeconfig.js';
 import { ElbLoadBalancers } from './load-balancers.js';
 import { planAws } from './plan.js';
@@ -31,7 +31,11 @@ export {
   EksClusters,
   fargateProfileName,
   nodegroupName,
+  OBSERVABILITY_ADDON,
+  OBSERVABILITY_SERVICE_ACCOUNT,
+  POD_IDENTITY_AGENT_ADDON,
   type EksClustersOptions,
+  type FargateLoggingApplier,
   type LoadBalancerResources,
   type NamespaceDeleter,
   type NodePoolApplier,
@@ -92,13 +96,17 @@ export async function preflightAws(
 ): Promise<PreflightReport> {
   const problems: string[] = [];
   const warnings: string[] = [];
+  // One line per region EKS could not be asked in, naming its apps (not one per app).
+  const unreachable = new Map<string, { why: string; apps: string[] }>();
   for (const { app, cluster } of cmd.apps) {
     const region = regionOf(cluster.placement, deps.settings);
     let versions;
     try {
       versions = await deps.versions.list(region, cmd.signal);
     } catch (err) {
-      problems.push(`${app}: cannot ask EKS which Kubernetes versions it offers in ${region}: ${err instanceof Error ? err.message : String(err)}`);
+      const seen = unreachable.get(region);
+      if (seen) seen.apps.push(app);
+      else unreachable.set(region, { why: err instanceof Error ? err.message : String(err), apps: [app] });
       continue;
     }
     const r = checkVersion({ app, cluster, versions, now: deps.now() });
@@ -110,6 +118,9 @@ export async function preflightAws(
     if (cluster.capacity.kind === 'fargate' && !(cluster.placement?.fargateSubnetIds?.length ?? deps.settings.fargateSubnetIds.length)) {
       problems.push(`${app}: no private Fargate subnets configured: set aws.fargateSubnetIds or KUBECONTROL_FARGATE_SUBNET_IDS`);
     }
+  }
+  for (const [region, { why, apps }] of unreachable) {
+    problems.push(`cannot ask EKS which Kubernetes versions it offers in ${region} (apps: ${apps.join(', ')}): ${why}`);
   }
   return { problems, warnings };
 }
@@ -162,6 +173,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   };
   const versions = new EksVersions({ eks: (region) => clients(region).eks, now });
   const nodePools: NodePoolApplier = { applyNodePool: (cmd) => kube.applyNodePool({ ...cmd, cluster: placed(cmd.cluster) }) };
+  const fargateLogging: FargateLoggingApplier = { applyFargateLogging: (cmd) => kube.applyFargateLogging({ ...cmd, cluster: placed(cmd.cluster) }) };
   const clusters = new EksClusters({
     clients,
     installation,
@@ -172,6 +184,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     onClusterGone: (name) => source.forget?.(name),
     versions,
     nodePools,
+    fargateLogging,
     loadBalancers,
   });
   const dns = new Route53Dns({
