@@ -12,7 +12,7 @@ import { buildProgram } from '../cli/program.js';
 import type { LoadResult } from '../kubeapps/index.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { checkAws, missingTrustActions, renderReport, trustsPrincipal, type AwsCheckReport, type CheckedApp } from '../deployer/aws/check.js';
-import { KUBECONTROL_ACTIONS, PREFLIGHT_ACTIONS, ROLES, SERVICE_LINKED_ROLES, allActions, kubecontrolPolicy } from '../deployer/aws/iam.js';
+import { FARGATE_LOGGING_ACTIONS, KUBECONTROL_ACTIONS, PREFLIGHT_ACTIONS, ROLES, SERVICE_LINKED_ROLES, allActions, kubecontrolPolicy } from '../deployer/aws/iam.js';
 import { ACCOUNT, FakeAwsAccount, REGION, ZONE_ID, exampleApps } from './fakes/aws-prereqs.js';
 
 const TODAY = Date.parse('2026-11-30T12:00:00Z');
@@ -47,6 +47,8 @@ describe('aws check: a healthy account', () => {
       'ok role:cluster',
       'ok role:node',
       'ok role:pod-execution',
+      'ok role:observability',
+      'ok fargate-logging:cache-worker',
       'ok role:access',
       'ok permissions',
       'ok service-linked-roles',
@@ -65,9 +67,9 @@ describe('aws check: a healthy account', () => {
       'info certificate:web-frontend',
     ]);
     expect(line(r, 'credentials')!.message).toBe(`credentials work: account ${ACCOUNT}, identity arn:aws:sts::${ACCOUNT}:assumed-role/kubecontrol/cli`);
-    // The simulator is asked for the caller's role, never its session.
+    // The simulator is asked for the caller's role, never its session (and for the Fargate log router's role).
     const sources = fake.iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input.PolicySourceArn);
-    expect(new Set(sources)).toEqual(new Set([`arn:aws:iam::${ACCOUNT}:role/kubecontrol`]));
+    expect(new Set(sources)).toEqual(new Set([`arn:aws:iam::${ACCOUNT}:role/kubecontrol`, `arn:aws:iam::${ACCOUNT}:role/kubecontrol-fargate-pods`]));
     expect(line(r, 'version:search-svc')!.message).toBe('search-svc: Kubernetes 1.35 (the newest in standard support, until 2027-03-27)');
     expect(line(r, 'version:web-frontend')!.message).toBe('web-frontend: Kubernetes 1.35 (standard support until 2027-03-27)');
     expect(line(r, 'service-linked-roles')!.message).toContain('AWSServiceRoleForAmazonEKSNodegroup, AWSServiceRoleForAmazonEKSForFargate will be created by EKS on first use');
@@ -152,6 +154,33 @@ const BROKEN: readonly { name: string; breakIt: () => void; check: string; also?
     check: 'role:access',
     message: /^access role kubecontrol-access: its trust policy does not let arn:aws:iam::123456789012:role\/kubecontrol assume it/,
     fix: /aws iam update-assume-role-policy --role-name kubecontrol-access/,
+  },
+  {
+    name: 'an observability role without the CloudWatch agent policy',
+    breakIt: () => void (fake.role('kubecontrol-observability').attached = ['AWSXrayWriteOnlyAccess']),
+    check: 'role:observability',
+    message: /^observability role arn:aws:iam::123456789012:role\/kubecontrol-observability: it lacks CloudWatchAgentServerPolicy$/,
+    fix: /aws iam attach-role-policy --role-name kubecontrol-observability --policy-arn arn:aws:iam::aws:policy\/CloudWatchAgentServerPolicy/,
+  },
+  {
+    name: 'an observability role EKS Pod Identity cannot assume',
+    breakIt: () => void (fake.role('kubecontrol-observability').trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] })),
+    check: 'role:observability',
+    message: /its trust policy does not let pods\.eks\.amazonaws\.com sts:AssumeRole and sts:TagSession/,
+  },
+  { name: 'an observability role that does not exist', breakIt: () => void fake.roles.delete('kubecontrol-observability'), check: 'role:observability', message: /observability role .*kubecontrol-observability does not exist/ },
+  {
+    name: 'a Fargate pod execution role that may not write CloudWatch Logs (the log router)',
+    breakIt: () => void (fake.role('kubecontrol-fargate-pods').allowed = ['logs:PutLogEvents']),
+    check: 'fargate-logging:cache-worker',
+    message: /^cache-worker: Fargate pod execution role kubecontrol-fargate-pods may not logs:CreateLogGroup, logs:DescribeLogStreams, logs:CreateLogStream on \/kubecontrol\/cache-worker/,
+    fix: /aws iam put-role-policy --role-name kubecontrol-fargate-pods --policy-name kubecontrol-fargate-logging --policy-document '\{"Version":"2012-10-17","Statement":\[\{"Sid":"FargateLogRouter","Effect":"Allow","Action":\["logs:CreateLogStream","logs:CreateLogGroup","logs:DescribeLogStreams","logs:PutLogEvents"\],"Resource":"arn:aws:logs:\*:\*:log-group:\/kubecontrol\/\*"\}\]\}'/,
+  },
+  {
+    name: 'an identity that may not pass the observability role (CreateAddon passes it)',
+    breakIt: () => void fake.deniedActions.add(`iam:PassRole@arn:aws:iam::${ACCOUNT}:role/kubecontrol-observability`),
+    check: 'permissions',
+    message: /may not: iam:PassRole on arn:aws:iam::123456789012:role\/kubecontrol-observability$/,
   },
   { name: 'an access role that does not exist', breakIt: () => void fake.roles.delete('kubecontrol-access'), check: 'role:access', message: /access role .*kubecontrol-access does not exist/ },
   {
@@ -276,6 +305,31 @@ describe('aws check: each prerequisite broken in turn', () => {
     expect(renderReport(r)).toMatch(/\d checks? failed.*: a deploy would not work yet\.$/);
   });
 
+  it('without an observability role: an ℹ line saying what is not installed, and no observability checks', async () => {
+    delete env.KUBECONTROL_OBSERVABILITY_ROLE_ARN;
+    const r = await run();
+    expect(r.ok).toBe(true);
+    expect(line(r, 'observability')).toEqual({
+      check: 'observability',
+      status: 'info',
+      message: 'no observability agent on new clusters (container logs stay on the nodes): set KUBECONTROL_OBSERVABILITY_ROLE_ARN for CloudWatch Container Insights and the Fargate log router',
+    });
+    expect(r.lines.filter((l) => /observability|fargate-logging/.test(l.check)).map((l) => l.check)).toEqual(['observability']);
+  });
+
+  it("the Fargate log router's permissions are simulated on the pod execution role, for the app's log group and its streams", async () => {
+    await run();
+    const asked = fake.iam
+      .commandCalls(SimulatePrincipalPolicyCommand)
+      .map((c) => c.args[0].input)
+      .filter((i) => i.PolicySourceArn === `arn:aws:iam::${ACCOUNT}:role/kubecontrol-fargate-pods`);
+    expect(asked.map((i) => [i.ActionNames, i.ResourceArns])).toEqual([
+      [['logs:CreateLogGroup', 'logs:DescribeLogStreams'], [`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/kubecontrol/cache-worker`]],
+      [['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/kubecontrol/cache-worker:log-stream:fargate-kube.var.log.containers.cache-worker`]],
+    ]);
+    expect(asked.flatMap((i) => i.ActionNames ?? []).sort()).toEqual([...FARGATE_LOGGING_ACTIONS].sort());
+  });
+
   it('a KubeApp that does not load is a ✗ line of its own', async () => {
     const r = await run({ appProblems: [{ file: 'broken.ts', app: 'broken', problems: ['pods.replicas must be at least 1'] }] });
     expect(failedIds(r)).toEqual(['app:broken']);
@@ -287,7 +341,7 @@ describe('aws check: each prerequisite broken in turn', () => {
     fake.deniedActions.add('iam:SimulatePrincipalPolicy');
     const r = await run();
     expect(r.ok).toBe(true);
-    expect(r.lines.filter((l) => l.status === 'warn').map((l) => l.check)).toEqual(['role:node', 'permissions']);
+    expect(r.lines.filter((l) => l.status === 'warn').map((l) => l.check)).toEqual(['role:node', 'fargate-logging:cache-worker', 'permissions']);
   });
 
   it("spot capacity without EC2's spot service-linked role: a warning with the command that creates it", async () => {

@@ -643,6 +643,152 @@ describe('each kind of capacity, through the real SDK client against the fake EK
   });
 });
 
+describe('node-level observability (KUBECONTROL_OBSERVABILITY_ROLE_ARN)', () => {
+  const ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-observability`;
+  const observed = awsSettings({ KUBECONTROL_OBSERVABILITY_ROLE_ARN: ROLE });
+  const fakeEks = () => new FakeEks(eks, asg, { publicSubnets: PUBLIC_SUBNETS });
+  const tagsOf = (s: TestStep) => ({ ...TAGS, 'kubecontrol:app': s.app.name, 'kubecontrol:deploy': String(s.ctx.deployId) });
+  /** The Fargate log router configurations applied (what KubeWorkloads.applyFargateLogging would apply). */
+  let logging: { cluster: ClusterRef; app: string; region: string }[] = [];
+  const fargateLogging = { applyFargateLogging: async (cmd: { cluster: ClusterRef; app: string; region: string }) => void logging.push({ cluster: cmd.cluster, app: cmd.app, region: cmd.region }) };
+  beforeEach(() => {
+    logging = [];
+  });
+  const observabilityAddon = (name: string) => eks.commandCalls(CreateAddonCommand).filter((c) => c.args[0].input.addonName === 'amazon-cloudwatch-observability' && c.args[0].input.clusterName === name);
+
+  it("'auto': the CloudWatch Observability add-on after the NodePool, its agent's role through Pod Identity (built into Auto Mode nodes)", async () => {
+    const fake = fakeEks();
+    const s = step(search);
+    const name = `search-svc-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await clusters({ settings: observed, fargateLogging }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+
+    expect(observabilityAddon(name).map((c) => c.args[0].input)).toEqual([
+      {
+        clusterName: name,
+        addonName: 'amazon-cloudwatch-observability',
+        resolveConflicts: 'OVERWRITE',
+        podIdentityAssociations: [{ serviceAccount: 'cloudwatch-agent', roleArn: ROLE }],
+        tags: tagsOf(s),
+      },
+    ]);
+    expect([...fake.addons.values()].map((a) => [a.name, a.status])).toEqual([['amazon-cloudwatch-observability', 'ACTIVE']]);
+    // EKS made the agent's association (owned by the add-on); the app's own is there too.
+    expect(fake.podIdentityAssociations.map((a) => [a.namespace, a.serviceAccount, a.roleArn, !!a.ownerArn])).toEqual([
+      ['search-svc', 'search-svc', 'arn:aws:iam::123456789012:role/search-svc-pods', false],
+      ['amazon-cloudwatch', 'cloudwatch-agent', ROLE, true],
+    ]);
+    // Auto Mode nodes run the Pod Identity agent themselves: no add-on for it.
+    expect(fake.addons.has(`${name}/eks-pod-identity-agent`)).toBe(false);
+    expect(fake.podIdentityAgent(name)).toBe(true);
+    // Installed once there is capacity for its pods: after the NodePool.
+    const nodePoolAt = s.lines.findIndex((l) => l.startsWith('applying the NodePool of search-svc'));
+    const addonAt = s.lines.findIndex((l) => l.startsWith(`CloudWatch Container Insights on ${name}`));
+    expect(nodePoolAt).toBeGreaterThanOrEqual(0);
+    expect(addonAt).toBeGreaterThan(nodePoolAt);
+    expect(logging).toEqual([]);
+    // The add-on and its association go with the cluster: nothing more in the ledger.
+    expect(rows(s)).toEqual([`cluster ${name} created`]);
+  });
+
+  it("'nodes': the Pod Identity agent add-on too (the node group's instances have none), then the CloudWatch add-on once nodes are up", async () => {
+    const fake = fakeEks();
+    const s = step(webFrontend);
+    const name = `web-frontend-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await clusters({ settings: observed }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+
+    expect([...fake.addons.values()].map((a) => [a.name, a.status])).toEqual([
+      ['vpc-cni', 'ACTIVE'],
+      ['kube-proxy', 'ACTIVE'],
+      ['eks-pod-identity-agent', 'ACTIVE'],
+      ['coredns', 'ACTIVE'],
+      ['amazon-cloudwatch-observability', 'ACTIVE'],
+    ]);
+    expect(fake.podIdentityAgent(name)).toBe(true);
+    expect(observabilityAddon(name)[0]!.args[0].input.podIdentityAssociations).toEqual([{ serviceAccount: 'cloudwatch-agent', roleArn: ROLE }]);
+    // After the node group (the agent is a DaemonSet on its nodes).
+    const sent = eks.calls().map((c) => c.args[0]);
+    const addonAt = sent.findIndex((c) => c instanceof CreateAddonCommand && c.input.addonName === 'amazon-cloudwatch-observability');
+    expect(addonAt).toBeGreaterThan(sent.findIndex((c) => c instanceof CreateNodegroupCommand));
+    expect(eks.commandCalls(CreateAddonCommand).map((c) => c.args[0].input.addonName)).toEqual(['vpc-cni', 'kube-proxy', 'eks-pod-identity-agent', 'coredns', 'amazon-cloudwatch-observability']);
+    expect(rows(s)).toEqual([`cluster ${name} created`, `nodegroup ${name}-nodes created`]);
+  });
+
+  it("'fargate': the Fargate log router configured on the new cluster (no add-on, no Pod Identity on Fargate)", async () => {
+    const fake = fakeEks();
+    const s = step(cacheWorker);
+    const name = `cache-worker-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await clusters({ settings: observed, fargateLogging }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+
+    expect(logging).toEqual([{ cluster: { name, placement: { region: 'eu-west-1' } }, app: 'cache-worker', region: 'eu-west-1' }]);
+    expect(eks.commandCalls(CreateAddonCommand).map((c) => c.args[0].input.addonName)).toEqual(['coredns']);
+    expect(fake.podIdentityAssociations).toEqual([]);
+    expect(rows(s)).toEqual([`cluster ${name} created`, `fargate-profile ${name}-fargate created`]);
+  });
+
+  it("'fargate' without a log router applier is refused before anything is created", async () => {
+    fakeEks();
+    const s = step(cacheWorker);
+    await expect(clusters({ settings: observed }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, 'cache-worker-1') })).rejects.toMatchObject({
+      code: 'misconfigured',
+      message: expect.stringContaining("KUBECONTROL_OBSERVABILITY_ROLE_ARN on hardware.capacity 'fargate' needs a Fargate log router applier"),
+    });
+    expect(eks.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ['search-svc', search],
+    ['web-frontend', webFrontend],
+    ['cache-worker', cacheWorker],
+  ])('without the setting, %s gets no observability agent and no log router', async (_, app) => {
+    const fake = fakeEks();
+    const s = step(app);
+    const name = `${app.name}-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await clusters({ fargateLogging }).provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+    expect(fake.addons.has(`${name}/amazon-cloudwatch-observability`)).toBe(false);
+    expect(fake.podIdentityAssociations.filter((a) => a.serviceAccount === 'cloudwatch-agent')).toEqual([]);
+    expect(logging).toEqual([]);
+  });
+
+  it('a resumed provision adopts the add-on and its association, and applies the log router again (idempotent)', async () => {
+    const fake = fakeEks();
+    const c = clusters({ settings: observed, fargateLogging });
+    const s = step(webFrontend);
+    const name = `web-frontend-${s.ctx.deployId}-${INSTALLATION.id}`;
+    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+    await c.provision({ ctx: s.ctx, cluster: clusterSpec(s.app, name) });
+    expect(observabilityAddon(name)).toHaveLength(2);
+    expect(fake.addons.get(`${name}/amazon-cloudwatch-observability`)!.status).toBe('ACTIVE');
+    expect(fake.podIdentityAssociations.filter((a) => a.serviceAccount === 'cloudwatch-agent')).toHaveLength(1);
+
+    const f = step(cacheWorker);
+    const fname = `cache-worker-${f.ctx.deployId}-${INSTALLATION.id}`;
+    await c.provision({ ctx: f.ctx, cluster: clusterSpec(f.app, fname) });
+    await c.provision({ ctx: f.ctx, cluster: clusterSpec(f.app, fname) });
+    expect(logging.map((l) => l.cluster.name)).toEqual([fname, fname]);
+    expect(eks.commandCalls(CreateClusterCommand)).toHaveLength(2);
+  });
+
+  it("the fake refuses an add-on association for another service account than the add-on's, and Pod Identity on an add-on without it", async () => {
+    const fake = fakeEks();
+    const c = createAwsClientsFor({ credentials })('eu-west-1').eks;
+    fake.seedCluster('x-1', OURS);
+    const addon = (addonName: string, serviceAccount: string) => c.send(new CreateAddonCommand({ clusterName: 'x-1', addonName, podIdentityAssociations: [{ serviceAccount, roleArn: ROLE }] }));
+    // What EKS answers (terraform-aws-eks#3520): the add-on's service account is cloudwatch-agent.
+    await expect(addon('amazon-cloudwatch-observability', 'amazon-cloudwatch')).rejects.toThrow(
+      'Service account amazon-cloudwatch in pod identity configuration is not supported for addon amazon-cloudwatch-observability',
+    );
+    await expect(addon('coredns', 'coredns')).rejects.toThrow('Pod Identity feature is not supported for addon coredns');
+    await expect(c.send(new CreateAddonCommand({ clusterName: 'x-1', addonName: 'amazon-cloudwatch-observability', podIdentityAssociations: [{ serviceAccount: 'cloudwatch-agent', roleArn: 'kubecontrol-observability' }] }))).rejects.toThrow(
+      /Invalid roleArn/,
+    );
+    expect(fake.addons.size + fake.podIdentityAssociations.length).toBe(0);
+    // Accepted on a cluster without the agent, as EKS does: the pods would simply get no credentials.
+    fake.nodegroups.set('x-1/n', { cluster: 'x-1', name: 'n', tags: OURS, status: 'ACTIVE', looksLeft: 0, desired: 1 });
+    await addon('amazon-cloudwatch-observability', 'cloudwatch-agent');
+    expect(fake.podIdentityAgent('x-1')).toBe(false);
+  });
+});
+
 describe('the fake EKS refuses what EKS refuses', () => {
   const client = () => createAwsClientsFor({ credentials })('eu-west-1').eks;
   const base: CreateClusterCommandInput = {

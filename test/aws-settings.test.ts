@@ -45,6 +45,12 @@ describe('loadAwsSettings', () => {
     // Optional: no Fargate subnets (only Fargate apps need them), no access role (the creator's access only).
     expect(awsSettings({ KUBECONTROL_FARGATE_SUBNET_IDS: '' })).toMatchObject({ fargateSubnetIds: [] });
     expect(awsSettings({ KUBECONTROL_ACCESS_ROLE_ARN: `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-access` }).accessRoleArn).toBe(`arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-access`);
+    // No observability role: no agent on new clusters; set, the role the CloudWatch add-on runs as.
+    expect(awsSettings().observabilityRoleArn).toBeUndefined();
+    expect(awsSettings({ KUBECONTROL_OBSERVABILITY_ROLE_ARN: ` arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-observability ` }).observabilityRoleArn).toBe(
+      `arn:aws:iam::${ACCOUNT_ID}:role/kubecontrol-observability`,
+    );
+    expect(awsSettings({ KUBECONTROL_OBSERVABILITY_ROLE_ARN: '' }).observabilityRoleArn).toBeUndefined();
     expect(more).toMatchObject({ region: 'us-west-2', hostedZoneId: 'Z9ZONE', codeBuildProject: 'all-apps', buildCommand: ['make', 'image'], maxAttempts: 3, retryMode: 'standard' });
   });
 
@@ -81,6 +87,10 @@ describe('loadAwsSettings', () => {
     ],
     [{ KUBECONTROL_FARGATE_SUBNET_IDS: 'subnet-1,sg-2' }, 'KUBECONTROL_FARGATE_SUBNET_IDS: must be comma-separated private subnet ids like subnet-0a1b2c3d (got: subnet-1,sg-2)'],
     [{ KUBECONTROL_ACCESS_ROLE_ARN: 'kubecontrol-access' }, 'KUBECONTROL_ACCESS_ROLE_ARN: must be an IAM role ARN like arn:aws:iam::123456789012:role/name (got: kubecontrol-access)'],
+    [
+      { KUBECONTROL_OBSERVABILITY_ROLE_ARN: 'arn:aws:iam::123456789012:policy/CloudWatchAgentServerPolicy' },
+      'KUBECONTROL_OBSERVABILITY_ROLE_ARN: must be an IAM role ARN like arn:aws:iam::123456789012:role/name (got: arn:aws:iam::123456789012:policy/CloudWatchAgentServerPolicy)',
+    ],
   ])('rejects %j with one line naming the variable and the value', (extra, line) => {
     expect(problems({ ...AWS_ENV, ...extra })).toEqual([line]);
   });

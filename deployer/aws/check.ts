@@ -5,7 +5,9 @@
  * kubecontrol's own identity may do (IAM's policy simulator on the actions of
  * deployer/aws/iam.ts), EKS's service-linked roles, the subnets and their
  * load-balancer tags, the Fargate subnets, the hosted zone, the ECR registry,
- * each app's Kubernetes version, builder, certificate and pod role.
+ * each app's Kubernetes version, builder, certificate and pod role; with an
+ * observability role, that role and (Fargate apps) that the pod execution role
+ * may write the log router's CloudWatch Logs.
  *
  * One line per check (✓ ✗ ⚠ ℹ), a ✗ with what to do. It runs in the CLI
  * process with the environment the server would get, reads only, and never
@@ -22,7 +24,18 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { ClusterSpec, DnsRecord, WorkloadSpec } from '../ports.js';
 import { awsErrorCode, createAwsClientsFor, type AwsClientsFor } from './clients.js';
-import { INCLUDED_IN, KUBECONTROL_ACTIONS, NODE_GROUP_POLICIES, ROLES, SERVICE_LINKED_ROLES, managedPolicyArn, trustPolicy, type RoleFacts } from './iam.js';
+import { FARGATE_LOG_STREAM_PREFIX, fargateLogGroup } from '../kube/fargate-logging.js';
+import {
+  INCLUDED_IN,
+  KUBECONTROL_ACTIONS,
+  NODE_GROUP_POLICIES,
+  ROLES,
+  SERVICE_LINKED_ROLES,
+  fargateLoggingPolicy,
+  managedPolicyArn,
+  trustPolicy,
+  type RoleFacts,
+} from './iam.js';
 import { placement, type AwsPlacement } from './placement.js';
 import { ECR_HOST, loadAwsSettings } from './settings.js';
 import { checkVersion as versionCheck, describeEksVersions, type EksVersion } from './versions.js';
@@ -171,6 +184,18 @@ export async function checkAws(opts: AwsCheckOptions): Promise<AwsCheckReport> {
     }
   }
   for (const arn of podExecutionRoles) await checkRole(ctx, 'role:pod-execution', arn, ROLES.podExecution, nodeRoles.includes(arn) ? ['it is also the node role: Fargate needs its own role'] : []);
+  const observabilityRole = settings.observabilityRoleArn;
+  if (observabilityRole) {
+    await checkRole(ctx, 'role:observability', observabilityRole, ROLES.observability, []);
+    // Fargate's log router writes as the pod execution role, not as the observability role.
+    for (const a of fargateApps) if (a.placed.podExecutionRoleArn) await checkFargateLogging(ctx, a.app, a.placed.region, a.placed.podExecutionRoleArn);
+  } else {
+    add(
+      'observability',
+      'info',
+      'no observability agent on new clusters (container logs stay on the nodes): set KUBECONTROL_OBSERVABILITY_ROLE_ARN for CloudWatch Container Insights and the Fargate log router',
+    );
+  }
   if (settings.accessRoleArn) await checkAccessRole(ctx, settings.accessRoleArn, await principalOf(ctx, callerArn));
   else {
     add(
@@ -182,7 +207,7 @@ export async function checkAws(opts: AwsCheckOptions): Promise<AwsCheckReport> {
   }
 
   // --- what kubecontrol's identity may do ---
-  const passRoles = unique([...clusterRoles, ...nodeRoles, ...podExecutionRoles, ...apps.map((a) => a.workload.podRoleArn ?? a.cluster.podIdentity?.roleArn).filter((r): r is string => !!r)]);
+  const passRoles = unique([...clusterRoles, ...nodeRoles, ...podExecutionRoles, ...(observabilityRole ? [observabilityRole] : []), ...apps.map((a) => a.workload.podRoleArn ?? a.cluster.podIdentity?.roleArn).filter((r): r is string => !!r)]);
   await checkPermissions(ctx, callerArn, passRoles, settings.accessRoleArn);
   await checkServiceLinkedRoles(ctx);
   const spot = apps.filter((a) => a.cluster.capacity.kind !== 'fargate' && a.cluster.capacity.spot).map((a) => a.app);
@@ -325,6 +350,44 @@ async function checkRole(ctx: Ctx, check: string, arn: string, facts: RoleFacts,
     const policies = facts.managedPolicies.length ? `, ${facts.managedPolicies.join(' + ')}` : '';
     ctx.add(check, 'ok', `${what} ${name}: trusts ${facts.trustedService}${policies}`);
   }
+}
+
+/**
+ * With an observability role, Fargate's log router sends an app's container logs to
+ * CloudWatch Logs (`/kubecontrol/<app>`) as the Fargate pod execution role: IAM's
+ * policy simulator on that role, for the log group and its streams.
+ */
+async function checkFargateLogging(ctx: Ctx, app: string, region: string, roleArn: string): Promise<void> {
+  const check = `fargate-logging:${app}`;
+  const partition = roleArn.split(':')[1] ?? 'aws';
+  const group = `arn:${partition}:logs:${region}:${ctx.account}:log-group:${fargateLogGroup(app)}`;
+  // The group's actions on the group, the streams' on a stream (the simulator evaluates every action on every resource given).
+  const asks = [
+    { actions: ['logs:CreateLogGroup', 'logs:DescribeLogStreams'], resource: group },
+    { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resource: `${group}:log-stream:${FARGATE_LOG_STREAM_PREFIX}kube.var.log.containers.${app}` },
+  ];
+  const denied: string[] = [];
+  try {
+    for (const ask of asks) {
+      const out = await ctx.clientsFor(ctx.home).iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: roleArn, ActionNames: ask.actions, ResourceArns: [ask.resource] }), {
+        abortSignal: ctx.signal,
+      });
+      for (const r of out.EvaluationResults ?? []) if (r.EvalDecision !== 'allowed' && r.EvalActionName) denied.push(r.EvalActionName);
+    }
+  } catch (err) {
+    if (isDenied(err)) ctx.add(check, 'warn', `${app}: whether the Fargate pod execution role may write CloudWatch Logs was not verified (${awsErrorCode(err)})`, 'allow kubecontrol iam:SimulatePrincipalPolicy (the Preflight statement of `kubecontrol aws policy`)');
+    else ctx.add(check, 'fail', `${app}: the Fargate pod execution role's CloudWatch Logs permissions could not be simulated: ${describe(err)}`);
+    return;
+  }
+  const name = roleName(roleArn);
+  if (denied.length) {
+    ctx.add(
+      check,
+      'fail',
+      `${app}: Fargate pod execution role ${name} may not ${denied.join(', ')} on ${fargateLogGroup(app)}: Fargate's log router could not ship the app's container logs`,
+      `aws iam put-role-policy --role-name ${name} --policy-name kubecontrol-fargate-logging --policy-document '${JSON.stringify(fargateLoggingPolicy(partition))}'`,
+    );
+  } else ctx.add(check, 'ok', `${app}: Fargate's log router may write container logs to CloudWatch Logs ${fargateLogGroup(app)} as ${name}`);
 }
 
 /**

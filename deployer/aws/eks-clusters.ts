@@ -16,7 +16,16 @@
  *   and, for managed node groups, AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly
  *   and AmazonEKS_CNI_Policy;
  * - the Fargate pod execution role trusts `eks-fargate-pods.amazonaws.com`, with
- *   AmazonEKSFargatePodExecutionRolePolicy.
+ *   AmazonEKSFargatePodExecutionRolePolicy (and, with KUBECONTROL_OBSERVABILITY_ROLE_ARN, the
+ *   CloudWatch Logs actions of the Fargate log router: FARGATE_LOGGING_ACTIONS in ./iam.ts);
+ * - the observability role (KUBECONTROL_OBSERVABILITY_ROLE_ARN, optional) trusts `pods.eks.amazonaws.com`
+ *   for `sts:AssumeRole` and `sts:TagSession`, with CloudWatchAgentServerPolicy and AWSXrayWriteOnlyAccess.
+ *
+ * Observability is node-level, never a sidecar: with the observability role set, an 'auto' or
+ * 'nodes' cluster gets the Amazon CloudWatch Observability add-on (Container Insights metrics and
+ * container logs; its agent runs as that role through EKS Pod Identity, built into Auto Mode
+ * nodes and installed as the eks-pod-identity-agent add-on for a node group), a 'fargate' cluster
+ * the configuration of Fargate's built-in log router (KubeWorkloads.applyFargateLogging).
  */
 import { CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, waitUntilGroupInService, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import {
@@ -104,6 +113,11 @@ export interface EksClustersOptions {
    * and deleted by `gc`. @default none checked (a cluster is deleted whatever it leaves)
    */
   readonly loadBalancers?: LoadBalancerResources;
+  /**
+   * Configures the Fargate log router on a new Fargate cluster (KubeWorkloads.applyFargateLogging).
+   * Required by Fargate apps when the settings name an observability role.
+   */
+  readonly fargateLogging?: FargateLoggingApplier;
   /** The Kubernetes versions EKS offers (shared with the provider's preflight). @default asked of EKS on first use */
   readonly versions?: EksVersions;
   /** Epoch ms, when `versions` is not given. @default the system clock */
@@ -114,6 +128,24 @@ export interface EksClustersOptions {
 export interface NodePoolApplier {
   applyNodePool(cmd: { cluster: ClusterRef; capacity: CapacityOf<'auto'>; app: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
 }
+
+/**
+ * Configures Fargate's built-in log router on a cluster (the `aws-observability` namespace and
+ * its `aws-logging` ConfigMap): container logs of `app` to CloudWatch Logs in `region`.
+ */
+export interface FargateLoggingApplier {
+  applyFargateLogging(cmd: { cluster: ClusterRef; app: string; region: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
+}
+
+/** The EKS add-on of the CloudWatch agent and Fluent Bit (Container Insights, container logs). */
+export const OBSERVABILITY_ADDON = 'amazon-cloudwatch-observability';
+/**
+ * The service account the add-on's CloudWatch agent runs as (namespace amazon-cloudwatch): the
+ * only one EKS accepts in the add-on's Pod Identity associations.
+ */
+export const OBSERVABILITY_SERVICE_ACCOUNT = 'cloudwatch-agent';
+/** The agent that hands Pod Identity credentials to pods on EC2 nodes that are not Auto Mode's. */
+export const POD_IDENTITY_AGENT_ADDON = 'eks-pod-identity-agent';
 
 /** What EksClusters asks of the load-balancer adapter (ElbLoadBalancers in ./load-balancers.ts). */
 export interface LoadBalancerResources {
@@ -193,6 +225,10 @@ export class EksClusters implements Clusters {
     if (capacity.kind === 'auto' && !this.opts.nodePools) {
       throw new InfraError('misconfigured', `${app}: hardware.capacity 'auto' needs a NodePool applier, and this provider was built without one`);
     }
+    const observabilityRole = this.opts.settings.observabilityRoleArn;
+    if (observabilityRole && capacity.kind === 'fargate' && !this.opts.fargateLogging) {
+      throw new InfraError('misconfigured', `${app}: KUBECONTROL_OBSERVABILITY_ROLE_ARN on hardware.capacity 'fargate' needs a Fargate log router applier, and this provider was built without one`);
+    }
 
     // 1. The cluster. One that is not ours is refused before the ledger hears of it.
     let cluster = await this.describeCluster(eks, clusterName, ctx.signal);
@@ -262,11 +298,13 @@ export class EksClusters implements Clusters {
     if (capacity.kind === 'fargate') {
       await this.provisionFargate(ctx, capacity, where, eks, clusterName, row.id, tags);
       // EKS's CoreDNS is pinned to EC2 nodes: on a Fargate-only cluster it must be told, or it stays Pending.
-      await this.ensureAddon(ctx, eks, clusterName, 'coredns', tags, JSON.stringify({ computeType: 'Fargate' }));
+      await this.ensureAddon(ctx, eks, clusterName, 'coredns', tags, { configurationValues: JSON.stringify({ computeType: 'Fargate' }) });
     } else if (capacity.kind === 'nodes') {
-      // Managed nodes need the networking Auto Mode nodes have built in (no self-managed add-ons were bootstrapped).
-      const before = ['vpc-cni', 'kube-proxy', ...(spec.podIdentity ? ['eks-pod-identity-agent'] : [])];
-      for (const addon of before) await this.ensureAddon(ctx, eks, clusterName, addon, tags, undefined, false);
+      // Managed nodes need the networking Auto Mode nodes have built in (no self-managed add-ons were bootstrapped),
+      // and the Pod Identity agent for any pod with an AWS role there: the app's, or the CloudWatch agent's
+      // (EKS accepts an association without the agent; the pods would simply get no credentials).
+      const before = ['vpc-cni', 'kube-proxy', ...(spec.podIdentity || observabilityRole ? [POD_IDENTITY_AGENT_ADDON] : [])];
+      for (const addon of before) await this.ensureAddon(ctx, eks, clusterName, addon, tags, { wait: false });
       await this.provisionNodes(ctx, spec.app, capacity, where, eks, clusterName, row.id, tags);
       // CoreDNS last: it can only run once nodes are there.
       await this.ensureAddon(ctx, eks, clusterName, 'coredns', tags);
@@ -281,6 +319,21 @@ export class EksClusters implements Clusters {
 
     // 4. The app's own AWS identity (its pods' ServiceAccount), on every new cluster.
     if (spec.podIdentity) await this.ensurePodIdentity(ctx, eks, clusterName, spec.podIdentity, tags);
+
+    // 5. Node-level observability, once there is capacity for its pods: never a sidecar of the app.
+    if (observabilityRole) {
+      if (capacity.kind === 'fargate') {
+        await this.opts.fargateLogging!.applyFargateLogging({ cluster: ref, app, region, progress: ctx.progress, signal: ctx.signal });
+      } else {
+        ctx.progress(`CloudWatch Container Insights on ${clusterName}: the ${OBSERVABILITY_ADDON} add-on, its agent running as ${observabilityRole} (EKS Pod Identity)`, {
+          cluster: clusterName,
+          roleArn: observabilityRole,
+        });
+        await this.ensureAddon(ctx, eks, clusterName, OBSERVABILITY_ADDON, tags, {
+          podIdentityAssociations: [{ serviceAccount: OBSERVABILITY_SERVICE_ACCOUNT, roleArn: observabilityRole }],
+        });
+      }
+    }
     return { name: clusterName, status: cluster?.status ?? 'ACTIVE', endpoint: cluster?.endpoint };
   }
 
@@ -310,16 +363,19 @@ export class EksClusters implements Clusters {
     ctx.progress(`access entry for ${principalArn} (cluster admin) on ${clusterName}`, { cluster: clusterName, principalArn });
   }
 
-  /** An EKS add-on, created (or found) and, unless `wait` is false, waited ACTIVE. */
+  /**
+   * An EKS add-on, created (or found) and, unless `wait` is false, waited ACTIVE. Its Pod Identity
+   * associations (EKS creates and deletes them with the add-on) are passed on CreateAddon.
+   */
   private async ensureAddon(
     ctx: StepContext,
     eks: EKSClient,
     clusterName: string,
     addonName: string,
     tags: Record<string, string>,
-    configurationValues?: string,
-    wait = true,
+    opts: { configurationValues?: string; wait?: boolean; podIdentityAssociations?: { serviceAccount: string; roleArn: string }[] } = {},
   ): Promise<void> {
+    const { configurationValues, wait = true, podIdentityAssociations } = opts;
     try {
       await eks.send(
         new CreateAddonCommand({
@@ -328,6 +384,7 @@ export class EksClusters implements Clusters {
           // Whatever a previous attempt left in the cluster is replaced by the add-on's own.
           resolveConflicts: 'OVERWRITE',
           ...(configurationValues ? { configurationValues } : {}),
+          ...(podIdentityAssociations?.length ? { podIdentityAssociations } : {}),
           tags,
         }),
         { abortSignal: ctx.signal },

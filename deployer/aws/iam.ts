@@ -11,7 +11,11 @@
  * Sources (checked against AWS's documentation): the EKS User Guide pages
  * "Amazon EKS Auto Mode cluster IAM role", "Amazon EKS Auto Mode node IAM role",
  * "Amazon EKS Pod execution IAM role", "Create IAM role with trust policy required
- * by EKS Pod Identity", "Using service-linked roles for Amazon EKS".
+ * by EKS Pod Identity", "Using service-linked roles for Amazon EKS", "Amazon
+ * CloudWatch Observability agent" (add-on amazon-cloudwatch-observability, service
+ * account cloudwatch-agent), "Start AWS Fargate logging for your cluster"; the
+ * CloudWatch User Guide "Install the CloudWatch agent with the Amazon CloudWatch
+ * Observability EKS add-on" (Pod Identity from add-on version 3.1.0).
  */
 
 /** One statement of an IAM policy document. */
@@ -39,7 +43,7 @@ export interface TrustStatement {
 
 /**
  * Where a group of actions applies. `any`: every resource (`*`); `pass-roles`: the
- * roles kubecontrol hands to EKS (cluster, node, pod execution, app pod roles);
+ * roles kubecontrol hands to EKS (cluster, node, pod execution, observability, app pod roles);
  * `service-linked-roles`: EKS's own roles under `role/aws-service-role/`;
  * `access-role`: KUBECONTROL_ACCESS_ROLE_ARN.
  */
@@ -73,7 +77,7 @@ export const SERVICE_LINKED_ROLES: readonly { readonly name: string; readonly se
 export const KUBECONTROL_ACTIONS: readonly ActionGroup[] = [
   {
     sid: 'EksClusters',
-    why: 'one EKS Auto Mode cluster per deploy, its node group or Fargate profile, the CoreDNS add-on on Fargate, the access entry of the stable access role, the app pod role association; the version check at start',
+    why: 'one EKS Auto Mode cluster per deploy, its node group or Fargate profile, the add-ons it needs (CoreDNS on Fargate; networking and the Pod Identity agent for a node group; the CloudWatch Observability add-on with an observability role), the access entry of the stable access role, the app pod role association; the version check at start',
     scope: 'any',
     actions: [
       'eks:CreateCluster',
@@ -158,7 +162,7 @@ export const KUBECONTROL_ACTIONS: readonly ActionGroup[] = [
   },
   {
     sid: 'PassRoles',
-    why: 'CreateCluster passes the cluster role and (Auto Mode) the node role, CreateNodegroup the node role, CreateFargateProfile the pod execution role, CreatePodIdentityAssociation the app pod role',
+    why: 'CreateCluster passes the cluster role and (Auto Mode) the node role, CreateNodegroup the node role, CreateFargateProfile the pod execution role, CreatePodIdentityAssociation the app pod role, CreateAddon (its Pod Identity association) the observability role',
     scope: 'pass-roles',
     actions: ['iam:PassRole'],
   },
@@ -242,6 +246,15 @@ export const ROLES = {
     managedPolicies: ['AmazonEKSFargatePodExecutionRolePolicy'],
     why: "Fargate registers its nodes and pulls the apps' images as this role (must not be the node role)",
   },
+  observability: {
+    label: 'observability role',
+    setting: 'KUBECONTROL_OBSERVABILITY_ROLE_ARN',
+    trustedService: 'pods.eks.amazonaws.com',
+    trustActions: ['sts:AssumeRole', 'sts:TagSession'],
+    // The agent's metrics and logs; X-Ray for the traces of Application Signals, which the add-on enables by default.
+    managedPolicies: ['CloudWatchAgentServerPolicy', 'AWSXrayWriteOnlyAccess'],
+    why: 'the CloudWatch agent of the amazon-cloudwatch-observability add-on (service account amazon-cloudwatch/cloudwatch-agent) runs as this role through EKS Pod Identity',
+  },
   appPod: {
     label: 'app pod role',
     setting: 'aws.podRoleArn (KubeApp)',
@@ -259,6 +272,22 @@ export const ROLES = {
  * networking) runs with the node role.
  */
 export const NODE_GROUP_POLICIES: readonly string[] = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy'];
+
+/**
+ * What the Fargate pod execution role needs besides its managed policy when the
+ * observability role is set: Fargate's log router writes the containers' logs to
+ * CloudWatch Logs as that role (the group `/kubecontrol/<app>` is created on first use).
+ */
+export const FARGATE_LOGGING_ACTIONS: readonly string[] = ['logs:CreateLogStream', 'logs:CreateLogGroup', 'logs:DescribeLogStreams', 'logs:PutLogEvents'];
+
+/** The inline policy that gives the Fargate pod execution role FARGATE_LOGGING_ACTIONS on kubecontrol's log groups. */
+export function fargateLoggingPolicy(partition = 'aws'): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    // The wildcard covers the groups and their streams (`…:log-group:/kubecontrol/<app>:log-stream:…`).
+    Statement: [{ Sid: 'FargateLogRouter', Effect: 'Allow', Action: [...FARGATE_LOGGING_ACTIONS], Resource: `arn:${partition}:logs:*:*:log-group:/kubecontrol/*` }],
+  };
+}
 
 /** AWS managed policies that include another's permissions: attached, they satisfy it. */
 export const INCLUDED_IN: Readonly<Record<string, readonly string[]>> = {
@@ -294,7 +323,7 @@ export function resourcesOf(scope: ActionScope, target: PolicyTarget): readonly 
     case 'any':
       return ['*'];
     case 'pass-roles':
-      return target.passRoleArns.length ? [...new Set(target.passRoleArns)].sort() : [`arn:${p}:iam::${target.account}:role/<cluster, node, pod execution and app pod roles>`];
+      return target.passRoleArns.length ? [...new Set(target.passRoleArns)].sort() : [`arn:${p}:iam::${target.account}:role/<cluster, node, pod execution, observability and app pod roles>`];
     case 'service-linked-roles':
       return SERVICE_LINKED_ROLES.map((r) => serviceLinkedRoleArn(r.name, r.service, target.account, p));
     case 'access-role':

@@ -7,6 +7,8 @@
  */
 import { capacityLine, deploymentLine, liveLine, portsOf, rollingLine } from '../plan-lines.js';
 import type { ClusterSpec, Clusters, Dns, PlanRequest, ProviderPlan, Registry } from '../ports.js';
+import { fargateLogGroup } from '../kube/fargate-logging.js';
+import { OBSERVABILITY_ADDON, POD_IDENTITY_AGENT_ADDON } from './eks-clusters.js';
 import { placement } from './placement.js';
 import type { AwsSettings } from './settings.js';
 import { newestStandard, type EksVersion, type EksVersions } from './versions.js';
@@ -44,10 +46,24 @@ export function clusterLines(spec: ClusterSpec, settings: AwsSettings, versions:
     `EKS Auto Mode: compute (${pools}), load balancing (eks.amazonaws.com/nlb), block storage; access entries only`,
   ];
   if (spec.capacity.kind === 'fargate') lines.push('EKS add-on coredns on Fargate');
-  if (spec.capacity.kind === 'nodes') lines.push('EKS add-ons vpc-cni, kube-proxy, coredns for the node group');
+  const observability = settings.observabilityRoleArn;
+  if (spec.capacity.kind === 'nodes') {
+    const agent = spec.podIdentity || observability ? `, ${POD_IDENTITY_AGENT_ADDON}` : '';
+    lines.push(`EKS add-ons vpc-cni, kube-proxy${agent}, coredns for the node group`);
+  }
   if (spec.podIdentity) lines.push(`Pod Identity: ${spec.podIdentity.namespace}/${spec.podIdentity.serviceAccount} → ${spec.podIdentity.roleArn}`);
   if (settings.accessRoleArn) lines.push(`access entry: ${settings.accessRoleArn} (cluster admin)`);
+  lines.push(observabilityLine(spec, observability));
   return lines;
+}
+
+/** What observability a new cluster gets: node-level agents, never a sidecar. */
+export function observabilityLine(spec: Pick<ClusterSpec, 'app' | 'capacity'>, roleArn: string | undefined): string {
+  if (!roleArn) return 'no observability agent (set KUBECONTROL_OBSERVABILITY_ROLE_ARN for CloudWatch Container Insights / the Fargate log router)';
+  if (spec.capacity.kind === 'fargate') {
+    return `observability: the Fargate log router sends container logs to CloudWatch Logs ${fargateLogGroup(spec.app)} (as the pod execution role)`;
+  }
+  return `observability: EKS add-on ${OBSERVABILITY_ADDON} (CloudWatch Container Insights metrics, container logs), its agent running as ${roleArn} (Pod Identity)`;
 }
 
 export async function planAws(deps: AwsPlanDeps, request: PlanRequest): Promise<ProviderPlan> {

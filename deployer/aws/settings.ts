@@ -32,6 +32,14 @@ export interface AwsSettings {
    * survives a change of the identity kubecontrol runs as. @default none (the creator's access only)
    */
   readonly accessRoleArn?: string;
+  /**
+   * KUBECONTROL_OBSERVABILITY_ROLE_ARN: the role of the node-level observability agent. Set, every new
+   * cluster gets the Amazon CloudWatch Observability add-on (Container Insights and container logs;
+   * Auto Mode and node-group clusters, the agent running as this role through EKS Pod Identity) or the
+   * Fargate log router's configuration (Fargate clusters; logs go out as the pod execution role).
+   * @default none (no agent: container logs stay on the nodes)
+   */
+  readonly observabilityRoleArn?: string;
   /** KUBECONTROL_HOSTED_ZONE_ID: the Route 53 zone of the apps' records, without the `/hostedzone/` prefix. */
   readonly hostedZoneId: string;
   /** KUBECONTROL_ECR_REGISTRY: `<account>.dkr.ecr.<region>.amazonaws.com`. */
@@ -87,6 +95,7 @@ const schema = z.object({
     .pipe(z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be comma-separated private subnet ids like subnet-0a1b2c3d')))
     .optional(),
   KUBECONTROL_ACCESS_ROLE_ARN: z.string().regex(ROLE_ARN, 'must be an IAM role ARN like arn:aws:iam::123456789012:role/name').optional(),
+  KUBECONTROL_OBSERVABILITY_ROLE_ARN: z.string().regex(ROLE_ARN, 'must be an IAM role ARN like arn:aws:iam::123456789012:role/name').optional(),
   KUBECONTROL_HOSTED_ZONE_ID: required("the Route 53 hosted zone id of the apps' DNS zone")
     .regex(/^(\/?hostedzone\/)?Z[0-9A-Z]{1,32}$/, 'must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ')
     .transform((v) => v.replace(/^\/?hostedzone\//, '')),
@@ -146,6 +155,7 @@ export function loadAwsSettings(env: NodeJS.ProcessEnv): AwsSettingsResult {
       ...(e.KUBECONTROL_POD_EXECUTION_ROLE_ARN ? { podExecutionRoleArn: e.KUBECONTROL_POD_EXECUTION_ROLE_ARN } : {}),
       fargateSubnetIds: e.KUBECONTROL_FARGATE_SUBNET_IDS ?? [],
       ...(e.KUBECONTROL_ACCESS_ROLE_ARN ? { accessRoleArn: e.KUBECONTROL_ACCESS_ROLE_ARN } : {}),
+      ...(e.KUBECONTROL_OBSERVABILITY_ROLE_ARN ? { observabilityRoleArn: e.KUBECONTROL_OBSERVABILITY_ROLE_ARN } : {}),
       hostedZoneId: e.KUBECONTROL_HOSTED_ZONE_ID,
       ecrRegistry: e.KUBECONTROL_ECR_REGISTRY,
       ...(e.KUBECONTROL_CODEBUILD_PROJECT ? { codeBuildProject: e.KUBECONTROL_CODEBUILD_PROJECT } : {}),

@@ -2,7 +2,8 @@
  * The Workloads port over the Kubernetes API: server-side apply of the app's
  * objects, then a rollout followed by Watch (never polling), then the
  * Service's load-balancer hostname. Also what the aws provider needs of a
- * cluster besides: the app's Karpenter NodePool (EKS Auto Mode), a GET
+ * cluster besides: the app's Karpenter NodePool (EKS Auto Mode), the
+ * configuration of Fargate's log router (EKS on Fargate), a GET
  * through the API server's service proxy (the health check of an internal
  * load balancer), and a teardown that deletes the LoadBalancer Services and
  * waits until their load balancers are gone before the namespace goes.
@@ -29,6 +30,7 @@ import { httpStatus, isNotFound, kubeFailure } from './api-errors.js';
 import { assertOwned, installationLabel } from './installation.js';
 import { ANNOTATION_VERSION, containerImage, isLabelValue, LABEL_NAME, LABEL_VERSION, LEGACY_LABEL_VERSION, MANAGER, renderManifests, versionOf } from './manifests.js';
 import { claimNamespace, deleteLoadBalancerServices, deleteNamespaceAndWait, readNamespace } from './namespaces.js';
+import { FARGATE_LOGGING_CONFIGMAP, FARGATE_LOGGING_NAMESPACE, fargateLogGroup, renderFargateLogging } from './fargate-logging.js';
 import { renderNodePool } from './nodepool.js';
 import { watchUntil } from './watch.js';
 
@@ -45,6 +47,7 @@ export {
   type DeleteNamespace,
 } from './namespaces.js';
 export { abortedWait, watchUntil, type WatchUntilOptions } from './watch.js';
+export { FARGATE_LOG_STREAM_PREFIX, FARGATE_LOGGING_CONFIGMAP, FARGATE_LOGGING_NAMESPACE, fargateLogGroup, renderFargateLogging } from './fargate-logging.js';
 
 /** Gives a KubeConfig (endpoint + credentials) for a cluster. */
 export interface KubeConfigSource {
@@ -503,6 +506,42 @@ export class KubeWorkloads implements Workloads {
       throw err;
     }
     progress(`${what} is Ready`, { cluster, nodePool: name });
+  }
+
+  /**
+   * Configures Fargate's built-in log router on a cluster: the namespace
+   * `aws-observability` (labelled `aws-observability: enabled`) and its
+   * ConfigMap `aws-logging`, sending the containers' logs to CloudWatch Logs
+   * (`/kubecontrol/<app>` in `region`), both applied server-side as
+   * kubecontrol's. Pods read it when they start: applied before the app's.
+   * A namespace or ConfigMap of another installation (or unlabelled) is
+   * refused (`not_owned`) and left as it is. Nothing goes in the ledger: both
+   * go with their cluster.
+   */
+  async applyFargateLogging(cmd: { cluster: ClusterRef; app: string; region: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    const { cluster: ref, app, region, progress, signal } = cmd;
+    const cluster = ref.name;
+    const kc = this.kc(ref, signal);
+    const m = renderFargateLogging({ app, region, installation: this.installationId });
+    const what = `ConfigMap ${FARGATE_LOGGING_NAMESPACE}/${FARGATE_LOGGING_CONFIGMAP} on ${cluster}`;
+    await this.call(`claim Namespace ${FARGATE_LOGGING_NAMESPACE}`, cluster, kc, (c) =>
+      claimNamespace({ core: c.makeApiClient(CoreV1Api), body: m.namespace, installation: this.opts.installation, fieldManager: MANAGER }),
+    );
+    const existing = await this.call(`read ${what}`, cluster, kc, async (c) => {
+      try {
+        return await c.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: FARGATE_LOGGING_CONFIGMAP, namespace: FARGATE_LOGGING_NAMESPACE });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+    if (existing) assertOwned(existing, this.opts.installation, what, 'not changing it');
+    await this.call(`apply ${what}`, cluster, kc, (c) =>
+      c
+        .makeApiClient(CoreV1Api)
+        .patchNamespacedConfigMap({ name: FARGATE_LOGGING_CONFIGMAP, namespace: FARGATE_LOGGING_NAMESPACE, body: m.configMap, fieldManager: MANAGER, force: true }, APPLY),
+    );
+    progress(`Fargate log router of ${cluster}: container logs to CloudWatch Logs ${fargateLogGroup(app)} in ${region}`, { cluster, logGroup: fargateLogGroup(app) });
   }
 
   /**

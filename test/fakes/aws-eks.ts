@@ -9,7 +9,11 @@
  * without a node role, CONFIG_MAP authentication with Auto Mode, capacity on a
  * cluster that is not ACTIVE, node group / profile names over 63 characters,
  * deleting a cluster that is CREATING or still has capacity, public subnets for
- * Fargate, add-ons EKS does not have, tags EKS does not take.
+ * Fargate, add-ons EKS does not have, tags EKS does not take, an add-on's Pod
+ * Identity association for a service account that is not the add-on's (or on an
+ * add-on without Pod Identity support). Like EKS, it accepts Pod Identity
+ * associations on a cluster whose nodes run no Pod Identity agent (their pods
+ * would get no credentials): `podIdentityAgent` says whether one runs.
  */
 import {
   DescribeAutoScalingGroupsCommand,
@@ -117,6 +121,16 @@ const invalid = (message: string) => new InvalidParameterException({ message, ..
 
 /** Add-ons EKS has (a few; enough for what kubecontrol installs and a typo to fail). */
 export const KNOWN_ADDONS = ['vpc-cni', 'kube-proxy', 'coredns', 'eks-pod-identity-agent', 'aws-ebs-csi-driver', 'amazon-cloudwatch-observability'];
+/**
+ * The service account of each add-on that supports Pod Identity (DescribeAddonConfiguration's
+ * podIdentityConfiguration): the only one its associations may name.
+ */
+export const ADDON_SERVICE_ACCOUNTS: Readonly<Record<string, { namespace: string; serviceAccount: string }>> = {
+  'amazon-cloudwatch-observability': { namespace: 'amazon-cloudwatch', serviceAccount: 'cloudwatch-agent' },
+  'vpc-cni': { namespace: 'kube-system', serviceAccount: 'aws-node' },
+  'aws-ebs-csi-driver': { namespace: 'kube-system', serviceAccount: 'ebs-csi-controller-sa' },
+};
+const ROLE_ARN = /^arn:aws(-cn|-us-gov|-iso(-[a-z])?)?:iam::\d{12}:role\/.+$/;
 
 interface FakeAddon {
   readonly cluster: string;
@@ -135,7 +149,8 @@ export class FakeEks {
   readonly addons = new Map<string, FakeAddon>();
   /** Access entries by `<cluster>/<principal>`, with their associated policies. */
   readonly accessEntries = new Map<string, { input: CreateAccessEntryCommandInput; policies: AssociateAccessPolicyCommandInput[] }>();
-  readonly podIdentityAssociations: (CreatePodIdentityAssociationCommandInput & { associationId: string })[] = [];
+  /** Pod Identity associations; those an add-on created carry its ARN as `ownerArn` (and go with it). */
+  readonly podIdentityAssociations: (CreatePodIdentityAssociationCommandInput & { associationId: string; ownerArn?: string })[] = [];
   /** The tags put on each Auto Scaling group (CreateOrUpdateTags), by group name. */
   readonly asgTags = new Map<string, Tag[]>();
 
@@ -336,8 +351,27 @@ export class FakeEks {
       checkTags(input.tags);
       const key = `${c.name}/${input.addonName}`;
       if (this.addons.has(key)) throw new ResourceInUseException({ message: `Addon already exists: ${input.addonName}`, ...meta });
+      const pia = input.podIdentityAssociations ?? [];
+      const sa = ADDON_SERVICE_ACCOUNTS[input.addonName!];
+      if (pia.length && !sa) throw invalid(`Pod Identity feature is not supported for addon ${input.addonName}`);
+      for (const p of pia) {
+        if (!p.roleArn || !ROLE_ARN.test(p.roleArn)) throw invalid(`Invalid roleArn ${p.roleArn} in pod identity configuration`);
+        if (p.serviceAccount !== sa!.serviceAccount) throw invalid(`Service account ${p.serviceAccount} in pod identity configuration is not supported for addon ${input.addonName}`);
+      }
       const a: FakeAddon = { cluster: c.name, name: input.addonName!, input, status: 'CREATING', looksLeft: this.looks };
       this.addons.set(key, a);
+      // EKS creates the add-on's associations itself, owned by the add-on.
+      for (const p of pia) {
+        this.podIdentityAssociations.push({
+          clusterName: c.name,
+          namespace: sa!.namespace,
+          serviceAccount: p.serviceAccount,
+          roleArn: p.roleArn,
+          tags: { ...(input.tags ?? {}) },
+          associationId: `a-${this.podIdentityAssociations.length + 1}`,
+          ownerArn: this.addonArn(a),
+        });
+      }
       return { addon: this.addonView(a) };
     });
     eks.on(DescribeAddonCommand).callsFake((input: { clusterName: string; addonName: string }) => {
@@ -347,6 +381,7 @@ export class FakeEks {
       else if (a.status === 'CREATING') a.status = 'ACTIVE';
       else if (a.status === 'DELETING') {
         this.addons.delete(`${input.clusterName}/${input.addonName}`);
+        for (let i = this.podIdentityAssociations.length - 1; i >= 0; i--) if (this.podIdentityAssociations[i]!.ownerArn === this.addonArn(a)) this.podIdentityAssociations.splice(i, 1);
         throw notFound(`No addon: ${input.addonName} found in cluster: ${input.clusterName}`);
       }
       return { addon: this.addonView(a) };
@@ -398,7 +433,7 @@ export class FakeEks {
       return {
         associations: this.podIdentityAssociations
           .filter((a) => a.clusterName === input.clusterName && (!input.namespace || a.namespace === input.namespace) && (!input.serviceAccount || a.serviceAccount === input.serviceAccount))
-          .map((a) => ({ clusterName: a.clusterName, namespace: a.namespace, serviceAccount: a.serviceAccount, associationId: a.associationId })),
+          .map((a) => ({ clusterName: a.clusterName, namespace: a.namespace, serviceAccount: a.serviceAccount, associationId: a.associationId, ...(a.ownerArn ? { ownerArn: a.ownerArn } : {}) })),
       };
     });
   }
@@ -410,14 +445,35 @@ export class FakeEks {
     for (let i = this.podIdentityAssociations.length - 1; i >= 0; i--) if (this.podIdentityAssociations[i]!.clusterName === name) this.podIdentityAssociations.splice(i, 1);
   }
 
+  private addonArn(a: FakeAddon): string {
+    return `arn:aws:eks:eu-west-1:123456789012:addon/${a.cluster}/${a.name}/fake`;
+  }
+
   private addonView(a: FakeAddon) {
     return {
       addonName: a.name,
+      addonArn: this.addonArn(a),
       clusterName: a.cluster,
       status: a.status,
       configurationValues: a.input.configurationValues,
+      podIdentityAssociations: this.podIdentityAssociations
+        .filter((p) => p.ownerArn === this.addonArn(a))
+        .map((p) => `arn:aws:eks:eu-west-1:123456789012:podidentityassociation/${a.cluster}/${p.associationId}`),
       tags: { ...(a.input.tags ?? {}) },
     };
+  }
+
+  /**
+   * Whether pods on `cluster` get Pod Identity credentials: Auto Mode nodes run the agent
+   * themselves; a managed node group's instances only with the eks-pod-identity-agent add-on.
+   */
+  podIdentityAgent(cluster: string): boolean {
+    const c = this.clusters.get(cluster);
+    if (!c) return false;
+    const addon = this.addons.has(`${cluster}/eks-pod-identity-agent`);
+    const nodeGroups = [...this.nodegroups.values()].some((n) => n.cluster === cluster);
+    const autoModeNodes = c.input.computeConfig?.enabled === true && (c.input.computeConfig.nodePools?.length ?? 0) > 0;
+    return nodeGroups ? addon : autoModeNodes || addon;
   }
 
   /** Node groups and Fargate profiles share their life cycle. */

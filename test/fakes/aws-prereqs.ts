@@ -29,7 +29,7 @@ import {
 import { GetHostedZoneCommand, NoSuchHostedZone, Route53Client } from '@aws-sdk/client-route-53';
 import { GetCallerIdentityCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { ROLES, trustPolicy, type RoleFacts } from '../../deployer/aws/iam.js';
+import { FARGATE_LOGGING_ACTIONS, ROLES, trustPolicy, type RoleFacts } from '../../deployer/aws/iam.js';
 import type { CheckedApp } from '../../deployer/aws/check.js';
 
 export const ACCOUNT = '123456789012';
@@ -46,6 +46,11 @@ export interface FakeRole {
   trust: string;
   /** Names of the AWS managed policies attached. */
   attached: string[];
+  /**
+   * The actions its own policies allow, as IAM's simulator answers for this role as the
+   * source (the Fargate pod execution role's CloudWatch Logs actions). @default as the caller
+   */
+  allowed?: string[];
 }
 
 export interface FakeSubnet {
@@ -144,6 +149,7 @@ export class FakeAwsAccount {
       KUBECONTROL_NODE_ROLE_ARN: roleArn('kubecontrol-node'),
       KUBECONTROL_POD_EXECUTION_ROLE_ARN: roleArn('kubecontrol-fargate-pods'),
       KUBECONTROL_ACCESS_ROLE_ARN: roleArn('kubecontrol-access'),
+      KUBECONTROL_OBSERVABILITY_ROLE_ARN: roleArn('kubecontrol-observability'),
       KUBECONTROL_HOSTED_ZONE_ID: ZONE_ID,
       KUBECONTROL_ECR_REGISTRY: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`,
       KUBECONTROL_CODEBUILD_PROJECT: 'kubecontrol-images',
@@ -171,6 +177,9 @@ export class FakeAwsAccount {
     // Auto Mode nodes and web-frontend's managed node group (the kubelet and the VPC CNI run with it).
     this.addRole('kubecontrol-node', trustPolicy(ROLES.node), ['AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryReadOnly', 'AmazonEKS_CNI_Policy']);
     this.addServiceRole('kubecontrol-fargate-pods', ROLES.podExecution);
+    // Fargate's log router writes the containers' logs as the pod execution role (inline policy).
+    this.role('kubecontrol-fargate-pods').allowed = [...FARGATE_LOGGING_ACTIONS];
+    this.addServiceRole('kubecontrol-observability', ROLES.observability);
     this.addServiceRole('search-svc-pods', ROLES.appPod);
     this.addRole('kubecontrol-access', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: roleArn(CALLER_ROLE) }, Action: 'sts:AssumeRole' }] });
     // EKS created its own role with the first cluster; node groups and Fargate have never been used here.
@@ -243,9 +252,11 @@ export class FakeAwsAccount {
       if (m[2] === 'role' && !this.roles.has(m[3]!)) throw new NoSuchEntityException({ message: `The role with name ${m[3]} cannot be found.`, ...meta });
       if (!this.allows('iam:SimulatePrincipalPolicy', source)) throw denied('iam:SimulatePrincipalPolicy', source);
       const resources = input.ResourceArns?.length ? input.ResourceArns : ['*'];
+      const own = m[2] === 'role' ? this.roles.get(m[3]!)?.allowed : undefined;
+      const decide = (action: string, r: string): boolean => (own ? own.includes(action) : this.allows(action, r));
       return {
         EvaluationResults: (input.ActionNames ?? []).flatMap((action) =>
-          resources.map((r) => ({ EvalActionName: action, EvalResourceName: r, EvalDecision: this.allows(action, r) ? ('allowed' as const) : ('implicitDeny' as const) })),
+          resources.map((r) => ({ EvalActionName: action, EvalResourceName: r, EvalDecision: decide(action, r) ? ('allowed' as const) : ('implicitDeny' as const) })),
         ),
         IsTruncated: false,
       };
