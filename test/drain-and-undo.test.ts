@@ -13,7 +13,8 @@ import type { Provider } from '../deployer/ports.js';
 import { createSandboxProvider } from '../deployer/sandbox/index.js';
 import { dnsRecord } from '../deployer/specs.js';
 import { drainDeadline } from '../deployer/steps/teardown.js';
-import { TERMINAL_STATES, type DeployState, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { blueGreen as blueGreenOf, deploy as deployAs, ended, state } from './helpers/clock-flow.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
 const open: Harness[] = [];
@@ -32,19 +33,10 @@ async function start(clock: ManualClock, dbPath?: string, provider?: ProviderFac
   return h;
 }
 
-const state = (h: Harness, id: number): DeployState => h.k.store.deploys.get(id)!.state;
-const ended = (h: Harness, id: number): boolean => {
-  const d = h.k.store.deploys.get(id)!;
-  return TERMINAL_STATES.includes(d.state) && d.cleanup !== 'pending';
-};
 const dnsTarget = (h: Harness): string | undefined => h.k.store.sandbox.get<{ target: string }>('dns', 'search-svc.example.com')?.target;
 const messages = (h: Harness, id: number): string[] => h.k.store.events.after(id, 0, 10_000).map((e) => e.message);
 
-async function deploy(h: Harness, version: string): Promise<number> {
-  const { status, body } = await h.cmd('carol', 'deploy', 'search-svc', version, '--strategy', 'blue-green');
-  expect(status).toBe(200);
-  return (body as { deploy: { id: number } }).deploy.id;
-}
+const deploy = (h: Harness, version: string): Promise<number> => deployAs(h, 'carol', 'search-svc', version, '--strategy', 'blue-green');
 
 /** A blue/green of search-svc taken to its drain (tearing_down, the drain under way). */
 async function toDrain(h: Harness, clock: ManualClock, version: string): Promise<number> {
@@ -55,14 +47,7 @@ async function toDrain(h: Harness, clock: ManualClock, version: string): Promise
   return id;
 }
 
-async function blueGreen(h: Harness, clock: ManualClock, version: string): Promise<number> {
-  const id = await deploy(h, version);
-  await clock.runUntil(() => state(h, id) === 'awaiting_approval');
-  await h.cmd('bob', 'approve', String(id));
-  await clock.runUntil(() => ended(h, id));
-  expect(state(h, id)).toBe('succeeded');
-  return id;
-}
+const blueGreen = (h: Harness, clock: ManualClock, version: string): Promise<number> => blueGreenOf(h, clock, 'search-svc', version);
 
 describe('a restart mid-teardown', () => {
   it('waits only what is left of the drain, then tears the old cluster down', async () => {

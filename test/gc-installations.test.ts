@@ -13,7 +13,7 @@ import type { GcReport } from '../deployer/gc.js';
 import type { Provider, TaggedResource } from '../deployer/ports.js';
 import { createDeployLedger } from '../deployer/ledger.js';
 import { createSandboxProvider } from '../deployer/sandbox/index.js';
-import { TERMINAL_STATES, type DeployState } from '../store/index.js';
+import { blueGreen as blueGreenOf } from './helpers/clock-flow.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
 const open: Harness[] = [];
@@ -66,18 +66,8 @@ function start(clock: ManualClock, account: Account): Promise<Harness> {
   ).then((h) => (open.push(h), h));
 }
 
-const state = (h: Harness, id: number): DeployState => h.k.store.deploys.get(id)!.state;
-const ended = (h: Harness, id: number): boolean => TERMINAL_STATES.includes(state(h, id)) && h.k.store.deploys.get(id)!.cleanup !== 'pending';
 
-async function blueGreen(h: Harness, clock: ManualClock, version: string, app = 'search-svc'): Promise<number> {
-  const { body } = await h.cmd('carol', 'deploy', app, version, '--strategy', 'blue-green');
-  const id = (body as { deploy: { id: number } }).deploy.id;
-  await clock.runUntil(() => state(h, id) === 'awaiting_approval');
-  await h.cmd('bob', 'approve', String(id));
-  await clock.runUntil(() => ended(h, id));
-  expect(state(h, id)).toBe('succeeded');
-  return id;
-}
+const blueGreen = (h: Harness, clock: ManualClock, version: string, app = 'search-svc'): Promise<number> => blueGreenOf(h, clock, app, version);
 
 async function gc(h: Harness, clock: ManualClock, del: boolean): Promise<GcReport> {
   let answered = false;

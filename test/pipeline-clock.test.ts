@@ -14,7 +14,8 @@ import { promisify } from 'node:util';
 import { runAfterAck } from '../commands/core.js';
 import { ManualClock } from '../deployer/clock.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
-import { IllegalTransition, LIFECYCLE, Store, TERMINAL_STATES, type DeployState } from '../store/index.js';
+import { IllegalTransition, LIFECYCLE, Store, type DeployState } from '../store/index.js';
+import { blueGreen, deploy, ended, state } from './helpers/clock-flow.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -30,28 +31,7 @@ async function start(clock: ManualClock, dbPath?: string, apps?: readonly KubeAp
   return h;
 }
 
-const state = (h: Harness, id: number): DeployState => h.k.store.deploys.get(id)!.state;
-const ended = (h: Harness, id: number): boolean => {
-  const d = h.k.store.deploys.get(id)!;
-  return TERMINAL_STATES.includes(d.state) && d.cleanup !== 'pending';
-};
 const clusters = (h: Harness): string[] => h.k.store.sandbox.list<{ name: string }>('cluster').map((c) => c.name).sort();
-
-async function deploy(h: Harness, as: string, ...args: string[]): Promise<number> {
-  const { status, body } = await h.cmd(as, 'deploy', ...args);
-  expect(status).toBe(200);
-  return (body as { deploy: { id: number } }).deploy.id;
-}
-
-/** Deploys and approves a blue/green of `app` to the end. */
-async function blueGreen(h: Harness, clock: ManualClock, app: string, version: string, deployer = 'carol', approver = 'bob'): Promise<number> {
-  const id = await deploy(h, deployer, app, version, '--strategy', 'blue-green');
-  await clock.runUntil(() => state(h, id) === 'awaiting_approval');
-  expect((await h.cmd(approver, 'approve', String(id))).status).toBe(200);
-  await clock.runUntil(() => ended(h, id));
-  expect(state(h, id)).toBe('succeeded');
-  return id;
-}
 
 describe('ownership: a cluster belongs to the environment that serves from it', () => {
   it('blue/green → rolling → gc lists nothing, and the live cluster still exists (through the server and the CLI)', async () => {
