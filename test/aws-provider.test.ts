@@ -19,6 +19,7 @@ import searchSvc from '../kubeapps/search-svc.js';
 import webFrontend from '../kubeapps/web-frontend.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { createAwsProvider } from '../deployer/aws/index.js';
+import { clusterLines } from '../deployer/aws/plan.js';
 import type { Provider } from '../deployer/ports.js';
 import { clusterRef, clusterSpec, dnsRecord, healthCheck, imageRef, placementOf, repositorySpec, workloadSpec } from '../deployer/specs.js';
 import { INSTALLATION, REGISTRY, SETTINGS, TODAY, awsSettings, imageOf, withAws } from './fakes/aws-apps.js';
@@ -71,10 +72,10 @@ afterEach(async () => {
   for (const s of account.servers.values()) await s.close();
 });
 
-function provider(): Provider {
+function provider(settings = SETTINGS): Provider {
   return createAwsProvider({
     installation: INSTALLATION,
-    settings: SETTINGS,
+    settings,
     buildEnv: {},
     credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' },
     waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
@@ -268,6 +269,52 @@ describe('createAwsProvider', () => {
     expect(new Set(regions)).toEqual(new Set(['eu-west-1']));
   });
 
+  it.each<[string, KubeApp, Record<string, number>]>([
+    // The add-on with its Pod Identity association, waited ACTIVE; the agent built into Auto Mode nodes.
+    ['search-svc (Auto Mode)', searchSvc, { CreateAddon: 1, DescribeAddon: 2 }],
+    // And the Pod Identity agent for the node group's instances (waited with the networking add-ons).
+    ['web-frontend (managed node group)', webFrontend, { CreateAddon: 2, DescribeAddon: 4 }],
+    // The log router's ConfigMap through the new cluster's Kubernetes API: its endpoint and CA read once
+    // (cached for the deploy step, which would read them anyway).
+    ['cache-worker (Fargate)', cacheWorker, { DescribeCluster: 1 }],
+  ])('with KUBECONTROL_OBSERVABILITY_ROLE_ARN, provisions %s with its node-level observability: these AWS calls more', async (_, app, more) => {
+    const role = 'arn:aws:iam::123456789012:role/kubecontrol-observability';
+    const provisionOnce = async (p: Provider, suffix: string): Promise<{ counts: Record<string, number>; name: string }> => {
+      for (const m of allMocks) (m as unknown as { resetHistory(): void }).resetHistory();
+      const s = testStep(app, { version: '1.5.0' });
+      try {
+        const name = `${p.clusterName!({ app: app.name, deployId: s.ctx.deployId })}-${suffix}`;
+        await p.clusters.provision({ ctx: s.ctx, cluster: clusterSpec(app, name) });
+        const counts: Record<string, number> = {};
+        for (const m of allMocks) for (const c of m.calls()) {
+          const op = (c.args[0] as object).constructor.name.replace(/Command$/, '');
+          counts[op] = (counts[op] ?? 0) + 1;
+        }
+        return { counts, name };
+      } finally {
+        s.cleanup();
+      }
+    };
+    const without = await provisionOnce(provider(), 'a');
+    const withIt = await provisionOnce(provider(awsSettings({ KUBECONTROL_OBSERVABILITY_ROLE_ARN: role })), 'b');
+    const diff: Record<string, number> = {};
+    for (const op of new Set([...Object.keys(without.counts), ...Object.keys(withIt.counts)])) {
+      const d = (withIt.counts[op] ?? 0) - (without.counts[op] ?? 0);
+      if (d) diff[op] = d;
+    }
+    expect(diff).toEqual(more);
+    const server = account.servers.get(withIt.name)!;
+    if (app === cacheWorker) {
+      expect(server.get('namespaces', undefined, 'aws-observability')?.metadata.labels).toMatchObject({ 'aws-observability': 'enabled', 'kubecontrol/installation': INSTALLATION.id });
+      expect((server.get('configmaps', 'aws-observability', 'aws-logging')?.data as Record<string, string>)['output.conf']).toContain('log_group_name /kubecontrol/cache-worker');
+      expect(account.servers.get(without.name)!.get('configmaps', 'aws-observability', 'aws-logging')).toBeUndefined();
+    } else {
+      expect(account.eks.addons.get(`${withIt.name}/amazon-cloudwatch-observability`)?.status).toBe('ACTIVE');
+      expect(account.eks.podIdentityAgent(withIt.name)).toBe(true);
+      expect(server.list('configmaps')).toEqual([]);
+    }
+  });
+
   it('plans in EKS terms, reading ECR, EKS and Route 53, and resolves the builder through the settings', async () => {
     const withProject = createAwsProvider({
       installation: INSTALLATION,
@@ -296,6 +343,7 @@ describe('createAwsProvider', () => {
         'EKS cluster search-svc-<deploy id> (Kubernetes 1.35, newest in standard support until 2027-03-27; upgrade policy STANDARD: upgraded by EKS at the end of standard support)',
         "EKS Auto Mode: compute (built-in node pool 'system'), load balancing (eks.amazonaws.com/nlb), block storage; access entries only",
         'Pod Identity: search-svc/search-svc → arn:aws:iam::123456789012:role/search-svc-pods',
+        'no observability agent (set KUBECONTROL_OBSERVABILITY_ROLE_ARN for CloudWatch Container Insights / the Fargate log router)',
         'EKS Auto Mode nodes: m6i.large|m6i.xlarge on-demand amd64, at most 12 nodes (Auto Mode keeps no minimum)',
         expect.stringMatching(/^namespace search-svc, deployment search-svc \(3 replicas: api:1\.6\.0\)/),
       ],
@@ -318,5 +366,23 @@ describe('createAwsProvider', () => {
     });
     expect(none.build).toEqual([`build ${REGISTRY}/search-svc:1.6.0 (no builder configured!)`]);
     expect(none.change).toEqual([`images of api on cluster ${OLD}: 1.5.0 → 1.6.0 (rolling, ${searchSvc.pods.replicas} replicas)`]);
+  });
+
+  it('says what observability each new cluster gets: the CloudWatch add-on (and the Pod Identity agent for a node group), or the Fargate log router', () => {
+    const role = 'arn:aws:iam::123456789012:role/kubecontrol-observability';
+    const observed = awsSettings({ KUBECONTROL_OBSERVABILITY_ROLE_ARN: role });
+    const lines = (app: KubeApp) => clusterLines(clusterSpec(app, `${app.name}-<deploy id>`), observed, undefined);
+    expect(lines(searchSvc)).toContain(`observability: EKS add-on amazon-cloudwatch-observability (CloudWatch Container Insights metrics, container logs), its agent running as ${role} (Pod Identity)`);
+    expect(lines(webFrontend)).toEqual(
+      expect.arrayContaining([
+        'EKS add-ons vpc-cni, kube-proxy, eks-pod-identity-agent, coredns for the node group',
+        `observability: EKS add-on amazon-cloudwatch-observability (CloudWatch Container Insights metrics, container logs), its agent running as ${role} (Pod Identity)`,
+      ]),
+    );
+    expect(lines(cacheWorker)).toContain('observability: the Fargate log router sends container logs to CloudWatch Logs /kubecontrol/cache-worker (as the pod execution role)');
+    // Without the setting: said, once per cluster.
+    const unset = clusterLines(clusterSpec(webFrontend, 'web-frontend-<deploy id>'), SETTINGS, undefined);
+    expect(unset).toContain('EKS add-ons vpc-cni, kube-proxy, coredns for the node group');
+    expect(unset.filter((l) => /observability/.test(l))).toEqual(['no observability agent (set KUBECONTROL_OBSERVABILITY_ROLE_ARN for CloudWatch Container Insights / the Fargate log router)']);
   });
 });

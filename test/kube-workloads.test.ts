@@ -16,7 +16,7 @@ import { InfraError } from '../deployer/errors.js';
 import { KubeWorkloads, type KubeConfigSource, type KubeWorkloadsOptions } from '../deployer/kube/kube-workloads.js';
 import type { Capacity, ImageRef, PlacementOverrides } from '../deployer/ports.js';
 import { FakeLoadBalancers } from './fakes/aws-load-balancers.js';
-import { AUTO_MODE_LB_FINALIZER, FakeKubeApiServer } from './fakes/kube-apiserver.js';
+import { AUTO_MODE_LB_FINALIZER, FakeKubeApiServer, fargateLoggingProblems } from './fakes/kube-apiserver.js';
 import { testStep, type TestStep } from './fakes/aws-step-context.js';
 
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
@@ -618,6 +618,65 @@ describe('KubeWorkloads.applyNodePool', () => {
       code: 'timed_out',
       message: expect.stringMatching(/^NodePool kubecontrol-search-svc on search-svc-42 did not become Ready within 0 s: .*NodeClassReady=False \(NodeClassNotFound: NodeClass "default" not found\).*Ready=False/),
     });
+  });
+});
+
+describe('KubeWorkloads.applyFargateLogging', () => {
+  const CW = 'cache-worker-7';
+  const apply = (w: KubeWorkloads, lines: string[] = []) => w.applyFargateLogging({ cluster: { name: CW }, app: 'cache-worker', region: 'eu-west-1', progress: (m) => void lines.push(m) });
+
+  it("configures Fargate's log router: the aws-observability namespace and its aws-logging ConfigMap, applied server-side as kubecontrol's", async () => {
+    const lines: string[] = [];
+    await apply(workloads(), lines);
+    const ns = fake.get('namespaces', undefined, 'aws-observability')!;
+    // The label is how Fargate finds the namespace.
+    expect(ns.metadata.labels).toEqual({ 'aws-observability': 'enabled', 'app.kubernetes.io/managed-by': 'kubecontrol', 'kubecontrol/installation': 'inst-a1' });
+    const cm = fake.get('configmaps', 'aws-observability', 'aws-logging')!;
+    expect(cm.metadata.labels).toMatchObject({ 'kubecontrol/installation': 'inst-a1' });
+    expect((cm.data as Record<string, string>)['output.conf']).toBe(
+      ['[OUTPUT]', '    Name cloudwatch_logs', '    Match kube.*', '    region eu-west-1', '    log_group_name /kubecontrol/cache-worker', '    log_stream_prefix fargate-', '    auto_create_group true', ''].join('\n'),
+    );
+    // What Fargate itself checks of it when a pod starts.
+    expect(fargateLoggingProblems(cm as { data?: Record<string, string> })).toEqual([]);
+    const patch = fake.requests.find((r) => r.method === 'PATCH' && r.path.endsWith('/configmaps/aws-logging'))!;
+    expect(patch.path).toBe('/api/v1/namespaces/aws-observability/configmaps/aws-logging');
+    expect(patch.headers['content-type']).toBe('application/apply-patch+yaml');
+    expect(patch.query.get('fieldManager')).toBe('kubecontrol');
+    expect(lines).toEqual([`Fargate log router of ${CW}: container logs to CloudWatch Logs /kubecontrol/cache-worker in eu-west-1`]);
+    // Again (a resumed step): the same objects, no error.
+    await apply(workloads());
+    expect(fake.list('configmaps')).toHaveLength(1);
+  });
+
+  it("refuses another installation's aws-observability namespace or ConfigMap and leaves them unchanged", async () => {
+    await apply(workloads({ installation: OTHER }));
+    const before = fake.get('configmaps', 'aws-observability', 'aws-logging');
+    await expect(apply(workloads())).rejects.toMatchObject({ code: 'not_owned', message: expect.stringContaining('namespace aws-observability exists but belongs to another kubecontrol installation (inst-b2)') });
+    // Our namespace, someone's ConfigMap in it (e.g. applied by hand).
+    const other = await cluster();
+    await apply(workloads({ source: source(other) }));
+    other.put('configmaps', { ...other.get('configmaps', 'aws-observability', 'aws-logging')!, metadata: { name: 'aws-logging', namespace: 'aws-observability', labels: {} } });
+    await expect(apply(workloads({ source: source(other) }))).rejects.toMatchObject({
+      code: 'not_owned',
+      message: expect.stringContaining(`ConfigMap aws-observability/aws-logging on ${CW} exists but carries no kubecontrol/installation label`),
+    });
+    expect(fake.get('configmaps', 'aws-observability', 'aws-logging')).toEqual(before);
+  });
+
+  it('the fake API server validates ConfigMaps like the real one, and the log router rules like Fargate', async () => {
+    const core = kubeConfig(CW, 't').makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'x' } } });
+    await expect(core.createNamespacedConfigMap({ namespace: 'x', body: { metadata: { name: 'c' }, data: { 'bad key': 'v' } } })).rejects.toMatchObject({ code: 422 });
+    await expect(core.createNamespacedConfigMap({ namespace: 'nope', body: { metadata: { name: 'c' }, data: {} } })).rejects.toMatchObject({ code: 404 });
+    await core.createNamespacedConfigMap({ namespace: 'x', body: { metadata: { name: 'c' }, data: { 'output.conf': 'x' } } });
+    await expect(core.createNamespacedConfigMap({ namespace: 'x', body: { metadata: { name: 'c' }, data: {} } })).rejects.toMatchObject({ code: 409 });
+    expect(fargateLoggingProblems({ data: { 'output.conf': '[OUTPUT]\nName cloudwatch_logs\n', 'service.conf': '[SERVICE]\n    Flush 1\n' } })).toEqual([
+      'output.conf: "Name cloudwatch_logs" is not indented under a section',
+      'output.conf: a [OUTPUT] without Name',
+      'output.conf: a [OUTPUT] without Match',
+      'unknown key service.conf',
+      'no supported [OUTPUT] (es, firehose, kinesis_firehose, cloudwatch, cloudwatch_logs, kinesis): logging is not enabled',
+    ]);
   });
 });
 

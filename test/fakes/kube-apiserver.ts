@@ -1,6 +1,6 @@
 /**
  * A local HTTP server that plays a Kubernetes API server for the real
- * @kubernetes/client-node: namespaces, service accounts, deployments,
+ * @kubernetes/client-node: namespaces, service accounts, config maps, deployments,
  * services, pods, pod disruption budgets and (on an EKS Auto Mode cluster)
  * Karpenter NodePools, with get / list / create / server-side apply /
  * strategic merge patch / delete, watch streams (`?watch=true`:
@@ -13,7 +13,7 @@
  * object or namespace, 403 for new objects in a Terminating namespace, 409 on
  * deleting a namespace that is already Terminating, 400 for a malformed label
  * selector or an unsupported field selector, 422 for invalid names, labels,
- * PodDisruptionBudgets, NodePools and a changed `spec.loadBalancerClass`,
+ * PodDisruptionBudgets, NodePools, ConfigMap keys and sizes, and a changed `spec.loadBalancerClass`,
  * 404 for NodePools on a cluster without Auto Mode (no such resource).
  *
  * And it behaves as a cluster does where it bit:
@@ -122,7 +122,7 @@ export interface RecordedRequest {
   readonly body: unknown;
 }
 
-type Resource = 'namespaces' | 'serviceaccounts' | 'deployments' | 'services' | 'pods' | 'poddisruptionbudgets' | 'nodepools' | 'events';
+type Resource = 'namespaces' | 'serviceaccounts' | 'configmaps' | 'deployments' | 'services' | 'pods' | 'poddisruptionbudgets' | 'nodepools' | 'events';
 interface WatchEvent {
   rv: number;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -133,6 +133,7 @@ interface WatchEvent {
 const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
   namespaces: { kind: 'Namespace', apiVersion: 'v1' },
   serviceaccounts: { kind: 'ServiceAccount', apiVersion: 'v1' },
+  configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
   deployments: { kind: 'Deployment', apiVersion: 'apps/v1' },
   services: { kind: 'Service', apiVersion: 'v1' },
   pods: { kind: 'Pod', apiVersion: 'v1' },
@@ -142,7 +143,7 @@ const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
 };
 const CLUSTER_SCOPED: ReadonlySet<Resource> = new Set(['namespaces', 'nodepools']);
 /** What a namespace's deletion removes (everything namespaced). */
-const NAMESPACED: readonly Resource[] = ['pods', 'services', 'deployments', 'poddisruptionbudgets', 'serviceaccounts', 'events'];
+const NAMESPACED: readonly Resource[] = ['pods', 'services', 'deployments', 'poddisruptionbudgets', 'serviceaccounts', 'configmaps', 'events'];
 
 /** The class EKS Auto Mode's load-balancing controller serves. */
 export const AUTO_MODE_LB_CLASS = 'eks.amazonaws.com/nlb';
@@ -316,6 +317,83 @@ function validate(resource: Resource, obj: Obj): void {
     throw invalid('spec', spec, 'minAvailable and maxUnavailable cannot be both set');
   }
   if (resource === 'nodepools') validateNodePool(spec, invalid);
+  if (resource === 'configmaps') validateConfigMap(obj, invalid);
+}
+
+/** A ConfigMap key (IsConfigMapKey): letters, digits, '-', '_' and '.', at most 253 characters, not '.' or '..'. */
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+/** The API server refuses a ConfigMap whose data is over 1 MiB (MaxSecretSize applies to ConfigMaps too). */
+const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+
+function validateConfigMap(obj: Obj, invalid: (field: string, value: unknown, why: string) => ApiRefusal): void {
+  let bytes = 0;
+  for (const field of ['data', 'binaryData'] as const) {
+    const map = obj[field];
+    if (map === undefined) continue;
+    if (!isObj(map)) throw invalid(field, map, 'must be a map of strings');
+    for (const [k, v] of Object.entries(map)) {
+      if (k.length > 253 || !CONFIGMAP_KEY.test(k) || k === '.' || k === '..') {
+        throw invalid(`${field}[${k}]`, k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'");
+      }
+      if (typeof v !== 'string') throw invalid(`${field}[${k}]`, v, 'must be a string');
+      bytes += Buffer.byteLength(v);
+    }
+  }
+  if (bytes > CONFIGMAP_MAX_BYTES) throw new ApiRefusal(422, 'Invalid', `ConfigMap "${obj.metadata.name}" is invalid: []: Too long: must have at most ${CONFIGMAP_MAX_BYTES} bytes`);
+}
+
+/**
+ * Why Fargate's log router would refuse the `aws-logging` ConfigMap (EKS User Guide, "Start AWS
+ * Fargate logging"): only [FILTER], [OUTPUT] and [PARSER] sections, each under its own key; Name
+ * and Match required in filters and outputs; at least one supported output; keys indented more
+ * than their directive; no environment variables; at most 5300 characters. Empty: it would be used.
+ */
+export function fargateLoggingProblems(configMap: { data?: Record<string, string> }): string[] {
+  const data = configMap.data ?? {};
+  const problems: string[] = [];
+  const total = Object.entries(data).reduce((n, [k, v]) => n + k.length + v.length, 0);
+  if (total > 5300) problems.push(`the ConfigMap has ${total} characters (at most 5300)`);
+  const sections: Record<string, string> = { 'filters.conf': 'FILTER', 'output.conf': 'OUTPUT', 'parsers.conf': 'PARSER' };
+  const outputs = ['es', 'firehose', 'kinesis_firehose', 'cloudwatch', 'cloudwatch_logs', 'kinesis'];
+  let supportedOutputs = 0;
+  for (const [key, text] of Object.entries(data)) {
+    if (key === 'flb_log_cw') continue;
+    const expected = sections[key];
+    if (!expected) {
+      problems.push(`unknown key ${key}`);
+      continue;
+    }
+    if (/\$\{/.test(text)) problems.push(`${key}: environment variables are not allowed`);
+    let current: Record<string, string> | undefined;
+    let directiveIndent = -1;
+    const blocks: Record<string, string>[] = [];
+    for (const raw of text.split('\n')) {
+      if (!raw.trim()) continue;
+      const indent = raw.length - raw.trimStart().length;
+      const m = /^\[(\w+)\]$/.exec(raw.trim());
+      if (m) {
+        if (m[1]!.toUpperCase() !== expected) problems.push(`${key}: section [${m[1]}] does not belong under ${key}`);
+        directiveIndent = indent;
+        current = {};
+        blocks.push(current);
+        continue;
+      }
+      if (!current || indent <= directiveIndent) {
+        problems.push(`${key}: ${JSON.stringify(raw.trim())} is not indented under a section`);
+        continue;
+      }
+      const [k, ...rest] = raw.trim().split(/\s+/);
+      current[k!.toLowerCase()] = rest.join(' ');
+    }
+    for (const b of blocks) {
+      if (!b.name) problems.push(`${key}: a [${expected}] without Name`);
+      if ((expected === 'FILTER' || expected === 'OUTPUT') && !b.match) problems.push(`${key}: a [${expected}] without Match`);
+      if (expected === 'PARSER' && !b.format) problems.push(`${key}: a [PARSER] without Format`);
+      if (expected === 'OUTPUT' && b.name && outputs.includes(b.name)) supportedOutputs++;
+    }
+  }
+  if (!supportedOutputs) problems.push('no supported [OUTPUT] (es, firehose, kinesis_firehose, cloudwatch, cloudwatch_logs, kinesis): logging is not enabled');
+  return problems;
 }
 
 /** The NodePool CRD's schema and CEL rules, for the fields kubecontrol writes. */
@@ -714,7 +792,7 @@ export class FakeKubeApiServer {
   private route(path: string): { resource: Resource; ns?: string; name?: string } | undefined {
     let m = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: 'namespaces', name: m[1] };
-    m = /^\/api\/v1\/namespaces\/([^/]+)\/(services|pods|serviceaccounts|events)(?:\/([^/]+))?$/.exec(path);
+    m = /^\/api\/v1\/namespaces\/([^/]+)\/(services|pods|serviceaccounts|configmaps|events)(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: m[2] as Resource, ns: m[1], name: m[3] };
     m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?$/.exec(path);
     if (m) return { resource: 'deployments', ns: m[1], name: m[2] };
