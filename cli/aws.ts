@@ -85,7 +85,7 @@ export function addAwsCommands(program: Command, json: () => boolean, deps: AwsC
       const s = loaded.settings;
       const apps = await (deps.loadApps ?? loadKubeApps)(o.dir ?? (e.KUBECONTROL_KUBEAPPS_DIR?.trim() || undefined));
       const own = (a: (typeof apps.apps)[number]) => a.aws as { podRoleArn?: string; clusterRoleArn?: string; nodeRoleArn?: string; podExecutionRoleArn?: string };
-      const passRoleArns = [s.clusterRoleArn, s.nodeRoleArn, s.podExecutionRoleArn, ...apps.apps.flatMap((a) => [own(a).clusterRoleArn, own(a).nodeRoleArn, own(a).podExecutionRoleArn, own(a).podRoleArn])].filter(
+      const passRoleArns = [s.clusterRoleArn, s.nodeRoleArn, s.podExecutionRoleArn, s.observabilityRoleArn, ...apps.apps.flatMap((a) => [own(a).clusterRoleArn, own(a).nodeRoleArn, own(a).podExecutionRoleArn, own(a).podRoleArn])].filter(
         (r): r is string => !!r,
       );
       const accessRoleArn = e.KUBECONTROL_ACCESS_ROLE_ARN?.trim() || undefined;

@@ -584,6 +584,8 @@ describe('kubecontrol aws check, through the real commander program', () => {
       `arn:aws:iam::${ACCOUNT}:role/kubecontrol-cluster`,
       `arn:aws:iam::${ACCOUNT}:role/kubecontrol-fargate-pods`,
       `arn:aws:iam::${ACCOUNT}:role/kubecontrol-node`,
+      // CreateAddon passes it (the CloudWatch add-on's Pod Identity association).
+      `arn:aws:iam::${ACCOUNT}:role/kubecontrol-observability`,
     ]);
     expect(policy.Statement.find((s) => s.Sid === 'AccessRole')!.Resource).toBe(`arn:aws:iam::${ACCOUNT}:role/kubecontrol-access`);
   });
