@@ -331,6 +331,9 @@ export class EksClusters implements Clusters {
         });
         await this.ensureAddon(ctx, eks, clusterName, OBSERVABILITY_ADDON, tags, {
           podIdentityAssociations: [{ serviceAccount: OBSERVABILITY_SERVICE_ACCOUNT, roleArn: observabilityRole }],
+          // On Auto Mode its pods wait for nodes, which start with the app's own pods in the deploy step:
+          // waiting for ACTIVE here would wait for a node nothing has asked for yet (EKS reports DEGRADED meanwhile).
+          wait: capacity.kind !== 'auto',
         });
       }
     }
