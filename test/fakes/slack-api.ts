@@ -2,7 +2,10 @@
  * A local HTTP server that plays Slack for the real Bolt app and WebClient:
  * the Web API (`/api/<method>`, form-encoded like the real client sends) and
  * response_urls (`/respond/<id>`, JSON). It records every request so tests can
- * assert on what Slack received, and can answer 429 with Retry-After once.
+ * assert on what Slack received, and misbehaves the way Slack does when asked
+ * (`fault`): 429 with Retry-After, 5xx bursts, `ok: false` errors such as
+ * `edit_window_closed` or `message_not_found`, a call that never answers, a
+ * connection dropped (Slack unreachable).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +37,20 @@ export interface FakeSlackOptions {
   readonly channels?: Readonly<Record<string, string>>;
 }
 
+/** How a call misbehaves (`FakeSlack.fault`). */
+export interface SlackFault {
+  /** An HTTP error status (e.g. 503), answered `{ ok: false, error: 'service_unavailable' }` as Slack's edge does. */
+  readonly status?: number;
+  /** HTTP 429 with this Retry-After (seconds). */
+  readonly retryAfter?: number;
+  /** HTTP 200 with `{ ok: false, error }` (e.g. 'edit_window_closed', 'message_not_found', 'invalid_blocks'). */
+  readonly error?: string;
+  /** Never answers (the request stays open until the fake is closed or `release()`d). */
+  readonly stall?: boolean;
+  /** The connection is dropped without an answer (Slack unreachable). */
+  readonly drop?: boolean;
+}
+
 const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata']);
 
 function read(req: IncomingMessage): Promise<string> {
@@ -51,6 +68,10 @@ export class FakeSlack {
   readonly responses: SlackResponse[] = [];
   private readonly limited = new Map<string, number>();
   private readonly failures = new Map<string, string>();
+  /** Faults per method ('*': every method), each for a number of calls. */
+  private readonly faults = new Map<string, { fault: SlackFault; left: number }[]>();
+  /** Answers held back by `stall` faults. */
+  private readonly held: (() => void)[] = [];
   private tsCounter = 0;
   private server!: Server;
   url = '';
@@ -98,6 +119,26 @@ export class FakeSlack {
     this.failures.set(method, error);
   }
 
+  /**
+   * The next `times` calls of `method` ('*': of any method) misbehave as `fault` says
+   * (Infinity: until `clearFaults()`). Faults of one method are used in the order given.
+   */
+  fault(method: string, fault: SlackFault, times = 1): void {
+    const list = this.faults.get(method) ?? [];
+    list.push({ fault, left: times });
+    this.faults.set(method, list);
+  }
+
+  /** Slack behaves again: no more faults; stalled calls stay stalled until `release()`. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** Stalled calls get an HTTP 500 now (as a proxy timing out would). */
+  release(): void {
+    for (const answer of this.held.splice(0)) answer();
+  }
+
   /** Calls of `method` that Slack accepted (HTTP 200), optionally filtered. */
   ok(method: string, where: (c: SlackCall) => boolean = () => true): SlackCall[] {
     return this.calls.filter((c) => c.method === method && c.status === 200 && where(c));
@@ -122,6 +163,7 @@ export class FakeSlack {
   }
 
   close(): Promise<void> {
+    this.release();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -159,6 +201,31 @@ export class FakeSlack {
       this.calls.push(call);
       return call;
     };
+    const fault = this.takeFault(method);
+    if (fault) {
+      if (fault.drop) {
+        record(0);
+        req.socket.destroy();
+        return new Promise(() => undefined);
+      }
+      if (fault.stall) {
+        record(0);
+        return new Promise((resolve) => this.held.push(() => resolve({ status: 500, body: { ok: false, error: 'fatal_error' } })));
+      }
+      if (fault.retryAfter !== undefined) {
+        record(429);
+        return { status: 429, headers: { 'retry-after': String(fault.retryAfter) }, body: { ok: false, error: 'ratelimited' } };
+      }
+      if (fault.status !== undefined) {
+        record(fault.status);
+        return { status: fault.status, body: { ok: false, error: 'service_unavailable' } };
+      }
+      if (fault.error) {
+        const call = record(200);
+        call.response = { ok: false, error: fault.error };
+        return { status: 200, body: call.response };
+      }
+    }
     const retryAfter = this.limited.get(method);
     if (retryAfter !== undefined) {
       this.limited.delete(method);
@@ -174,6 +241,17 @@ export class FakeSlack {
       call.response = this.answer(method, body) as Record<string, unknown>;
     }
     return { status: 200, body: call.response };
+  }
+
+  private takeFault(method: string): SlackFault | undefined {
+    for (const key of [method, '*']) {
+      const list = this.faults.get(key);
+      const next = list?.[0];
+      if (!next) continue;
+      if (--next.left <= 0) list!.shift();
+      return next.fault;
+    }
+    return undefined;
   }
 
   private answer(method: string, body: Record<string, unknown>): unknown {
