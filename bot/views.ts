@@ -45,12 +45,36 @@ const STEP_ORDER: Readonly<Record<'blue-green' | 'rolling', readonly StepName[]>
 
 const human = (state: string): string => state.replace(/_/g, ' ');
 
-/** Escapes the three characters Slack's mrkdwn treats as control characters. */
+/**
+ * Escapes the three characters Slack's mrkdwn treats as control characters.
+ * Idempotent for Slack's three entities: text that came from Slack already
+ * encoded (`a &gt; b` in a reason typed in Slack) is not escaped a second time
+ * (which would show `&amp;gt;`), so `esc(esc(x)) === esc(x)`.
+ */
 export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return text.replace(/&(?!(?:amp|lt|gt);)/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-const truncate = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+/** Decodes Slack's three entities once (for text that leaves Slack: logs, the CLI, the console). */
+export function decodeSlackEntities(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** Cuts `text` to `max` characters, ending with an ellipsis when it was cut. */
+export const truncate = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+/** Cuts `text` to `max` characters in the middle (keeps a name's start and end, which tell names apart). */
+const middle = (text: string, max: number): string => {
+  if (text.length <= max) return text;
+  const head = Math.ceil((max - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (max - 1 - head))}`;
+};
+
+/** "1 app", "2 apps". */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Slack's limits on a confirmation dialog (Block Kit rejects the whole message as `invalid_blocks` beyond them). */
+export const CONFIRM_LIMITS = { title: 100, text: 300, button: 75 } as const;
 
 /** A date Slack shows in each reader's own time zone (the fallback is UTC). */
 export function slackDate(ms: number, format = '{date_short_pretty} {time}'): string {
@@ -159,15 +183,35 @@ function cardNote(d: DeployView, c: CardContext): string | undefined {
       return [why, cleanup, traffic].filter(Boolean).join('\n');
     }
     default: {
-      const started = d.startedAt ? `▶ Your turn: started ${slackDate(d.startedAt, '{time_secs}')}.` : undefined;
+      // Only right after the wait in line ended: once a step has finished it is old news.
+      const justStarted = d.startedAt && !d.steps.some((s) => s.finishedAt);
+      const started = justStarted ? `▶ Your turn: started ${slackDate(d.startedAt!, '{time_secs}')}.` : undefined;
       const progress = c.lastProgress ? `_${esc(truncate(c.lastProgress, 300))}_` : undefined;
       return [decided, started, progress].filter(Boolean).join('\n') || undefined;
     }
   }
 }
 
-/** What the cutover does, in the words the confirmation dialogs and the approval message use. */
-export function cutoverSummary(d: Pick<DeployView, 'fromCluster' | 'toCluster'>, dns: string): { approve: string; reject: string } {
+/**
+ * What the cutover does, in the words the confirmation dialogs and the approval message use.
+ * With `max`, each sentence fits in `max` characters: long names are cut in the middle first
+ * (the sentence keeps its meaning), and only then the sentence's end.
+ */
+export function cutoverSummary(d: Pick<DeployView, 'fromCluster' | 'toCluster'>, dns: string, max?: number): { approve: string; reject: string } {
+  const full = summary(d.fromCluster, d.toCluster, dns);
+  if (max === undefined) return full;
+  const fit = (pick: (s: { approve: string; reject: string }) => string): string => {
+    for (const n of [64, 48, 32, 24, 16]) {
+      const s = pick(summary(d.fromCluster && middle(d.fromCluster, n), d.toCluster && middle(d.toCluster, n), middle(dns, n)));
+      if (s.length <= max) return s;
+    }
+    return truncate(pick(full), max);
+  };
+  return { approve: full.approve.length <= max ? full.approve : fit((s) => s.approve), reject: full.reject.length <= max ? full.reject : fit((s) => s.reject) };
+}
+
+function summary(fromCluster: string | null, toCluster: string | null, dns: string): { approve: string; reject: string } {
+  const d = { fromCluster, toCluster };
   const to = d.toCluster ?? 'the new cluster';
   return {
     approve: d.fromCluster
@@ -197,10 +241,11 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupId
           : `⌛ *Timed out* ${slackDate(a.at)}: nobody decided in time, so the cutover was rejected.`;
     return { text: `Cutover of ${d.app} ${d.version}: ${a ? human(a.decision) : 'closed'}`, blocks: [section(head), context(meta), section(outcome)] };
   }
+  const short = cutoverSummary(d, dns, CONFIRM_LIMITS.text);
   const confirm = (title: string, text: string, ok: string, style?: 'danger'): types.ConfirmationDialog => ({
-    title: { type: 'plain_text', text: title },
-    text: { type: 'mrkdwn', text },
-    confirm: { type: 'plain_text', text: ok },
+    title: { type: 'plain_text', text: truncate(title, CONFIRM_LIMITS.title) },
+    text: { type: 'mrkdwn', text: truncate(text, CONFIRM_LIMITS.text) },
+    confirm: { type: 'plain_text', text: truncate(ok, CONFIRM_LIMITS.button) },
     deny: { type: 'plain_text', text: 'Back' },
     ...(style ? { style } : {}),
   });
@@ -219,7 +264,7 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupId
             text: { type: 'plain_text', text: 'Approve cutover' },
             style: 'primary',
             value: String(d.id),
-            confirm: confirm(`Approve deploy #${d.id}?`, what.approve, 'Approve'),
+            confirm: confirm(`Approve deploy #${d.id}?`, short.approve, 'Approve'),
           },
           {
             type: 'button',
@@ -227,7 +272,7 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupId
             text: { type: 'plain_text', text: 'Reject' },
             style: 'danger',
             value: String(d.id),
-            confirm: confirm(`Reject deploy #${d.id}?`, what.reject, 'Reject', 'danger'),
+            confirm: confirm(`Reject deploy #${d.id}?`, short.reject, 'Reject', 'danger'),
           },
         ],
       },
@@ -235,10 +280,19 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupId
   };
 }
 
-/** Whether an event becomes a line in the thread (the card and the approval message cover the rest). */
+/**
+ * Whether an event becomes a line in the thread: what a person needs. Each
+ * step starting and ending (with its duration; cleanup included, so its
+ * outcome), every warning and error, and a restart. The card shows the state,
+ * the approval message the ask and the decision, the final message the
+ * result; ledger lines (intent/created), the request and fine-grained
+ * progress stay in the console and the CLI.
+ */
 export function isDetail(e: EventRecord): boolean {
-  if (e.kind === 'state' || e.kind === 'approval') return false;
-  return true;
+  if (e.level === 'warn' || e.level === 'error' || e.kind === 'error') return true;
+  if (e.kind === 'step') return true;
+  if (e.kind === 'queue') return /^resumed after a restart/.test(e.message);
+  return false;
 }
 
 /** One line of the thread: time, icon, message. */
@@ -323,7 +377,7 @@ function rowSections(rows: readonly string[]): Block[] {
 }
 
 function statusBlocks(apps: readonly AppStatus[], provider: string): Block[] {
-  const blocks: Block[] = [context(`*Status* · ${esc(provider)} · ${apps.length} app${apps.length === 1 ? '' : 's'}`)];
+  const blocks: Block[] = [context(`*Status* · ${esc(provider)} · ${plural(apps.length, 'app')}`)];
   for (const s of apps) {
     const live = s.live ? `\`${esc(s.live.version)}\` on \`${esc(s.live.cluster ?? '—')}\` since ${slackDate(s.live.since)} (deploy #${s.live.deployId})` : '_not deployed yet_';
     const lock = s.lock ? `\n🔒 locked by ${esc(s.lock.lockedBy)}: “${esc(s.lock.reason)}”` : '';
@@ -346,10 +400,19 @@ function planText(p: DeployPlan): string {
   ].join('\n');
 }
 
-/** The core names people by id; in Slack a mention shows each reader the person's display name. */
-export function mentionIds(text: string): string {
-  return text.replace(/(?<![<@\w])([UW][A-Z0-9]{8,})\b/g, '<@$1>');
+/**
+ * The core names people by id; in Slack a mention shows each reader the person's display name.
+ * Only what is surely a Slack user id becomes a mention: a whole word (not inside a
+ * name, a path or an existing mention) that is one of `known` (the apps' principals),
+ * or that has Slack's shape — U or W, a digit, then 7 to 10 capitals or digits
+ * (`U0ALICE01`, `W012A3CDE`). `WAREHOUSE1` or `UNHEALTHYSTATE` never do.
+ */
+export function mentionIds(text: string, known: Iterable<string> = []): string {
+  const ids = new Set(known);
+  return text.replace(/(?<![<@\w./:-])([UW][A-Z0-9]{8,10})(?![\w./:-]|>)/g, (id: string) => (ids.has(id) || SLACK_ID_SHAPE.test(id) ? `<@${id}>` : id));
 }
+
+const SLACK_ID_SHAPE = /^[UW][0-9][A-Z0-9]{7,9}$/;
 
 /**
  * The icon and the hint of an error answer, per code (every code: a new one
@@ -419,7 +482,8 @@ export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; app
         (a) =>
           `*${a.name}* — ${esc(a.description)}\n   live: ${a.liveVersion ? `\`${esc(a.liveVersion)}\`` : '—'} · ${a.strategy} · \`${a.dns}\` · ${a.channel}${a.locked ? ' · 🔒 locked' : ''}\n   deployers: ${[...a.owners, ...a.deployers].map((p) => principal(p)).join(', ')} · approvers: ${a.approvers.map((p) => principal(p)).join(', ')}`,
       );
-      return ephemeral(r.message, rowSections(rows));
+      // The core says "1 apps"; the count is said again here, in words that fit the number.
+      return ephemeral(r.message.replace(/^\d+ apps?\b/, plural(r.apps.length, 'app')), rowSections(rows));
     }
     case 'help':
       return ephemeral(r.text, [section(`*${SLASH_COMMAND}* commands:\n${r.text.split('\n').map((l) => `• ${l}`).join('\n')}`)]);

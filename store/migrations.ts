@@ -235,4 +235,12 @@ UPDATE environments SET version = (SELECT l.version FROM deploys l WHERE l.app =
 UPDATE deploys SET to_env_id = (SELECT e.id FROM environments e WHERE e.name = deploys.to_cluster AND e.provider = deploys.provider);
 `,
   },
+  {
+    version: 4,
+    name: 'slack threads: the card that replaced one Slack would not edit any more',
+    sql: `
+-- NULL: the card is the thread's first message (ts); else the reply that replaced it.
+ALTER TABLE slack_threads ADD COLUMN card_ts TEXT;
+`,
+  },
 ];

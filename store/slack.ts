@@ -16,6 +16,11 @@ export interface SlackThreadRecord {
   readonly lastEventId: number;
   /** The thread reply holding the Approve / Reject buttons, once posted. */
   readonly approvalTs: string | null;
+  /**
+   * The card being edited: null while it is the thread's first message (`ts`); the ts of the
+   * reply that replaced it once Slack would not edit the first one any more (edit window closed, deleted).
+   */
+  readonly cardTs: string | null;
   /** The final result message, once posted. */
   readonly finalTs: string | null;
   /** 1 when the deploy ended and everything about it was reported. */
@@ -24,7 +29,7 @@ export interface SlackThreadRecord {
 }
 
 /** Columns the reporter moves forward as it reports. */
-export type SlackThreadPatch = Partial<Pick<SlackThreadRecord, 'lastEventId' | 'approvalTs' | 'finalTs'>> & { readonly done?: boolean };
+export type SlackThreadPatch = Partial<Pick<SlackThreadRecord, 'lastEventId' | 'approvalTs' | 'finalTs' | 'cardTs'>> & { readonly done?: boolean };
 
 export class SlackThreadsRepo {
   private readonly insertStmt;
@@ -60,10 +65,11 @@ export class SlackThreadsRepo {
     if (patch.lastEventId !== undefined) sets.push('last_event_id = max(last_event_id, @lastEventId)');
     if (patch.approvalTs !== undefined) sets.push('approval_ts = @approvalTs');
     if (patch.finalTs !== undefined) sets.push('final_ts = @finalTs');
+    if (patch.cardTs !== undefined) sets.push('card_ts = @cardTs');
     if (patch.done !== undefined) sets.push('done = @done');
     this.db
       .prepare(`UPDATE slack_threads SET ${sets.join(', ')} WHERE deploy_id = @deployId`)
-      .run({ deployId, now, lastEventId: patch.lastEventId ?? null, approvalTs: patch.approvalTs ?? null, finalTs: patch.finalTs ?? null, done: patch.done ? 1 : 0 });
+      .run({ deployId, now, lastEventId: patch.lastEventId ?? null, approvalTs: patch.approvalTs ?? null, finalTs: patch.finalTs ?? null, cardTs: patch.cardTs ?? null, done: patch.done ? 1 : 0 });
   }
 
   /** Threads whose deploy was still being reported on (a restart continues them). */
