@@ -49,3 +49,59 @@ export function boltLogger(logger: Logger, secrets: readonly string[], component
     setName: () => undefined,
   };
 }
+
+/**
+ * One line for why a Slack Web API call failed, for logs and for people
+ * ("ratelimited", "Slack answered HTTP 503", "Slack did not answer (timed out)",
+ * "cannot reach Slack (ECONNREFUSED)"): never a stack, never a token.
+ */
+export function describeSlackError(err: unknown): string {
+  const e = err as { code?: unknown; data?: { error?: unknown }; statusCode?: unknown; retryAfter?: unknown; original?: unknown; message?: unknown };
+  if (e?.code === 'slack_webapi_platform_error' && typeof e.data?.error === 'string') return e.data.error;
+  if (e?.code === 'slack_webapi_http_error') return `Slack answered HTTP ${String(e.statusCode)}`;
+  if (e?.code === 'slack_webapi_rate_limited_error') return `rate limited by Slack (retry after ${String(e.retryAfter)}s)`;
+  if (e?.code === 'slack_webapi_request_error') {
+    const original = e.original as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
+    if (original?.name === 'TimeoutError' || original?.name === 'AbortError') return 'Slack did not answer (timed out)';
+    const why = original?.cause?.code ?? original?.cause?.message ?? original?.message ?? 'network error';
+    return `cannot reach Slack (${scrub(String(why))})`;
+  }
+  if (err instanceof Error && /rate limit was exceeded/.test(err.message)) return 'rate limited by Slack';
+  return scrub(err instanceof Error ? err.message : String(err)).slice(0, 200);
+}
+
+/** Whether a Slack error is Slack refusing the token itself (as opposed to Slack being unreachable or failing). */
+export function isTokenRefused(err: unknown): boolean {
+  const e = err as { code?: unknown; data?: { error?: unknown } };
+  return e?.code === 'slack_webapi_platform_error' && typeof e.data?.error === 'string' && TOKEN_REFUSALS.has(e.data.error);
+}
+
+const TOKEN_REFUSALS: ReadonlySet<string> = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'not_allowed_token_type']);
+
+/**
+ * A `fetch` for the Web API client that logs a warning for every answer the
+ * client will retry (HTTP 429 and 5xx) and every call that got no answer, with
+ * the method's name: the client's own retries are otherwise silent (429s are
+ * logged at info, 5xx not at all).
+ */
+export function warningFetch(log: Logger, retries: string, base: typeof fetch = globalThis.fetch): typeof fetch {
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const method = url.split('?')[0]!.split('/').pop() ?? url;
+    let res: Response;
+    try {
+      res = await base(input, init);
+    } catch (err) {
+      const e = err as { name?: string; message?: string; cause?: { code?: string } };
+      const why = e?.name === 'TimeoutError' || e?.name === 'AbortError' ? 'no answer (timed out)' : `cannot reach Slack (${e?.cause?.code ?? e?.message ?? 'network error'})`;
+      log.warn({ method, error: why }, `Slack ${method}: ${why}; ${retries}`);
+      throw err;
+    }
+    if (res.status === 429 || res.status >= 500) {
+      const retryAfter = res.headers.get('retry-after');
+      const why = res.status === 429 ? `rate limited (HTTP 429, Retry-After ${retryAfter ?? '?'}s)` : `HTTP ${res.status}`;
+      log.warn({ method, status: res.status, retryAfter }, `Slack ${method}: ${why}; ${retries}`);
+    }
+    return res;
+  };
+}

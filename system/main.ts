@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   // Slack's client and group resolver exist before the core, which checks `@group` entries through it.
+  // Slack unreachable at start does not stop the server: the surface connects in the background (bot.statusLine()).
   const slackConnection = config.slack ? connectSlack(config.slack, { logger }) : undefined;
   let k;
   let bot: SlackBot | undefined;
@@ -32,9 +33,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const slack = bot
-    ? `on (${bot.mode === 'http' ? `HTTP: Slack posts to ${k.url}/slack/events` : 'Socket Mode'})`
-    : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)';
+  const slack = bot ? bot.statusLine() : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)';
   const banner = [
     `kubecontrol is listening on ${k.url}`,
     `  provider: ${k.provider.label}${k.provider.name === 'sandbox' ? ` — SANDBOX: nothing real is created (scale ${config.sandboxScale})` : ''}`,
@@ -46,6 +45,8 @@ async function main(): Promise<void> {
     ...(config.auth === 'local' ? ['Try: npx kubecontrol deploy search-svc v123 --as carol   (then: npx kubecontrol approve 1 --as bob)'] : []),
   ];
   process.stdout.write(`${banner.join('\n')}\n`);
+  // Slack came back after the start: say so where the banner said it was not reachable.
+  if (bot && bot.status().state !== 'connected') void bot.connected().then(() => process.stdout.write(`  slack:    ${bot.statusLine()}\n`));
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { connectSlack, startSlackBot, type SlackBot } from '../../bot/index.js';
+import { connectSlack, startSlackBot, type ConnectOptions, type SlackBot, type SlackBotOptions } from '../../bot/index.js';
 import { loadConfig, type Config } from '../../system/config.js';
 import { createLogger } from '../../system/logger.js';
 import { slackSurfaceOf, startKubecontrol, type Kubecontrol } from '../../system/compose.js';
@@ -89,6 +89,12 @@ export interface SlackHarnessOptions {
   readonly heartbeatMs?: number;
   /** 'socket': SLACK_APP_TOKEN and no signing secret (the fake's socketUrl must be set). @default 'http' */
   readonly mode?: 'http' | 'socket';
+  /** @default testApps() */
+  readonly apps?: readonly KubeApp[];
+  /** The Web API client's bounds and the group cache (connectSlack's options). @default fast retries, the default timeout */
+  readonly connect?: Omit<ConnectOptions, 'logger'>;
+  /** How the bot reconnects when Slack is not reachable at start. @default { firstMs: 50, maxMs: 400 } */
+  readonly reconnect?: SlackBotOptions['reconnect'];
 }
 
 export function testConfig(dbPath: string, fake: FakeSlack, overrides: Partial<Config> = {}): Config {
@@ -128,9 +134,19 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
       },
     }),
   );
-  const slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 2, factor: 1, minTimeout: 10, maxTimeout: 20 } });
-  const k = await startKubecontrol(config, { logger, apps: testApps(), groups: slack.groups });
-  const bot = await startSlackBot(slackSurfaceOf(k), slack, { cardIntervalMs: options.cardIntervalMs ?? 150, heartbeatMs: options.heartbeatMs });
+  const slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 2, factor: 1, minTimeout: 10, maxTimeout: 20 }, ...options.connect });
+  const k = await startKubecontrol(config, { logger, apps: options.apps ?? testApps(), groups: slack.groups });
+  let bot: SlackBot;
+  try {
+    bot = await startSlackBot(slackSurfaceOf(k), slack, {
+      cardIntervalMs: options.cardIntervalMs ?? 150,
+      heartbeatMs: options.heartbeatMs,
+      reconnect: options.reconnect ?? { firstMs: 50, maxMs: 400 },
+    });
+  } catch (err) {
+    await k.close();
+    throw err;
+  }
   const eventsUrl = `${k.url}/slack/events`;
   let stopped = false;
   const stop = async (): Promise<void> => {
