@@ -62,7 +62,8 @@ export function describeSlackError(err: unknown): string {
   if (e?.code === 'slack_webapi_rate_limited_error') return `rate limited by Slack (retry after ${String(e.retryAfter)}s)`;
   if (e?.code === 'slack_webapi_request_error') {
     const original = e.original as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
-    if (original?.name === 'TimeoutError' || original?.name === 'AbortError') return 'Slack did not answer (timed out)';
+    // The abort's DOMException may come from another realm and be re-wrapped as a plain Error: match its text too.
+    if (original?.name === 'TimeoutError' || original?.name === 'AbortError' || /TimeoutError|aborted due to timeout/.test(original?.message ?? '')) return 'Slack did not answer (timed out)';
     const why = original?.cause?.code ?? original?.cause?.message ?? original?.message ?? 'network error';
     return `cannot reach Slack (${scrub(String(why))})`;
   }
@@ -93,7 +94,7 @@ export function warningFetch(log: Logger, retries: string, base: typeof fetch = 
       res = await base(input, init);
     } catch (err) {
       const e = err as { name?: string; message?: string; cause?: { code?: string } };
-      const why = e?.name === 'TimeoutError' || e?.name === 'AbortError' ? 'no answer (timed out)' : `cannot reach Slack (${e?.cause?.code ?? e?.message ?? 'network error'})`;
+      const why = e?.name === 'TimeoutError' || e?.name === 'AbortError' || /aborted due to timeout/.test(e?.message ?? '') ? 'no answer (timed out)' : `cannot reach Slack (${e?.cause?.code ?? e?.message ?? 'network error'})`;
       log.warn({ method, error: why }, `Slack ${method}: ${why}; ${retries}`);
       throw err;
     }
