@@ -134,7 +134,9 @@ class CallTimeout extends Error {
 function describeError(err: unknown): { code: string; retryAfterMs: number | undefined; uncertain: boolean } {
   const e = err as { data?: { error?: unknown }; code?: unknown; statusCode?: unknown; retryAfter?: unknown; message?: unknown } | undefined;
   const platform = typeof e?.data?.error === 'string' ? e.data.error : undefined;
-  const retryAfterMs = typeof e?.retryAfter === 'number' ? e.retryAfter * 1000 : undefined;
+  // WebAPIRateLimitedError (rejectRateLimitedCalls) says it; a client that waited itself and ran out of retries says it in its message.
+  const said = /retry-after: (\d+)/.exec(typeof e?.message === 'string' ? e.message : '')?.[1];
+  const retryAfterMs = typeof e?.retryAfter === 'number' ? e.retryAfter * 1000 : said !== undefined ? Number(said) * 1000 : undefined;
   if (retryAfterMs !== undefined) return { code: 'ratelimited', retryAfterMs, uncertain: false };
   // ok:false: Slack read the request and refused it, so nothing landed.
   if (platform && e?.code === 'slack_webapi_platform_error') return { code: platform, retryAfterMs: undefined, uncertain: false };
@@ -420,7 +422,7 @@ export class ThreadReporter {
     const view = core.view(deploy.id);
     const key = this.cardKey(view, app, t);
     if (!th) {
-      const channel = app?.channel;
+      const channel = deploy.threadChannel ?? app?.channel;
       if (!channel) {
         t.kinds.card.blocked = 'no_channel';
         this.log.warn({ deployId: deploy.id }, 'deploy has no channel to report to');
