@@ -65,7 +65,7 @@ export function describeSlackError(err: unknown): string {
     // The abort's DOMException may come from another realm and be re-wrapped as a plain Error: match its text too.
     if (original?.name === 'TimeoutError' || original?.name === 'AbortError' || /TimeoutError|aborted due to timeout/.test(original?.message ?? '')) return 'Slack did not answer (timed out)';
     const why = original?.cause?.code ?? original?.cause?.message ?? original?.message ?? 'network error';
-    return `cannot reach Slack (${scrub(String(why))})`;
+    return `cannot reach Slack (${scrub(String(why)).replace(/^TypeError: /, '')})`;
   }
   if (err instanceof Error && /rate limit was exceeded/.test(err.message)) return 'rate limited by Slack';
   return scrub(err instanceof Error ? err.message : String(err)).slice(0, 200);

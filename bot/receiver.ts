@@ -151,12 +151,8 @@ export class MountedHttpReceiver implements Receiver {
     }
     // An interaction's ack carries no message: acknowledge, then answer through its response_url.
     HTTPModuleFunctions.buildNoBodyResponse(res, 200);
-    let responseUrl: unknown;
-    try {
-      responseUrl = typeof body.payload === 'string' ? (JSON.parse(body.payload) as { response_url?: unknown }).response_url : undefined;
-    } catch {
-      responseUrl = undefined;
-    }
+    // Bolt's parser has already unwrapped an interaction's `payload=` JSON.
+    const responseUrl = body.response_url;
     if (typeof responseUrl !== 'string' || !/^https?:\/\//.test(responseUrl)) return;
     void fetch(responseUrl, {
       method: 'POST',

@@ -1,5 +1,5 @@
 /**
- * /kubeapp at the wire: signatures and the replay window, Slack retries,
+ * /kubeapp at the wire: signatures and the replay window (past and future), Slack retries,
  * ephemeral errors, history and status tables, the channel's default app,
  * user groups, the slow path through response_url, and secrets in logs.
  */
@@ -27,10 +27,22 @@ describe('/kubeapp', () => {
     expect(wrongSecret.status).toBe(401);
     const stale = await postSigned(h.eventsUrl, SECRET, form, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
     expect(stale.status).toBe(401);
+    // Bolt checks only the past; a request signed for later is refused too (beyond a minute of clock skew).
+    const future = await postSigned(h.eventsUrl, SECRET, form, { timestamp: Math.floor(Date.now() / 1000) + 5 * 60 });
+    expect(future.status).toBe(401);
+    expect(h.logs.join('\n')).toMatch(/rejected a Slack request: x-slack-request-timestamp is 3\d\ds in the future \(at most 60s allowed\)/);
     const unsigned = await fetch(h.eventsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
     expect(unsigned.status).toBe(401);
     expect(commandsCount()).toBe(before);
     expect(h.k.store.deploys.active()).toEqual([]);
+  });
+
+  it('accepts a timestamp a few seconds ahead (clock skew within a minute)', async () => {
+    const reply = await postSigned(h.eventsUrl, SECRET, slashCommand({ text: 'help', userId: CAROL, responseUrl: h.fake.responseUrl('skew') }), {
+      timestamp: Math.floor(Date.now() / 1000) + 30,
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.json).toMatchObject({ response_type: 'ephemeral' });
   });
 
   it('a retried delivery of a recorded command does not deploy twice', async () => {
