@@ -53,3 +53,31 @@ describe('Socket Mode', () => {
     expect(textOf(final)).toMatch(/search-svc v1 is live/);
   });
 });
+
+describe('Socket Mode when Slack is unreachable at start', () => {
+  let fake: FakeSlack | undefined;
+  let socket: FakeSocketMode | undefined;
+  let h: SlackHarness | undefined;
+  afterAll(async () => {
+    await h?.close();
+    await socket?.close();
+    await fake?.close();
+  });
+
+  it('starts anyway, connects in the background once apps.connections.open answers, and serves /kubeapp', async () => {
+    fake = await FakeSlack.start({ users: { [CAROL]: 'Carol' }, channels: { '#search-team': SEARCH_CHANNEL } });
+    socket = await FakeSocketMode.start(fake);
+    fake.fault('apps.connections.open', { drop: true }, Infinity);
+    h = await startSlackHarness({ fake, mode: 'socket', reconnect: { firstMs: 20, maxMs: 50 } });
+    expect(h.bot.status()).toMatchObject({ state: 'connecting' });
+    expect(h.bot.statusLine()).toMatch(/^not reachable yet \(Socket Mode: cannot reach Slack \([^)]+\)\); retrying in the background$/);
+    await fake.waitFor('a second try', () => fake!.calls.filter((c) => c.method === 'apps.connections.open').length >= 4);
+
+    fake.clearFaults();
+    await h.bot.connected();
+    await socket.ready();
+    expect(h.bot.statusLine()).toBe('on (Socket Mode)');
+    const ack = await socket.send('slash_commands', slashCommand({ text: 'deploy search-svc v1', userId: CAROL, responseUrl: fake.responseUrl('sm-late') }));
+    expect(String(ack.text)).toMatch(/Deploy #1: search-svc v1 \(blue-green\) queued/);
+  });
+});
