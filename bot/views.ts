@@ -74,7 +74,9 @@ const middle = (text: string, max: number): string => {
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Slack's limits on a confirmation dialog (Block Kit rejects the whole message as `invalid_blocks` beyond them). */
-export const CONFIRM_LIMITS = { title: 100, text: 300, button: 75 } as const;
+export const CONFIRM_LIMITS = { title: 100, text: 300, confirm: 30, deny: 30 } as const;
+/** Slack's limit on a button's own text. */
+export const BUTTON_TEXT_LIMIT = 75;
 
 /** A date Slack shows in each reader's own time zone (the fallback is UTC). */
 export function slackDate(ms: number, format = '{date_short_pretty} {time}'): string {
@@ -245,8 +247,8 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupId
   const confirm = (title: string, text: string, ok: string, style?: 'danger'): types.ConfirmationDialog => ({
     title: { type: 'plain_text', text: truncate(title, CONFIRM_LIMITS.title) },
     text: { type: 'mrkdwn', text: truncate(text, CONFIRM_LIMITS.text) },
-    confirm: { type: 'plain_text', text: truncate(ok, CONFIRM_LIMITS.button) },
-    deny: { type: 'plain_text', text: 'Back' },
+    confirm: { type: 'plain_text', text: truncate(ok, CONFIRM_LIMITS.confirm) },
+    deny: { type: 'plain_text', text: truncate('Back', CONFIRM_LIMITS.deny) },
     ...(style ? { style } : {}),
   });
   return {
@@ -261,7 +263,7 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupId
           {
             type: 'button',
             action_id: ACTION_APPROVE,
-            text: { type: 'plain_text', text: 'Approve cutover' },
+            text: { type: 'plain_text', text: truncate('Approve cutover', BUTTON_TEXT_LIMIT) },
             style: 'primary',
             value: String(d.id),
             confirm: confirm(`Approve deploy #${d.id}?`, short.approve, 'Approve'),
@@ -269,7 +271,7 @@ export function approvalMessage(d: DeployView, app: KubeApp | undefined, groupId
           {
             type: 'button',
             action_id: ACTION_REJECT,
-            text: { type: 'plain_text', text: 'Reject' },
+            text: { type: 'plain_text', text: truncate('Reject', BUTTON_TEXT_LIMIT) },
             style: 'danger',
             value: String(d.id),
             confirm: confirm(`Reject deploy #${d.id}?`, short.reject, 'Reject', 'danger'),
@@ -409,7 +411,7 @@ function planText(p: DeployPlan): string {
  */
 export function mentionIds(text: string, known: Iterable<string> = []): string {
   const ids = new Set(known);
-  return text.replace(/(?<![<@\w./:-])([UW][A-Z0-9]{8,10})(?![\w./:-]|>)/g, (id: string) => (ids.has(id) || SLACK_ID_SHAPE.test(id) ? `<@${id}>` : id));
+  return text.replace(/(?<![<@\w./:-])([UW][A-Z0-9]{8,10})(?![\w/:-]|\.\w|>)/g, (id: string) => (ids.has(id) || SLACK_ID_SHAPE.test(id) ? `<@${id}>` : id));
 }
 
 const SLACK_ID_SHAPE = /^[UW][0-9][A-Z0-9]{7,9}$/;
