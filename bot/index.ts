@@ -28,7 +28,7 @@ import { SLACK_USER_ID, SlackGroups, SlackUsers } from './identity.js';
 import { registerListeners } from './listeners.js';
 import { boltLogger, describeSlackError, isTokenRefused, warningFetch } from './logger.js';
 import { MountedHttpReceiver, type Mount } from './receiver.js';
-import { ThreadReporter } from './reporter.js';
+import { ThreadReporter, type DeliveryBacklog } from './reporter.js';
 
 export { ACTION_APPROVE, ACTION_REJECT, SLACK_EVENTS_PATH, SLASH_COMMAND } from './constants.js';
 export { SlackGroups, SlackUsers } from './identity.js';
@@ -318,7 +318,7 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
       return botUserId;
     },
     status: () => status,
-    statusLine: () => statusLine(status, mode, k.url),
+    statusLine: () => statusLine(status, mode, k.url, reporter.backlog()),
     connected: () => connectedP,
     async stop() {
       stopped = true;
@@ -332,11 +332,12 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
   };
 }
 
-/** The banner's Slack line for a status. */
-export function statusLine(status: SlackStatus, mode: SlackBot['mode'], url: string): string {
+/** The banner's Slack line for a status, with what Slack has not taken yet (the reporter's backlog), if anything. */
+export function statusLine(status: SlackStatus, mode: SlackBot['mode'], url: string, backlog: readonly DeliveryBacklog[] = []): string {
+  const undelivered = backlogLine(backlog);
   switch (status.state) {
     case 'connected':
-      return `on (${mode === 'http' ? `HTTP: Slack posts to ${url}/slack/events` : 'Socket Mode'})`;
+      return `on (${mode === 'http' ? `HTTP: Slack posts to ${url}/slack/events` : 'Socket Mode'})${undelivered ? `; ${undelivered}` : ''}`;
     case 'connecting':
       return `not reachable yet (${status.reason}); retrying in the background${mode === 'http' ? ' (until then /kubeapp answers "kubecontrol is starting")' : ''}`;
     case 'refused':
@@ -344,4 +345,14 @@ export function statusLine(status: SlackStatus, mode: SlackBot['mode'], url: str
     case 'stopped':
       return 'stopped';
   }
+}
+
+/** "not yet delivered: #4 card (service_unavailable, 3 tries), #5 final (channel_not_found, stopped)"; '' when nothing is owed. */
+export function backlogLine(backlog: readonly DeliveryBacklog[], max = 3): string {
+  if (!backlog.length) return '';
+  const parts = backlog.slice(0, max).map((b) =>
+    b.pending.map((p) => `#${b.deployId} ${p.kind} (${p.lastError}, ${p.permanent ? 'stopped' : `${p.attempts} ${p.attempts === 1 ? 'try' : 'tries'}`})`).join(', '),
+  );
+  const more = backlog.length > max ? ` and ${backlog.length - max} more deploys` : '';
+  return `not yet delivered to Slack: ${parts.join(', ')}${more}`;
 }

@@ -30,7 +30,7 @@ describe('/kubeapp', () => {
     // Bolt checks only the past; a request signed for later is refused too (beyond a minute of clock skew).
     const future = await postSigned(h.eventsUrl, SECRET, form, { timestamp: Math.floor(Date.now() / 1000) + 5 * 60 });
     expect(future.status).toBe(401);
-    expect(h.logs.join('\n')).toMatch(/rejected a Slack request: x-slack-request-timestamp is 3\d\ds in the future \(at most 60s allowed\)/);
+    expect(h.logs.join('\n')).toMatch(/rejected a Slack request: x-slack-request-timestamp is \d+s in the future \(at most 60s allowed\)/);
     const unsigned = await fetch(h.eventsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
     expect(unsigned.status).toBe(401);
     expect(commandsCount()).toBe(before);

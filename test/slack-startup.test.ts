@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { SlackStartError } from '../bot/index.js';
+import { backlogLine, SlackStartError } from '../bot/index.js';
 import { ACTION_APPROVE } from '../bot/constants.js';
 import { runAfterAck } from '../commands/core.js';
 import { FakeSlack } from './fakes/slack-api.js';
@@ -190,4 +190,29 @@ describe('`npm start` and Slack', () => {
     expect(child.err()).toBe('kubecontrol cannot start:\n  - Slack refused SLACK_BOT_TOKEN (auth.test: invalid_auth)\n');
     expect(child.out()).toBe('');
   }, 60_000);
+});
+
+describe("the banner's Slack line and the reporter's backlog", () => {
+  let h: SlackHarness | undefined;
+  afterEach(() => h?.close());
+
+  it('names the deliveries Slack has not taken yet, with their last error', async () => {
+    h = await startSlackHarness();
+    expect(h.bot.statusLine()).toBe(`on (HTTP: Slack posts to ${h.k.url}/slack/events)`);
+    h.fake.fault('chat.postMessage', { status: 503 }, Infinity);
+    await h.slash('deploy search-svc v1', CAROL);
+    const line = await h.fake.waitFor('a backlog', () => (h!.bot.reporter.backlog().length ? h!.bot.statusLine() : undefined));
+    expect(line).toMatch(new RegExp(`^on \\(HTTP: Slack posts to \\S+/slack/events\\); not yet delivered to Slack: #1 card \\([^,]+, \\d+ tr(y|ies)\\)`));
+    h.fake.clearFaults();
+  });
+
+  it('is short for a long backlog', () => {
+    const pending = [{ kind: 'card' as const, attempts: 2, lastError: 'http_503', failingSince: 0, retryAt: 1, permanent: false }];
+    const backlog = [1, 2, 3, 4, 5].map((deployId) => ({ deployId, app: 'search-svc', pending }));
+    expect(backlogLine(backlog)).toBe('not yet delivered to Slack: #1 card (http_503, 2 tries), #2 card (http_503, 2 tries), #3 card (http_503, 2 tries) and 2 more deploys');
+    expect(backlogLine([{ deployId: 7, app: 'web', pending: [{ ...pending[0]!, kind: 'final', lastError: 'channel_not_found', permanent: true, retryAt: null }] }])).toBe(
+      'not yet delivered to Slack: #7 final (channel_not_found, stopped)',
+    );
+    expect(backlogLine([])).toBe('');
+  });
 });

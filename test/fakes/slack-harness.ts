@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { connectSlack, startSlackBot, type ConnectOptions, type SlackBot, type SlackBotOptions } from '../../bot/index.js';
+import { connectSlack, startSlackBot, type ConnectOptions, type SlackBot, type SlackBotOptions, type SlackConnection } from '../../bot/index.js';
 import { loadConfig, type Config } from '../../system/config.js';
 import { createLogger } from '../../system/logger.js';
 import { slackSurfaceOf, startKubecontrol, type Kubecontrol } from '../../system/compose.js';
@@ -62,6 +62,8 @@ export function testApps(): KubeApp[] {
 export interface SlackHarness {
   readonly k: Kubecontrol;
   readonly bot: SlackBot;
+  /** The Web API client and the identity caches the bot uses. */
+  readonly slack: SlackConnection;
   readonly fake: FakeSlack;
   readonly dbPath: string;
   /** Everything logged, as text (to check that secrets never appear). */
@@ -95,6 +97,8 @@ export interface SlackHarnessOptions {
   readonly connect?: Omit<ConnectOptions, 'logger'>;
   /** How the bot reconnects when Slack is not reachable at start. @default { firstMs: 50, maxMs: 400 } */
   readonly reconnect?: SlackBotOptions['reconnect'];
+  /** How long the start waits for the first load of the user groups. @default 5000 */
+  readonly groupWarmupMs?: number;
 }
 
 export function testConfig(dbPath: string, fake: FakeSlack, overrides: Partial<Config> = {}): Config {
@@ -142,6 +146,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
       cardIntervalMs: options.cardIntervalMs ?? 150,
       heartbeatMs: options.heartbeatMs,
       reconnect: options.reconnect ?? { firstMs: 50, maxMs: 400 },
+      groupWarmupMs: options.groupWarmupMs,
     });
   } catch (err) {
     await k.close();
@@ -158,6 +163,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
   return {
     k,
     bot,
+    slack,
     fake,
     dbPath,
     logs,
