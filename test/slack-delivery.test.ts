@@ -8,8 +8,14 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { webApi } from '@slack/bolt';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ThreadReporter, type ReporterOptions } from '../bot/reporter.js';
+import { openDb } from '../store/db.js';
+import { Store } from '../store/index.js';
+import { MIGRATIONS } from '../store/migrations.js';
 import { createLogger } from '../system/logger.js';
 import type { SlackCall } from './fakes/slack-api.js';
 import { BOB, BOT_TOKEN, CAROL, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
@@ -185,6 +191,43 @@ describe('delivery that converges', () => {
   });
 });
 
+describe('idempotent posts', () => {
+  it('a reply or a result whose answer was lost (it landed) is found in the thread, not posted twice', async () => {
+    // A fetch in front of the fake: the first thread reply and the result reach Slack, but their answers are lost on the way
+    // back; conversations.replies answers with what the fake holds in the thread (with metadata), as Slack would.
+    let harness: SlackHarness | undefined;
+    const lose = new Set(['events', 'final']);
+    let lookups = 0;
+    const lossy: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const method = url.split('/api/')[1] ?? '';
+      const body = new URLSearchParams(String(init?.body ?? ''));
+      if (method === 'conversations.replies') {
+        lookups++;
+        const messages = harness!.fake.ok('chat.postMessage', (c) => c.body.thread_ts === body.get('ts')).map((c) => ({ ts: c.response.ts, text: c.body.text, metadata: c.body.metadata }));
+        return new Response(JSON.stringify({ ok: true, messages }), { status: 200, headers: { 'content-type': 'application/json' } });
+      }
+      const res = await fetch(input, init);
+      const key = String((JSON.parse(body.get('metadata') ?? '{}') as { event_payload?: { key?: string } }).event_payload?.key ?? '').split(':')[0]!;
+      if (method === 'chat.postMessage' && lose.delete(key)) throw new TypeError('fetch failed: other side closed');
+      return res;
+    };
+    const { h } = await setup({}, { fetch: lossy });
+    harness = h;
+    const ts = await deploy(h);
+    await h.approvalMessage(ts);
+    await approve(h);
+    await reported(h);
+    expect(lose.size).toBe(0);
+    expect(lookups).toBeGreaterThanOrEqual(2);
+    const lines = h.fake.ok('chat.postMessage', (c) => c.body.thread_ts === ts && !c.body.blocks).flatMap((c) => String(c.body.text).split('\n'));
+    expect(lines.filter((l) => /build started/.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => /cutover succeeded/.test(l))).toHaveLength(1);
+    expect(h.fake.ok('chat.postMessage', isFinal(ts))).toHaveLength(1);
+    expect(h.k.store.slack.get(1)!.finalTs).toBe(h.fake.ok('chat.postMessage', isFinal(ts))[0]!.response.ts);
+  });
+});
+
 describe('a thread worth reading', () => {
   it('a blue/green thread has the steps starting and ending, the approval, and the result — nothing else', async () => {
     const { h } = await setup();
@@ -215,5 +258,22 @@ describe('a thread worth reading', () => {
       expect.stringMatching(/search-svc v1 is live/),
     ]);
     expect(thread.at(-1)!.body.reply_broadcast).toBe('true'); // the result comes last
+  });
+});
+
+describe('the thread state on upgrade', () => {
+  it("a database from before migration 4 keeps its threads, which gain the replacement card's ts (none yet)", () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'kubecontrol-slack-')), 'k.db');
+    const db = openDb(path, MIGRATIONS.filter((m) => m.version < 4));
+    db.prepare(
+      `INSERT INTO deploys (app, version, strategy, state, requested_by, surface, provider, created_at, updated_at) VALUES ('web', 'v1', 'blue-green', 'building', 'carol', 'cli', 'sandbox', 1, 1)`,
+    ).run();
+    db.prepare(`INSERT INTO slack_threads (deploy_id, channel, ts, last_event_id, updated_at) VALUES (1, 'C0WEB0001', '1800000001.000001', 7, 1)`).run();
+    db.close();
+    const store = Store.open(path);
+    expect(store.slack.get(1)).toMatchObject({ channel: 'C0WEB0001', ts: '1800000001.000001', lastEventId: 7, cardTs: null });
+    store.slack.patch(1, { cardTs: '1800000009.000009' });
+    expect(store.slack.get(1)).toMatchObject({ ts: '1800000001.000001', cardTs: '1800000009.000009', lastEventId: 7 });
+    store.close();
   });
 });
