@@ -228,6 +228,29 @@ describe('idempotent posts', () => {
   });
 });
 
+describe('the first card', () => {
+  it('is rendered from the store: a deploy that reached the approval wait while its first card was on the way gets its card edited, with no other news', async () => {
+    let harness: SlackHarness | undefined;
+    let held = true;
+    const slow: typeof fetch = async (input, init) => {
+      const body = new URLSearchParams(String(init?.body ?? ''));
+      if (held && String(input instanceof Request ? input.url : input).endsWith('/chat.postMessage') && !body.get('thread_ts')) {
+        held = false;
+        // The card was rendered while the deploy was queued; it reaches Slack once the deploy is waiting for people.
+        await harness!.fake.waitFor('the approval wait', () => harness!.k.store.deploys.get(1)?.state === 'awaiting_approval');
+      }
+      return fetch(input, init);
+    };
+    const { h } = await setup({}, { fetch: slow });
+    harness = h;
+    const ts = await deploy(h);
+    const first = h.fake.ok('chat.postMessage', (c) => !c.body.thread_ts)[0]!;
+    expect(textOf(first)).not.toMatch(/awaiting approval/);
+    const card = await h.fake.waitFor('the card at the approval wait', () => h.fake.ok('chat.update', (c) => c.body.ts === ts && /awaiting approval/.test(textOf(c))).pop());
+    expect(textOf(card)).toMatch(/Waiting for approval/);
+  });
+});
+
 describe('a thread worth reading', () => {
   it('a blue/green thread has the steps starting and ending, the approval, and the result — nothing else', async () => {
     const { h } = await setup();
