@@ -94,9 +94,9 @@ export function connectSlack(settings: SlackSettings, options: ConnectOptions): 
     ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl.endsWith('/') ? settings.apiUrl : `${settings.apiUrl}/` } : {}),
   };
   const budget = `the client retries (at most ${retryConfig.retries ?? 10} times${retryConfig.maxRetryTime ? ` within ${retryConfig.maxRetryTime / 1000}s` : ''})`;
-  const clientOptions: webApi.WebClientOptions = { ...base, retryConfig, fetch: warningFetch(log, budget) };
+  const clientOptions: webApi.WebClientOptions = { ...base, retryConfig, fetch: warningFetch(log, budget, timeout) };
   const client = new webApi.WebClient(settings.botToken, clientOptions);
-  const probe = new webApi.WebClient(settings.botToken, { ...base, retryConfig: { retries: 0 }, fetch: warningFetch(log, 'kubecontrol tries again in the background') });
+  const probe = new webApi.WebClient(settings.botToken, { ...base, retryConfig: { retries: 0 }, fetch: warningFetch(log, 'kubecontrol tries again in the background', timeout) });
   return {
     settings: { ...settings, botToken: settings.botToken },
     client,

@@ -80,28 +80,34 @@ export function isTokenRefused(err: unknown): boolean {
 const TOKEN_REFUSALS: ReadonlySet<string> = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'not_allowed_token_type']);
 
 /**
- * A `fetch` for the Web API client that logs a warning for every answer the
- * client will retry (HTTP 429 and 5xx) and every call that got no answer, with
- * the method's name: the client's own retries are otherwise silent (429s are
- * logged at info, 5xx not at all).
+ * A `fetch` for the Web API client (and Bolt's `respond`, which borrows it)
+ * that logs a warning for every answer the client will retry (HTTP 429 and
+ * 5xx) and every call that got no answer, with the method's name: the
+ * client's own retries are otherwise silent (429s are logged at info, 5xx
+ * not at all). A request that brings no deadline of its own (a response_url
+ * POST from Bolt's `respond`) gets `timeoutMs`.
  */
-export function warningFetch(log: Logger, retries: string, base: typeof fetch = globalThis.fetch): typeof fetch {
+export function warningFetch(log: Logger, retries: string, timeoutMs: number, base: typeof fetch = globalThis.fetch): typeof fetch {
   return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const method = url.split('?')[0]!.split('/').pop() ?? url;
+    const path = new URL(url).pathname;
+    const api = /\/api\/([\w.]+)$/.exec(path);
+    // A response_url is not the Web API: nobody retries it, and its path is a secret-ish token.
+    const method = api ? api[1]! : 'response_url';
+    const next = api ? retries : 'not retried';
     let res: Response;
     try {
-      res = await base(input, init);
+      res = await base(input, init?.signal ? init : { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       const e = err as { name?: string; message?: string; cause?: { code?: string } };
       const why = e?.name === 'TimeoutError' || e?.name === 'AbortError' || /aborted due to timeout/.test(e?.message ?? '') ? 'no answer (timed out)' : `cannot reach Slack (${e?.cause?.code ?? e?.message ?? 'network error'})`;
-      log.warn({ method, error: why }, `Slack ${method}: ${why}; ${retries}`);
+      log.warn({ method, error: why }, `Slack ${method}: ${why}; ${next}`);
       throw err;
     }
     if (res.status === 429 || res.status >= 500) {
       const retryAfter = res.headers.get('retry-after');
       const why = res.status === 429 ? `rate limited (HTTP 429, Retry-After ${retryAfter ?? '?'}s)` : `HTTP ${res.status}`;
-      log.warn({ method, status: res.status, retryAfter }, `Slack ${method}: ${why}; ${retries}`);
+      log.warn({ method, status: res.status, retryAfter }, `Slack ${method}: ${why}; ${next}`);
     }
     return res;
   };

@@ -6,7 +6,10 @@
  * (HTTP 5xx, 429, no answer) leaves a warning in the log.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { Writable } from 'node:stream';
+import { warningFetch } from '../bot/logger.js';
 import { defineKubeApp } from '../kubeapps/index.js';
+import { createLogger } from '../system/logger.js';
 import { FakeSlack } from './fakes/slack-api.js';
 import { ALICE, CAROL, DAVE, SEARCH_CHANNEL, startSlackHarness, testApps, type SlackHarness } from './fakes/slack-harness.js';
 
@@ -134,5 +137,18 @@ describe('retries Slack caused', () => {
     const logged = warnings(h);
     expect(logged).toContainEqual(expect.stringMatching(/^Slack team\.info: HTTP 503; the client retries \(at most 2 times\)$/));
     expect(logged).toContainEqual(expect.stringMatching(/^Slack team\.info: rate limited \(HTTP 429, Retry-After 0s\); the client retries/));
+  });
+});
+
+describe("Bolt's respond (a response_url POST)", () => {
+  it('gets a deadline when it brings none, and its failure is logged as not retried', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('warn', new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }));
+    // A response_url that never answers: only the signal ends the wait.
+    const never: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason as Error)));
+    const post = warningFetch(logger, 'the client retries', 50, never);
+    await expect(post('https://hooks.slack.com/actions/T0/1/secretish', { method: 'POST', body: '{}' })).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['Slack response_url: no answer (timed out); not retried']);
   });
 });
