@@ -68,6 +68,8 @@ export function describeSlackError(err: unknown): string {
     return `cannot reach Slack (${scrub(String(why)).replace(/^TypeError: /, '')})`;
   }
   if (err instanceof Error && /rate limit was exceeded/.test(err.message)) return 'rate limited by Slack';
+  // The retry library's own error when the time budget (maxRetryTime) ran out.
+  if (err instanceof Error && /RetryOperation timeout occurred/.test(err.message)) return 'Slack kept failing for the whole retry budget';
   return scrub(err instanceof Error ? err.message : String(err)).slice(0, 200);
 }
 
