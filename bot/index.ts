@@ -73,6 +73,12 @@ export interface SlackConnection {
   readonly clientOptions: webApi.WebClientOptions;
   /** auth.test at start and while reconnecting: one attempt per call (the connect loop does its own backoff). */
   readonly probe: webApi.WebClient;
+  /**
+   * The thread reporter's client: no retries of its own. The reporter retries each delivery with its own
+   * backoff (honouring Retry-After) and, after an answer that was lost, looks the message up before posting
+   * again; a client-level retry of a chat.postMessage whose answer was lost would post it twice.
+   */
+  readonly reporterClient: webApi.WebClient;
   readonly groups: SlackGroups;
   readonly users: SlackUsers;
   readonly boltLogger: BoltLogger;
@@ -97,11 +103,18 @@ export function connectSlack(settings: SlackSettings, options: ConnectOptions): 
   const clientOptions: webApi.WebClientOptions = { ...base, retryConfig, fetch: warningFetch(log, budget, timeout) };
   const client = new webApi.WebClient(settings.botToken, clientOptions);
   const probe = new webApi.WebClient(settings.botToken, { ...base, retryConfig: { retries: 0 }, fetch: warningFetch(log, 'kubecontrol tries again in the background', timeout) });
+  const reporterClient = new webApi.WebClient(settings.botToken, {
+    ...base,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    fetch: warningFetch(log, 'the thread reporter retries it with its own backoff', timeout),
+  });
   return {
     settings: { ...settings, botToken: settings.botToken },
     client,
     clientOptions,
     probe,
+    reporterClient,
     groups: new SlackGroups(client, { ttlMs: options.groupTtlMs, logger: log, lookupTimeoutMs: options.groupLookupTimeoutMs ?? 2 * timeout }),
     users: new SlackUsers(client, { logger: log }),
     boltLogger: bLogger,
@@ -185,7 +198,7 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
     store: k.store,
     core: k.core,
     apps: k.apps,
-    client: slack.client,
+    client: slack.reporterClient,
     logger: slack.logger,
     providerLabel: k.providerLabel,
     intervalMs: options.cardIntervalMs,

@@ -360,26 +360,32 @@ export class ThreadReporter {
    * Posts a thread reply once: after an attempt whose outcome is unknown, first looks in the
    * thread for the reply (found by its metadata) and returns its ts instead of posting it again.
    */
-  private async postOnce(th: SlackThreadRecord, key: string, uncertain: boolean, message: { text: string; blocks?: Block[]; mrkdwn?: boolean; reply_broadcast?: boolean }): Promise<string> {
+  private async postOnce(
+    th: SlackThreadRecord,
+    key: string,
+    uncertain: boolean,
+    message: { text: string; blocks?: Block[]; mrkdwn?: boolean; reply_broadcast?: boolean },
+    payload: Record<string, string | number> = {},
+  ): Promise<string> {
     const { client } = this.options;
-    const metadata = { event_type: EVENT_TYPE, event_payload: { deploy: th.deployId, key } };
+    const metadata = { event_type: EVENT_TYPE, event_payload: { ...payload, deploy: th.deployId, key } };
     if (uncertain) {
       const found = await this.findReply(th, key);
-      if (found) return found;
+      if (found) return found.ts;
     }
     const res = await this.call(() => client.chat.postMessage({ channel: th.channel, thread_ts: th.ts, unfurl_links: false, unfurl_media: false, metadata, ...message } as webApi.ChatPostMessageArguments));
     return res.ts ?? '';
   }
 
   /** The ts of the thread reply marked with `key`, if Slack has it. A failed lookup counts as not found. */
-  private async findReply(th: SlackThreadRecord, key: string): Promise<string | undefined> {
+  private async findReply(th: SlackThreadRecord, key: string): Promise<{ ts: string; payload: Record<string, unknown> } | undefined> {
     try {
       const res = await this.call(() => this.options.client.conversations.replies({ channel: th.channel, ts: th.ts, include_all_metadata: true, limit: 200 }));
-      const hit = (res.messages ?? []).find((m) => {
-        const meta = (m as { metadata?: { event_type?: string; event_payload?: { deploy?: unknown; key?: unknown } } }).metadata;
-        return meta?.event_type === EVENT_TYPE && meta.event_payload?.deploy === th.deployId && meta.event_payload?.key === key;
-      });
-      return hit?.ts;
+      for (const m of res.messages ?? []) {
+        const meta = (m as { metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }).metadata;
+        if (meta?.event_type === EVENT_TYPE && meta.event_payload?.deploy === th.deployId && meta.event_payload?.key === key && m.ts) return { ts: m.ts, payload: meta.event_payload };
+      }
+      return undefined;
     } catch (err) {
       this.log.debug({ err, deployId: th.deployId }, 'could not look for a reply whose post had no answer; posting it');
       return undefined;
@@ -481,12 +487,12 @@ export class ThreadReporter {
     const th = this.thread(t.deployId);
     if (!th) return;
     let cursor = th.lastEventId;
-    for (;;) {
+    batches: for (;;) {
       const events = store.events.after(t.deployId, cursor, 500);
       if (!events.length) return;
       const batchEnd = events.at(-1)!.id;
-      // Messages of ~3,500 characters; each one covers the events up to its last line.
-      const messages: { text: string; upTo: number }[] = [];
+      // Messages of ~3,500 characters; each one covers the events from its first line up to its last.
+      const messages: { text: string; from: number; upTo: number }[] = [];
       for (const e of events) {
         if (!isDetail(e)) continue;
         const line = detailLine(e);
@@ -494,10 +500,23 @@ export class ThreadReporter {
         if (last && last.text.length + line.length + 1 <= 3500) {
           last.text = `${last.text}\n${line}`;
           last.upTo = e.id;
-        } else messages.push({ text: line, upTo: e.id });
+        } else messages.push({ text: line, from: e.id, upTo: e.id });
       }
       for (const m of messages) {
-        await this.postOnce(th, `events:${m.upTo}`, uncertain, { text: m.text, mrkdwn: true });
+        // Keyed by its first event: after a post whose answer was lost, more events may have come, and the
+        // message rebuilt now covers more than the one that landed; the one that landed says how far it got.
+        const key = `events:${m.from}`;
+        if (uncertain) {
+          uncertain = false;
+          const found = await this.findReply(th, key);
+          const upTo = found?.payload.upTo;
+          if (found && typeof upTo === 'number') {
+            store.slack.patch(t.deployId, { lastEventId: upTo });
+            cursor = upTo;
+            continue batches;
+          }
+        }
+        await this.postOnce(th, key, false, { text: m.text, mrkdwn: true }, { upTo: m.upTo });
         store.slack.patch(t.deployId, { lastEventId: m.upTo });
         cursor = m.upTo;
       }

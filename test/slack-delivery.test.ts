@@ -54,7 +54,8 @@ async function setup(options: Partial<ReporterOptions> = {}, client: webApi.WebC
     store: h.k.store,
     core: h.k.core,
     apps: h.k.apps,
-    client: new webApi.WebClient(BOT_TOKEN, { slackApiUrl: h.fake.apiUrl, retryConfig: { retries: 0 }, ...client }),
+    // The client's own warnings would go to the console; the reporter's log lines are what the tests read.
+    client: new webApi.WebClient(BOT_TOKEN, { slackApiUrl: h.fake.apiUrl, retryConfig: { retries: 0 }, logLevel: webApi.LogLevel.ERROR, ...client }),
     logger,
     providerLabel: h.k.provider.label,
     intervalMs: 50,
