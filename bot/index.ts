@@ -144,6 +144,8 @@ export interface SlackSurfaceDeps {
   readonly url: string;
   /** Mounts `/slack/events` on the server (HTTP mode). */
   mount(handler: Mount): void;
+  /** Tells the server how to say where this surface stands (/api/info): connected or not, what Slack has not caught up with. */
+  reportStatus?(surface: string, line: () => string): void;
 }
 
 /** Where the Slack surface stands. */
@@ -320,6 +322,7 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
     throw new SlackStartError(`Slack refused SLACK_BOT_TOKEN (${refused.state === 'refused' ? refused.reason : 'auth.test'})`);
   }
   if (first === 'unreachable') scheduleRetry();
+  k.reportStatus?.('slack', () => statusLine(status, mode, k.url, reporter.backlog()));
 
   return {
     mode,

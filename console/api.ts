@@ -53,6 +53,8 @@ export interface ApiDeps {
   readonly installation: string;
   /** What the provider's start-up check warned about (shown by /api/info). */
   readonly warnings?: readonly string[];
+  /** Where the other surfaces stand, one line each (Slack: connected or not, deploys it has not caught up with). */
+  readonly surfaces?: () => Readonly<Record<string, string>>;
   /** Lists (and with `del`, deletes) what no environment in use owns. */
   readonly gc: (del: boolean) => Promise<GcReport>;
   readonly faults?: Faults;
@@ -158,6 +160,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
           note: config.auth === 'local' ? 'local mode: unauthenticated; callers are trusted by user name' : undefined,
           apps: [...deps.apps.keys()],
           warnings: deps.warnings ?? [],
+          surfaces: deps.surfaces?.() ?? {},
         });
         return true;
       }

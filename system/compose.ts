@@ -50,6 +50,8 @@ export interface Kubecontrol {
   readonly url: string;
   /** Adds a handler tried before the API (e.g. Slack's /slack/events). */
   mount(handler: Mount): void;
+  /** A surface started after the server (Slack) says where it stands: shown by /api/info under `surfaces`. */
+  reportStatus(surface: string, line: () => string): void;
   /** Stops taking requests and work; running deploys keep their state for the next start. */
   close(): Promise<void>;
 }
@@ -141,6 +143,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     provider.name === 'sandbox'
       ? { steps: FAULT_STEPS, kinds: FAULT_KINDS, add: (f) => void store.sandbox.addFault(f), list: () => store.sandbox.faults(), clear: () => store.sandbox.clearFaults() }
       : undefined;
+  const surfaceStatus = new Map<string, () => string>();
   const api = createApi({
     config,
     core,
@@ -152,6 +155,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     version: VERSION,
     installation,
     warnings,
+    surfaces: () => Object.fromEntries([...surfaceStatus].map(([name, line]) => [name, line()])),
     gc: (del) => collectGarbage({ store, provider, apps, delete: del }),
     faults,
   });
@@ -209,6 +213,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     server,
     url,
     mount: (handler) => mounts.push(handler),
+    reportStatus: (surface, line) => void surfaceStatus.set(surface, line),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -267,5 +272,13 @@ async function runPreflight(provider: Provider, apps: readonly KubeApp[], clock:
 
 /** The narrow part of the system the Slack surface gets. */
 export function slackSurfaceOf(k: Kubecontrol): SlackSurfaceDeps {
-  return { core: k.core, store: k.store, apps: k.apps, providerLabel: k.provider.label, url: k.url, mount: (handler) => k.mount(handler) };
+  return {
+    core: k.core,
+    store: k.store,
+    apps: k.apps,
+    providerLabel: k.provider.label,
+    url: k.url,
+    mount: (handler) => k.mount(handler),
+    reportStatus: (surface, line) => k.reportStatus(surface, line),
+  };
 }

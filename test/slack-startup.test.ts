@@ -50,8 +50,10 @@ describe('Slack unreachable at start', () => {
     expect(h.bot.statusLine()).toMatch(/^not reachable yet \(auth\.test: cannot reach Slack \([^)]+\)\); retrying in the background \(until then \/kubeapp answers "kubecontrol is starting"\)$/);
     expect(h.bot.app).toBeUndefined();
 
-    // The rest of the system works: the API answers, and a deploy from the CLI runs to its approval wait.
+    // The rest of the system works: the API answers (and says where Slack stands), and a deploy from the CLI runs to its approval wait.
     expect((await fetch(`${h.k.url}/health`)).status).toBe(200);
+    const info = (await (await fetch(`${h.k.url}/api/info`)).json()) as { surfaces: Record<string, string> };
+    expect(info.surfaces.slack).toMatch(/^not reachable yet \(auth\.test: cannot reach Slack/);
     const queued = h.k.core.execute({ actor: { id: 'carol' }, surface: 'cli', input: 'deploy search-svc v1' });
     expect(queued).toMatchObject({ kind: 'deploy_queued' });
     runAfterAck(queued as Exclude<typeof queued, Promise<unknown>>);
