@@ -12,16 +12,12 @@ import { defineKubeApp } from '../kubeapps/index.js';
 import { createLogger } from '../system/logger.js';
 import { FakeSlack } from './fakes/slack-api.js';
 import { ALICE, CAROL, DAVE, SEARCH_CHANNEL, startSlackHarness, testApps, type SlackHarness } from './fakes/slack-harness.js';
+import { warningsOf } from './fakes/slack-harness.js';
 
 const people = { [ALICE]: 'Alice', [CAROL]: 'Carol', [DAVE]: 'Dave' };
 
 /** The warnings logged so far, as pino wrote them. */
-function warnings(h: SlackHarness): string[] {
-  return h.logs
-    .map((l) => JSON.parse(l) as { level: number; msg: string })
-    .filter((l) => l.level === 40)
-    .map((l) => l.msg);
-}
+const warnings = warningsOf;
 
 const count = (fake: FakeSlack, method: string): number => fake.calls.filter((c) => c.method === method).length;
 

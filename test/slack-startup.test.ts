@@ -13,6 +13,7 @@ import { ACTION_APPROVE } from '../bot/constants.js';
 import { runAfterAck } from '../commands/core.js';
 import { FakeSlack } from './fakes/slack-api.js';
 import { ALICE, BOB, BOT_TOKEN, CAROL, DAVE, SEARCH_CHANNEL, SECRET, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
+import { warningsOf } from './fakes/slack-harness.js';
 import { blockAction, postSigned, slashCommand } from './fakes/slack-requests.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -26,12 +27,7 @@ async function fakeSlack(): Promise<FakeSlack> {
   });
 }
 
-function warnings(h: SlackHarness): string[] {
-  return h.logs
-    .map((l) => JSON.parse(l) as { level: number; msg: string })
-    .filter((l) => l.level === 40)
-    .map((l) => l.msg);
-}
+const warnings = warningsOf;
 
 describe('Slack unreachable at start', () => {
   let fake: FakeSlack | undefined;

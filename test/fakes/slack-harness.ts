@@ -229,3 +229,11 @@ export function textOf(call: SlackCall | Record<string, unknown>): string {
   walk(body.blocks);
   return out.join('\n');
 }
+
+/** The messages the server logged at warn (pino level 40), in order. */
+export function warningsOf(h: Pick<SlackHarness, 'logs'>): string[] {
+  return h.logs
+    .map((l) => JSON.parse(l) as { level: number; msg: string })
+    .filter((l) => l.level === 40)
+    .map((l) => l.msg);
+}
