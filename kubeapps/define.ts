@@ -457,9 +457,24 @@ function crossFieldProblems(input: unknown): string[] {
   if (schedule !== undefined && schedule !== '' && !isCron(schedule)) {
     problems.push(`refresh.schedule must be a cron expression with 5 or 6 fields (got: ${show(schedule)})`);
   }
+  // Checked the way the cron scheduler will use it, so a bad zone is refused here rather than when schedules are armed.
+  const timezone = str(obj(p.refresh).timezone);
+  if (timezone !== undefined && !isTimeZone(timezone)) {
+    problems.push(`refresh.timezone must be an IANA time zone like Europe/Dublin or UTC (got: ${show(timezone)})`);
+  }
   // aws.builder 'codebuild' or 'command' without the app's own project or command is not a
   // definition problem: the aws provider's settings may supply it (and it says so when not).
   return problems;
+}
+
+/** Whether `tz` is a time zone this runtime knows (Intl rejects unknown IANA names). */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A light check of cron syntax; node-cron validates fully when the schedule is armed. */

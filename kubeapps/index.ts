@@ -24,10 +24,20 @@ export interface LoadResult {
 
 /** Imports every app file in `dir`, collecting each one's problems. */
 export async function loadKubeApps(dir: string = KUBEAPPS_DIR): Promise<LoadResult> {
-  const files = readdirSync(dir)
-    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !NOT_APPS.has(f.replace(/\.(ts|js)$/, '')))
-    .sort();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const why = code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : code === 'EACCES' ? 'permission denied' : String(code ?? err);
+    return { apps: [], problems: [{ file: dir, app: 'KubeApps folder', problems: [`cannot be read: ${why}`] }] };
+  }
+  const files = names.filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !NOT_APPS.has(f.replace(/\.(ts|js)$/, ''))).sort();
+  if (!files.length) {
+    return { apps: [], problems: [{ file: dir, app: 'KubeApps folder', problems: ['has no KubeApps (*.ts or *.js files that export default defineKubeApp({...}))'] }] };
+  }
   const apps: KubeApp[] = [];
+  const fileOf = new Map<KubeApp, string>();
   const problems: { file: string; app: string; problems: string[] }[] = [];
   for (const file of files) {
     try {
@@ -38,6 +48,7 @@ export async function loadKubeApps(dir: string = KUBEAPPS_DIR): Promise<LoadResu
         continue;
       }
       apps.push(app);
+      fileOf.set(app, file);
     } catch (err) {
       if (err instanceof KubeAppError || (err as { code?: unknown })?.code === 'kubeapp_invalid') {
         const e = err as KubeAppError;
@@ -48,12 +59,13 @@ export async function loadKubeApps(dir: string = KUBEAPPS_DIR): Promise<LoadResu
     }
   }
   // Checks across apps: names and DNS records must be unique.
-  const seen = new Map<string, string>();
+  const seen = new Map<string, KubeApp>();
   for (const app of apps) {
     for (const [key, label] of [[`name:${app.name}`, `name ${app.name}`], [`dns:${app.dns.name}`, `dns.name ${app.dns.name}`]] as const) {
       const other = seen.get(key);
-      if (other) problems.push({ file: '(all)', app: app.name, problems: [`${label} is also used by ${other}`] });
-      else seen.set(key, app.name);
+      // Both files are named: two files defining one name is the usual copy-paste slip.
+      if (other) problems.push({ file: fileOf.get(app)!, app: app.name, problems: [`${label} is also used by ${other.name} in ${fileOf.get(other)}`] });
+      else seen.set(key, app);
     }
   }
   return { apps, problems };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defineKubeApp, KubeAppError, loadKubeApps, quantityValue, type KubeAppProps } from '../kubeapps/index.js';
@@ -254,7 +255,26 @@ describe('KubeApps as code', () => {
         expect.stringMatching(/^owners needs at least one owner/),
       ]),
     );
-    expect(problems.some((p) => p.problems.some((l) => l === 'name good-svc is also used by good-svc'))).toBe(true);
+    // Both files are named.
+    expect(problems).toContainEqual({ file: 'good-svc.ts', app: 'good-svc', problems: ['name good-svc is also used by good-svc in clash-svc.ts'] });
+  });
+
+  it('a missing folder, a file that is not a folder and an empty folder are one problem each, not a crash or a silent start', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'kubeapps-empty-'));
+    expect(await loadKubeApps('/nonexistent/kubeapps')).toEqual({
+      apps: [],
+      problems: [{ file: '/nonexistent/kubeapps', app: 'KubeApps folder', problems: ['cannot be read: no such folder'] }],
+    });
+    expect((await loadKubeApps(new URL(import.meta.url).pathname)).problems[0]!.problems).toEqual([expect.stringMatching(/cannot be read: not a folder$/)]);
+    expect((await loadKubeApps(empty)).problems).toEqual([
+      { file: empty, app: 'KubeApps folder', problems: ['has no KubeApps (*.ts or *.js files that export default defineKubeApp({...}))'] },
+    ]);
+  });
+
+  it('refuses a refresh time zone the runtime does not know, naming app, field and value', () => {
+    const props: KubeAppProps = { ...base, refresh: { schedule: '0 3 * * *', timezone: 'Mars/Olympus' } };
+    expect(() => defineKubeApp(props)).toThrow(/refresh\.timezone must be an IANA time zone like Europe\/Dublin or UTC \(got: "Mars\/Olympus"\)/);
+    expect(defineKubeApp({ ...props, refresh: { schedule: '0 3 * * *', timezone: 'Europe/Dublin' } }).refresh?.timezone).toBe('Europe/Dublin');
   });
 
   it('`kubecontrol apps validate` prints every problem and exits 2', async () => {
