@@ -3,6 +3,7 @@
  * It never imports Slack, HTTP or terminal code; surfaces call `execute` with
  * who asked, what they typed and where, and render the typed result.
  */
+import type { Logger } from 'pino';
 import type { Deployer } from '../deployer/driver.js';
 import { planDeploy } from '../deployer/plan.js';
 import type { Provider } from '../deployer/ports.js';
@@ -51,6 +52,8 @@ export interface CommandCoreOptions {
   readonly apps: ReadonlyMap<string, KubeApp>;
   /** Resolves `@group` handles in KubeApps (Slack user groups); without one, groups match nobody. */
   readonly groups?: GroupResolver;
+  /** The operator's log: one `info` line per command with who, from where, what and how it ended (refusals too). */
+  readonly logger?: Logger;
 }
 
 const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock'];
@@ -61,6 +64,24 @@ export class CommandCore {
 
   constructor(private readonly options: CommandCoreOptions) {
     this.store = options.store;
+  }
+
+  /** Records how a command ended, and says so in the operator's log (who, surface, verb, app, outcome, why). */
+  private finish(commandId: number, patch: Parameters<Store['commands']['finish']>[1]): void {
+    this.store.commands.finish(commandId, patch);
+    this.logCommand(commandId);
+  }
+
+  private logCommand(commandId: number): void {
+    const log = this.options.logger;
+    // Nothing is read back when nobody listens (the bench and the tests run silent).
+    if (!log?.isLevelEnabled('info')) return;
+    const c = this.store.commands.get(commandId);
+    if (!c) return;
+    log.info(
+      { commandId, actor: c.actor, surface: c.surface, verb: c.verb, app: c.app, deployId: c.deployId, outcome: c.outcome },
+      `command #${commandId} ${c.verb ?? '?'}${c.app ? ` ${c.app}` : ''} by ${c.actor} via ${c.surface}: ${c.outcome}${c.message ? ` — ${c.message}` : ''}`,
+    );
   }
 
   /** Parses, authorises, records and acts on one command. Never throws for user mistakes. */
@@ -97,13 +118,13 @@ export class CommandCore {
     const parsed = parse(typeof req.input === 'string' ? tokenize(req.input) : req.input);
     if (!parsed.ok) {
       const { error } = parsed;
-      this.store.commands.finish(commandId, { verb: error.verb ?? null, outcome: 'invalid', message: error.message });
+      this.finish(commandId, { verb: error.verb ?? null, outcome: 'invalid', message: error.message });
       return { kind: 'error', status: 'invalid', code: error.code, message: error.message, suggestion: error.suggestion, verb: error.verb, commandId };
     }
     const command = parsed.command;
     const reject = (status: ResultStatus, code: ErrorCode, message: string, extra: { app?: string | null; suggestion?: string; deployId?: number } = {}): CommandResult => {
       const outcome = status === 'refused' || status === 'conflict' ? 'refused' : status === 'error' ? 'failed' : 'invalid';
-      this.store.commands.finish(commandId, { verb: command.verb, app: extra.app ?? null, deployId: extra.deployId ?? null, outcome, message });
+      this.finish(commandId, { verb: command.verb, app: extra.app ?? null, deployId: extra.deployId ?? null, outcome, message });
       return { kind: 'error', status, code, message, suggestion: extra.suggestion, verb: command.verb, commandId };
     };
 
@@ -194,7 +215,7 @@ export class CommandCore {
   ): CommandResult | Promise<CommandResult> {
     const { store, deployer, provider } = this.options;
     const accept = (message: string, extra: { app?: string | null; deployId?: number | null } = {}): number => {
-      store.commands.finish(commandId, { verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
+      this.finish(commandId, { verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
       return commandId;
     };
 
@@ -263,7 +284,8 @@ export class CommandCore {
         }
         // Record the command and the deploy together, before anyone is told it was accepted.
         const created = store.tx(() => {
-          accept(`${command.verb} ${a.name} ${version} (${strategy}) accepted`);
+          // Logged once, below, when the deploy's id is known.
+          store.commands.finish(commandId, { verb: command.verb, app: a.name, outcome: 'accepted', message: `${command.verb} ${a.name} ${version} (${strategy}) accepted` });
           const d = store.deploys.create({
             app: a.name,
             version,
@@ -276,7 +298,7 @@ export class CommandCore {
             provider: provider.name,
             threadChannel: req.channel ?? a.channel,
           });
-          store.commands.finish(commandId, { outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
+          this.finish(commandId, { outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
           store.events.append({
             deployId: d.id,
             kind: 'command',
@@ -393,6 +415,7 @@ export class CommandCore {
     const base = { actor: actor.id, actorName: actor.name, surface: 'schedule' as const, text: `refresh ${appName} (${trigger})`, verb: 'refresh', app: appName };
     const skip = (code: ErrorCode, message: string): CommandResult => {
       const commandId = store.commands.record({ ...base, outcome: 'refused', message });
+      this.logCommand(commandId);
       return { kind: 'error', status: 'conflict', code, message, commandId };
     };
     const app = this.options.apps.get(appName);
@@ -418,7 +441,7 @@ export class CommandCore {
         provider: provider.name,
         threadChannel: app.refresh?.channel ?? app.channel,
       });
-      store.commands.finish(commandId, { outcome: 'accepted', deployId: d.id, message: `refresh deploy #${d.id} queued` });
+      this.finish(commandId, { outcome: 'accepted', deployId: d.id, message: `refresh deploy #${d.id} queued` });
       store.events.append({ deployId: d.id, kind: 'command', message: `scheduled refresh of ${app.name} ${live.version} (${trigger})`, data: { actor: actor.id, surface: 'schedule', commandId } });
       return { d, commandId };
     });

@@ -137,7 +137,17 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     approvalTimeoutMs: config.approvalTimeoutMs,
     teardownAttempts: options.teardownAttempts,
   });
-  const core = new CommandCore({ store, deployer, provider, apps, groups: options.groups });
+  const core = new CommandCore({ store, deployer, provider, apps, groups: options.groups, logger: logger.child({ component: 'commands' }) });
+  // The operator's log: every deploy state change, as committed (the feed announces after the commit).
+  const deployLog = logger.child({ component: 'deploys' });
+  store.feed.on('appended', (e) => {
+    if (e.kind !== 'state') return;
+    const d = store.deploys.get(e.deployId);
+    deployLog[e.level === 'error' ? 'warn' : 'info'](
+      { deployId: e.deployId, app: d?.app, version: d?.version, state: e.data?.state },
+      `deploy #${e.deployId}${d ? ` ${d.app} ${d.version}` : ''}: ${e.message}`,
+    );
+  });
   // Faults exist only in the sandbox: the API is handed the capability, not the adapter.
   const faults: Faults | undefined =
     provider.name === 'sandbox'
