@@ -16,6 +16,75 @@ export class ConnectionError extends Error {
   }
 }
 
+/** The words typed at the terminal cannot be sent as they are (exit 2), checked before any request. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The same server one port up: an example of a URL KUBECONTROL_URL may name. */
+function anotherPort(url: string): string {
+  try {
+    const u = new URL(url);
+    const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    u.port = String(port === 3000 ? 3001 : port + 1);
+    return u.origin;
+  } catch {
+    return 'http://127.0.0.1:3001';
+  }
+}
+
+/** What the CLI says when nothing answers at `url`. */
+export function unreachableMessage(url: string, cause?: string): string {
+  return (
+    `cannot reach the kubecontrol server at ${url}${cause ? ` (${cause})` : ''}: start it with \`npm start\` ` +
+    `or set KUBECONTROL_URL if it runs elsewhere (e.g. KUBECONTROL_URL=${anotherPort(url)})`
+  );
+}
+
+const MAX_SHOWN = 40;
+/** A value as a message may quote it: long ones cut, with their length said. */
+export function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > MAX_SHOWN ? `${JSON.stringify(text.slice(0, MAX_SHOWN))}… (${text.length.toLocaleString('en-US')} characters)` : JSON.stringify(text);
+}
+
+/**
+ * What a refusal of the API means, in the terminal's words. The API's own
+ * message when it says what was wrong; when it only restates the request
+ * format (`send {"step": …}`), the field and value the CLI sent that do not fit.
+ * `names` names fields the CLI sent (e.g. the words of a command: index → "version").
+ */
+export function explainRefusal(status: number, body: { message?: unknown } | undefined, sent?: unknown, names: (field: string) => string = (f) => f): string {
+  const message = typeof body?.message === 'string' ? body.message : undefined;
+  if (message && !/^send \{/.test(message)) return message;
+  const problems: string[] = [];
+  if (sent && typeof sent === 'object') {
+    for (const [field, value] of Object.entries(sent as Record<string, unknown>)) {
+      if (value === undefined) continue;
+      // The allowed values of a field, as the request format lists them: "step": "a"|"b"|"c".
+      const listed = message ? new RegExp(`"${field}": ((?:"[^"]*"\\|?)+)`).exec(message) : null;
+      const allowed = listed ? [...listed[1]!.matchAll(/"([^"]*)"/g)].map((m) => m[1]!) : undefined;
+      if (allowed && typeof value === 'string' && !allowed.includes(value)) {
+        problems.push(`${names(field)} ${shown(value)} is not one of ${allowed.join(', ')}`);
+      } else if (Array.isArray(value)) {
+        if (value.length > 50) problems.push(`too many words (${value.length}; at most 50)`);
+        value.forEach((v, i) => {
+          if (typeof v === 'string' && v.length > 1000) problems.push(`${names(String(i))} is too long: ${shown(v)}; at most 1,000 characters`);
+        });
+      } else if (typeof value === 'number' && !Number.isInteger(value)) {
+        problems.push(`${names(field)} must be a whole number`);
+      } else if (typeof value === 'number' && field === 'times' && (value < 1 || value > 100)) {
+        problems.push(`${names(field)} must be between 1 and 100 (got: ${value})`);
+      }
+    }
+  }
+  if (problems.length) return problems.join('; ');
+  return message ? `the server refused the request (HTTP ${status})` : `HTTP ${status}`;
+}
+
 function localUser(): string {
   try {
     return userInfo().username;
@@ -36,17 +105,21 @@ export class ApiClient {
 
   async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     let res: Response;
+    let target: URL;
     try {
-      res = await fetch(new URL(path, this.options.url), {
+      target = new URL(path, this.options.url);
+    } catch {
+      throw new UsageError(`${shown(this.options.url)} is not a URL (from --url or KUBECONTROL_URL); e.g. http://127.0.0.1:3000`);
+    }
+    try {
+      res = await fetch(target, {
         method,
         headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
-      throw new ConnectionError(
-        `cannot reach the kubecontrol server at ${this.options.url}${cause ? ` (${cause})` : ''}: start it with \`npm start\` or set KUBECONTROL_URL`,
-      );
+      throw new ConnectionError(unreachableMessage(this.options.url, cause));
     }
     const text = await res.text();
     try {

@@ -4,14 +4,16 @@
  * validate, faults, gc). Built by a function so tests can inspect it, or run
  * it with the words sent somewhere else, without a server.
  */
+import { readFileSync } from 'node:fs';
 import { Command, Option, type OutputConfiguration } from 'commander';
 import type { CommandResult, DeployView } from '../commands/results.js';
 import type { GcReport } from '../deployer/gc.js';
 import type { EventRecord } from '../store/index.js';
 import { addAwsCommands, type AwsCommandDeps } from './aws.js';
-import { ApiClient } from './client.js';
+import { ApiClient, explainRefusal, UsageError } from './client.js';
 import { bold, dim, red, renderEvent, renderGc, renderResult, renderSummary, yellow } from './render.js';
 import { addGrammarVerbs, type VerbHandler } from './verbs.js';
+import type { VerbSpec } from '../commands/grammar.js';
 
 /** Exit code of a followed deploy that did not succeed. */
 export const EXIT_DEPLOY_FAILED = 1;
@@ -28,6 +30,28 @@ export interface ProgramOptions {
   readonly output?: OutputConfiguration;
   /** What `aws check` and `aws policy` read instead of the process's environment, AWS and KubeApps (tests). */
   readonly aws?: AwsCommandDeps;
+  /** Where the commands' own output goes; by default, stdout and stderr. */
+  readonly io?: { readonly out: (text: string) => void; readonly err: (text: string) => void };
+}
+
+/** The installed kubecontrol's version, from the package.json beside cli/ (read when asked, no server needed). */
+export function cliVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The envelope `--json` prints for any error that is not a command result: one JSON object on stdout. */
+export function jsonError(code: string, message: string, exitCode: number): string {
+  return JSON.stringify({ status: 'error', code, message, exitCode });
+}
+
+/** The exit code of an API refusal that is not a command result. */
+export function refusalExitCode(status: number): number {
+  return status === 404 ? 4 : status === 401 || status === 403 ? 3 : status === 409 ? 5 : 2;
 }
 
 /** The `kubecontrol` program. Commander errors are thrown (exitOverride), never exit the process. */
@@ -38,6 +62,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .addOption(new Option('--token <token>', 'your API token (outside local mode)').env('KUBECONTROL_TOKEN').hideHelp())
     .option('--as <person>', 'act as a person named in the KubeApps (local mode only)')
     .option('--json', 'print one JSON object instead of text')
+    .version(cliVersion(), '-V, --version', 'print the version of kubecontrol')
     .showSuggestionAfterError(true)
     .exitOverride();
   // Before any subcommand is added: subcommands copy these settings when created.
@@ -48,19 +73,35 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     return new ApiClient({ url: o.url, token: o.token, as: o.as });
   }
   const json = (): boolean => program.opts<{ json?: boolean }>().json === true;
+  // `--as ''` names nobody: refused before anything runs, instead of falling back to the OS user.
+  program.hook('preAction', () => {
+    const as = program.opts<{ as?: string }>().as;
+    if (as !== undefined && as.trim() === '') throw new UsageError("--as needs a person's name");
+  });
 
+  const io = options.io ?? { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
   function out(text: string): void {
-    process.stdout.write(`${text}\n`);
+    io.out(`${text}\n`);
+  }
+  /** An error that is not a command result: text on stderr, or with --json the JSON envelope on stdout. */
+  function fail(code: string, message: string, exitCode: number): void {
+    if (json()) out(jsonError(code, message, exitCode));
+    else io.err(`${red('✗')} ${message}\n`);
+    process.exitCode = exitCode;
   }
 
   /** Sends words to the command core and prints the result; returns it. */
-  async function run(args: string[]): Promise<Result> {
+  async function run(args: string[], spec?: VerbSpec): Promise<Result> {
     const { status, body } = await client().request<Result & { code?: string; message?: string }>('POST', '/api/commands', { args });
     if (!('kind' in body)) {
-      // An API-level refusal (authentication, --as outside local mode).
-      const refusal = body as { message?: string };
-      process.stderr.write(`${red('✗')} ${refusal.message ?? `HTTP ${status}`}\n`);
-      process.exitCode = status === 401 || status === 403 ? 3 : 2;
+      // An API-level refusal (authentication, --as outside local mode, a request it would not take).
+      const refusal = body as { code?: string; message?: string };
+      // The words sent are the verb, then the spec's arguments in order: word i names argument i - 1.
+      const names = (field: string): string => {
+        const arg = spec?.args[Number(field) - 1];
+        return field === 'args' ? 'the command' : arg ? `the ${arg.name.toLowerCase()}` : /^\d+$/.test(field) ? `word ${Number(field) + 1}` : field;
+      };
+      fail(refusal.code ?? 'refused', explainRefusal(status, refusal, { args }, names), refusalExitCode(status));
       return body as Result;
     }
     if (body.status === 'ok') {
@@ -68,7 +109,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
       else if (!json()) out(renderResult(body));
     } else {
       if (json()) out(JSON.stringify(body));
-      else process.stderr.write(`${renderResult(body)}\n`);
+      else io.err(`${renderResult(body)}\n`);
     }
     process.exitCode = body.exitCode;
     return body;
@@ -104,8 +145,8 @@ export function buildProgram(options: ProgramOptions = {}): Command {
   }
 
   /** A verb that may queue a deploy: follow it unless detached. */
-  async function deployLike(args: string[], opts: { detach?: boolean }): Promise<void> {
-    const result = await run(args);
+  async function deployLike(args: string[], opts: { detach?: boolean }, spec?: VerbSpec): Promise<void> {
+    const result = await run(args, spec);
     if (result.kind !== 'deploy_queued') return;
     if (opts.detach) {
       if (json()) out(JSON.stringify(result.deploy));
@@ -116,12 +157,10 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     await follow(result.deploy.id, result.deploy);
   }
 
-  function printPlain(status: number, body: unknown): void {
+  function printPlain(status: number, body: unknown, sent?: unknown): void {
     if (status >= 400) {
-      const message = (body as { message?: string }).message ?? `HTTP ${status}`;
-      if (json()) out(JSON.stringify(body));
-      else process.stderr.write(`${red('✗')} ${message}\n`);
-      process.exitCode = status === 404 ? 4 : status === 403 || status === 401 ? 3 : 2;
+      const refusal = (body ?? {}) as { code?: string; message?: string };
+      fail(refusal.code ?? 'refused', explainRefusal(status, refusal, sent), refusalExitCode(status));
       return;
     }
     out(JSON.stringify(body, null, json() ? 0 : 2));
@@ -129,8 +168,8 @@ export function buildProgram(options: ProgramOptions = {}): Command {
 
   // The core's verbs, from the grammar.
   const send: VerbHandler = async (spec, words, cli) => {
-    if (spec.queuesDeploy) await deployLike(words, cli);
-    else await run(words);
+    if (spec.queuesDeploy) await deployLike(words, cli, spec);
+    else await run(words, spec);
   };
   const verbs = addGrammarVerbs(program, options.onVerb ?? send);
 
@@ -140,10 +179,12 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .description('show the live progress of a deploy')
     .argument('<deploy>')
     .action(async (id: string) => {
-      const { status, body } = await client().request<DeployView & { message?: string }>('GET', `/api/deploys/${encodeURIComponent(id)}`);
+      // `#42` as the core's verbs take it; anything else is not a deploy id, whatever the server would say.
+      const m = /^#?(\d{1,15})$/.exec(id.trim());
+      if (!m) throw new UsageError(`deploy id must be a number (got: ${id})`);
+      const { status, body } = await client().request<DeployView & { code?: string; message?: string }>('GET', `/api/deploys/${m[1]}`);
       if (status !== 200) {
-        process.stderr.write(`${red('✗')} ${body.message ?? `HTTP ${status}`}\n`);
-        process.exitCode = status === 404 ? 4 : 2;
+        fail(body.code ?? 'refused', explainRefusal(status, body), refusalExitCode(status));
         return;
       }
       await follow(body.id, body);
@@ -161,7 +202,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
       else {
         for (const a of ok) if (!problems.some((p) => p.app === a.name)) out(`✓ ${a.name}`);
         for (const p of problems) {
-          process.stderr.write(`${red('✗')} ${bold(p.app)} (${p.file})\n${p.problems.map((l) => `    - ${l}`).join('\n')}\n`);
+          io.err(`${red('✗')} ${bold(p.app)} (${p.file})\n${p.problems.map((l) => `    - ${l}`).join('\n')}\n`);
         }
       }
       process.exitCode = problems.length ? 2 : 0;
@@ -175,8 +216,11 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .option('--app <app>', 'only this app')
     .option('--times <n>', 'how many times it triggers', '1')
     .action(async (step: string, fault: string, o: { app?: string; times: string }) => {
-      const { status, body } = await client().request<unknown>('POST', '/api/sandbox/faults', { step, fault, app: o.app, times: Number(o.times) });
-      printPlain(status, body);
+      const times = Number(o.times);
+      if (!/^\d+$/.test(o.times.trim()) || times < 1) throw new UsageError(`--times must be a whole number of at least 1 (got: ${o.times})`);
+      const sent = { step, fault, app: o.app, times };
+      const { status, body } = await client().request<unknown>('POST', '/api/sandbox/faults', sent);
+      printPlain(status, body, sent);
     });
   faults.command('list').action(async () => {
     const { status, body } = await client().request<unknown>('GET', '/api/sandbox/faults');
@@ -207,7 +251,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .allowUnknownOption()
     .helpOption(false)
     .action((words: string[]) => {
-      process.stderr.write(`kubecontrol tokens moved: on the server host, run \`npm run admin -- tokens ${words.join(' ') || 'create|revoke|list …'}\`\n`);
+      io.err(`kubecontrol tokens moved: on the server host, run \`npm run admin -- tokens ${words.join(' ') || 'create|revoke|list …'}\`\n`);
       process.exitCode = EXIT_INVALID;
     });
   addAwsCommands(program, json, options.aws);
