@@ -11,6 +11,7 @@
  */
 import type { Store } from '../../store/index.js';
 import { destroyEnvironment } from '../destroy.js';
+import { InfraError } from '../errors.js';
 import { dnsRecord, placementOf } from '../specs.js';
 import { formatDuration } from '../time.js';
 import type { Step, StepEnv } from './step.js';
@@ -65,8 +66,8 @@ export const teardown: Step = {
       { envId: retiring.id, app: app.name, placement: placementOf(app), eventsTo: d.id, progress: ctx.progress, signal: ctx.signal },
     );
     if (left) {
-      ctx.progress(`${left} resource(s) of ${retiring.name} could not be deleted; \`kubecontrol gc\` will retry`, { left });
-      return { detail: `old cluster ${retiring.name} partly torn down (${left} left)` };
+      // Not a success: the step fails (the phase tolerates it, traffic has moved), so every surface shows it as a problem.
+      throw new InfraError('provider_failed', `${left} resource(s) of the old cluster ${retiring.name} could not be deleted; \`kubecontrol gc\` lists and retries them`);
     }
     return { detail: `old cluster ${retiring.name} torn down` };
   },
