@@ -2,6 +2,7 @@
 import { connectSlack, startSlackBot, SlackStartError, type SlackBot } from '../bot/index.js';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
+import type { KubeApp } from '../kubeapps/index.js';
 import { slackSurfaceOf, startKubecontrol, StartupError } from './compose.js';
 
 async function main(): Promise<void> {
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const slack = bot ? bot.statusLine() : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)';
+  const url = k.url.replace(/\/$/, '');
   const banner = [
     `kubecontrol is listening on ${k.url}`,
     `  provider: ${k.provider.label}${k.provider.name === 'sandbox' ? ` — SANDBOX: nothing real is created (scale ${config.sandboxScale})` : ''}`,
@@ -42,7 +44,8 @@ async function main(): Promise<void> {
     `  slack:    ${slack}`,
     `  apps:     ${[...k.apps.keys()].join(', ')}`,
     ...k.warnings.map((w) => `  warning:  ${w}`),
-    ...(config.auth === 'local' ? ['Try: npx kubecontrol deploy search-svc v123 --as carol   (then: npx kubecontrol approve 1 --as bob)'] : []),
+    ...(url !== DEFAULT_CLI_URL ? [`  cli:      the CLI calls ${DEFAULT_CLI_URL} unless told otherwise: export KUBECONTROL_URL=${url}`] : []),
+    ...(config.auth === 'local' ? [tryLine(k.apps, url)] : []),
   ];
   process.stdout.write(`${banner.join('\n')}\n`);
   // Slack came back after the start: say so where the banner said it was not reachable.
@@ -60,3 +63,19 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** Where the CLI looks for the server when KUBECONTROL_URL is not set (cli/client.ts). */
+const DEFAULT_CLI_URL = 'http://127.0.0.1:3000';
+
+/**
+ * The banner's first thing to try, with this installation's own apps and people (a KubeApps folder
+ * may not have search-svc), and the server's URL when the CLI would not find it by itself.
+ */
+function tryLine(apps: ReadonlyMap<string, KubeApp>, url: string): string {
+  const app = apps.get('search-svc') ?? [...apps.values()][0];
+  if (!app) return 'Try: npx kubecontrol help';
+  const env = url === DEFAULT_CLI_URL ? '' : `KUBECONTROL_URL=${url} `;
+  const deployer = app.deployers.find((p) => !p.startsWith('@')) ?? app.owners.find((p) => !p.startsWith('@')) ?? 'PERSON';
+  const approver = app.approvers.find((p) => p !== deployer && !p.startsWith('@')) ?? 'AN_APPROVER';
+  return `Try: ${env}npx kubecontrol deploy ${app.name} v123 --as ${deployer}   (then: ${env}npx kubecontrol approve 1 --as ${approver})`;
+}
