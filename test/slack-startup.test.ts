@@ -169,6 +169,9 @@ describe('`npm start` and Slack', () => {
     await fake.waitFor('the banner', () => /slack: +not reachable yet/.test(c.out()), 25_000);
     expect(c.out()).toMatch(/^ {2}slack: {4}not reachable yet \(auth\.test: cannot reach Slack \(\S+\)\); retrying in the background \(until then \/kubeapp answers "kubecontrol is starting"\)$/m);
     const url = /kubecontrol is listening on (\S+)/.exec(c.out())![1]!;
+    // Not on the CLI's default URL: the banner says how to point the CLI at it, in its first suggestion too.
+    expect(c.out()).toContain(`  cli:      the CLI calls http://127.0.0.1:3000 unless told otherwise: export KUBECONTROL_URL=${url}\n`);
+    expect(c.out()).toContain(`Try: KUBECONTROL_URL=${url} npx kubecontrol deploy search-svc v123 --as carol`);
     const reply = await postSigned(`${url}/slack/events`, SECRET, slashCommand({ text: 'status', userId: CAROL, responseUrl: fake.responseUrl(randomUUID()) }));
     expect(reply.status).toBe(200);
     expect(reply.json).toEqual({ response_type: 'ephemeral', text: STARTING });
