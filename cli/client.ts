@@ -44,45 +44,16 @@ export function unreachableMessage(url: string, cause?: string): string {
   );
 }
 
-const MAX_SHOWN = 40;
-/** A value as a message may quote it: long ones cut, with their length said. */
-export function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > MAX_SHOWN ? `${JSON.stringify(text.slice(0, MAX_SHOWN))}… (${text.length.toLocaleString('en-US')} characters)` : JSON.stringify(text);
-}
+import { shown } from '../commands/quote.js';
+
+export { shown };
 
 /**
- * What a refusal of the API means, in the terminal's words. The API's own
- * message when it says what was wrong; when it only restates the request
- * format (`send {"step": …}`), the field and value the CLI sent that do not fit.
- * `names` names fields the CLI sent (e.g. the words of a command: index → "version").
+ * What a refusal of the API means: its own message (the API says what was wrong
+ * with a request, field and value), else its HTTP status.
  */
-export function explainRefusal(status: number, body: { message?: unknown } | undefined, sent?: unknown, names: (field: string) => string = (f) => f): string {
-  const message = typeof body?.message === 'string' ? body.message : undefined;
-  if (message && !/^send \{/.test(message)) return message;
-  const problems: string[] = [];
-  if (sent && typeof sent === 'object') {
-    for (const [field, value] of Object.entries(sent as Record<string, unknown>)) {
-      if (value === undefined) continue;
-      // The allowed values of a field, as the request format lists them: "step": "a"|"b"|"c".
-      const listed = message ? new RegExp(`"${field}": ((?:"[^"]*"\\|?)+)`).exec(message) : null;
-      const allowed = listed ? [...listed[1]!.matchAll(/"([^"]*)"/g)].map((m) => m[1]!) : undefined;
-      if (allowed && typeof value === 'string' && !allowed.includes(value)) {
-        problems.push(`${names(field)} ${shown(value)} is not one of ${allowed.join(', ')}`);
-      } else if (Array.isArray(value)) {
-        if (value.length > 50) problems.push(`too many words (${value.length}; at most 50)`);
-        value.forEach((v, i) => {
-          if (typeof v === 'string' && v.length > 1000) problems.push(`${names(String(i))} is too long: ${shown(v)}; at most 1,000 characters`);
-        });
-      } else if (typeof value === 'number' && !Number.isInteger(value)) {
-        problems.push(`${names(field)} must be a whole number`);
-      } else if (typeof value === 'number' && field === 'times' && (value < 1 || value > 100)) {
-        problems.push(`${names(field)} must be between 1 and 100 (got: ${value})`);
-      }
-    }
-  }
-  if (problems.length) return problems.join('; ');
-  return message ? `the server refused the request (HTTP ${status})` : `HTTP ${status}`;
+export function explainRefusal(status: number, body: { message?: unknown } | undefined): string {
+  return typeof body?.message === 'string' && body.message ? body.message : `HTTP ${status}`;
 }
 
 function localUser(): string {

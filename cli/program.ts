@@ -96,12 +96,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     if (!('kind' in body)) {
       // An API-level refusal (authentication, --as outside local mode, a request it would not take).
       const refusal = body as { code?: string; message?: string };
-      // The words sent are the verb, then the spec's arguments in order: word i names argument i - 1.
-      const names = (field: string): string => {
-        const arg = spec?.args[Number(field) - 1];
-        return field === 'args' ? 'the command' : arg ? `the ${arg.name.toLowerCase()}` : /^\d+$/.test(field) ? `word ${Number(field) + 1}` : field;
-      };
-      fail(refusal.code ?? 'refused', explainRefusal(status, refusal, { args }, names), refusalExitCode(status));
+      fail(refusal.code ?? 'refused', explainRefusal(status, refusal), refusalExitCode(status));
       return body as Result;
     }
     if (body.status === 'ok') {
@@ -157,10 +152,10 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     await follow(result.deploy.id, result.deploy);
   }
 
-  function printPlain(status: number, body: unknown, sent?: unknown): void {
+  function printPlain(status: number, body: unknown): void {
     if (status >= 400) {
       const refusal = (body ?? {}) as { code?: string; message?: string };
-      fail(refusal.code ?? 'refused', explainRefusal(status, refusal, sent), refusalExitCode(status));
+      fail(refusal.code ?? 'refused', explainRefusal(status, refusal), refusalExitCode(status));
       return;
     }
     out(JSON.stringify(body, null, json() ? 0 : 2));
@@ -218,9 +213,8 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .action(async (step: string, fault: string, o: { app?: string; times: string }) => {
       const times = Number(o.times);
       if (!/^\d+$/.test(o.times.trim()) || times < 1) throw new UsageError(`--times must be a whole number of at least 1 (got: ${o.times})`);
-      const sent = { step, fault, app: o.app, times };
-      const { status, body } = await client().request<unknown>('POST', '/api/sandbox/faults', sent);
-      printPlain(status, body, sent);
+      const { status, body } = await client().request<unknown>('POST', '/api/sandbox/faults', { step, fault, app: o.app, times });
+      printPlain(status, body);
     });
   faults.command('list').action(async () => {
     const { status, body } = await client().request<unknown>('GET', '/api/sandbox/faults');

@@ -16,6 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { runAfterAck, type CommandCore } from '../commands/core.js';
 import { EXIT_CODES, type ResultStatus } from '../commands/results.js';
+import { SPECS, type Verb, type VerbSpec } from '../commands/grammar.js';
+import { shown } from '../commands/quote.js';
 import type { GcReport } from '../deployer/gc.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { isTerminal, type EventFeed, type Store } from '../store/index.js';
@@ -101,10 +103,47 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
+const MAX_WORD = 1000;
+const MAX_WORDS = 50;
 const commandBody = z.union([
-  z.object({ args: z.array(z.string().max(1000)).min(1).max(50) }),
+  z.object({ args: z.array(z.string().max(MAX_WORD)).min(1).max(MAX_WORDS) }),
   z.object({ text: z.string().min(1).max(4000) }),
 ]);
+
+/**
+ * What is wrong with a command body, in the words of the command: the word that is too long named
+ * by the verb's argument ("the version"), too many words. Undefined when it is not that kind of body.
+ */
+function commandBodyProblem(body: unknown): string | undefined {
+  const args = (body as { args?: unknown } | undefined)?.args;
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) return undefined;
+  if (args.length > MAX_WORDS) return `too many words (${args.length}; at most ${MAX_WORDS})`;
+  const spec = SPECS[args[0] as Verb] as VerbSpec | undefined;
+  // The words are the verb, then the spec's arguments in order: word i is argument i - 1.
+  const nameOf = (i: number): string => {
+    const arg = i > 0 ? spec?.args[i - 1] : undefined;
+    return arg ? `the ${arg.name.toLowerCase()}` : i === 0 ? 'the command' : `word ${i + 1}`;
+  };
+  const long = args.map((a, i) => (a.length > MAX_WORD ? `${nameOf(i)} is too long: ${shown(a)}; at most ${MAX_WORD.toLocaleString('en-US')} characters` : undefined)).filter(Boolean);
+  return long.length ? long.join('; ') : undefined;
+}
+
+/** What is wrong with a fault body, field by field, with the values each field takes. */
+function faultBodyProblem(body: unknown, faults: Faults): string | undefined {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  const oneOf = (field: string, allowed: readonly string[]): void => {
+    if (!allowed.includes(b[field] as string)) problems.push(`${field} ${shown(b[field] ?? '')} is not one of ${allowed.join(', ')}`);
+  };
+  oneOf('step', faults.steps);
+  oneOf('fault', faults.kinds);
+  if (b.times !== undefined) {
+    if (typeof b.times !== 'number' || !Number.isInteger(b.times)) problems.push('times must be a whole number');
+    else if (b.times < 1 || b.times > 100) problems.push(`times must be between 1 and 100 (got: ${b.times})`);
+  }
+  if (b.app !== undefined && typeof b.app !== 'string') problems.push('app must be an app name');
+  return problems.length ? problems.join('; ') : undefined;
+}
 
 /** Builds the API's request handler; returns false for paths it does not own. */
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
@@ -166,8 +205,11 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       }
       const caller = identify(req);
       if (method === 'POST' && path === '/api/commands') {
-        const parsed = commandBody.safeParse(await readJson(req));
-        if (!parsed.success) throw new HttpError(400, 'bad_request', 'send {"args": ["deploy", "APP", "VERSION"]} or {"text": "deploy APP VERSION"}');
+        const body = await readJson(req);
+        const parsed = commandBody.safeParse(body);
+        if (!parsed.success) {
+          throw new HttpError(400, 'bad_request', commandBodyProblem(body) ?? 'send {"args": ["deploy", "APP", "VERSION"]} or {"text": "deploy APP VERSION"}');
+        }
         const input = 'args' in parsed.data ? parsed.data.args : parsed.data.text;
         const surface = header(req, 'x-kubecontrol-surface') === 'console' ? 'console' : 'cli';
         const result = await core.execute({ actor: { id: caller.id }, surface, input });
@@ -202,9 +244,14 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
         const faults = deps.faults;
         if (!faults || !faultBody) throw new HttpError(404, 'not_sandbox', 'faults can only be injected into the sandbox provider');
         if (method === 'POST') {
-          const parsed = faultBody.safeParse(await readJson(req));
+          const body = await readJson(req);
+          const parsed = faultBody.safeParse(body);
           if (!parsed.success) {
-            throw new HttpError(400, 'bad_request', `send {"step": ${faults.steps.map((s) => `"${s}"`).join('|')}, "fault": ${faults.kinds.map((s) => `"${s}"`).join('|')}, "app"?: name, "times"?: n}`);
+            throw new HttpError(
+              400,
+              'bad_request',
+              faultBodyProblem(body, faults) ?? `send {"step": ${faults.steps.map((s) => `"${s}"`).join('|')}, "fault": ${faults.kinds.map((s) => `"${s}"`).join('|')}, "app"?: name, "times"?: n}`,
+            );
           }
           if (parsed.data.app && !deps.apps.has(parsed.data.app)) throw new HttpError(404, 'unknown_app', `there is no app ${parsed.data.app}`);
           faults.add(parsed.data);
