@@ -56,6 +56,12 @@ export interface CommandCoreOptions {
   readonly logger?: Logger;
 }
 
+/** Who asked and from where, as the operator's log names them. */
+interface Who {
+  readonly actor: string;
+  readonly surface: string;
+}
+
 const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock'];
 const DEPLOY_VERBS: readonly Verb[] = ['approve', 'reject', 'cancel'];
 
@@ -66,21 +72,21 @@ export class CommandCore {
     this.store = options.store;
   }
 
-  /** Records how a command ended, and says so in the operator's log (who, surface, verb, app, outcome, why). */
-  private finish(commandId: number, patch: Parameters<Store['commands']['finish']>[1]): void {
+  /**
+   * Records how a command ended, and says so in the operator's log from what is at hand (who asked,
+   * from where, and the outcome just recorded): nothing is read back on the way to the ack.
+   */
+  private finish(commandId: number, who: Who, patch: Parameters<Store['commands']['finish']>[1]): void {
     this.store.commands.finish(commandId, patch);
-    this.logCommand(commandId);
+    this.logCommand(commandId, who, patch);
   }
 
-  private logCommand(commandId: number): void {
+  private logCommand(commandId: number, who: Who, c: { verb?: string | null; app?: string | null; deployId?: number | null; outcome: string; message?: string | null }): void {
     const log = this.options.logger;
-    // Nothing is read back when nobody listens (the bench and the tests run silent).
     if (!log?.isLevelEnabled('info')) return;
-    const c = this.store.commands.get(commandId);
-    if (!c) return;
     log.info(
-      { commandId, actor: c.actor, surface: c.surface, verb: c.verb, app: c.app, deployId: c.deployId, outcome: c.outcome },
-      `command #${commandId} ${c.verb ?? '?'}${c.app ? ` ${c.app}` : ''} by ${c.actor} via ${c.surface}: ${c.outcome}${c.message ? ` — ${c.message}` : ''}`,
+      { commandId, actor: who.actor, surface: who.surface, verb: c.verb ?? null, app: c.app ?? null, deployId: c.deployId ?? null, outcome: c.outcome },
+      `command #${commandId} ${c.verb ?? '?'}${c.app ? ` ${c.app}` : ''} by ${who.actor} via ${who.surface}: ${c.outcome}${c.message ? ` — ${c.message}` : ''}`,
     );
   }
 
@@ -115,16 +121,17 @@ export class CommandCore {
       outcome: 'received',
       idempotencyKey: req.idempotencyKey ?? null,
     });
+    const who: Who = { actor: req.actor.id, surface: req.surface };
     const parsed = parse(typeof req.input === 'string' ? tokenize(req.input) : req.input);
     if (!parsed.ok) {
       const { error } = parsed;
-      this.finish(commandId, { verb: error.verb ?? null, outcome: 'invalid', message: error.message });
+      this.finish(commandId, who, { verb: error.verb ?? null, outcome: 'invalid', message: error.message });
       return { kind: 'error', status: 'invalid', code: error.code, message: error.message, suggestion: error.suggestion, verb: error.verb, commandId };
     }
     const command = parsed.command;
     const reject = (status: ResultStatus, code: ErrorCode, message: string, extra: { app?: string | null; suggestion?: string; deployId?: number } = {}): CommandResult => {
       const outcome = status === 'refused' || status === 'conflict' ? 'refused' : status === 'error' ? 'failed' : 'invalid';
-      this.finish(commandId, { verb: command.verb, app: extra.app ?? null, deployId: extra.deployId ?? null, outcome, message });
+      this.finish(commandId, who, { verb: command.verb, app: extra.app ?? null, deployId: extra.deployId ?? null, outcome, message });
       return { kind: 'error', status, code, message, suggestion: extra.suggestion, verb: command.verb, commandId };
     };
 
@@ -214,8 +221,9 @@ export class CommandCore {
     noFlipBack = false,
   ): CommandResult | Promise<CommandResult> {
     const { store, deployer, provider } = this.options;
+    const who: Who = { actor: req.actor.id, surface: req.surface };
     const accept = (message: string, extra: { app?: string | null; deployId?: number | null } = {}): number => {
-      this.finish(commandId, { verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
+      this.finish(commandId, who, { verb: command.verb, app: extra.app ?? app?.name ?? null, deployId: extra.deployId ?? null, outcome: 'accepted', message });
       return commandId;
     };
 
@@ -298,7 +306,7 @@ export class CommandCore {
             provider: provider.name,
             threadChannel: req.channel ?? a.channel,
           });
-          this.finish(commandId, { outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
+          this.finish(commandId, who, { verb: command.verb, app: a.name, outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
           store.events.append({
             deployId: d.id,
             kind: 'command',
@@ -415,7 +423,7 @@ export class CommandCore {
     const base = { actor: actor.id, actorName: actor.name, surface: 'schedule' as const, text: `refresh ${appName} (${trigger})`, verb: 'refresh', app: appName };
     const skip = (code: ErrorCode, message: string): CommandResult => {
       const commandId = store.commands.record({ ...base, outcome: 'refused', message });
-      this.logCommand(commandId);
+      this.logCommand(commandId, base, { ...base, outcome: 'refused', message });
       return { kind: 'error', status: 'conflict', code, message, commandId };
     };
     const app = this.options.apps.get(appName);
@@ -441,7 +449,7 @@ export class CommandCore {
         provider: provider.name,
         threadChannel: app.refresh?.channel ?? app.channel,
       });
-      this.finish(commandId, { outcome: 'accepted', deployId: d.id, message: `refresh deploy #${d.id} queued` });
+      this.finish(commandId, base, { verb: base.verb, app: base.app, outcome: 'accepted', deployId: d.id, message: `refresh deploy #${d.id} queued` });
       store.events.append({ deployId: d.id, kind: 'command', message: `scheduled refresh of ${app.name} ${live.version} (${trigger})`, data: { actor: actor.id, surface: 'schedule', commandId } });
       return { d, commandId };
     });
