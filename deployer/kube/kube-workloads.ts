@@ -8,8 +8,7 @@
  * load balancer), and a teardown that deletes the LoadBalancer Services and
  * waits until their load balancers are gone before the namespace goes.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { apiGet } from './api-get.js';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -648,30 +647,3 @@ function statusOf(body: string): { reason?: string; message?: string } | undefin
   }
 }
 
-/**
- * A GET on the API server with the kubeconfig's credentials and CA, answering
- * any status (client-node's generated clients throw on non-2xx and drop it).
- */
-async function apiGet(kc: KubeConfig, path: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new InfraError('misconfigured', 'the kubeconfig has no current cluster');
-  // The server URL may carry a path (proxies): the API path goes after it.
-  const url = new URL(`${cluster.server.replace(/\/+$/, '')}${path}`);
-  const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
-  await kc.applyToHTTPSOptions(opts);
-  const request = url.protocol === 'https:' ? https.request : http.request;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ...opts, ...(signal ? { signal } : {}), timeout: 30_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        if (body.length < 4096) body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}

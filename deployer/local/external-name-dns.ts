@@ -9,8 +9,7 @@
  * The Service carries the installation's label: a routing Service of another
  * installation is never switched.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { apiGet } from '../kube/api-get.js';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Namespace, type V1Service } from '@kubernetes/client-node';
 import { InfraError, errorMessage, isInfraError } from '../errors.js';
 import { isConflict, isNotFound, kubeFailure } from '../kube/api-errors.js';
@@ -44,29 +43,6 @@ export function parseServiceHost(target: string): { service: string; namespace: 
   return m ? { service: m[1]!, namespace: m[3]! } : undefined;
 }
 
-/** A GET through the API server with the kubeconfig's credentials; the body's first 2 kB. */
-async function apiGet(kc: KubeConfig, path: string, signal: AbortSignal): Promise<{ status: number; statusText: string; body: string }> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new InfraError('misconfigured', 'the kubeconfig has no current cluster');
-  // The server URL may carry a path (Rancher, proxies): the API path goes after it.
-  const url = new URL(`${cluster.server.replace(/\/+$/, '')}${path}`);
-  const opts: https.RequestOptions = { method: 'GET', headers: { accept: '*/*' } };
-  await kc.applyToHTTPSOptions(opts);
-  const request = url.protocol === 'https:' ? https.request : http.request;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ...opts, signal }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        if (body.length < 2048) body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: body.slice(0, 2048) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** The message of a Kubernetes Status body, else the body's first line. */
 function detailOf(body: string): string {
