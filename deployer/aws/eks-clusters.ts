@@ -831,32 +831,21 @@ export class EksClusters implements Clusters {
     return found;
   }
 
-  private async describeCluster(eks: EKSClient, name: string, signal?: AbortSignal): Promise<Cluster | undefined> {
-    try {
-      return (await eks.send(new DescribeClusterCommand({ name }), { abortSignal: signal })).cluster;
-    } catch (err) {
-      if (err instanceof ResourceNotFoundException) return undefined;
-      throw awsError('EKS', 'DescribeCluster', err, signal);
-    }
+  private describeCluster(eks: EKSClient, name: string, signal?: AbortSignal): Promise<Cluster | undefined> {
+    return absentIfNotFound('DescribeCluster', signal, async () => (await eks.send(new DescribeClusterCommand({ name }), { abortSignal: signal })).cluster);
   }
 
-  private async describeNodegroup(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal): Promise<Nodegroup | undefined> {
-    try {
-      return (await eks.send(new DescribeNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal })).nodegroup;
-    } catch (err) {
-      // A missing cluster is a missing node group too.
-      if (err instanceof ResourceNotFoundException) return undefined;
-      throw awsError('EKS', 'DescribeNodegroup', err, signal);
-    }
+  /** A missing cluster is a missing node group too. */
+  private describeNodegroup(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal): Promise<Nodegroup | undefined> {
+    return absentIfNotFound('DescribeNodegroup', signal, async () => (await eks.send(new DescribeNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal })).nodegroup);
   }
 
-  private async describeFargateProfile(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal): Promise<FargateProfile | undefined> {
-    try {
-      return (await eks.send(new DescribeFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: signal })).fargateProfile;
-    } catch (err) {
-      if (err instanceof ResourceNotFoundException) return undefined;
-      throw awsError('EKS', 'DescribeFargateProfile', err, signal);
-    }
+  private describeFargateProfile(eks: EKSClient, clusterName: string, name: string, signal?: AbortSignal): Promise<FargateProfile | undefined> {
+    return absentIfNotFound(
+      'DescribeFargateProfile',
+      signal,
+      async () => (await eks.send(new DescribeFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: signal })).fargateProfile,
+    );
   }
 
   /** Throws not_owned unless `tags` carry this installation's tag. */
@@ -932,4 +921,14 @@ function clusterOf(name: string, suffix: string): string {
 function parseDeployId(v: string | undefined): number | undefined {
   const n = v === undefined ? NaN : Number(v);
   return Number.isInteger(n) ? n : undefined;
+}
+
+/** An EKS Describe call: undefined when EKS says the resource does not exist, any other failure as an InfraError. */
+async function absentIfNotFound<T>(operation: string, signal: AbortSignal | undefined, describe: () => Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await describe();
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException) return undefined;
+    throw awsError('EKS', operation, err, signal);
+  }
 }
