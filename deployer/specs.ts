@@ -3,7 +3,7 @@
  * provider, no settings. Steps, the undo log, teardown, gc and the dry run
  * call these; adapters never see the KubeApp itself.
  */
-import type { KubeApp, ResolvedContainer } from '../kubeapps/index.js';
+import { PLACEMENT_FIELDS, type KubeApp, type ResolvedContainer } from '../kubeapps/index.js';
 import type {
   Capacity,
   ClusterRef,
@@ -18,9 +18,6 @@ import type {
   WorkloadSpec,
 } from './ports.js';
 
-/** The placement fields a KubeApp's `aws` block may set, copied only when set. */
-const PLACEMENT_KEYS = ['subnetIds', 'fargateSubnetIds', 'securityGroupIds', 'clusterRoleArn', 'nodeRoleArn', 'podExecutionRoleArn', 'hostedZoneId', 'ecrRegistry', 'codeBuildProject'] as const;
-
 /**
  * What the app itself sets of its placement: region and builder only when they
  * are the app's own choice (not KubeApp-level defaults, which a provider
@@ -33,7 +30,7 @@ export function placementOf(app: KubeApp): PlacementOverrides | undefined {
   if (!a.defaulted.region) out.region = a.region;
   if (!a.defaulted.builder) out.builder = a.builder;
   if (a.buildCommand.length) out.buildCommand = a.buildCommand;
-  for (const key of PLACEMENT_KEYS) {
+  for (const key of PLACEMENT_FIELDS) {
     const value = a[key];
     if (value !== undefined) (out as Record<string, unknown>)[key] = value;
   }

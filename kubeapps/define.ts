@@ -570,6 +570,12 @@ export function defineKubeApp(props: KubeAppProps): KubeApp {
 }
 
 /**
+ * The `aws` fields that say where an app runs (placement): copied only when the app sets them,
+ * and handed to the providers as `PlacementOverrides` (deployer/specs.ts) the same way.
+ */
+export const PLACEMENT_FIELDS = ['subnetIds', 'fargateSubnetIds', 'securityGroupIds', 'clusterRoleArn', 'nodeRoleArn', 'podExecutionRoleArn', 'hostedZoneId', 'ecrRegistry', 'codeBuildProject'] as const;
+
+/**
  * The app's `aws` with KubeApp-level defaults; placement, the Kubernetes version and
  * the pod role are copied only when the app sets them (no `undefined` keys, so a spread
  * override stays readable).
@@ -577,19 +583,7 @@ export function defineKubeApp(props: KubeAppProps): KubeApp {
 function resolveAws(own: AwsProps): ResolvedAws {
   const builder = own.builder ?? (own.codeBuildProject ? 'codebuild' : own.buildCommand?.length ? 'command' : undefined);
   const placement: Partial<Record<keyof ResolvedAws, unknown>> = {};
-  for (const key of [
-    'kubernetesVersion',
-    'podRoleArn',
-    'subnetIds',
-    'fargateSubnetIds',
-    'securityGroupIds',
-    'clusterRoleArn',
-    'nodeRoleArn',
-    'podExecutionRoleArn',
-    'hostedZoneId',
-    'ecrRegistry',
-    'codeBuildProject',
-  ] as const) {
+  for (const key of ['kubernetesVersion', 'podRoleArn', ...PLACEMENT_FIELDS] as const) {
     if (own[key] !== undefined) placement[key] = own[key];
   }
   return {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeAppError, type KubeApp } from './define.js';
 
-export { defineKubeApp, KubeAppError, quantityValue, STRATEGIES } from './define.js';
+export { defineKubeApp, KubeAppError, PLACEMENT_FIELDS, quantityValue, STRATEGIES } from './define.js';
 export type { KubeApp, KubeAppProps, Strategy, ResolvedAws, ResolvedContainer, ResolvedService, SecretProps } from './define.js';
 
 /** The folder of the built-in KubeApps. */
