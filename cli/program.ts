@@ -189,11 +189,12 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .get('apps')!
     .command('validate')
     .description('load every KubeApp (locally, no server) and print every problem')
-    .option('--dir <dir>', 'folder of KubeApps (default: kubeapps/)')
+    .option('--dir <dir>', 'folder of KubeApps (default: $KUBECONTROL_KUBEAPPS_DIR, else the examples in kubeapps/examples/)')
     .action(async (o: { dir?: string }) => {
       const { loadKubeApps } = await import('../kubeapps/index.js');
-      const { apps: ok, problems } = await loadKubeApps(o.dir);
-      if (json()) out(JSON.stringify({ valid: ok.map((a) => a.name), problems }));
+      const { apps: ok, problems } = await loadKubeApps(o.dir ?? (process.env.KUBECONTROL_KUBEAPPS_DIR || undefined));
+      // --json carries each app as resolved (every default applied): what a deploy of it would use.
+      if (json()) out(JSON.stringify({ valid: ok.map((a) => a.name), problems, apps: ok }));
       else {
         for (const a of ok) if (!problems.some((p) => p.app === a.name)) out(`✓ ${a.name}`);
         for (const p of problems) {
@@ -201,6 +202,23 @@ export function buildProgram(options: ProgramOptions = {}): Command {
         }
       }
       process.exitCode = problems.length ? 2 : 0;
+    });
+
+  verbs
+    .get('apps')!
+    .command('init')
+    .description('start a KubeApps repository in DIR: package.json, tsconfig.json, kubeapps/defaults.ts, a first app, and this kubecontrol installed into it')
+    .argument('<dir>', 'the repository folder (created if missing; existing files are kept)')
+    .action(async (dir: string) => {
+      const { initKubeAppsRepo } = await import('./apps-init.js');
+      const r = initKubeAppsRepo(dir);
+      if (json()) out(JSON.stringify(r));
+      else {
+        for (const f of r.written) out(`+ ${f}`);
+        for (const f of r.kept) out(`= ${f} (exists, kept)`);
+        if (!r.installProblem) out(`Next: KUBECONTROL_KUBEAPPS_DIR=${r.kubeappsDir} npm start   (and \`npx kubecontrol apps validate --dir ${r.kubeappsDir}\`)`);
+      }
+      if (r.installProblem) fail('install_failed', r.installProblem, 1);
     });
 
   const faults = program.command('faults').description('inject failures into the sandbox provider (demos, drills)');

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, StopBuildCommand, type Build } from '@aws-sdk/client-codebuild';
 import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { AppBuilder } from '../deployer/aws/app-builder.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { CodeBuildBuilder } from '../deployer/aws/codebuild-builder.js';

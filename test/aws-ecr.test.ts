@@ -11,7 +11,7 @@ import {
   ServerException,
 } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EcrRegistry } from '../deployer/aws/ecr-registry.js';
 import { repositorySpec } from '../deployer/specs.js';

@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsClients } from '../deployer/aws/clients.js';
 import { buildKubeConfig, EksKubeConfigSource, eksToken } from '../deployer/aws/eks-kubeconfig.js';
 import { InfraError } from '../deployer/errors.js';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { EcrRegistry } from '../deployer/aws/ecr-registry.js';
 import { KubeWorkloads } from '../deployer/kube/kube-workloads.js';
 import { clusterRef, workloadSpec } from '../deployer/specs.js';

@@ -32,9 +32,9 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
-import cacheWorker from '../kubeapps/cache-worker.js';
-import searchSvc from '../kubeapps/search-svc.js';
-import webFrontend from '../kubeapps/web-frontend.js';
+import cacheWorker from '../kubeapps/examples/cache-worker.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
+import webFrontend from '../kubeapps/examples/web-frontend.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EksClusters } from '../deployer/aws/eks-clusters.js';
 import { InfraError } from '../deployer/errors.js';

@@ -14,9 +14,9 @@ import { CreateClusterCommand, CreateNodegroupCommand } from '@aws-sdk/client-ek
 import { InvalidChangeBatch } from '@aws-sdk/client-route-53';
 import { createAwsProvider } from '../deployer/aws/index.js';
 import type { KubeApp } from '../kubeapps/index.js';
-import cacheWorker from '../kubeapps/cache-worker.js';
-import searchSvc from '../kubeapps/search-svc.js';
-import webFrontend from '../kubeapps/web-frontend.js';
+import cacheWorker from '../kubeapps/examples/cache-worker.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
+import webFrontend from '../kubeapps/examples/web-frontend.js';
 import { OTHER_INSTALLATION, SETTINGS, TODAY, withAws } from './fakes/aws-apps.js';
 import { FakeAwsAccount, ZONE_ID } from './fakes/aws-account.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';

@@ -14,9 +14,9 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
-import cacheWorker from '../kubeapps/cache-worker.js';
-import searchSvc from '../kubeapps/search-svc.js';
-import webFrontend from '../kubeapps/web-frontend.js';
+import cacheWorker from '../kubeapps/examples/cache-worker.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
+import webFrontend from '../kubeapps/examples/web-frontend.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { createAwsProvider } from '../deployer/aws/index.js';
 import { clusterLines } from '../deployer/aws/plan.js';

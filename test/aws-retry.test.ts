@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { EksClusters } from '../deployer/aws/eks-clusters.js';
 import { ElbLoadBalancers } from '../deployer/aws/load-balancers.js';

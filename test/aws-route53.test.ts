@@ -14,7 +14,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client, ThrottlingException, type ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { createAwsClientsFor } from '../deployer/aws/clients.js';
 import { ElbLoadBalancers } from '../deployer/aws/load-balancers.js';
 import { Route53Dns } from '../deployer/aws/route53-dns.js';

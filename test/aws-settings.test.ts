@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { placement, withRegion } from '../deployer/aws/placement.js';
 import { placementOf } from '../deployer/specs.js';
 import { loadAwsSettings } from '../deployer/aws/settings.js';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { ACCOUNT_ID, AWS_ENV, REGISTRY, SETTINGS, awsSettings, withAws } from './fakes/aws-apps.js';
 
 const problems = (env: NodeJS.ProcessEnv): readonly string[] => {

@@ -53,7 +53,10 @@ const ACCEPTED: readonly string[][] = [
   ['history', 'search-svc', '--limit', '25'],
   ['lock', 'search-svc', 'incident 123: bad index'],
   ['lock', 'search-svc', 'freeze', 'for', '--black-friday'],
+  ['lock', 'search-svc', 'game', 'day', '--force'],
+  ['lock', 'search-svc', '--force', 'game day'],
   ['unlock', 'search-svc'],
+  ['unlock', 'search-svc', '--force'],
   ['apps'],
 ];
 
@@ -133,8 +136,8 @@ describe('the CLI derives the core verbs from the grammar', () => {
       cancel: 'cancel DEPLOY',
       status: 'status [APP]',
       history: 'history APP [--limit N]',
-      lock: 'lock APP reason',
-      unlock: 'unlock APP',
+      lock: 'lock APP reason [--force]',
+      unlock: 'unlock APP [--force]',
       apps: 'apps',
       help: 'help [COMMAND]',
     });

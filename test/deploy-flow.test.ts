@@ -203,7 +203,9 @@ describe('authorisation, locks and bad input', () => {
     const refused = await h.cmd('carol', 'deploy', 'search-svc', 'v2');
     expect(refused.status).toBe(409);
     expect(refused.body.message).toMatch(/search-svc is locked by alice since .*: “incident 123”\. `unlock search-svc` first\./);
-    expect((await h.cmd('carol', 'unlock', 'search-svc')).status).toBe(200);
+    // Someone else's lock: an owner removes it, a deployer only with --force (test/locks-force.test.ts).
+    expect((await h.cmd('carol', 'unlock', 'search-svc')).status).toBe(409);
+    expect((await h.cmd('carol', 'unlock', 'search-svc', '--force')).status).toBe(200);
     expect((await h.cmd('carol', 'unlock', 'search-svc')).body.message).toBe('search-svc is not locked.');
   });
 

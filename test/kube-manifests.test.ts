@@ -7,9 +7,9 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { defineKubeApp, type KubeApp, type KubeAppProps } from '../kubeapps/index.js';
-import cacheWorker from '../kubeapps/cache-worker.js';
-import searchSvc from '../kubeapps/search-svc.js';
-import webFrontend from '../kubeapps/web-frontend.js';
+import cacheWorker from '../kubeapps/examples/cache-worker.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
+import webFrontend from '../kubeapps/examples/web-frontend.js';
 import { ANNOTATION_VERSION, isLabelValue, renderManifests, versionOf, type AppManifests, type RenderOptions } from '../deployer/kube/manifests.js';
 import { workloadSpec } from '../deployer/specs.js';
 

@@ -10,8 +10,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { defineKubeApp, type KubeApp, type KubeAppProps } from '../kubeapps/index.js';
-import cacheWorker from '../kubeapps/cache-worker.js';
-import searchSvc from '../kubeapps/search-svc.js';
+import cacheWorker from '../kubeapps/examples/cache-worker.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { InfraError } from '../deployer/errors.js';
 import { KubeWorkloads, type KubeConfigSource, type KubeWorkloadsOptions } from '../deployer/kube/kube-workloads.js';
 import type { Capacity, ImageRef, PlacementOverrides } from '../deployer/ports.js';

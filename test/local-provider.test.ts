@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeApp } from '../kubeapps/index.js';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { InfraError } from '../deployer/errors.js';
 import { createDeployLedger } from '../deployer/ledger.js';
 import {

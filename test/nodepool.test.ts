@@ -1,6 +1,6 @@
 /** deployer/kube/nodepool.ts: the app's own EKS Auto Mode NodePool, from its hardware. */
 import { describe, expect, it } from '@jest/globals';
-import searchSvc from '../kubeapps/search-svc.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
 import { defineKubeApp } from '../kubeapps/index.js';
 import { METAL_VCPUS, renderNodePool, vcpusOf } from '../deployer/kube/nodepool.js';
 import { clusterSpec } from '../deployer/specs.js';

@@ -1,8 +1,8 @@
 /** deployer/plan-lines.ts: how capacity and workloads read in every provider's dry-run plan. */
 import { describe, expect, it } from '@jest/globals';
-import cacheWorker from '../kubeapps/cache-worker.js';
-import searchSvc from '../kubeapps/search-svc.js';
-import webFrontend from '../kubeapps/web-frontend.js';
+import cacheWorker from '../kubeapps/examples/cache-worker.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
+import webFrontend from '../kubeapps/examples/web-frontend.js';
 import { defineKubeApp } from '../kubeapps/index.js';
 import { capacityLine, deploymentLine, portsOf, versionLine } from '../deployer/plan-lines.js';
 import { clusterSpec, workloadSpec } from '../deployer/specs.js';

@@ -1,9 +1,9 @@
 /** deployer/specs.ts: the small specs the ports are told, built from the example KubeApps. */
 import { describe, expect, it } from '@jest/globals';
 import { defineKubeApp } from '../kubeapps/index.js';
-import cacheWorker from '../kubeapps/cache-worker.js';
-import searchSvc from '../kubeapps/search-svc.js';
-import webFrontend from '../kubeapps/web-frontend.js';
+import cacheWorker from '../kubeapps/examples/cache-worker.js';
+import searchSvc from '../kubeapps/examples/search-svc.js';
+import webFrontend from '../kubeapps/examples/web-frontend.js';
 import { appImages, clusterRef, clusterSpec, dnsRecord, healthCheck, imageRef, placementOf, repositorySpec, workloadSpec } from '../deployer/specs.js';
 
 const own = defineKubeApp({

@@ -1,11 +1,11 @@
-import { defineKubeApp } from './define.js';
+import { defineApp } from './defaults.js';
 
 /**
  * Full-text search API: blue/green on on-demand amd64 nodes that EKS Auto Mode starts
  * for its pods (at most 12). Its pods read the bucket search-indexes with their own
  * IAM role (EKS Pod Identity), not the nodes'.
  */
-export default defineKubeApp({
+export default defineApp({
   name: 'search-svc',
   description: 'Full-text search API behind www and the mobile apps',
   image: { repository: 'search-svc' },
@@ -24,7 +24,6 @@ export default defineKubeApp({
   service: { port: 80, loadBalancer: 'external', healthCheckPath: '/healthz' },
   aws: { podRoleArn: 'arn:aws:iam::123456789012:role/search-svc-pods' },
   strategy: 'blue-green',
-  approvalTimeoutMinutes: 30,
   owners: ['alice', 'U0ALICE01'],
   deployers: ['carol', '@search-team'],
   approvers: ['bob', 'alice', 'U0BOB0001'],

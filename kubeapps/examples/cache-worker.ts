@@ -1,7 +1,7 @@
-import { defineKubeApp } from './define.js';
+import { defineApp } from './defaults.js';
 
 /** Cache warmer on Fargate: no nodes to manage, no load balancer traffic to speak of. */
-export default defineKubeApp({
+export default defineApp({
   name: 'cache-worker',
   description: 'Warms the edge caches from the search index',
   image: { repository: 'cache-worker' },

@@ -1,11 +1,11 @@
-import { defineKubeApp } from './define.js';
+import { defineApp } from './defaults.js';
 
 /**
  * The public web front end: a managed node group (an Auto Scaling group) of Graviton
  * (arm64) spot instances, rolling updates by default, HTTPS on 443 with an ACM
  * certificate (TLS ends at the load balancer; the pods speak HTTP on 3000).
  */
-export default defineKubeApp({
+export default defineApp({
   name: 'web-frontend',
   description: 'Server-rendered web front end',
   image: { repository: 'web-frontend' },
