@@ -6,12 +6,13 @@
  * bench all call `startKubecontrol`.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SlackSurfaceDeps } from '../bot/index.js';
 import { CommandCore, type GroupResolver } from '../commands/core.js';
-import { createApi, sendJson, type Faults } from '../console/api.js';
+import { registerApi, type Faults } from '../console/api.js';
+import { createHttpServer, sendJson, type Mount } from '../console/http.js';
 import { systemClock, type Clock } from '../deployer/clock.js';
 import { Deployer } from '../deployer/driver.js';
 import { collectGarbage } from '../deployer/gc.js';
@@ -28,7 +29,7 @@ import type { Config } from './config.js';
 import { createLogger } from './logger.js';
 
 /** A request handler a surface mounts on the server; returns false if the request is not its own. */
-export type Mount = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+export type { Mount } from '../console/http.js';
 
 /** The running system. Surfaces get narrow parts of it (see bot/index.ts, console/api.ts). */
 export interface Kubecontrol {
@@ -45,6 +46,7 @@ export interface Kubecontrol {
   readonly core: CommandCore;
   readonly logger: Logger;
   readonly schedules: Schedules;
+  /** The underlying Node server (Fastify's). */
   readonly server: Server;
   /** The server's base URL, e.g. http://127.0.0.1:3000. */
   readonly url: string;
@@ -154,12 +156,18 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
       ? { steps: FAULT_STEPS, kinds: FAULT_KINDS, add: (f) => void store.sandbox.addFault(f), list: () => store.sandbox.faults(), clear: () => store.sandbox.clearFaults() }
       : undefined;
   const surfaceStatus = new Map<string, () => string>();
-  const api = createApi({
+  const mounts: Mount[] = [];
+  // Fastify owns the socket; the surfaces' mounts (Slack) get each request first, raw and with its body unread.
+  const http = createHttpServer({ logger, mounts });
+  registerApi(http, {
     config,
     core,
     reads: store,
     feed: store.feed,
     tokens: store.tokens,
+    commands: store.commands,
+    logger: logger.child({ component: 'api' }),
+    groups: options.groups,
     provider: { name: provider.name, label: provider.label },
     apps,
     version: VERSION,
@@ -169,37 +177,22 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     gc: (del) => collectGarbage({ store, provider, apps, delete: del }),
     faults,
   });
-  const mounts: Mount[] = [];
-
-  const server = createServer((req, res) => {
-    res.on('kubecontrol:error', (err: unknown) => logger.error({ err, url: req.url }, 'request failed'));
-    void (async () => {
-      try {
-        for (const mount of mounts) if (await mount(req, res)) return;
-        if (await api(req, res)) return;
-        if (req.url === '/' || req.url === '/health') {
-          sendJson(res, 200, { ok: true, name: 'kubecontrol', provider: provider.label, installation });
-          return;
-        }
-        sendJson(res, 404, { status: 'error', code: 'not_found', message: `no such path: ${req.url}` });
-      } catch (err) {
-        logger.error({ err, url: req.url }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { status: 'error', code: 'internal', message: 'internal error; the server log has the details' });
-        else res.end();
-      }
-    })();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  }).catch((err: NodeJS.ErrnoException) => {
+  const health = { ok: true, name: 'kubecontrol', provider: provider.label, installation };
+  http.get('/', async (_request, reply) => sendJson(reply, 200, health));
+  http.get('/health', async (_request, reply) => sendJson(reply, 200, health));
+  try {
+    await http.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    await http.close().catch(() => undefined);
     store.close();
     throw new StartupError([
       err.code === 'EADDRINUSE'
         ? `port ${config.port} on ${config.host} is already in use: is kubecontrol already running? Set KUBECONTROL_PORT to use another port`
         : `cannot listen on ${config.host}:${config.port}: ${err.message}`,
     ]);
-  });
+  }
+  const server = http.server;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -225,10 +218,8 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     mount: (handler) => mounts.push(handler),
     reportStatus: (surface, line) => void surfaceStatus.set(surface, line),
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // Drops every connection, live event streams and Slack requests included.
+      await http.close();
       await schedules.stop();
       await deployer.close();
       store.close();

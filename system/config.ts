@@ -105,7 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const slackOn = !!e.SLACK_BOT_TOKEN;
   return {
-    host: e.KUBECONTROL_HOST,
+    // An IPv6 literal may be written as in a URL ([::1]); listening takes it bare.
+    host: e.KUBECONTROL_HOST.replace(/^\[(.*)\]$/, '$1'),
     port: e.KUBECONTROL_PORT,
     dbPath: e.KUBECONTROL_DB,
     provider: e.KUBECONTROL_PROVIDER,
