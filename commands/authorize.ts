@@ -2,7 +2,9 @@
  * Per-app authorisation. KubeApps name people (Slack user ids or local user
  * names) and groups (`@handle`, resolved through a GroupResolver such as
  * Slack's user groups). Owners may do everything; deployers deploy, roll back,
- * cancel and lock; approvers approve and reject cutovers.
+ * cancel and lock; approvers approve and reject cutovers. Owning (`own`) is
+ * asked where owners may do more than deployers: removing a lock someone else
+ * holds without `--force`.
  */
 import type { KubeApp } from '../kubeapps/index.js';
 
@@ -26,11 +28,18 @@ export interface GroupResolver {
   membersNow(handle: string): GroupMembers;
 }
 
-export type Role = 'deploy' | 'approve';
+export type Role = 'deploy' | 'approve' | 'own';
 
 /** The principals that hold a role on an app. */
 export function holders(app: KubeApp, role: Role): readonly string[] {
-  return role === 'deploy' ? [...new Set([...app.owners, ...app.deployers])] : [...new Set([...app.owners, ...app.approvers])];
+  switch (role) {
+    case 'deploy':
+      return [...new Set([...app.owners, ...app.deployers])];
+    case 'approve':
+      return [...new Set([...app.owners, ...app.approvers])];
+    case 'own':
+      return [...new Set(app.owners)];
+  }
 }
 
 /**
@@ -84,7 +93,12 @@ export function canDo(actor: Actor, app: KubeApp, role: Role, groups?: GroupReso
 
 /** "deployers are …" for refusal messages. */
 export function describeRole(app: KubeApp, role: Role): string {
-  return role === 'deploy'
-    ? `deploys need an owner (${app.owners.join(', ')}) or a deployer (${app.deployers.join(', ') || 'none'})`
-    : `cutovers need an approver (${holders(app, 'approve').join(', ')})`;
+  switch (role) {
+    case 'deploy':
+      return `deploys need an owner (${app.owners.join(', ')}) or a deployer (${app.deployers.join(', ') || 'none'})`;
+    case 'approve':
+      return `cutovers need an approver (${holders(app, 'approve').join(', ')})`;
+    case 'own':
+      return `that needs an owner (${app.owners.join(', ')})`;
+  }
 }

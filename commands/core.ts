@@ -8,7 +8,8 @@ import type { Deployer } from '../deployer/driver.js';
 import { planDeploy } from '../deployer/plan.js';
 import type { Provider } from '../deployer/ports.js';
 import type { KubeApp, Strategy } from '../kubeapps/index.js';
-import { isTerminal, type DeployRecord, type Store, type Surface } from '../store/index.js';
+import { isTerminal, type DeployRecord, type LockRecord, type Store, type Surface } from '../store/index.js';
+import { holds, type LockActor, type ReleaseOutcome } from '../store/locks.js';
 import { canDo, describeRole, GroupLookupError, type Actor, type GroupResolver } from './authorize.js';
 import { helpText, nearest, parse, tokenize, type Command, type Verb } from './grammar.js';
 import type { AppStatus, AppSummary, CommandResult, DeployView, ErrorCode, ResultStatus } from './results.js';
@@ -60,6 +61,16 @@ export interface CommandCoreOptions {
 interface Who {
   readonly actor: string;
   readonly surface: string;
+}
+
+/** When a lock was taken, as messages say it: `2025-03-01 14:05 UTC`. */
+function since(at: number): string {
+  return `${new Date(at).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+}
+
+/** `alice since 2025-03-01 14:05 UTC: “incident 123”`: who holds a lock, since when and why. */
+function heldBy(lock: LockRecord): string {
+  return `${lock.lockedBy} since ${since(lock.at)}: “${lock.reason}”`;
 }
 
 const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock'];
@@ -273,7 +284,7 @@ export class CommandCore {
         }
         const lock = store.locks.get(a.name);
         if (lock && !(command.verb === 'deploy' && command.dryRun)) {
-          return reject('conflict', 'locked', `${a.name} is locked by ${lock.lockedBy} since ${new Date(lock.at).toISOString()}: “${lock.reason}”. \`unlock ${a.name}\` first.`, { app: a.name });
+          return reject('conflict', 'locked', `${a.name} is locked by ${heldBy(lock)}. \`unlock ${a.name}\` first.`, { app: a.name });
         }
         if (strategy === 'rolling' && !(command.verb === 'deploy' && command.dryRun)) {
           const live = store.environments.live(a.name);
@@ -389,14 +400,66 @@ export class CommandCore {
         return { kind: 'history', status: 'ok', commandId, app: app!.name, deploys, message: deploys.length ? `Last ${deploys.length} deploy(s) of ${app!.name}.` : `${app!.name} has no deploys yet.` };
       }
       case 'lock': {
-        store.locks.lock(app!.name, command.reason, req.actor.name ?? req.actor.id);
-        const commandId = accept(`locked: ${command.reason}`);
-        return { kind: 'lock', status: 'ok', commandId, app: app!.name, lock: store.locks.get(app!.name) ?? null, message: `${app!.name} is locked: “${command.reason}”. No deploys until \`unlock ${app!.name}\`.` };
+        const a = app!;
+        const taken = store.locks.take(a.name, command.reason, { id: req.actor.id, name: req.actor.name ?? null }, { force: command.force });
+        const until = `No deploys until \`unlock ${a.name}\`.`;
+        switch (taken.kind) {
+          case 'held':
+            return reject(
+              'conflict',
+              'locked',
+              `${a.name} is already locked by ${heldBy(taken.holder)}. To take it over: \`lock ${a.name} ${command.reason} --force\` (whose lock it was and why is recorded).`,
+              { app: a.name },
+            );
+          case 'locked': {
+            const commandId = accept(`locked: ${command.reason}`);
+            return { kind: 'lock', status: 'ok', commandId, app: a.name, lock: taken.lock, message: `${a.name} is locked: “${command.reason}”. ${until}` };
+          }
+          case 'updated': {
+            const was = taken.previous.reason === command.reason ? '' : `; the reason was “${taken.previous.reason}”`;
+            const commandId = accept(`lock reason updated: ${command.reason}${was ? ` (was: ${taken.previous.reason})` : ''}`);
+            return {
+              kind: 'lock',
+              status: 'ok',
+              commandId,
+              app: a.name,
+              lock: taken.lock,
+              message: `${a.name} is locked: “${command.reason}” (your lock since ${since(taken.lock.at)}${was}). ${until}`,
+            };
+          }
+          case 'taken_over': {
+            const commandId = accept(`locked: ${command.reason} (taken over from ${heldBy(taken.previous)})`);
+            return {
+              kind: 'lock',
+              status: 'ok',
+              commandId,
+              app: a.name,
+              lock: taken.lock,
+              message: `${a.name} is locked: “${command.reason}”, taken over from ${heldBy(taken.previous)}. ${until}`,
+            };
+          }
+        }
+        break;
       }
       case 'unlock': {
-        if (!store.locks.unlock(app!.name)) return reject('conflict', 'not_locked', `${app!.name} is not locked.`, { app: app!.name });
-        const commandId = accept('unlocked');
-        return { kind: 'lock', status: 'ok', commandId, app: app!.name, lock: null, message: `${app!.name} is unlocked.` };
+        const a = app!;
+        const by = { id: req.actor.id, name: req.actor.name ?? null };
+        // Your own lock, or as an owner anyone's; someone else's otherwise only with --force.
+        // (Synchronous from the check to the release: nothing can change the lock in between.)
+        let mayRemoveOthers = command.force;
+        const lock = store.locks.get(a.name);
+        if (lock && !mayRemoveOthers && !holds(lock, by)) {
+          try {
+            mayRemoveOthers = canDo(req.actor, a, 'own', this.options.groups);
+          } catch (err) {
+            if (!(err instanceof GroupLookupError)) throw err;
+            // Whether they own the app is unknown, which is not "no": they are asked to try again.
+            return reject('error', 'group_lookup_failed', `Couldn't check whether you own ${a.name} (${err.group}: ${err.reason}); try again, or \`unlock ${a.name} --force\`.`, {
+              app: a.name,
+            });
+          }
+        }
+        return this.unlocked(store.locks.release(a.name, by, { mayRemoveOthers }), a.name, by, accept, reject);
       }
       case 'apps': {
         const apps = [...this.options.apps.values()].map((a) => this.summary(a));
@@ -407,6 +470,36 @@ export class CommandCore {
         const text = helpText(command.topic);
         const commandId = accept('help');
         return { kind: 'help', status: 'ok', commandId, text, message: text };
+      }
+    }
+  }
+
+  /** The answer to an `unlock`, from what the store did: whose lock was removed, or why not. */
+  private unlocked(
+    released: ReleaseOutcome,
+    app: string,
+    by: LockActor,
+    accept: (message: string) => number,
+    reject: (status: ResultStatus, code: ErrorCode, message: string, extra?: { app?: string | null }) => CommandResult,
+  ): CommandResult {
+    switch (released.kind) {
+      case 'not_locked':
+        return reject('conflict', 'not_locked', `${app} is not locked.`, { app });
+      case 'held': {
+        const owners = this.options.apps.get(app)?.owners ?? [];
+        return reject(
+          'conflict',
+          'locked',
+          `${app} is locked by ${heldBy(released.holder)}; only ${released.holder.lockedBy} or an owner (${owners.join(', ')}) unlocks it. \`unlock ${app} --force\` removes it anyway (recorded).`,
+          { app },
+        );
+      }
+      case 'unlocked': {
+        const previous = released.previous;
+        const what = `since ${since(previous.at)}: “${previous.reason}”`;
+        const message = holds(previous, by) ? `${app} is unlocked (your lock ${what}).` : `${app} is unlocked: removed ${previous.lockedBy}'s lock (${what}).`;
+        const commandId = accept(holds(previous, by) ? 'unlocked' : `unlocked: removed the lock of ${heldBy(previous)}`);
+        return { kind: 'lock', status: 'ok', commandId, app, lock: null, message };
       }
     }
   }

@@ -5,7 +5,7 @@
  *   rollback APP [--dry-run]
  *   approve DEPLOY | reject DEPLOY [reason] | cancel DEPLOY
  *   status [APP] | history APP [--limit N]
- *   lock APP reason | unlock APP | apps | help [COMMAND]
+ *   lock APP reason [--force] | unlock APP [--force] | apps | help [COMMAND]
  *
  * Each verb is declared once, in `VERB_SPECS` (arguments, options, summary);
  * the usage lines, the parser's arity and flag checks, `helpText` and the
@@ -24,8 +24,8 @@ export type Command =
   | { readonly verb: 'cancel'; readonly deployId: number }
   | { readonly verb: 'status'; readonly app?: string }
   | { readonly verb: 'history'; readonly app: string; readonly limit: number }
-  | { readonly verb: 'lock'; readonly app: string; readonly reason: string }
-  | { readonly verb: 'unlock'; readonly app: string }
+  | { readonly verb: 'lock'; readonly app: string; readonly reason: string; readonly force: boolean }
+  | { readonly verb: 'unlock'; readonly app: string; readonly force: boolean }
   | { readonly verb: 'apps' }
   | { readonly verb: 'help'; readonly topic?: Verb };
 
@@ -41,7 +41,7 @@ export interface ArgSpec {
   readonly kind: ArgKind;
   /** Whether the command is incomplete without it. */
   readonly required: boolean;
-  /** Takes every remaining word, joined with spaces; an option-looking word is part of the text. @default false */
+  /** Takes every remaining word, joined with spaces; an option-looking word is part of the text unless it is one of the verb's own options. @default false */
   readonly variadic?: boolean;
   /** How "needs …" messages name it: `an app`, `a deploy id`. */
   readonly noun: string;
@@ -78,6 +78,8 @@ export interface VerbSpec {
 const APP: ArgSpec = { name: 'APP', kind: 'app', required: true, noun: 'an app' };
 const DEPLOY: ArgSpec = { name: 'DEPLOY', kind: 'deploy', required: true, noun: 'a deploy id', description: 'the number shown when it was queued' };
 const DRY_RUN: OptionSpec = { flag: '--dry-run', description: 'print the plan; change nothing' };
+const FORCE_LOCK: OptionSpec = { flag: '--force', description: 'take over a lock someone else holds (who held it and why is recorded)' };
+const FORCE_UNLOCK: OptionSpec = { flag: '--force', description: 'remove a lock someone else holds (who held it and why is recorded)' };
 
 /**
  * The grammar, once: the parser, `helpText` (Slack's `/kubeapp help`, the
@@ -112,11 +114,15 @@ const TABLE: Readonly<Record<Verb, Omit<VerbSpec, 'name'>>> = {
     options: [{ flag: '--limit', value: 'N', description: 'how many, from 1 to 100 (default 10)' }],
   },
   lock: {
-    summary: 'stop all deploys of an app until it is unlocked',
+    summary: 'stop all deploys of an app until it is unlocked; locking again changes your reason, and a lock someone else holds is taken over only with --force',
     args: [APP, { name: 'reason', kind: 'text', required: true, variadic: true, noun: 'a reason', why: 'say why, so others know' }],
-    options: [],
+    options: [FORCE_LOCK],
   },
-  unlock: { summary: 'allow deploys of an app again', args: [APP], options: [] },
+  unlock: {
+    summary: 'allow deploys of an app again: your own lock, or as an owner anyone’s; someone else’s lock otherwise only with --force',
+    args: [APP],
+    options: [FORCE_UNLOCK],
+  },
   apps: { summary: 'the KubeApps and who may deploy and approve them', args: [], options: [] },
   help: { summary: 'this help, or the usage of one command', args: [{ name: 'COMMAND', kind: 'verb', required: false, noun: 'a command' }], options: [] },
 };
@@ -234,14 +240,15 @@ export function parse(input: string | readonly string[]): ParseResult {
   const verbSpec = SPECS[verb];
 
   // Separate flags from positionals; `--flag=value` and `--flag value` both work.
-  // A verb ending in free text (a lock's or a rejection's reason) takes `--words` as part of it.
+  // A verb ending in free text (a lock's or a rejection's reason) takes `--words` as part of it,
+  // except its own options (`lock APP reason --force`), wherever they are.
   const freeText = verbSpec.args.some((a) => a.variadic);
   const spec: Readonly<Record<string, 'boolean' | 'value'>> = Object.fromEntries(verbSpec.options.map((o) => [o.flag, o.value ? 'value' : 'boolean']));
   const flags: Record<string, string | true> = {};
   const positionals: string[] = [];
   for (let i = 1; i < words.length; i++) {
     const word = words[i]!;
-    if (word.startsWith('--') && !freeText) {
+    if (word.startsWith('--') && (!freeText || spec[word] !== undefined)) {
       const [name, inline] = word.includes('=') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word, undefined];
       const kind = spec[name!];
       if (!kind) {
@@ -335,10 +342,12 @@ export function parse(input: string | readonly string[]): ParseResult {
       return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), limit } };
     }
     case 'lock': {
-      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), reason: positionals.slice(1).join(' ') } };
+      const reason = positionals.slice(1).join(' ').trim();
+      if (!reason) return fail('missing_argument', `\`lock\` needs a reason (say why, so others know). ${usage}`, { verb });
+      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), reason, force: flags['--force'] === true } };
     }
     case 'unlock': {
-      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase() } };
+      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), force: flags['--force'] === true } };
     }
     case 'apps': {
       return { ok: true, command: { verb } };

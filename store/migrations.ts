@@ -243,4 +243,12 @@ UPDATE deploys SET to_env_id = (SELECT e.id FROM environments e WHERE e.name = d
 ALTER TABLE slack_threads ADD COLUMN card_ts TEXT;
 `,
   },
+  {
+    version: 5,
+    name: 'locks: the id of the person who holds the lock (locked_by stays the name shown)',
+    sql: `
+-- NULL for a lock taken before: its holder is known only by the name shown (locked_by).
+ALTER TABLE locks ADD COLUMN locked_by_id TEXT;
+`,
+  },
 ];

@@ -121,7 +121,10 @@ export interface ApprovalRecord {
 export interface LockRecord {
   readonly app: string;
   readonly reason: string;
+  /** Who holds it, as shown (their name, else their id). */
   readonly lockedBy: string;
+  /** Who holds it, as checked (the actor's id); null for a lock taken before ids were kept. */
+  readonly lockedById: string | null;
   readonly at: number;
 }
 
