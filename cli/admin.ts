@@ -5,7 +5,7 @@
  * API and never opens the database; this tool exists because tokens are how
  * one gets into that API in the first place.
  *
- *   npm run admin -- tokens create PERSON [--label L] [--db PATH]
+ *   npm run admin -- tokens create PERSON [--label L] [--db PATH] [--unlisted]
  *   npm run admin -- tokens revoke PERSON [--db PATH]
  *   npm run admin -- tokens list [--db PATH]
  *
@@ -13,14 +13,23 @@
  * ./data/kubecontrol.db, made absolute), and refuses a path that is not an
  * existing SQLite file rather than create an empty database by mistake.
  *
- * Exit codes: 0 ok · 1 the database could not be opened · 2 invalid input or
- * no database at that path.
+ * A token is created only for someone the server knows: a person a KubeApp
+ * names (owner, deployer or approver; the KubeApps are loaded as the server
+ * loads them, from KUBECONTROL_KUBEAPPS_DIR) or an admin (KUBECONTROL_ADMINS).
+ * `--unlisted` creates one for someone who acts only through a group.
+ *
+ * Exit codes: 0 ok · 1 the database could not be opened · 2 invalid input
+ * (a name no person has, someone nobody names) or no database at that path ·
+ * 4 not found (no token to revoke).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { nearest } from '../commands/grammar.js';
+import { loadKubeApps, type LoadResult } from '../kubeapps/index.js';
 import { Store } from '../store/index.js';
+import { personNameProblem } from '../store/tokens.js';
 
 /** Where the admin tool writes and what it reads instead of the process globals (tests pass their own). */
 export interface AdminIo {
@@ -31,6 +40,8 @@ export interface AdminIo {
   readonly cwd: string;
   /** Where the person typed the command (npm's INIT_CWD): a `--db` they typed resolves here. @default cwd */
   readonly invokedFrom?: string;
+  /** Loads the KubeApps of a folder (undefined: the server's default). @default loadKubeApps */
+  readonly loadApps?: (dir: string | undefined) => Promise<LoadResult>;
 }
 
 /** The default database, as the server's configuration has it (KUBECONTROL_DB). */
@@ -38,6 +49,7 @@ export const DEFAULT_DB = './data/kubecontrol.db';
 
 const EXIT_CANNOT_OPEN = 1;
 const EXIT_INVALID = 2;
+const EXIT_NOT_FOUND = 4;
 
 /** Every SQLite 3 file starts with these 16 bytes. */
 const SQLITE_HEADER = 'SQLite format 3\0';
@@ -77,6 +89,49 @@ function when(ms: number | null): string {
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** Why `person` cannot be anyone's name (empty, spaces, other characters, a group's `@handle`), or undefined. */
+function notAPerson(person: string): string | undefined {
+  const shape = personNameProblem(person);
+  if (shape) return shape;
+  if (person.startsWith('@')) return `${person} is a group, not a person: tokens are per person; create one for each member who uses the CLI or the API`;
+  return undefined;
+}
+
+/**
+ * Why no token should be made for `person`, or undefined when the server knows them: someone a
+ * KubeApp names directly (owners, deployers, approvers), or an admin. The KubeApps are loaded
+ * from KUBECONTROL_KUBEAPPS_DIR (relative to `cwd`, as the server resolves it), else the default.
+ */
+export async function unknownPerson(person: string, io: Pick<AdminIo, 'env' | 'cwd' | 'loadApps'>): Promise<string | undefined> {
+  const shape = notAPerson(person);
+  if (shape) return shape;
+  const admins = (io.env.KUBECONTROL_ADMINS ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  if (admins.includes(person)) return undefined;
+  const configured = io.env.KUBECONTROL_KUBEAPPS_DIR?.trim();
+  const dir = configured ? resolve(io.cwd, configured) : undefined;
+  const loaded = await (io.loadApps ?? loadKubeApps)(dir);
+  const named = new Set<string>();
+  const groups = new Set<string>();
+  for (const app of loaded.apps) {
+    for (const p of [...app.owners, ...app.deployers, ...app.approvers]) (p.startsWith('@') ? groups : named).add(p);
+  }
+  if (named.has(person)) return undefined;
+  const where = `the KubeApps (${dir ?? 'the examples: KUBECONTROL_KUBEAPPS_DIR is not set'})`;
+  if (loaded.problems.length) {
+    return (
+      `cannot tell whether ${person} may have a token: ${loaded.problems.length} problem(s) loading ${where} ` +
+      `(\`npx kubecontrol apps validate${dir ? ` --dir ${dir}` : ''}\` lists them), and none of the apps that loaded names ${person}`
+    );
+  }
+  const people = [...named, ...admins].sort();
+  const suggestion = nearest(person, people);
+  return (
+    `nobody named ${person} in ${where} or KUBECONTROL_ADMINS: a token for them could do nothing` +
+    (suggestion ? `. Did you mean ${suggestion}?` : people.length ? `. People named: ${people.join(', ')}.` : '.') +
+    (groups.size ? ` If ${person} acts only as a member of a group (${[...groups].sort().join(', ')}), add --unlisted.` : '')
+  );
 }
 
 /** Runs the admin tool on `argv` (without node and the script); resolves to the exit code. */
@@ -120,15 +175,23 @@ export async function admin(argv: readonly string[], io: AdminIo): Promise<numbe
   tokens
     .command('create')
     .description('create a token for PERSON; it is shown once')
-    .argument('<person>', 'the person, as named in the KubeApps')
+    .argument('<person>', 'the person, as the KubeApps (owners, deployers, approvers) or KUBECONTROL_ADMINS name them')
     .option('--label <label>', 'what the token is for')
+    .option('--unlisted', 'create it although no KubeApp names PERSON (someone who acts only through a group)')
     .addOption(db())
-    .action((person: string, o: { label?: string; db?: string }) =>
+    .action(async (person: string, o: { label?: string; db?: string; unlisted?: boolean }) => {
+      // Checked before the database is opened: a name no person has is refused even with --unlisted.
+      const problem = o.unlisted ? notAPerson(person) : await unknownPerson(person, io);
+      if (problem) {
+        io.err(`✗ ${problem}\n`);
+        exitCode = EXIT_INVALID;
+        return;
+      }
       withStore(o.db, (store) => {
         const token = store.tokens.create(person, o.label);
         io.out(`Token for ${person} (shown once; only its hash is stored):\n${token}\n`);
-      }),
-    );
+      });
+    });
   tokens
     .command('revoke')
     .description('revoke every token of PERSON')
@@ -136,7 +199,18 @@ export async function admin(argv: readonly string[], io: AdminIo): Promise<numbe
     .addOption(db())
     .action((person: string, o: { db?: string }) =>
       withStore(o.db, (store) => {
-        io.out(`Revoked ${store.tokens.revoke(person)} token(s) of ${person}.\n`);
+        const revoked = store.tokens.revoke(person);
+        if (revoked > 0) {
+          io.out(`Revoked ${revoked} token(s) of ${person}.\n`);
+          return;
+        }
+        const had = store.tokens.list(person).length;
+        io.err(
+          had
+            ? `✗ ${person} has no active token: ${had === 1 ? 'their one token was' : `all ${had} were`} revoked already (\`tokens list\` shows them).\n`
+            : `✗ ${person} has no token in this database: nothing to revoke (\`tokens list\` shows whose there are).\n`,
+        );
+        exitCode = EXIT_NOT_FOUND;
       }),
     );
   tokens

@@ -4,6 +4,17 @@ import type { Db } from './db.js';
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
+/** What a person's name may be made of: as KubeApps name people (`alice`, `U0ALICE01`, `first.last@corp`). */
+export const PERSON_NAME = /^[\w.@-]+$/;
+
+/** Why `person` cannot be a token's person (empty, spaces, other characters), or undefined. */
+export function personNameProblem(person: string): string | undefined {
+  if (!person.trim()) return 'a token needs a person: name them as the KubeApps do (e.g. carol, or a Slack id like U0ALICE01)';
+  if (PERSON_NAME.test(person)) return undefined;
+  const bad = [...new Set([...person].filter((c) => !/[\w.@-]/.test(c)))].map((c) => (/\s/.test(c) ? 'spaces' : `“${c}”`));
+  return `${JSON.stringify(person)} is not a person's name: it has ${bad.join(', ')}; names are letters, digits and _ . @ - (as the KubeApps name people)`;
+}
+
 /** A token as an administrator sees it: who, which, when; never the token or its hash. */
 export interface TokenInfo {
   readonly id: number;
@@ -23,8 +34,10 @@ export class TokensRepo {
     this.touchStmt = db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?');
   }
 
-  /** Creates a token for `person`; the plain token is returned once and never stored. */
+  /** Creates a token for `person`; the plain token is returned once and never stored. Throws for a name no person can have. */
   create(person: string, label?: string, now = Date.now()): string {
+    const problem = personNameProblem(person);
+    if (problem) throw new Error(problem);
     const token = `kc_${randomBytes(24).toString('base64url')}`;
     this.db.prepare('INSERT INTO tokens (person, hash, label, created_at) VALUES (?, ?, ?, ?)').run(person, hash(token), label ?? null, now);
     return token;
