@@ -158,7 +158,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
   const surfaceStatus = new Map<string, () => string>();
   const mounts: Mount[] = [];
   // Fastify owns the socket; the surfaces' mounts (Slack) get each request first, raw and with its body unread.
-  const http = createHttpServer({ logger, mounts });
+  const http = createHttpServer({ logger: logger.child({ component: 'http' }), mounts });
   registerApi(http, {
     config,
     core,
