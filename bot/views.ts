@@ -378,19 +378,39 @@ function rowSections(rows: readonly string[]): Block[] {
   return detailMessages(rows, 2900).map((text) => section(text));
 }
 
+/**
+ * What a drain means, in the words every surface uses (cli/render.ts `drainingLine`): the new
+ * version is live (DNS points at it), the old one drains until its teardown and may still take
+ * the traffic back.
+ */
+export function drainingText(s: AppStatus): string | undefined {
+  const d = s.draining;
+  if (!d || !s.live) return undefined;
+  const live = `\`${esc(s.live.version)}\` is live: \`${esc(d.dns)}\` points at \`${esc(s.live.cluster ?? '—')}\``;
+  if (!d.rollback) return `${live}; \`${esc(d.version)}\` on \`${esc(d.cluster)}\` is being torn down (its drain is over)`;
+  const until = d.until !== null ? ` until ${slackDate(d.until, '{time_secs}')}` : '';
+  return `${live}; \`${esc(d.version)}\` on \`${esc(d.cluster)}\` is draining${until} (rollback possible${until ? ' until then' : ''}: \`${SLASH_COMMAND} rollback ${s.app}\`)`;
+}
+
 function statusBlocks(apps: readonly AppStatus[], provider: string): Block[] {
   const blocks: Block[] = [context(`*Status* · ${esc(provider)} · ${plural(apps.length, 'app')}`)];
   for (const s of apps) {
     const live = s.live ? `\`${esc(s.live.version)}\` on \`${esc(s.live.cluster ?? '—')}\` since ${slackDate(s.live.since)} (deploy #${s.live.deployId})` : '_not deployed yet_';
-    const lock = s.lock ? `\n🔒 locked by ${esc(s.lock.lockedBy)}: “${esc(s.lock.reason)}”` : '';
-    blocks.push(section(`*${s.app}* · ${live}${lock}`));
+    const drain = drainingText(s);
+    const draining = drain ? `\n⏳ ${drain}` : '';
+    const lock = s.lock ? `\n🔒 locked by ${esc(s.lock.lockedBy)} since ${slackDate(s.lock.at)}: “${esc(s.lock.reason)}”` : '';
+    blocks.push(section(`*${s.app}* · ${live}${draining}${lock}`));
     if (s.active.length) blocks.push(...rowSections(s.active.map(deployRow)));
   }
   return blocks.slice(0, 50);
 }
 
+/** A plan's lines, marked as every surface marks them (cli/render.ts `PLAN_MARKS`): `+` created, `~` changed, `-` deleted. */
+const PLAN_MARKS = { build: '+', create: '+', change: '~', delete: '-' } as const;
+
 function planText(p: DeployPlan): string {
-  const list = (title: string, items: readonly string[]): string[] => (items.length ? [`*${title}*`, ...items.map((i) => `• ${esc(i)}`)] : []);
+  const list = (title: keyof typeof PLAN_MARKS, items: readonly string[]): string[] =>
+    items.length ? [`*${title}*`, ...items.map((i) => `\`${PLAN_MARKS[title]}\` ${esc(i)}`)] : [];
   return [
     `*Dry run* of ${p.app} \`${esc(p.version)}\` (${p.strategy}) on ${esc(p.provider)} — nothing was changed`,
     `image \`${esc(p.image.uri)}\` ${p.image.exists ? '(exists, reused)' : '(missing, will be built)'}`,

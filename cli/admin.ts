@@ -30,6 +30,7 @@ import { nearest } from '../commands/grammar.js';
 import { loadKubeApps, type LoadResult } from '../kubeapps/index.js';
 import { Store } from '../store/index.js';
 import { personNameProblem } from '../store/tokens.js';
+import { table } from './render.js';
 
 /** Where the admin tool writes and what it reads instead of the process globals (tests pass their own). */
 export interface AdminIo {
@@ -84,11 +85,6 @@ function notADatabase(path: string): string | undefined {
 
 function when(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 /** Why `person` cannot be anyone's name (empty, spaces, other characters, a group's `@handle`), or undefined. */

@@ -27,22 +27,67 @@ function when(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
 }
 
-function table(rows: string[][]): string {
-  // eslint-disable-next-line no-control-regex
-  const width = (s: string): number => s.replace(/\x1b\[\d+m/g, '').length;
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => width(r[i] ?? ''))));
-  return rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i]! - width(c))).join('  ').trimEnd()).join('\n');
+/** Whether a code point takes two columns in a terminal: East Asian wide and fullwidth, and emoji. */
+function isWide(cp: number): boolean {
+  return (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0x303e) ||
+    (cp >= 0x3041 && cp <= 0x33ff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd) ||
+    // The few emoji below U+1F300 that terminals draw wide: ⌛ ⏳ ✅ ❌ ✋.
+    [0x231a, 0x231b, 0x23f3, 0x2705, 0x270a, 0x270b, 0x274c, 0x2753, 0x2757].includes(cp)
+  );
 }
 
+/**
+ * How many terminal columns `text` takes: colour codes take none, combining marks and
+ * joiners none, wide characters (CJK, emoji) two, anything else — `✓`, `é`, `→` — one.
+ */
+export function displayWidth(text: string): number {
+  // eslint-disable-next-line no-control-regex
+  const plain = text.replace(/\x1b\[[\d;]*m/g, '');
+  let width = 0;
+  for (const ch of plain) {
+    const cp = ch.codePointAt(0)!;
+    if (/\p{M}/u.test(ch) || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f)) continue;
+    width += isWide(cp) ? 2 : 1;
+  }
+  return width;
+}
+
+/** Rows as columns that line up: each column as wide as its widest cell (in terminal columns), two spaces apart. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const columns = Math.max(...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => displayWidth(r[i] ?? ''))));
+  return rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i]! - displayWidth(c))).join('  ').trimEnd()).join('\n');
+}
+
+/**
+ * A plan's lines, marked as every surface marks them: `+` created (and built), `~` changed in place,
+ * `-` deleted.
+ */
+export const PLAN_MARKS = { build: '+', create: '+', change: '~', delete: '-' } as const;
+
 function plan(p: DeployPlan): string {
-  const section = (title: string, items: readonly string[]): string[] => (items.length ? [bold(title), ...items.map((i) => `  + ${i}`)] : []);
+  const section = (title: keyof typeof PLAN_MARKS, items: readonly string[], colour: (s: string) => string): string[] =>
+    items.length ? [bold(title), ...items.map((i) => `  ${colour(PLAN_MARKS[title])} ${i}`)] : [];
   return [
     `${bold('Plan')} for ${p.app} ${p.version} (${p.strategy}) on ${p.provider} — nothing was changed`,
     `image: ${p.image.uri} ${p.image.exists ? green('(exists, reused)') : yellow('(missing, will be built)')}`,
-    ...section('build', p.build),
-    ...section('create', p.create),
-    ...section('change', p.change),
-    ...section('delete', p.delete),
+    ...section('build', p.build, green),
+    ...section('create', p.create, green),
+    ...section('change', p.change, yellow),
+    ...section('delete', p.delete, red),
     ...p.warnings.map((w) => yellow(`! ${w}`)),
   ].join('\n');
 }
@@ -59,15 +104,56 @@ function deployLine(d: DeployView): string[] {
   ];
 }
 
+/** A time of day with seconds: `09:02:00 UTC` (drains are short in the sandbox). */
+function clockTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 19)} UTC`;
+}
+
+/**
+ * What a drain means, in the words every surface uses: the new version is live (DNS points at it),
+ * the old one drains until its teardown and may still take the traffic back.
+ */
+export function drainingLine(s: AppStatus): string | undefined {
+  const d = s.draining;
+  if (!d || !s.live) return undefined;
+  const live = `${s.live.version} is live: ${d.dns} points at ${s.live.cluster}`;
+  if (!d.rollback) return `${live}; ${d.version} on ${d.cluster} is being torn down (its drain is over)`;
+  const until = d.until !== null ? ` until ${clockTime(d.until)}` : '';
+  return `${live}; ${d.version} on ${d.cluster} is draining${until} (rollback possible${until ? ' until then' : ''}: \`rollback ${s.app}\`)`;
+}
+
 function status(apps: readonly AppStatus[], provider: string): string {
-  const lines = [dim(`provider: ${provider}`)];
-  for (const s of apps) {
-    const live = s.live ? `${green(s.live.version)} on ${s.live.cluster} (deploy #${s.live.deployId})` : dim('not deployed');
-    lines.push(`${bold(s.app)}  ${live}${s.lock ? red(`  LOCKED by ${s.lock.lockedBy}: ${s.lock.reason}`) : ''}`);
-    for (const d of s.active) {
-      const queue = d.queue && d.queue.position > 0 ? yellow(` (#${d.queue.position} in line)`) : '';
-      lines.push(`  #${d.id} ${d.version} ${d.strategy} ${stateColour(d.state)}${queue} by ${d.requestedByName ?? d.requestedBy}, ${formatDuration(d.durationMs)}`);
-    }
+  const rows = apps.map((s) => [
+    bold(s.app),
+    s.live ? green(s.live.version) : dim('not deployed'),
+    s.live?.cluster ?? '-',
+    s.live ? `#${s.live.deployId}` : '-',
+    s.live ? when(s.live.since) : '-',
+    s.lock ? red(`LOCKED by ${s.lock.lockedBy}: ${s.lock.reason}`) : '',
+  ]);
+  const lines = [dim(`provider: ${provider}`), table([['APP', 'LIVE (DNS)', 'CLUSTER', 'DEPLOY', 'SINCE (UTC)', ''].map(dim), ...rows])];
+  const notes = apps.flatMap((s) => {
+    const line = drainingLine(s);
+    return line ? [`${bold(s.app)}: ${yellow(line)}`] : [];
+  });
+  if (notes.length) lines.push('', ...notes);
+  const active = apps.flatMap((s) => s.active);
+  if (active.length) {
+    lines.push(
+      '',
+      table([
+        ['DEPLOY', 'APP', 'VERSION', 'STRATEGY', 'STATE', 'WHO', 'ELAPSED'].map(dim),
+        ...active.map((d) => [
+          `#${d.id}`,
+          d.app,
+          d.version,
+          d.strategy + (d.kind === 'deploy' ? '' : ` (${d.kind})`),
+          stateColour(d.state) + (d.queue && d.queue.position > 0 ? yellow(` (#${d.queue.position} in line)`) : ''),
+          d.requestedByName ?? d.requestedBy,
+          formatDuration(d.durationMs),
+        ]),
+      ]),
+    );
   }
   return lines.join('\n');
 }

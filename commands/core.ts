@@ -6,13 +6,14 @@
 import type { Logger } from 'pino';
 import type { Deployer } from '../deployer/driver.js';
 import { planDeploy } from '../deployer/plan.js';
+import { drainDeadline } from '../deployer/steps/teardown.js';
 import type { Provider } from '../deployer/ports.js';
 import type { KubeApp, Strategy } from '../kubeapps/index.js';
 import { isTerminal, type DeployRecord, type LockRecord, type Store, type Surface } from '../store/index.js';
 import { holds, type LockActor, type ReleaseOutcome } from '../store/locks.js';
 import { canDo, describeRole, GroupLookupError, type Actor, type GroupResolver } from './authorize.js';
 import { helpText, nearest, parse, tokenize, type Command, type Verb } from './grammar.js';
-import type { AppStatus, AppSummary, CommandResult, DeployView, ErrorCode, ResultStatus } from './results.js';
+import type { AppStatus, AppSummary, CommandResult, DeployView, DrainingStatus, ErrorCode, ResultStatus } from './results.js';
 
 export type { Actor, GroupResolver } from './authorize.js';
 
@@ -577,14 +578,36 @@ export class CommandCore {
   private appStatus(name: string, active: readonly DeployRecord[]): AppStatus {
     // Ownership: what serves the app is its live environment, whichever deploy last changed it.
     const env = this.store.environments.live(name);
-    const last = env ? this.store.deploys.lastSucceeded(name) : undefined;
+    // During a blue/green's drain the deploy that cut over has not succeeded yet, but DNS already points at its environment.
+    const cutOver = env ? active.find((d) => d.app === name && d.state === 'tearing_down' && d.toEnvId === env.id) : undefined;
+    const last = env && !cutOver ? this.store.deploys.lastSucceeded(name) : undefined;
     return {
       app: name,
       live: env
-        ? { version: env.version ?? last?.version ?? '?', cluster: env.name, deployId: last?.id ?? env.createdBy, since: last?.finishedAt ?? env.liveSince ?? env.updatedAt }
+        ? cutOver
+          ? { version: env.version ?? cutOver.version, cluster: env.name, deployId: cutOver.id, since: env.liveSince ?? cutOver.updatedAt }
+          : { version: env.version ?? last?.version ?? '?', cluster: env.name, deployId: last?.id ?? env.createdBy, since: last?.finishedAt ?? env.liveSince ?? env.updatedAt }
         : null,
+      draining: cutOver ? this.draining(cutOver) : null,
       active: active.filter((d) => d.app === name).map((d) => this.toView(d)),
       lock: this.store.locks.get(name) ?? null,
+    };
+  }
+
+  /** The environment a deploy in teardown took the traffic from, while it is not yet gone. */
+  private draining(d: DeployRecord): DrainingStatus | null {
+    const previous = d.fromEnvId ? this.store.environments.get(d.fromEnvId) : undefined;
+    if (!previous || previous.state !== 'retiring') return null;
+    const app = this.options.apps.get(d.app);
+    // As the deployer's flip-back asks (Deployer.drainingFrom): still serving, nothing of it deleted.
+    const whole = !!previous.endpoint && this.store.resources.forEnv(previous.id).every((r) => r.state === 'created');
+    return {
+      version: previous.version ?? d.fromVersion ?? '?',
+      cluster: previous.name,
+      deployId: d.id,
+      dns: app?.dns.name ?? d.app,
+      until: drainDeadline(this.store, d.id) ?? null,
+      rollback: whole,
     };
   }
 

@@ -24,9 +24,29 @@ export interface DeployView extends DeployRecord {
 /** What `status` shows per app. */
 export interface AppStatus {
   readonly app: string;
+  /**
+   * What serves the app: the live environment, which DNS points at. During a blue/green's
+   * drain that is already the new version (`deployId` the deploy that cut over, `since` its cutover).
+   */
   readonly live: { readonly version: string; readonly cluster: string | null; readonly deployId: number; readonly since: number } | null;
+  /** During a blue/green's teardown: the previous environment, which DNS no longer points at. */
+  readonly draining?: DrainingStatus | null;
   readonly active: readonly DeployView[];
   readonly lock: LockRecord | null;
+}
+
+/** The environment a blue/green deploy took the traffic from, while that deploy tears it down. */
+export interface DrainingStatus {
+  readonly version: string;
+  readonly cluster: string;
+  /** The deploy that took the traffic from it (and tears it down). */
+  readonly deployId: number;
+  /** The record that moved, now pointing at the live environment. */
+  readonly dns: string;
+  /** When the drain ends and its deletion starts (ms since the epoch); null until the drain has started. */
+  readonly until: number | null;
+  /** Still whole and serving its last connections: `rollback APP` flips traffic back to it. False once its deletion started. */
+  readonly rollback: boolean;
 }
 
 /** What `apps` shows per app. */
