@@ -7,7 +7,7 @@ import type { KubeApp, Strategy } from '../kubeapps/index.js';
 import type { Store } from '../store/index.js';
 import type { Provider } from './ports.js';
 import { clusterRef, clusterSpec, dnsRecord, imageRef, placementOf, workloadSpec } from './specs.js';
-import { formatDuration } from './time.js';
+import { describeDrain } from './steps/teardown.js';
 
 /** A dry run's answer. */
 export interface DeployPlan {
@@ -67,7 +67,7 @@ export async function planDeploy(opts: { store: Store; provider: Provider; app: 
     // A blue/green switch waits for an approver; a rolling update's changes do not.
     change: blueGreen ? p.change.map((line) => `${line}, after approval by one of ${app.approvers.join(', ')}`) : p.change,
     // The old environment goes only after traffic has drained from it.
-    delete: blueGreen ? p.delete.map((line) => `${line}, after a ${formatDuration(provider.drainMs({ record }))} drain`) : [],
+    delete: blueGreen ? p.delete.map((line) => `${line}, after a ${describeDrain(provider, provider.drainMs({ record }), record).duration} drain`) : [],
     warnings,
   };
 }

@@ -430,6 +430,12 @@ export interface Provider {
   readonly timeouts: StepTimeouts;
   /** How long old traffic drains after cutover before the old cluster is torn down (≥ the record's TTL), ms. */
   drainMs(cmd: { record: DnsRecord }): number;
+  /**
+   * A provider that simulates time (the sandbox, KUBECONTROL_SANDBOX_SCALE): each real millisecond
+   * stands for `1 / timeScale` of its world's, whose durations (a record's TTL among them) are in
+   * simulated time. Absent for providers that act in real time.
+   */
+  readonly timeScale?: number;
   /** What a deploy would build, create, change and delete, in this provider's terms; touches nothing. */
   plan(request: PlanRequest): Promise<ProviderPlan>;
   /**

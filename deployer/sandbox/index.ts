@@ -383,6 +383,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       teardown: ms(2400),
     },
     drainMs: ({ record }) => ms(record.ttlSeconds * 2),
+    timeScale: scale,
     plan,
   };
 }

@@ -12,9 +12,27 @@
 import type { Store } from '../../store/index.js';
 import { destroyEnvironment } from '../destroy.js';
 import { InfraError } from '../errors.js';
+import type { DnsRecord, Provider } from '../ports.js';
 import { dnsRecord, placementOf } from '../specs.js';
 import { formatDuration } from '../time.js';
 import type { Step, StepEnv } from './step.js';
+
+/**
+ * A drain as people read it, comparing like with like: on a provider that simulates time
+ * (`Provider.timeScale`) the simulated duration it stands for, with the real one, against the
+ * record's TTL in the same simulated time — `2m 00s (sandbox time; 600ms real)`; on a real
+ * provider the real duration against the real TTL. `ttl` says how it compares with the record's
+ * TTL; the local provider's switch is not that record (an ExternalName Service), so it has none.
+ */
+export function describeDrain(provider: Pick<Provider, 'name' | 'timeScale'>, drainMs: number, record: DnsRecord): { duration: string; ttl?: string } {
+  const scale = provider.timeScale;
+  const scaled = scale !== undefined && scale > 0 && scale !== 1;
+  const worldMs = scaled ? drainMs / scale : drainMs;
+  const duration = scaled ? `${formatDuration(worldMs)} (${provider.name} time; ${formatDuration(drainMs)} real)` : formatDuration(drainMs);
+  if (provider.name === 'local') return { duration };
+  const ttl = worldMs >= record.ttlSeconds * 1000 ? `at least the DNS TTL of ${record.ttlSeconds}s` : `shorter than the DNS TTL of ${record.ttlSeconds}s`;
+  return { duration, ttl };
+}
 
 /** The `data` key of the event that records when the drain of a deploy's teardown ends (ms since the epoch). */
 export const DRAIN_UNTIL = 'drainUntil';
@@ -43,13 +61,13 @@ export const teardown: Step = {
     }
     const record = dnsRecord(app);
     const drain = provider.drainMs({ record });
-    // Only claimed when true: the composition root refuses a KUBECONTROL_DRAIN below a record's TTL,
-    // but the sandbox scales its own drain with simulated time and the local provider's switch is not this record.
-    const ttl = drain >= record.ttlSeconds * 1000 ? `≥ DNS TTL ${record.ttlSeconds}s` : `DNS TTL ${record.ttlSeconds}s`;
+    // Like with like: the sandbox's drain is scaled like every duration of its world, its TTL is not
+    // (describeDrain); the local provider's switch is not this record.
+    const said = describeDrain(provider, drain, record);
     const recorded = drainDeadline(store, d.id);
     if (recorded === undefined) {
       const until = clock.now() + drain;
-      ctx.progress(`draining ${retiring.name} for ${formatDuration(drain)} (${ttl}) before teardown`, { [DRAIN_UNTIL]: until, drainMs: drain });
+      ctx.progress(`draining ${retiring.name} for ${said.duration} before teardown${said.ttl ? ` — ${said.ttl}` : ''}`, { [DRAIN_UNTIL]: until, drainMs: drain });
       await clock.sleep(drain, ctx.signal);
     } else {
       const left = Math.max(0, recorded - clock.now());
