@@ -1,6 +1,7 @@
 /** The store: one SQLite file, one repository per aggregate. Only store/ writes SQL. */
 import { ApprovalsRepo } from './approvals.js';
 import { CommandsRepo } from './commands.js';
+import { ConsoleRepo } from './console.js';
 import { openDb, type Db } from './db.js';
 import { DeploysRepo } from './deploys.js';
 import { EnvironmentsRepo } from './environments.js';
@@ -21,6 +22,7 @@ export type { NewCommand } from './commands.js';
 export type { NewDeploy, DeployPatch } from './deploys.js';
 export type { NewEvent } from './events.js';
 export type { NewResource } from './ledger.js';
+export type { ActiveDeployRow, DeployFilter, DeployPageRows, DoraRow, VersionFilter } from './console.js';
 export type { SandboxFault } from './sandbox.js';
 
 export interface StoreOptions {
@@ -43,6 +45,8 @@ export class Store {
   readonly environments: EnvironmentsRepo;
   readonly undo: UndoLogRepo;
   readonly meta: MetaRepo;
+  /** The web console's reads: history filters, search, DORA rows, the fleet (indexed, see store/console.ts). */
+  readonly console: ConsoleRepo;
   /** Committed events, announced after the outermost transaction. */
   readonly feed: EventFeed;
   readonly now: () => number;
@@ -65,6 +69,7 @@ export class Store {
     this.tokens = new TokensRepo(db);
     this.sandbox = new SandboxRepo(db);
     this.slack = new SlackThreadsRepo(db, now);
+    this.console = new ConsoleRepo(db);
   }
 
   /** Opens the file at `path` (migrating it) and returns the store. */

@@ -251,4 +251,23 @@ ALTER TABLE slack_threads ADD COLUMN card_ts TEXT;
 ALTER TABLE locks ADD COLUMN locked_by_id TEXT;
 `,
   },
+  {
+    version: 6,
+    name: 'the console: indexes for history filters, search, DORA and the fleet',
+    sql: `
+-- Each chosen from EXPLAIN QUERY PLAN of store/console.ts's statements (test/console-query-plans.test.ts).
+-- An index on (x) is (x, rowid): "x = ? ORDER BY id DESC" reads it backwards with no sort.
+-- An app's history within a time range (from / to), read as a range, then sorted by id.
+CREATE INDEX deploys_app_created ON deploys(app, created_at);
+-- The newest deploy that ended per app (fleet), and the deploys a DORA window needs (ended since its start).
+CREATE INDEX deploys_app_finished ON deploys(app, finished_at);
+-- Search across apps by time alone ("yesterday", "2026-11-30").
+CREATE INDEX deploys_created ON deploys(created_at);
+-- Search by person: the id, or the name shown (two indexes, read as a UNION of ids).
+CREATE INDEX deploys_requested_by ON deploys(requested_by);
+CREATE INDEX deploys_requested_by_name ON deploys(requested_by_name);
+-- Search across apps by outcome ("failed", "rejected"), newest first.
+CREATE INDEX deploys_state ON deploys(state);
+`,
+  },
 ];
