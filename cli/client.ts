@@ -3,6 +3,8 @@ import { userInfo } from 'node:os';
 
 export interface ClientOptions {
   readonly url: string;
+  /** Where `url` came from when not from --url or KUBECONTROL_URL: the server.json that named it. */
+  readonly origin?: string;
   readonly token?: string;
   /** Act as this person (local mode only). */
   readonly as?: string;
@@ -36,10 +38,11 @@ function anotherPort(url: string): string {
   }
 }
 
-/** What the CLI says when nothing answers at `url`. */
-export function unreachableMessage(url: string, cause?: string): string {
+/** What the CLI says when nothing answers at `url` (named by `origin`, a server.json, when it was). */
+export function unreachableMessage(url: string, cause?: string, origin?: string): string {
+  const why = [cause, origin ? `named by ${origin}` : undefined].filter(Boolean).join('; ');
   return (
-    `cannot reach the kubecontrol server at ${url}${cause ? ` (${cause})` : ''}: start it with \`npm start\` ` +
+    `cannot reach the kubecontrol server at ${url}${why ? ` (${why})` : ''}: start it with \`npm start\` ` +
     `or set KUBECONTROL_URL if it runs elsewhere (e.g. KUBECONTROL_URL=${anotherPort(url)})`
   );
 }
@@ -90,7 +93,7 @@ export class ApiClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
-      throw new ConnectionError(unreachableMessage(this.options.url, cause));
+      throw new ConnectionError(unreachableMessage(this.options.url, cause, this.options.origin));
     }
     const text = await res.text();
     try {

@@ -5,6 +5,7 @@
  * it with the words sent somewhere else, without a server.
  */
 import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { Command, Option, type OutputConfiguration } from 'commander';
 import type { CommandResult, DeployView } from '../commands/results.js';
 import type { GcReport } from '../deployer/gc.js';
@@ -13,6 +14,7 @@ import { addAwsCommands, type AwsCommandDeps } from './aws.js';
 import { ApiClient, explainRefusal, UsageError } from './client.js';
 import { bold, dim, red, renderEvent, renderGc, renderResult, renderSummary, yellow } from './render.js';
 import { addGrammarVerbs, type VerbHandler } from './verbs.js';
+import { findServer, type FoundServer } from '../system/server-file.js';
 import type { VerbSpec } from '../commands/grammar.js';
 
 /** Exit code of a followed deploy that did not succeed. */
@@ -32,7 +34,12 @@ export interface ProgramOptions {
   readonly aws?: AwsCommandDeps;
   /** Where the commands' own output goes; by default, stdout and stderr. */
   readonly io?: { readonly out: (text: string) => void; readonly err: (text: string) => void };
+  /** Finds the server started from this folder when neither --url nor KUBECONTROL_URL says where it is. @default findServer() */
+  readonly locate?: () => FoundServer | undefined;
 }
+
+/** Where the CLI calls when nothing says otherwise and no server.json names a running server. */
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
 /** The installed kubecontrol's version, from the package.json beside cli/ (read when asked, no server needed). */
 export function cliVersion(): string {
@@ -58,7 +65,11 @@ export function refusalExitCode(status: number): number {
 export function buildProgram(options: ProgramOptions = {}): Command {
   const program = new Command('kubecontrol')
     .description('Deploy and operate KubeApps from the terminal (talks to the kubecontrol server)')
-    .addOption(new Option('--url <url>', 'kubecontrol server').env('KUBECONTROL_URL').default('http://127.0.0.1:3000'))
+    .addOption(
+      new Option('--url <url>', 'kubecontrol server (default: the one whose server.json is beside $KUBECONTROL_DB, else in ./data/, while it runs)')
+        .env('KUBECONTROL_URL')
+        .default(DEFAULT_URL),
+    )
     .addOption(new Option('--token <token>', 'your API token (outside local mode)').env('KUBECONTROL_TOKEN').hideHelp())
     .option('--as <person>', 'act as a person named in the KubeApps (local mode only)')
     .option('--json', 'print one JSON object instead of text')
@@ -70,7 +81,9 @@ export function buildProgram(options: ProgramOptions = {}): Command {
 
   function client(): ApiClient {
     const o = program.opts<{ url: string; token?: string; as?: string }>();
-    return new ApiClient({ url: o.url, token: o.token, as: o.as });
+    // Neither --url nor KUBECONTROL_URL: the server started from this folder (its server.json), if it still runs.
+    const found = program.getOptionValueSource('url') === 'default' ? (options.locate ?? findServer)() : undefined;
+    return new ApiClient({ url: found?.url ?? o.url, origin: found ? relative(process.cwd(), found.file) || found.file : undefined, token: o.token, as: o.as });
   }
   const json = (): boolean => program.opts<{ json?: boolean }>().json === true;
   // `--as ''` names nobody: refused before anything runs, instead of falling back to the OS user.

@@ -4,6 +4,8 @@ import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { slackSurfaceOf, startKubecontrol, StartupError } from './compose.js';
+import { localUrl, removeServerFile, serverFilePath, writeServerFile } from './server-file.js';
+import { relative } from 'node:path';
 
 async function main(): Promise<void> {
   let config;
@@ -35,7 +37,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const slack = bot ? bot.statusLine() : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)';
-  const url = k.url.replace(/\/$/, '');
+  const url = localUrl(k.url.replace(/\/$/, ''));
+  // The run file the CLI finds this server by (removed on a clean stop). Not having one is not a reason not to serve.
+  let serverFile: string | undefined;
+  try {
+    serverFile = writeServerFile(config.dbPath, { url, pid: process.pid, installation: k.installation, startedAt: new Date().toISOString() });
+  } catch (err) {
+    logger.warn({ err }, `cannot write ${serverFilePath(config.dbPath) ?? 'the server file'}: the CLI will not find this server by itself`);
+  }
   const banner = [
     `kubecontrol is listening on ${k.url}`,
     `  provider: ${k.provider.label}${k.provider.name === 'sandbox' ? ` — SANDBOX: nothing real is created (scale ${config.sandboxScale})` : ''}`,
@@ -44,8 +53,8 @@ async function main(): Promise<void> {
     `  slack:    ${slack}`,
     `  apps:     ${[...k.apps.keys()].join(', ')}`,
     ...k.warnings.map((w) => `  warning:  ${w}`),
-    ...(url !== DEFAULT_CLI_URL ? [`  cli:      the CLI calls ${DEFAULT_CLI_URL} unless told otherwise: export KUBECONTROL_URL=${url}`] : []),
-    ...(config.auth === 'local' ? [tryLine(k.apps, url)] : []),
+    ...cliLines(url, serverFile),
+    ...(config.auth === 'local' ? [tryLine(k.apps, url, foundFromHere(serverFile))] : []),
   ];
   process.stdout.write(`${banner.join('\n')}\n`);
   // Slack came back after the start: say so where the banner said it was not reachable.
@@ -55,6 +64,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping; running deploys resume at the next start');
+    // Not found by the CLI any more from the moment it stops taking commands (only our own file: another server may have started since).
+    removeServerFile(config.dbPath);
     // The bot first: its reporter reads the store, which k.close() closes.
     void (bot ? bot.stop() : Promise.resolve()).then(() => k.close()).then(() => process.exit(0));
   };
@@ -64,17 +75,44 @@ async function main(): Promise<void> {
 
 void main();
 
-/** Where the CLI looks for the server when KUBECONTROL_URL is not set (cli/client.ts). */
+/** Where the CLI calls when KUBECONTROL_URL is not set and no server.json names a running server (cli/program.ts). */
 const DEFAULT_CLI_URL = 'http://127.0.0.1:3000';
+/** The database when KUBECONTROL_DB is not set (system/config.ts), beside which the CLI looks for server.json. */
+const DEFAULT_DB = './data/kubecontrol.db';
+
+/** Whether a CLI started in this folder without KUBECONTROL_DB or KUBECONTROL_URL looks at `serverFile` (./data/server.json). */
+function foundFromHere(serverFile: string | undefined): boolean {
+  return serverFile !== undefined && serverFile === serverFilePath(DEFAULT_DB);
+}
+
+/**
+ * The banner's `cli:` line: how the CLI finds this server — by itself from this folder (the run
+ * file beside the database, when the CLI looks there), and `export KUBECONTROL_URL=…` from anywhere
+ * else. Nothing to say when the server is where the CLI looks anyway.
+ */
+function cliLines(url: string, serverFile: string | undefined): string[] {
+  if (url === DEFAULT_CLI_URL) return [];
+  const elsewhere = `export KUBECONTROL_URL=${url}`;
+  if (!serverFile) return [`  cli:      the CLI calls ${DEFAULT_CLI_URL} unless told otherwise: ${elsewhere}`];
+  const file = relative(process.cwd(), serverFile) || serverFile;
+  if (foundFromHere(serverFile)) return [`  cli:      npx kubecontrol finds this server from this folder (${file}); from other folders: ${elsewhere}`];
+  // The database is not where a CLI started here looks by default: it needs the same KUBECONTROL_DB, or the URL.
+  return [`  cli:      npx kubecontrol finds this server with KUBECONTROL_DB=${dbPathOf()} set (it reads ${file}); or anywhere: ${elsewhere}`];
+}
+
+/** The database as it was given (KUBECONTROL_DB), for a line to copy. */
+function dbPathOf(): string {
+  return process.env.KUBECONTROL_DB ?? DEFAULT_DB;
+}
 
 /**
  * The banner's first thing to try, with this installation's own apps and people (a KubeApps folder
  * may not have search-svc), and the server's URL when the CLI would not find it by itself.
  */
-function tryLine(apps: ReadonlyMap<string, KubeApp>, url: string): string {
+function tryLine(apps: ReadonlyMap<string, KubeApp>, url: string, found: boolean): string {
   const app = apps.get('search-svc') ?? [...apps.values()][0];
   if (!app) return 'Try: npx kubecontrol help';
-  const env = url === DEFAULT_CLI_URL ? '' : `KUBECONTROL_URL=${url} `;
+  const env = url === DEFAULT_CLI_URL || found ? '' : `KUBECONTROL_URL=${url} `;
   const deployer = app.deployers.find((p) => !p.startsWith('@')) ?? app.owners.find((p) => !p.startsWith('@')) ?? 'PERSON';
   const approver = app.approvers.find((p) => p !== deployer && !p.startsWith('@')) ?? 'AN_APPROVER';
   return `Try: ${env}npx kubecontrol deploy ${app.name} v123 --as ${deployer}   (then: ${env}npx kubecontrol approve 1 --as ${approver})`;
