@@ -26,4 +26,16 @@ export class MetaRepo {
     this.insertStmt.run('installation', `kc${randomBytes(4).toString('hex')}`);
     return this.get('installation')!;
   }
+
+  /**
+   * The console's CSRF secret: 32 random bytes (hex), created once per database and never shown.
+   * Kept with the data, so every process serving this database checks the same forms, and a form
+   * survives a restart.
+   */
+  csrfSecret(): string {
+    const existing = this.get('csrf_secret');
+    if (existing) return existing;
+    this.insertStmt.run('csrf_secret', randomBytes(32).toString('hex'));
+    return this.get('csrf_secret')!;
+  }
 }

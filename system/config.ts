@@ -2,6 +2,7 @@
  * Server configuration from environment variables, validated at start (zod);
  * each problem is one clear line, and a bad configuration stops the server.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
@@ -23,7 +24,9 @@ const schema = z
     // 0.005 makes a full blue/green (~35 real minutes of cloud work) take about ten seconds.
     KUBECONTROL_SANDBOX_SCALE: z.coerce.number().positive().max(10).default(0.005),
     KUBECONTROL_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
-    KUBECONTROL_AUTH: z.enum(['local', 'token']).optional(),
+    KUBECONTROL_AUTH: z.enum(['local', 'token', 'proxy']).optional(),
+    KUBECONTROL_PROXY_PEOPLE: z.string().optional(),
+    KUBECONTROL_PROXY_ADDRESSES: z.string().optional(),
     KUBECONTROL_APPROVAL_TIMEOUT: z
       .string()
       .optional()
@@ -49,6 +52,16 @@ function crossProblems(env: NodeJS.ProcessEnv): string[] {
   if (auth === 'local' && !LOOPBACK.test(host)) {
     problems.push(`KUBECONTROL_HOST: local mode is unauthenticated and only listens on loopback (got: ${host}); set KUBECONTROL_AUTH=token to listen on other addresses`);
   }
+  if (auth === 'proxy') {
+    if (!env.KUBECONTROL_PROXY_PEOPLE?.trim()) {
+      problems.push(
+        'KUBECONTROL_PROXY_PEOPLE: proxy mode needs the mapping from the identities the auth proxy sends to the people the KubeApps name, e.g. alice@corp.example=alice,bob@corp.example=U0BOB0001',
+      );
+    } else problems.push(...parseProxyPeople(env.KUBECONTROL_PROXY_PEOPLE).problems);
+    if (!env.KUBECONTROL_PROXY_ADDRESSES?.trim()) {
+      problems.push('KUBECONTROL_PROXY_ADDRESSES: proxy mode needs the auth proxy\'s addresses (IPs or CIDRs, comma-separated, e.g. 10.0.3.7,10.0.4.0/24): identity headers are trusted from them only');
+    } else problems.push(...parseProxyAddresses(env.KUBECONTROL_PROXY_ADDRESSES).problems);
+  }
   if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
     problems.push('SLACK_SIGNING_SECRET: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)');
   }
@@ -66,8 +79,14 @@ export interface Config {
   readonly provider: 'sandbox' | 'aws' | 'local';
   readonly sandboxScale: number;
   readonly concurrency: number;
-  /** 'local': the API trusts the caller's user name (loopback only). 'token': per-person bearer tokens. */
-  readonly auth: 'local' | 'token';
+  /**
+   * 'local': the API and the console trust the caller's user name (loopback only). 'token': per-person bearer
+   * tokens for the API; the console is closed. 'proxy': bearer tokens for the API, and the console trusts the
+   * auth proxy's identity header (`proxy`).
+   */
+  readonly auth: 'local' | 'token' | 'proxy';
+  /** Proxy mode: who the auth proxy's identities are, and where the proxy connects from. */
+  readonly proxy?: ProxySettings;
   readonly approvalTimeoutMs: number | undefined;
   /**
    * How long the old cluster keeps serving after cutover before teardown; default the provider's (≥ 2 × TTL).
@@ -78,6 +97,51 @@ export interface Config {
   readonly logLevel: string;
   readonly kubeappsDir: string | undefined;
   readonly slack: { readonly botToken?: string; readonly signingSecret?: string; readonly appToken?: string; readonly apiUrl?: string } | undefined;
+}
+
+/** The auth proxy in front of the console (KUBECONTROL_AUTH=proxy). */
+export interface ProxySettings {
+  /** The proxy's identity (X-Forwarded-Email or X-Forwarded-User, lower-cased) → the person the KubeApps name. */
+  readonly people: ReadonlyMap<string, string>;
+  /** The proxy's addresses: IPs and CIDRs (`10.0.3.7`, `10.0.4.0/24`, `::1`), as written. */
+  readonly addresses: readonly string[];
+}
+
+const PERSON = /^[\w.@-]{1,64}$/;
+
+/** `alice@corp.example=alice,bob@corp.example=U0BOB0001` → a map, and one problem per malformed entry. */
+export function parseProxyPeople(raw: string): { people: Map<string, string>; problems: string[] } {
+  const people = new Map<string, string>();
+  const problems: string[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const identity = eq > 0 ? entry.slice(0, eq).trim().toLowerCase() : '';
+    const person = eq > 0 ? entry.slice(eq + 1).trim() : '';
+    if (!identity || !person) {
+      problems.push(`KUBECONTROL_PROXY_PEOPLE: ${JSON.stringify(entry)} is not IDENTITY=PERSON (e.g. alice@corp.example=alice)`);
+    } else if (!PERSON.test(person) || person.startsWith('@')) {
+      problems.push(`KUBECONTROL_PROXY_PEOPLE: ${JSON.stringify(person)} (for ${identity}) is not a person's name or id (letters, digits, _ . @ -; not a @group)`);
+    } else if (people.has(identity) && people.get(identity) !== person) {
+      problems.push(`KUBECONTROL_PROXY_PEOPLE: ${identity} is mapped twice (${people.get(identity)} and ${person})`);
+    } else people.set(identity, person);
+  }
+  if (!people.size && !problems.length) problems.push('KUBECONTROL_PROXY_PEOPLE: maps nobody');
+  return { people, problems };
+}
+
+/** `10.0.3.7,10.0.4.0/24,::1` → the entries, and one problem per entry that is not an IP or a CIDR. */
+export function parseProxyAddresses(raw: string): { addresses: string[]; problems: string[] } {
+  const addresses: string[] = [];
+  const problems: string[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [ip, bits, extra] = entry.split('/');
+    const version = isIP(ip ?? '');
+    const max = version === 6 ? 128 : 32;
+    if (!version || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+      problems.push(`KUBECONTROL_PROXY_ADDRESSES: ${JSON.stringify(entry)} is not an IP address or a CIDR (e.g. 10.0.3.7 or 10.0.4.0/24)`);
+    } else addresses.push(entry);
+  }
+  return { addresses, problems };
 }
 
 /** Thrown with one line per problem. */
@@ -113,6 +177,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxScale: e.KUBECONTROL_SANDBOX_SCALE,
     concurrency: e.KUBECONTROL_CONCURRENCY,
     auth: e.KUBECONTROL_AUTH ?? (e.KUBECONTROL_PROVIDER === 'aws' ? 'token' : 'local'),
+    ...(e.KUBECONTROL_AUTH === 'proxy'
+      ? { proxy: { people: parseProxyPeople(e.KUBECONTROL_PROXY_PEOPLE!).people, addresses: parseProxyAddresses(e.KUBECONTROL_PROXY_ADDRESSES!).addresses } }
+      : {}),
     approvalTimeoutMs: e.KUBECONTROL_APPROVAL_TIMEOUT ? parseDuration(e.KUBECONTROL_APPROVAL_TIMEOUT) : undefined,
     drainMs: e.KUBECONTROL_DRAIN ? parseDuration(e.KUBECONTROL_DRAIN) : undefined,
     admins: e.KUBECONTROL_ADMINS.split(',').map((s) => s.trim()).filter(Boolean),
