@@ -7,6 +7,10 @@
  *   GET  /api/deploys/:id/events        events after ?after=N (JSON)
  *   GET  /api/deploys/:id/stream        the same as server-sent events, live until the deploy ends (resumes after
  *                                       the Last-Event-ID header, else ?after=N)
+ *   GET  /api/fleet                     every app: live version, hardware, last deploy, lock, what runs now (the console's fleet)
+ *   GET  /api/apps/:app/history         deploys of an app: ?version= (v12* a prefix) &person= &outcome= &from= &to= &before= &limit=
+ *   GET  /api/apps/:app/dora            DORA figures over ?window=DAYS (default 30)
+ *   GET  /api/search?q=                 deploys by version, person, outcome and time, as the console's search box
  *   GET  /api/gc   POST /api/gc         resources kubecontrol tagged that no live deploy owns (admins)
  *   GET|POST|DELETE /api/sandbox/faults injectable faults (sandbox provider only; per app: its deployers, or admins)
  *
@@ -29,6 +33,8 @@ import type { GcReport } from '../deployer/gc.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { isTerminal, type CommandOutcome, type EventFeed, type Store } from '../store/index.js';
 import { describeError, HttpError, parse, sendJson } from './http.js';
+import type { ConsoleReads } from './model.js';
+import { DEFAULT_WINDOW, doraQuery, doraWindow, historyFilters, historyQuery, parseQuery, searchQuery } from './pages/queries.js';
 
 export const HTTP_STATUS: Readonly<Record<ResultStatus, number>> = {
   ok: 200,
@@ -55,7 +61,7 @@ export interface ApiLogger {
 
 /** What the API needs, and nothing more. */
 export interface ApiDeps {
-  readonly config: { readonly auth: 'local' | 'token'; readonly admins: readonly string[] };
+  readonly config: { readonly auth: 'local' | 'token' | 'proxy'; readonly admins: readonly string[] };
   readonly core: CommandCore;
   /** Read models: deploys and their events. */
   readonly reads: { readonly deploys: Pick<Store['deploys'], 'get'>; readonly events: Pick<Store['events'], 'after'> };
@@ -79,6 +85,8 @@ export interface ApiDeps {
   /** Lists (and with `del`, deletes) what no environment in use owns. */
   readonly gc: (del: boolean) => Promise<GcReport>;
   readonly faults?: Faults;
+  /** The console's read model (fleet, history, DORA, search), served as JSON too; `now` is the clock's. */
+  readonly console?: { readonly reads: ConsoleReads; readonly now: () => number };
 }
 
 /** A caller's identity as the API established it. */
@@ -345,6 +353,32 @@ function apiRoutes(api: FastifyInstance, deps: ApiDeps): void {
     },
   });
 
+  if (deps.console) {
+    const { reads, now } = deps.console;
+    const appOr404 = (request: FastifyRequest): string => {
+      const name = (request.params as { app: string }).app;
+      if (!deps.apps.has(name)) throw new HttpError(404, 'unknown_app', `there is no app ${shown(name)}`);
+      return name;
+    };
+    api.get('/api/fleet', async (_request, reply) => sendJson(reply, 200, reads.fleet(now())));
+    api.get('/api/apps/:app/history', async (request, reply) => {
+      const app = appOr404(request);
+      const filters = historyFilters(parseQuery(historyQuery, request.query));
+      const { toDay: _shown, ...q } = filters;
+      return sendJson(reply, 200, reads.history({ app, ...q }));
+    });
+    api.get('/api/apps/:app/dora', async (request, reply) => {
+      const app = appOr404(request);
+      const { from, to } = doraWindow(parseQuery(doraQuery, request.query).window ?? DEFAULT_WINDOW, now());
+      return sendJson(reply, 200, reads.dora(app, from, to));
+    });
+    api.get('/api/search', async (request, reply) => {
+      const q = parseQuery(searchQuery, request.query);
+      if (!q.q.trim()) throw new HttpError(400, 'bad_query', 'q is empty: ask for a version (v123), a person and a time (carol this week) or an outcome (failed yesterday)');
+      return sendJson(reply, 200, reads.search(q.q.trim(), now(), q.limit));
+    });
+  }
+
   const sandboxOnly = (): Faults => {
     if (!deps.faults || !faultBody) throw new HttpError(404, 'not_sandbox', 'faults can only be injected into the sandbox provider');
     return deps.faults;
@@ -391,8 +425,11 @@ function apiRoutes(api: FastifyInstance, deps: ApiDeps): void {
   });
 }
 
-/** Server-sent events: every event after `after`, then live ones, until the deploy has ended and cleaned up. */
-function streamEvents(deps: ApiDeps, deployId: number, after: number, reply: FastifyReply): void {
+/**
+ * Server-sent events: every event after `after`, then live ones, until the deploy has ended and cleaned up.
+ * Also the console's own stream route (console/pages), which identifies the browser its own way.
+ */
+export function streamEvents(deps: Pick<ApiDeps, 'reads' | 'core' | 'feed'>, deployId: number, after: number, reply: FastifyReply): void {
   const { reads: store, core, feed } = deps;
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -13,7 +13,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 
 /** A request handler a surface mounts on the server; resolves false if the request is not its own. */
@@ -112,6 +112,11 @@ export interface HttpServerOptions {
   readonly logger: HttpLogger;
   /** Tried in order before any route, with the raw request (body unread); read at each request, so mounts may be added later. */
   readonly mounts: readonly Mount[];
+  /**
+   * Answers an error as an HTML page when a browser asked for one (the console's pages, `Accept: text/html`);
+   * returns false to leave it to the JSON answer. Every other caller gets `{status: 'error', code, message}`.
+   */
+  readonly htmlError?: (answer: Omit<ErrorAnswer, 'internal'>, request: FastifyRequest, reply: FastifyReply) => boolean;
 }
 
 /** A request that is not valid HTTP (bad request line, headers too large): answered on the socket, in the API's shape. */
@@ -138,7 +143,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
  * 64 KiB, the mounts offered each request first, one error handler and one not-found handler.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const { logger, mounts } = options;
+  const { logger, mounts, htmlError } = options;
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY,
@@ -149,25 +154,38 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     clientErrorHandler: answerClientError,
     // A malformed URL, a too-long path segment: the same error handler as everything else.
     frameworkErrors: (err, request, reply) => {
-      answerError(err, request.method, request.url, reply);
+      answerError(err, request, reply);
     },
   });
 
-  const answerError = (err: unknown, method: string, url: string, reply: FastifyReply): void => {
-    const answer = describeError(err);
+  /** The one place an error becomes an answer: a page for a browser that asked for one, else JSON. */
+  const answer = (a: Omit<ErrorAnswer, 'internal'>, request: FastifyRequest, reply: FastifyReply): void => {
+    if (htmlError) {
+      try {
+        if (htmlError(a, request, reply)) return;
+      } catch (err) {
+        // The page could not be drawn: the JSON answer still says what happened.
+        logger.error({ err, method: request.method, url: request.url }, 'error page failed');
+        if (reply.sent || reply.raw.headersSent) return;
+      }
+    }
+    sendJson(reply, a.status, errorBody(a));
+  };
+  const answerError = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const a = describeError(err);
     // No stack trace reaches a caller; the log has it.
-    if (answer.internal) logger.error({ err, method, url }, 'request failed');
+    if (a.internal) logger.error({ err, method: request.method, url: request.url }, 'request failed');
     if (reply.sent || reply.raw.headersSent) {
       if (!reply.raw.writableEnded) reply.raw.end();
       return;
     }
-    sendJson(reply, answer.status, errorBody(answer));
+    answer(a, request, reply);
   };
-  app.setErrorHandler((err, request, reply) => answerError(err, request.method, request.url, reply));
+  app.setErrorHandler((err, request, reply) => answerError(err, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const message = path.startsWith('/api/') ? `no such endpoint: ${request.method} ${path}` : `no such path: ${request.url}`;
-    sendJson(reply, 404, errorBody({ code: 'not_found', message }));
+    answer({ status: 404, code: 'not_found', message }, request, reply);
   });
 
   // Every body is read as JSON, whatever its Content-Type says (the CLI sends application/json, a bare
