@@ -41,7 +41,7 @@ export interface HistoryQuery {
   readonly app: string;
   /** Exact version, or a prefix when it ends with `*` (e.g. `v12*`). */
   readonly version?: string;
-  /** Who requested (id or display name, exact). */
+  /** Who requested (id or display name, whole, in any case). */
   readonly person?: string;
   /** 'succeeded' | 'failed' | 'rejected' | 'timed_out' | 'cancelled' | 'active' (not ended). */
   readonly outcome?: DeployState | 'active';

@@ -27,7 +27,7 @@ export type VersionFilter = { readonly exact: string } | { readonly prefix: stri
 export interface DeployFilter {
   readonly app?: string;
   readonly version?: VersionFilter;
-  /** Who requested it: matches `requested_by` (the id) or `requested_by_name` (the name shown), exactly. */
+  /** Who requested it: matches `requested_by` (the id) or `requested_by_name` (the name shown), whole, in any case. */
   readonly person?: string;
   /** A final state, or 'active' (not ended: queued or running). */
   readonly outcome?: DeployState | 'active';
@@ -241,7 +241,10 @@ export function findSql(s: Shape): string {
   if (s.version === 'prefix') where.push('version >= @lo AND version < @hi');
   // Two indexes, one per column: as a list of ids (a UNION of two index searches). Written as an OR,
   // the planner walks the whole table in id order instead (it prefers that to sorting, for the LIMIT).
-  if (s.person) where.push('id IN (SELECT id FROM deploys WHERE requested_by = @person UNION SELECT id FROM deploys WHERE requested_by_name = @person)');
+  // Case does not matter (a name typed "bob" finds "Bob"): the indexes are NOCASE, as the comparisons.
+  if (s.person) {
+    where.push('id IN (SELECT id FROM deploys WHERE requested_by = @person COLLATE NOCASE UNION SELECT id FROM deploys WHERE requested_by_name = @person COLLATE NOCASE)');
+  }
   if (s.outcome === 'state') where.push('state = @state');
   // Word for word the partial indexes' condition (deploys_active, deploys_active_app), so they apply.
   if (s.outcome === 'active') where.push(`state NOT IN (${TERMINAL_SQL})`);
