@@ -6,10 +6,10 @@
  */
 import type { ResourceRecord, Store } from '../store/index.js';
 import type { Clock } from './clock.js';
-import { errorMessage, isInfraError } from './errors.js';
+import { AbortReason, errorMessage, isInfraError } from './errors.js';
 import { createDeployLedger } from './ledger.js';
 import type { PlacementOverrides, Progress, Provider } from './ports.js';
-import { formatDuration } from './time.js';
+import { abortable, formatDuration } from './time.js';
 
 export interface DestroyDeps {
   readonly store: Store;
@@ -35,7 +35,10 @@ const NOT_YET = new Set(['CREATING', 'UPDATING', 'PENDING', 'DELETING']);
 
 /**
  * Deletes one resource; resolves with null when it is gone, or the last error's
- * message when every attempt failed. Rejects only when `signal` aborts.
+ * message when every attempt failed. Rejects only when `signal` aborts. An
+ * attempt that has not finished within the provider's teardown time limit is
+ * given up and counts as a failed one: a delete that never answers must not
+ * hold a cleanup (which has no step timeout) and its app's line forever.
  *
  * A cluster that is still being created (a deploy cancelled while provisioning)
  * may refuse the delete until it is ACTIVE: while the cloud says it is CREATING
@@ -52,7 +55,17 @@ export async function destroyResource(deps: DestroyDeps, r: DestroyRequest): Pro
   for (let attempt = 1; ; ) {
     try {
       ledger.deleting(resource.id);
-      await provider.clusters.destroy({ resource: store.resources.get(resource.id)!, placement, progress, signal });
+      const attemptLimit = provider.timeouts.teardown;
+      const attempt$ = new AbortController();
+      const onAbort = (): void => attempt$.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const timer = clock.setTimer(() => attempt$.abort(new AbortReason('timeout', `deleting ${resource.kind} ${resource.name} timed out after ${formatDuration(attemptLimit)}`)), attemptLimit);
+      try {
+        await abortable(provider.clusters.destroy({ resource: store.resources.get(resource.id)!, placement, progress, signal: attempt$.signal }), attempt$.signal);
+      } finally {
+        timer.cancel();
+        signal.removeEventListener('abort', onAbort);
+      }
       ledger.deleted(resource.id);
       return null;
     } catch (err) {
