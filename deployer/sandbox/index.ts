@@ -33,9 +33,15 @@ export const REAL_SECONDS = {
 /** Steps a fault can be injected into. */
 export const FAULT_STEPS = ['build', 'provision', 'deploy', 'cutover', 'teardown'] as const;
 export type FaultStep = (typeof FAULT_STEPS)[number];
-/** `fail`: the cloud call errors; `timeout`: it never finishes; `unhealthy`: the rollout or health check never gets healthy. */
-export const FAULT_KINDS = ['fail', 'timeout', 'unhealthy'] as const;
+/**
+ * `fail`: the cloud call errors; `timeout`: it never finishes; `unhealthy`: the rollout or health check never gets healthy;
+ * `throttle`: the cloud call is refused with ThrottlingException once per use of the fault (`times`), retried with
+ * backoff as the AWS SDK does, and goes through after (it fails once the SDK's attempts are spent).
+ */
+export const FAULT_KINDS = ['fail', 'timeout', 'unhealthy', 'throttle'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** Attempts per throttled call, the first included, as kubecontrol's AWS clients make them (AwsSettings.maxAttempts). */
+export const THROTTLE_ATTEMPTS = 8;
 
 interface SandboxCluster {
   name: string;
@@ -89,13 +95,27 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
   const sleep = (delay: number, signal?: AbortSignal): Promise<void> => clock.sleep(delay, signal);
   for (const image of options.seedImages ?? []) world.put('image', image, { image, seeded: true });
 
-  /** Applies an injected fault for `step` of `app` (its name), if one is armed. */
+  /**
+   * A throttled cloud call: each armed `throttle` use of `step` refuses one attempt with ThrottlingException,
+   * retried after the SDK's backoff for throttling (0.5 s doubling, at most 20 s; simulated time) until
+   * THROTTLE_ATTEMPTS attempts are spent.
+   */
+  async function throttled(step: FaultStep, app: string, call: string, progress: Progress | undefined, signal: AbortSignal | undefined): Promise<void> {
+    for (let attempt = 1; world.takeFault(step, app, ['throttle']); attempt++) {
+      if (attempt >= THROTTLE_ATTEMPTS) throw new SandboxError('ThrottlingException', `${call}: Rate exceeded (gave up after ${attempt} attempts)`);
+      const delay = Math.min(20, 0.5 * 2 ** (attempt - 1));
+      progress?.(`[sandbox] ${call}: ThrottlingException: Rate exceeded; retrying in ${delay}s (attempt ${attempt}/${THROTTLE_ATTEMPTS})`, { throttled: attempt });
+      await wait(delay, signal);
+    }
+  }
+
+  /** Applies an injected fault for `step` of `app` (its name), if one is armed; `throttle` faults are `throttled`'s. */
   async function fault(
     step: FaultStep,
     app: string,
     signal: AbortSignal | undefined,
     failure: () => SandboxError,
-    { hang = true, kinds }: { hang?: boolean; kinds?: readonly FaultKind[] } = {},
+    { hang = true, kinds = ['fail', 'timeout', 'unhealthy'] }: { hang?: boolean; kinds?: readonly FaultKind[] } = {},
   ): Promise<FaultKind | undefined> {
     const f = world.takeFault(step, app, kinds);
     if (!f) return undefined;
@@ -125,6 +145,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
     async build({ ctx, image }) {
       const { app, progress, signal } = ctx;
       const tag = image.tag;
+      await throttled('build', app, `CodeBuild StartBuild ${app}:${tag}`, progress, signal);
       await fault('build', app, signal, () => new SandboxError('BuildFailed', `step "RUN npm ci" exited with code 1 while building ${app}:${tag}`));
       const phases = ['PROVISIONING', 'DOWNLOAD_SOURCE', 'BUILD', 'POST_BUILD (push)'];
       for (const phase of phases) {
@@ -148,6 +169,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       const { progress, signal, ledger } = ctx;
       const app = spec.app;
       const clusterName = spec.name;
+      await throttled('provision', app, `EKS CreateCluster ${clusterName}`, progress, signal);
       const failure = await fault('provision', app, signal, () =>
         new SandboxError('ResourceLimitExceeded', `account limit of EKS clusters reached while creating ${clusterName}`),
         // A provisioning timeout is a cluster stuck in CREATING: it exists and must be cleaned up.
@@ -218,6 +240,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
     },
 
     async destroy({ resource, progress, signal }) {
+      await throttled('teardown', resource.app, `delete ${resource.kind} ${resource.name}`, progress, signal);
       await fault('teardown', resource.app, signal, () => new SandboxError('ResourceInUseException', `${resource.kind} ${resource.name} is still in use; try again`));
       if (resource.kind === 'cluster') {
         const c = world.get<SandboxCluster>('cluster', resource.name);
@@ -261,6 +284,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
   ): Promise<{ endpoint: string }> {
     const { app, progress, signal, version } = ctx;
     if (!world.get('cluster', cluster)) throw new SandboxError('NotFound', `cluster ${cluster} does not exist`);
+    await throttled('deploy', app, `Kubernetes apply of ${app} on ${cluster}`, progress, signal);
     const failure = await fault('deploy', app, signal, () =>
       new SandboxError('Forbidden', `deployments.apps "${app}" is forbidden: cluster ${cluster} rejected the apply`),
     );
@@ -329,6 +353,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
     async pointRecord({ record, target, progress, signal }) {
       const previous = world.get<{ target: string }>('dns', record.name)?.target;
       if (previous !== target) {
+        await throttled('cutover', record.app, `Route 53 ChangeResourceRecordSets ${record.name}`, progress, signal);
         progress(`[sandbox] UPSERT ${record.name} CNAME ${target} (TTL ${record.ttlSeconds}s)${previous ? `, was ${previous}` : ''}`);
         world.put('dns', record.name, { name: record.name, target });
         if (world.takeFault('cutover', record.app, ['timeout'])) {
