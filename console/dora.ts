@@ -16,8 +16,8 @@
  *   it `succeeded`; it `failed` (at any step: it tried); or it was `cancelled` after its cutover step
  *   succeeded (a blue/green flipped back within its drain: it served). Not changes: `rejected`,
  *   `timed_out`, `cancelled` before a cutover (production was never touched), deploys not ended yet,
- *   and every `refresh` (the live version again on a fresh cluster: maintenance, not a change —
- *   counting nightly refreshes would make every scheduled app a daily deployer).
+ *   and every other kind: a `refresh` is the live version again on a fresh cluster — maintenance, not
+ *   a change (counting nightly refreshes would make every scheduled app a daily deployer).
  * - **Went live** (`liveAt`): a blue/green when its cutover step succeeded (DNS moved to it); a rolling
  *   update when it succeeded. A blue/green with no recorded cutover step uses its finish.
  * - **Change time**: when it went live; a failed change that never did, when it failed (`finishedAt`).
@@ -60,7 +60,7 @@ export function liveAt(r: DoraRow): number | null {
 
 /** Whether a deploy row is a change (see above). */
 export function isChange(r: DoraRow): boolean {
-  if (r.kind === 'refresh') return false;
+  if (r.kind !== 'deploy' && r.kind !== 'rollback') return false;
   if (r.state === 'succeeded' || r.state === 'failed') return r.finishedAt !== null;
   return r.state === 'cancelled' && r.cutoverAt !== null && r.finishedAt !== null;
 }

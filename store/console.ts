@@ -15,6 +15,11 @@ import { toRecord, toRecords } from './rows.js';
 import { TERMINAL_STATES, type DeployKind, type DeployRecord, type DeployState } from './types.js';
 
 const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(',');
+/** The final states other than success: word for word the condition of the partial index deploys_unsuccessful. */
+const UNSUCCESSFUL: readonly DeployState[] = TERMINAL_STATES.filter((s) => s !== 'succeeded');
+const UNSUCCESSFUL_SQL = UNSUCCESSFUL.map((s) => `'${s}'`).join(',');
+/** The kinds of deploy that are changes (DORA): not a refresh, nor any maintenance kind added later. */
+const CHANGE_KINDS_SQL = "'deploy','rollback'";
 
 /** A version filter: one version, or every version that starts with `prefix` (`v12*`). */
 export type VersionFilter = { readonly exact: string } | { readonly prefix: string };
@@ -69,12 +74,17 @@ export interface DoraRow {
   readonly cutoverAt: number | null;
 }
 
-/** The shape of a `find`: which filters it has, which decides its SQL text. */
+/**
+ * The shape of a `find`: which filters it has, which decides its SQL text. Outcomes come in four
+ * shapes, each matching a partial index's condition word for word (SQLite uses a partial index only
+ * then): succeeded (deploys_succeeded, deploys_last_success), another final state
+ * (deploys_unsuccessful), a state not final, and any state not final (deploys_active, deploys_active_app).
+ */
 interface Shape {
   readonly app: boolean;
   readonly version: 'none' | 'exact' | 'prefix';
   readonly person: boolean;
-  readonly outcome: 'none' | 'state' | 'active';
+  readonly outcome: 'none' | 'succeeded' | 'unsuccessful' | 'unfinished' | 'active';
   readonly from: boolean;
   readonly to: boolean;
   readonly before: boolean;
@@ -132,14 +142,14 @@ export class ConsoleRepo {
              FROM deploys WHERE state NOT IN (${TERMINAL_SQL}) ORDER BY id`,
     /**
      * The deploys of `app` that may count in a DORA window [from, to): ended at or after `from`
-     * (a change happens no later than its deploy ends) and requested before `to`. Refreshes redeploy
-     * the live version and are not changes. On deploys_app_finished.
+     * (a change happens no later than its deploy ends) and requested before `to`. Only deploys and
+     * rollbacks are changes (a refresh redeploys the live version). On deploys_app_finished.
      */
     doraRows: `SELECT ${DORA_COLUMNS} FROM deploys
-               WHERE app = @app AND finished_at >= @from AND created_at < @to AND kind <> 'refresh' ORDER BY id`,
+               WHERE app = @app AND finished_at >= @from AND created_at < @to AND kind IN (${CHANGE_KINDS_SQL}) ORDER BY id`,
     /** The first change of `app` after deploy `after` that went live (replaced it): deploys_last_success. */
     nextLive: `SELECT ${DORA_COLUMNS} FROM deploys
-               WHERE app = @app AND state = 'succeeded' AND id > @after AND kind <> 'refresh' ORDER BY id LIMIT 1`,
+               WHERE app = @app AND state = 'succeeded' AND id > @after AND kind IN (${CHANGE_KINDS_SQL}) ORDER BY id LIMIT 1`,
     /** The first event of a deploy that carries a plan (events_deploy). */
     eventWithPlan: "SELECT data FROM events WHERE deploy_id = ? AND data IS NOT NULL AND json_type(data, '$.plan') IS NOT NULL ORDER BY id LIMIT 1",
   } as const;
@@ -160,7 +170,7 @@ export class ConsoleRepo {
       params.hi = prefixUpperBound(f.version.prefix);
     }
     if (f.person !== undefined) params.person = f.person;
-    if (f.outcome !== undefined && f.outcome !== 'active') params.state = f.outcome;
+    if (shape.outcome === 'unsuccessful' || shape.outcome === 'unfinished') params.state = f.outcome;
     if (f.created?.from !== undefined) params.from = f.created.from;
     if (f.created?.to !== undefined) params.to = f.created.to;
     if (f.before !== undefined) params.before = f.before;
@@ -220,7 +230,12 @@ function shapeOf(f: DeployFilter): Shape {
     app: f.app !== undefined,
     version: !f.version ? 'none' : 'exact' in f.version ? 'exact' : 'prefix',
     person: f.person !== undefined,
-    outcome: f.outcome === undefined ? 'none' : f.outcome === 'active' ? 'active' : 'state',
+    outcome:
+      f.outcome === undefined ? 'none'
+      : f.outcome === 'active' ? 'active'
+      : f.outcome === 'succeeded' ? 'succeeded'
+      : UNSUCCESSFUL.includes(f.outcome) ? 'unsuccessful'
+      : 'unfinished',
     from: f.created?.from !== undefined,
     to: f.created?.to !== undefined,
     before: f.before !== undefined,
@@ -245,9 +260,11 @@ export function findSql(s: Shape): string {
   if (s.person) {
     where.push('id IN (SELECT id FROM deploys WHERE requested_by = @person COLLATE NOCASE UNION SELECT id FROM deploys WHERE requested_by_name = @person COLLATE NOCASE)');
   }
-  if (s.outcome === 'state') where.push('state = @state');
-  // Word for word the partial indexes' condition (deploys_active, deploys_active_app), so they apply.
-  if (s.outcome === 'active') where.push(`state NOT IN (${TERMINAL_SQL})`);
+  // Each word for word a partial index's condition, so that it applies (see Shape).
+  if (s.outcome === 'succeeded') where.push("state = 'succeeded'");
+  if (s.outcome === 'unsuccessful') where.push(`state IN (${UNSUCCESSFUL_SQL}) AND state = @state`);
+  if (s.outcome === 'unfinished' || s.outcome === 'active') where.push(`state NOT IN (${TERMINAL_SQL})`);
+  if (s.outcome === 'unfinished') where.push('state = @state');
   if (s.from) where.push('created_at >= @from');
   if (s.to) where.push('created_at < @to');
   if (s.before) where.push('id < @before');
@@ -257,14 +274,17 @@ export function findSql(s: Shape): string {
 /**
  * The index a shape must use, where the planner could otherwise choose to walk the whole table in id
  * order (it prefers that to sorting when a LIMIT is given and no equality narrows the rows, and with
- * the statistics of a busy day it may): unfinished deploys are a handful in their partial index, and a
- * time range alone is read from the index on created_at, then sorted. Named here (SQLite's INDEXED BY)
+ * the statistics of a busy day it may): unfinished deploys are a handful in their partial index, a
+ * time range alone (or with "succeeded") is read from the index on created_at, then sorted, and every
+ * success is read from the partial index of successes. Named here (SQLite's INDEXED BY)
  * so that a plan that stops using it is an error, not a slow page.
  */
 function indexedBy(s: Shape): string {
-  if (s.outcome === 'active') return s.app ? ' INDEXED BY deploys_active_app' : ' INDEXED BY deploys_active';
-  const other = s.app || s.version !== 'none' || s.person || s.outcome !== 'none';
-  if (!other && (s.from || s.to)) return ' INDEXED BY deploys_created';
+  if (s.outcome === 'active' || s.outcome === 'unfinished') return s.app ? ' INDEXED BY deploys_active_app' : ' INDEXED BY deploys_active';
+  const other = s.app || s.version !== 'none' || s.person;
+  if (!other && (s.outcome === 'none' || s.outcome === 'succeeded') && (s.from || s.to)) return ' INDEXED BY deploys_created';
+  // Every success, newest first: the partial index of successes walked backwards, stopping at the page's end.
+  if (!other && s.outcome === 'succeeded') return ' INDEXED BY deploys_succeeded';
   return '';
 }
 
@@ -274,7 +294,7 @@ function allShapes(): Shape[] {
   for (const app of bools)
     for (const version of ['none', 'exact', 'prefix'] as const)
       for (const person of bools)
-        for (const outcome of ['none', 'state', 'active'] as const)
+        for (const outcome of ['none', 'succeeded', 'unsuccessful', 'unfinished', 'active'] as const)
           for (const from of bools)
             for (const to of bools)
               for (const before of bools) {
