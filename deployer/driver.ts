@@ -24,6 +24,9 @@ import { STRATEGIES, type Phase } from './strategies/index.js';
 import { abortable, formatDuration } from './time.js';
 import { replayUndoLog } from './undo.js';
 
+/** How long a stopped step is waited for before the deploy is undone, when it does not stop on its signal. */
+const STOP_GRACE_MS = 60_000;
+
 /** A step that failed, with the message users see. */
 export class StepError extends InfraError {
   constructor(
@@ -372,9 +375,12 @@ export class Deployer {
       this.store.deploys.step(d.id, name, 'running');
       this.event(d.id, 'step', `${name} started`, 'info', { state: 'running' }, name);
     });
+    let running: Promise<unknown> | undefined;
     try {
       const current = this.store.deploys.get(d.id)!;
-      const outcome = await abortable(step.run(this.stepEnv(current, app, name, controller.signal)), controller.signal);
+      const run = step.run(this.stepEnv(current, app, name, controller.signal));
+      running = run;
+      const outcome = await abortable(run, controller.signal);
       if (outcome.skipped) {
         this.store.tx(() => {
           this.store.deploys.step(d.id, name, 'skipped', outcome.detail);
@@ -398,11 +404,22 @@ export class Deployer {
         this.store.deploys.step(d.id, name, cancelled ? 'cancelled' : 'failed', message);
         this.event(d.id, 'step', message, cancelled ? 'warn' : 'error', { state: cancelled ? 'cancelled' : 'failed', durationMs: this.clock.now() - started }, name);
       });
+      // A step stopped by its time limit, a cancel or a failing sibling may still be inside a call (a cluster
+      // being created): it is let see its signal and stop before the deploy is undone, or what it makes
+      // after the undo ran would be left behind with the undo saying nothing was.
+      if (running && controller.signal.aborted) await this.stopped(running);
       throw new StepError(name, message, { cause: err }, cancelled);
     } finally {
       timer?.cancel();
       parent.removeEventListener('abort', onParentAbort);
     }
+  }
+
+  /** Resolves once a stopped step's code has settled, or after STOP_GRACE_MS (clock) when it ignores its signal. */
+  private async stopped(running: Promise<unknown>): Promise<void> {
+    let timer: Timer | undefined;
+    await Promise.race([running.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = this.clock.setTimer(resolve, STOP_GRACE_MS)))]);
+    timer?.cancel();
   }
 
   private stepEnv(d: DeployRecord, app: KubeApp, step: StepName, signal: AbortSignal): StepEnv {
