@@ -32,6 +32,7 @@ import { claimNamespace, deleteLoadBalancerServices, deleteNamespaceAndWait, rea
 import { FARGATE_LOGGING_CONFIGMAP, FARGATE_LOGGING_NAMESPACE, fargateLogGroup, renderFargateLogging } from './fargate-logging.js';
 import { renderNodePool } from './nodepool.js';
 import { watchUntil } from './watch.js';
+import { sleep } from '../time.js';
 
 export { httpStatus, isConflict, isNotFound, kubeFailure } from './api-errors.js';
 export { assertOwned, installationLabel, LABEL_INSTALLATION, ownerOf } from './installation.js';
@@ -103,6 +104,17 @@ export interface KubeWorkloadsOptions {
    * @default true
    */
   readonly recordNamespace?: boolean;
+}
+
+/** Attempts of a call the API server answers 429 TooManyRequests (API Priority and Fairness), as client-go retries them. */
+const THROTTLED_ATTEMPTS = 6;
+
+/** How long a 429 asks to wait (its Retry-After, in seconds), at most 10 s; 1 s when it does not say. */
+function retryAfterMs(err: unknown): number {
+  const cause = err instanceof InfraError ? err.cause : err;
+  const headers = (cause as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+  const seconds = Number(headers['retry-after'] ?? headers['Retry-After']);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 10) * 1000 : 1000;
 }
 
 /** Server-side apply options: our field manager wins conflicts (kubecontrol owns these objects). */
@@ -273,17 +285,22 @@ export class KubeWorkloads implements Workloads {
 
   /**
    * One API call; refused credentials (401) are fetched again once, since a
-   * cached token can outlive its welcome (clock skew, revoked session).
+   * cached token can outlive its welcome (clock skew, revoked session); a
+   * busy API server's 429 is tried again after its Retry-After, a few times.
    * Failures are InfraErrors (an InfraError from `fn` is kept as it is).
    */
   private async call<T>(operation: string, cluster: string, kc: () => Promise<KubeConfig>, fn: (config: KubeConfig) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1, throttled = 0; ; attempt++) {
       const config = await kc();
       try {
         return await fn(config);
       } catch (err) {
         if (attempt === 1 && httpStatus(err) === 401 && this.opts.source.forget) {
           this.opts.source.forget(cluster);
+          continue;
+        }
+        if (httpStatus(err) === 429 && ++throttled < THROTTLED_ATTEMPTS) {
+          await sleep(retryAfterMs(err));
           continue;
         }
         throw isInfraError(err) ? err : kubeFailure(operation, err);
