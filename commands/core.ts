@@ -559,6 +559,12 @@ export class CommandCore {
     };
   }
 
+  /** Every app's status (or the named ones') as `status` answers it, read without being a command: what the console's pages show. */
+  statuses(names: readonly string[] = [...this.options.apps.keys()]): AppStatus[] {
+    const active = this.store.deploys.active();
+    return names.filter((n) => this.options.apps.has(n)).map((n) => this.appStatus(n, active));
+  }
+
   /** A deploy with its steps, decision and place in line. */
   view(id: number): DeployView {
     return this.toView(this.store.deploys.get(id)!);

@@ -21,26 +21,12 @@ export interface ConsoleReadsDeps {
   /** The command core: its `view` of a deploy (steps, approval, place in line). */
   readonly core: Pick<CommandCore, 'view'>;
   /**
-   * Every app's `status` as the command core computes it (live, draining, lock). Build it with
-   * `statusViaCommand(core, actor)` — until the core offers a status read that is not a command.
+   * Every app's `status` as the command core computes it (live, draining, lock), read without
+   * recording a command: `() => core.statuses()`.
    */
   readonly status: () => readonly AppStatus[];
   /** The next scheduled refresh of an app, if it has one (`nextRefreshFrom(schedules)`). */
   readonly nextRefresh?: (app: string) => FleetRow['nextRefresh'];
-}
-
-/**
- * `status` read through the core's only public way to it, the `status` command, run as `actor` from
- * the console. It is a command like any other: each call is recorded in the commands table (surface
- * console). A core method returning `AppStatus[]` without recording would be the better source.
- */
-export function statusViaCommand(core: Pick<CommandCore, 'execute'>, actor: { readonly id: string; readonly name?: string }): () => readonly AppStatus[] {
-  return () => {
-    const result = core.execute({ actor, surface: 'console', input: ['status'] });
-    if (result instanceof Promise) throw new Error('status answered asynchronously; the console reads it synchronously');
-    if (result.kind !== 'status') throw new Error(`status was not answered: ${result.message}`);
-    return result.apps;
-  };
 }
 
 /** An app's next refresh from the armed schedules (schedules/index.ts). */

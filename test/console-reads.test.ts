@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../deployer/clock.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
-import { createConsoleReads, cronInWords, hardwareText, nextRefreshFrom, slackThreadUrl, statusViaCommand } from '../console/reads.js';
+import { createConsoleReads, cronInWords, hardwareText, nextRefreshFrom, slackThreadUrl } from '../console/reads.js';
 import { parseSearch, vocabularyOf } from '../console/search.js';
 import type { ConsoleReads } from '../console/model.js';
 import { Store, type DeployState } from '../store/index.js';
@@ -306,7 +306,7 @@ describe('the fleet and a deploy’s page, on a running server', () => {
       store: h.k.store,
       apps: h.k.apps,
       core: h.k.core,
-      status: statusViaCommand(h.k.core, { id: 'console-reader' }),
+      status: () => h.k.core.statuses(),
       nextRefresh: nextRefreshFrom(h.k.schedules),
     });
   }, 60_000);
@@ -342,10 +342,11 @@ describe('the fleet and a deploy’s page, on a running server', () => {
     expect(cache.nextRefresh).toMatchObject({ schedule: 'every day at 02:30', cron: '30 2 * * *' });
   });
 
-  it('status is read through the core’s status command, recorded as the console’s', () => {
+  it('reading the fleet records no command: a page view is not something anyone asked kubecontrol to do', () => {
+    const before = h.k.store.db.prepare('SELECT count(*) AS n FROM commands').get() as { n: number };
     fleetReads.fleet(serverClock.now());
-    const row = h.k.store.db.prepare("SELECT actor, surface, verb, outcome FROM commands WHERE surface = 'console' ORDER BY id DESC LIMIT 1").get();
-    expect(row).toEqual({ actor: 'console-reader', surface: 'console', verb: 'status', outcome: 'accepted' });
+    fleetReads.fleet(serverClock.now());
+    expect(h.k.store.db.prepare('SELECT count(*) AS n FROM commands').get()).toEqual(before);
   });
 
   it('a deploy’s page: the core’s view, every event, the ledger, the approval, the thread, the plan', () => {
