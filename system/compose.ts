@@ -11,8 +11,16 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SlackSurfaceDeps } from '../bot/index.js';
 import { CommandCore, type GroupResolver } from '../commands/core.js';
-import { registerApi, type Faults } from '../console/api.js';
+import { dumpYaml } from '@kubernetes/client-node';
+import { registerApi, streamEvents, type Faults } from '../console/api.js';
+import { doraCharts } from '../console/charts.js';
+import { createCsrf } from '../console/csrf.js';
 import { createHttpServer, sendJson, type Mount } from '../console/http.js';
+import { createIdentify } from '../console/identity.js';
+import { createPages } from '../console/pages/index.js';
+import type { RenderedManifest } from '../console/pages/app.js';
+import { createConsoleReads, nextRefreshFrom, statusViaCommand } from '../console/reads.js';
+import { renderManifests } from '../deployer/kube/manifests.js';
 import { systemClock, type Clock } from '../deployer/clock.js';
 import { Deployer } from '../deployer/driver.js';
 import { collectGarbage } from '../deployer/gc.js';
@@ -20,7 +28,7 @@ import { AbortReason, errorMessage } from '../deployer/errors.js';
 import type { PreflightReport, Provider } from '../deployer/ports.js';
 import { createProvider, ProviderSettingsError } from '../deployer/providers.js';
 import { FAULT_KINDS, FAULT_STEPS } from '../deployer/sandbox/index.js';
-import { clusterSpec } from '../deployer/specs.js';
+import { clusterSpec, placementOf, workloadSpec } from '../deployer/specs.js';
 import { abortable, formatDuration } from '../deployer/time.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
 import { startSchedules, type Schedules } from '../schedules/index.js';
@@ -157,8 +165,45 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
       : undefined;
   const surfaceStatus = new Map<string, () => string>();
   const mounts: Mount[] = [];
+  // The console (KMC): its reads over the store and the core, who is acting (by mode), its forms' CSRF secret.
+  let schedules: Schedules | undefined;
+  const consoleReads = createConsoleReads({
+    store,
+    apps,
+    core,
+    status: statusViaCommand(core, { id: 'console', name: 'kubecontrol console' }),
+    // The schedules start once the server listens; until then no refresh is armed.
+    nextRefresh: (app) => (schedules ? nextRefreshFrom(schedules)(app) : null),
+  });
+  const consoleLog = logger.child({ component: 'console' });
+  const pages = createPages({
+    identify: createIdentify({ mode: config.auth, proxy: config.proxy, people: peopleOf(apps, config.admins) }),
+    csrf: createCsrf(store.meta.csrfSecret(), () => clock.now()),
+    reads: consoleReads,
+    core,
+    deploys: store.deploys,
+    commands: store.commands,
+    feed: store.feed,
+    apps,
+    groups: options.groups,
+    manifests: manifestsOf(provider, installation),
+    charts: (report) => {
+      const c = doraCharts(report);
+      return `${c.deploys}${c.leadTime}`;
+    },
+    now: () => clock.now(),
+    provider: { name: provider.name, label: provider.label },
+    logger: consoleLog,
+    streamDeploy: (id, after, reply) => streamEvents({ reads: store, core, feed: store.feed }, id, after, reply),
+  });
+  if (config.auth === 'proxy' && config.proxy) {
+    const people = new Set(peopleOf(apps, config.admins));
+    const unknown = [...config.proxy.people].filter(([, person]) => !people.has(person));
+    // Someone may act only through a group (a Slack user id in @search-team): a warning, not a refusal.
+    for (const [identity, person] of unknown) consoleLog.warn({ identity, person }, `KUBECONTROL_PROXY_PEOPLE maps ${identity} to ${person}, whom no KubeApp names directly (fine if they act through a group)`);
+  }
   // Fastify owns the socket; the surfaces' mounts (Slack) get each request first, raw and with its body unread.
-  const http = createHttpServer({ logger: logger.child({ component: 'http' }), mounts });
+  const http = createHttpServer({ logger: logger.child({ component: 'http' }), mounts, htmlError: pages.answerError });
   registerApi(http, {
     config,
     core,
@@ -176,9 +221,10 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     surfaces: () => Object.fromEntries([...surfaceStatus].map(([name, line]) => [name, line()])),
     gc: (del) => collectGarbage({ store, provider, apps, delete: del }),
     faults,
+    console: { reads: consoleReads, now: () => clock.now() },
   });
+  pages.register(http);
   const health = { ok: true, name: 'kubecontrol', provider: provider.label, installation };
-  http.get('/', async (_request, reply) => sendJson(reply, 200, health));
   http.get('/health', async (_request, reply) => sendJson(reply, 200, health));
   try {
     await http.listen({ port: config.port, host: config.host });
@@ -199,7 +245,8 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
 
   // Resume what a previous process left: non-terminal deploys and unfinished undos.
   deployer.start();
-  const schedules = startSchedules({ apps, core, logger });
+  schedules = startSchedules({ apps, core, logger });
+  const armed = schedules;
 
   return {
     config,
@@ -212,7 +259,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     deployer,
     core,
     logger,
-    schedules,
+    schedules: armed,
     server,
     url,
     mount: (handler) => mounts.push(handler),
@@ -220,10 +267,36 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     async close() {
       // Drops every connection, live event streams and Slack requests included.
       await http.close();
-      await schedules.stop();
+      await armed.stop();
       await deployer.close();
       store.close();
     },
+  };
+}
+
+/** The people the KubeApps name (not their @groups), and the admins: whom the local console may act as. */
+function peopleOf(apps: ReadonlyMap<string, KubeApp>, admins: readonly string[]): string[] {
+  const named = [...apps.values()].flatMap((a) => [...a.owners, ...a.deployers, ...a.approvers]);
+  return [...new Set([...named, ...admins])].filter((p) => !p.startsWith('@'));
+}
+
+/**
+ * The Kubernetes objects a deploy of `version` applies, as the kube adapter renders them (the same
+ * renderer, specs and registry), for the console's app page: `console/` imports no adapter, so the
+ * root hands it this function. The local provider serves through a ClusterIP in a namespace per deploy.
+ */
+function manifestsOf(provider: Provider, installation: string): (app: KubeApp, version: string) => RenderedManifest[] {
+  return (app, version) => {
+    const placement = placementOf(app);
+    const m = renderManifests(workloadSpec(app, version), {
+      imageUri: (image) => provider.registry.imageUri({ image, placement }),
+      installation,
+      ...(provider.name === 'local' ? { serviceType: 'ClusterIP' as const } : {}),
+    });
+    return [m.namespace, m.serviceAccount, m.deployment, m.service, m.podDisruptionBudget].map((o) => ({
+      title: `${o.kind ?? 'object'} ${o.metadata?.name ?? ''}`.trim(),
+      text: dumpYaml(o),
+    }));
   };
 }
 
