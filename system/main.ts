@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   const banner = [
     `kubecontrol is listening on ${k.url}`,
     `  provider: ${k.provider.label}${k.provider.name === 'sandbox' ? ` — SANDBOX: nothing real is created (scale ${config.sandboxScale})` : ''}`,
-    `  mode:     ${config.auth === 'local' ? 'local (unauthenticated: the CLI acts as your OS user, or --as PERSON)' : 'token (per-person bearer tokens)'}`,
+    `  mode:     ${MODE_WORDS[config.auth]}`,
+    `  console:  ${CONSOLE_WORDS[config.auth](url)}`,
     `  database: ${config.dbPath} (installation ${k.installation}: every resource it creates carries this id)`,
     `  slack:    ${slack}`,
     `  apps:     ${[...k.apps.keys()].join(', ')}`,
@@ -74,6 +75,20 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** The banner's words for each KUBECONTROL_AUTH. */
+const MODE_WORDS: Readonly<Record<'local' | 'token' | 'proxy', string>> = {
+  local: 'local (unauthenticated: the CLI acts as your OS user, or --as PERSON)',
+  token: 'token (per-person bearer tokens)',
+  proxy: 'proxy (the console trusts the auth proxy; the API per-person bearer tokens)',
+};
+
+/** Where the console is, and how people reach it, by mode. */
+const CONSOLE_WORDS: Readonly<Record<'local' | 'token' | 'proxy', (url: string) => string>> = {
+  local: (url) => `${url}/ (open it in a browser; it says it is unauthenticated and you choose who you act as)`,
+  token: () => 'closed: a browser cannot send API tokens; put it behind an auth proxy (KUBECONTROL_AUTH=proxy, see README "Console")',
+  proxy: (url) => `${url}/ through the auth proxy only (identity headers are trusted from KUBECONTROL_PROXY_ADDRESSES)`,
+};
 
 /** Where the CLI calls when KUBECONTROL_URL is not set and no server.json names a running server (cli/program.ts). */
 const DEFAULT_CLI_URL = 'http://127.0.0.1:3000';

@@ -81,7 +81,7 @@
     // Elapsed times and deadlines move without events: a quiet refresh while the page is visible.
     setInterval(() => {
       if (!document.hidden) schedule();
-    }, 10000);
+    }, 15000);
   }
 
   /** An action's form: its dialog says what will happen; confirming posts it and shows the answer inline. */

@@ -183,7 +183,8 @@ export function createPages(deps: PagesDeps): Pages {
     const now = deps.now();
     const offer = deployActions(person, d, app, deps.groups);
     let rollback: DeployContext['rollback'];
-    if (app && person) {
+    // Only a deploy that may be the live one offers a rollback (the fleet read is not free: it asks the core for status).
+    if (app && person && (d.state === 'succeeded' || d.state === 'tearing_down')) {
       const row = deps.reads.fleet(now).find((r) => r.app === app.name);
       const isLive = row?.live?.deployId === d.id;
       if (row && isLive && rollbackOffer(person, app, row, deps.groups).actions.length) {
