@@ -103,6 +103,7 @@ describe('the console in a browser', () => {
     // The fleet page shows it without a reload, and links to it.
     const link = page.locator('#app-search-svc').getByRole('link', { name: new RegExp(`#${id} v123`) });
     await link.first().waitFor();
+    await page.screenshot({ path: join(SHOTS, 'fleet-live.png'), fullPage: true });
     await link.first().click();
     await page.waitForURL(`${h.url}/deploys/${id}`);
     // Everything the state line says from now on, as the page shows it (no reload in between).
@@ -174,6 +175,8 @@ describe('the console in a browser', () => {
       await phone.page.locator('main h1').first().waitFor();
       await phone.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
     }
+    await phone.page.goto(`${h.url}/apps/search-svc`);
+    await phone.page.locator('section', { has: phone.page.locator('#dora-title') }).screenshot({ path: join(SHOTS, 'app-phone-dora.png') });
     await phone.context.close();
     await context.close();
   }, 90_000);
