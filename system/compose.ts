@@ -19,7 +19,7 @@ import { createHttpServer, sendJson, type Mount } from '../console/http.js';
 import { createIdentify } from '../console/identity.js';
 import { createPages } from '../console/pages/index.js';
 import type { RenderedManifest } from '../console/pages/app.js';
-import { createConsoleReads, nextRefreshFrom, statusViaCommand } from '../console/reads.js';
+import { createConsoleReads, nextRefreshFrom } from '../console/reads.js';
 import { renderManifests } from '../deployer/kube/manifests.js';
 import { systemClock, type Clock } from '../deployer/clock.js';
 import { Deployer } from '../deployer/driver.js';
@@ -171,7 +171,8 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     store,
     apps,
     core,
-    status: statusViaCommand(core, { id: 'console', name: 'kubecontrol console' }),
+    // Every app's status as `status` answers it, without recording a command per page view.
+    status: () => core.statuses(),
     // The schedules start once the server listens; until then no refresh is armed.
     nextRefresh: (app) => (schedules ? nextRefreshFrom(schedules)(app) : null),
   });
