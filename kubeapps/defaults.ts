@@ -188,13 +188,28 @@ export interface AwsProps {
 
 /** A nightly (or any cron) refresh of the running version. */
 export interface RefreshProps {
-  /** Cron expression (node-cron syntax), e.g. '0 3 * * *'. */
+  /** Cron expression (5 fields, or 6 with seconds first), e.g. '0 3 * * *'. */
   readonly schedule: string;
   /** Slack channel that hears about it. @default the app's channel */
   readonly channel?: string;
   /** IANA time zone. @default 'UTC' */
   readonly timezone?: string;
+  /**
+   * Whether a refresh may cut over without a person: 'when-healthy' — only when the new cluster
+   * passes every health check, otherwise it waits for an approver like any deploy; 'never' — it
+   * always waits for an approver. @default 'when-healthy'
+   */
+  readonly autoCutover?: RefreshCutover;
+  /**
+   * A run missed while kubecontrol was down still runs, once, when kubecontrol is back within this
+   * many minutes of it; 0 skips it. The refresh channel is told either way. @default 0
+   */
+  readonly catchUpMinutes?: number;
 }
+
+/** Whether a scheduled refresh may move traffic without a person (`RefreshProps.autoCutover`). */
+export const REFRESH_CUTOVERS = ['when-healthy', 'never'] as const;
+export type RefreshCutover = (typeof REFRESH_CUTOVERS)[number];
 
 /** Requests for the app's own containers when a container names none. */
 export const DEFAULT_RESOURCES: ResourceProps = { cpu: '250m', memory: '256Mi' };
@@ -230,4 +245,6 @@ export const DEFAULTS = {
   allowSelfApproval: false,
   channel: '#deploys',
   refreshTimezone: 'UTC',
+  refreshAutoCutover: 'when-healthy' as RefreshCutover,
+  refreshCatchUpMinutes: 0,
 };

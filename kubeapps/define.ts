@@ -3,10 +3,12 @@
  * defaults field by field. A bad definition throws a `KubeAppError` that names
  * the app, the field and the offending value.
  */
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import {
   DEFAULTS,
   DEFAULT_RESOURCES,
+  REFRESH_CUTOVERS,
   SECRETS_INIT_CONTAINER,
   type AwsProps,
   type ContainerProps,
@@ -267,6 +269,8 @@ const propsSchema = z.strictObject({
       schedule: z.string().min(1),
       channel: z.string().optional(),
       timezone: z.string().optional(),
+      autoCutover: z.enum(REFRESH_CUTOVERS).optional(),
+      catchUpMinutes: z.number().int().min(0).max(7 * 24 * 60).optional(),
     })
     .optional(),
   aws: z
@@ -456,6 +460,9 @@ function crossFieldProblems(input: unknown): string[] {
   const schedule = str(obj(p.refresh).schedule);
   if (schedule !== undefined && schedule !== '' && !isCron(schedule)) {
     problems.push(`refresh.schedule must be a cron expression with 5 or 6 fields (got: ${show(schedule)})`);
+  } else if (schedule !== undefined && schedule !== '') {
+    const why = cronProblem(schedule);
+    if (why) problems.push(`refresh.schedule ${why} (got: ${show(schedule)})`);
   }
   // Checked the way the cron scheduler will use it, so a bad zone is refused here rather than when schedules are armed.
   const timezone = str(obj(p.refresh).timezone);
@@ -477,10 +484,26 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-/** A light check of cron syntax; node-cron validates fully when the schedule is armed. */
+/** A light check of cron syntax (the shape); `cronProblem` then asks the scheduler's own parser. */
 function isCron(expr: string): boolean {
   const fields = expr.trim().split(/\s+/);
   return (fields.length === 5 || fields.length === 6) && fields.every((f) => /^[\d*,/\-a-zA-Z?]+$/.test(f));
+}
+
+/**
+ * What the scheduler's parser (cron-parser, as schedules/cron.ts uses it) finds wrong with a
+ * cron expression of the right shape, as the rest of a sentence; undefined when it can run.
+ */
+function cronProblem(expr: string): string | undefined {
+  // `H` picks a random value at each parse: every place that computes the next run would see another time.
+  if (/\bH\b/i.test(expr)) return 'uses H (a random value), which kubecontrol does not support: name the minute and hour';
+  try {
+    // A date that exists in no year ("0 3 31 2 *") fails only when a run is looked for.
+    CronExpressionParser.parse(expr.trim(), { currentDate: new Date(Date.UTC(2000, 0, 1)), tz: 'UTC' }).next();
+    return undefined;
+  } catch (err) {
+    return `is not a cron expression the scheduler can run: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 function resolveContainer(c: ContainerProps, role: ResolvedContainer['role'], repository: string): ResolvedContainer {
@@ -562,6 +585,8 @@ export function defineKubeApp(props: KubeAppProps): KubeApp {
           schedule: p.refresh.schedule,
           channel: p.refresh.channel ?? p.channel ?? DEFAULTS.channel,
           timezone: p.refresh.timezone ?? DEFAULTS.refreshTimezone,
+          autoCutover: p.refresh.autoCutover ?? DEFAULTS.refreshAutoCutover,
+          catchUpMinutes: p.refresh.catchUpMinutes ?? DEFAULTS.refreshCatchUpMinutes,
         }
       : undefined,
     aws: resolveAws(own),
