@@ -11,6 +11,7 @@ import { ResourcesRepo } from './ledger.js';
 import { LocksRepo } from './locks.js';
 import { MetaRepo } from './meta.js';
 import { SandboxRepo } from './sandbox.js';
+import { SchedulesRepo } from './schedules.js';
 import { SlackThreadsRepo } from './slack.js';
 import { TokensRepo } from './tokens.js';
 import { UndoLogRepo } from './undo.js';
@@ -24,6 +25,7 @@ export type { NewEvent } from './events.js';
 export type { NewResource } from './ledger.js';
 export type { ActiveDeployRow, DeployFilter, DeployPageRows, DoraRow, VersionFilter } from './console.js';
 export type { SandboxFault } from './sandbox.js';
+export { nightOf, type NewScheduleRun, type PauseActor, type PauseOutcome } from './schedules.js';
 
 export interface StoreOptions {
   /** The clock's `now` (epoch ms) for every timestamp the store writes. @default Date.now */
@@ -47,6 +49,8 @@ export class Store {
   readonly meta: MetaRepo;
   /** The web console's reads: history filters, search, DORA rows, the fleet (indexed, see store/console.ts). */
   readonly console: ConsoleRepo;
+  /** Scheduled refreshes: last tick reached, pauses, each tick decided, Slack notices and nightly summaries. */
+  readonly schedules: SchedulesRepo;
   /** Committed events, announced after the outermost transaction. */
   readonly feed: EventFeed;
   readonly now: () => number;
@@ -70,6 +74,7 @@ export class Store {
     this.sandbox = new SandboxRepo(db);
     this.slack = new SlackThreadsRepo(db, now);
     this.console = new ConsoleRepo(db);
+    this.schedules = new SchedulesRepo(db, now);
   }
 
   /** Opens the file at `path` (migrating it) and returns the store. */

@@ -274,4 +274,53 @@ CREATE INDEX deploys_unsuccessful ON deploys(state) WHERE state IN ('failed','re
 CREATE INDEX deploys_succeeded ON deploys(id) WHERE state = 'succeeded';
 `,
   },
+  {
+    version: 7,
+    name: 'schedules: the last tick reached, pauses, each tick decided, and the nightly summary',
+    sql: `
+-- One row per scheduled app: the last tick reached (ticks after it that are past at a start were
+-- missed while kubecontrol was down) and who paused it, why and since when (paused_by NULL: not paused).
+CREATE TABLE schedules (
+  app TEXT PRIMARY KEY,
+  last_planned_at INTEGER,
+  paused_by TEXT,
+  paused_by_name TEXT,
+  paused_reason TEXT,
+  paused_at INTEGER,
+  updated_at INTEGER NOT NULL
+);
+-- Each tick as decided: the refresh it started, or why it was skipped; and how far the Slack
+-- notice in the refresh channel got (posted, then edited with the result).
+CREATE TABLE schedule_runs (
+  id INTEGER PRIMARY KEY,
+  app TEXT NOT NULL,
+  planned_at INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('started','skipped')),
+  reason TEXT,
+  missed INTEGER NOT NULL DEFAULT 0,
+  deploy_id INTEGER REFERENCES deploys(id),
+  command_id INTEGER REFERENCES commands(id),
+  night TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  notice_channel TEXT,
+  notice_ts TEXT,
+  notice_shown TEXT,
+  notice_done INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX schedule_runs_app ON schedule_runs(app, id);
+CREATE INDEX schedule_runs_night ON schedule_runs(night, id);
+CREATE INDEX schedule_runs_deploy ON schedule_runs(deploy_id) WHERE deploy_id IS NOT NULL;
+CREATE INDEX schedule_runs_open ON schedule_runs(id) WHERE notice_done = 0;
+-- One summary per night in the platform channel, edited in place (its ts survives a restart).
+CREATE TABLE schedule_summaries (
+  night TEXT PRIMARY KEY,
+  channel TEXT,
+  ts TEXT,
+  shown TEXT,
+  done INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL
+);
+`,
+  },
 ];

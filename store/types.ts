@@ -203,3 +203,66 @@ export interface UndoRecord {
   readonly createdAt: number;
   readonly updatedAt: number;
 }
+
+/** A scheduled refresh's state (store/schedules.ts): the last tick it reached, and whether it is paused. */
+export interface ScheduleStateRecord {
+  readonly app: string;
+  /**
+   * The last tick reached (ms): run, skipped, or — on a first start — the moment the schedule was
+   * first armed. Ticks after it that are already past when kubecontrol starts were missed while it was down.
+   */
+  readonly lastPlannedAt: number | null;
+  /** Who paused it (the id checked); null when it is not paused. */
+  readonly pausedBy: string | null;
+  /** Who paused it, as shown. */
+  readonly pausedByName: string | null;
+  readonly pausedReason: string | null;
+  readonly pausedAt: number | null;
+  readonly updatedAt: number;
+}
+
+/** What a schedule did with one tick: started a refresh, or skipped it (and why). */
+export type ScheduleRunOutcome = 'started' | 'skipped';
+
+/** One tick of a scheduled refresh, as decided (store/schedules.ts). */
+export interface ScheduleRunRecord {
+  readonly id: number;
+  readonly app: string;
+  /** The tick the cron planned (ms). */
+  readonly plannedAt: number;
+  /** When it was decided (ms): later than `plannedAt` for a run missed while kubecontrol was down. */
+  readonly at: number;
+  readonly outcome: ScheduleRunOutcome;
+  /** Why it was skipped, or what it started. */
+  readonly reason: string | null;
+  /** 1 when the tick passed while kubecontrol was down (then run late as a catch-up, or skipped). */
+  readonly missed: number;
+  /** The refresh deploy it started. */
+  readonly deployId: number | null;
+  /** The commands row it was recorded as. */
+  readonly commandId: number | null;
+  /** The night whose summary it belongs to: `YYYY-MM-DD` (noon to noon UTC, named by its evening). */
+  readonly night: string;
+  /** The refresh channel, as the KubeApp names it. */
+  readonly channel: string;
+  /** The notice in the refresh channel (the announcement, or why it was skipped), once Slack took it. */
+  readonly noticeChannel: string | null;
+  readonly noticeTs: string | null;
+  /** What the notice last showed (its key): an announcement is edited once more with the result. */
+  readonly noticeShown: string | null;
+  /** 1 once the notice says all it will (a skip, or a refresh's result). */
+  readonly noticeDone: number;
+}
+
+/** The summary of one night's scheduled refreshes in the platform channel, edited in place. */
+export interface ScheduleSummaryRecord {
+  readonly night: string;
+  /** The channel id Slack answered with, once posted. */
+  readonly channel: string | null;
+  readonly ts: string | null;
+  /** What the summary last showed (its key), to skip edits that change nothing. */
+  readonly shown: string | null;
+  /** 1 once every run of the night has ended and the summary shows it. */
+  readonly done: number;
+  readonly updatedAt: number;
+}
