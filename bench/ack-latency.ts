@@ -1,124 +1,191 @@
 /**
- * Ack latency of `/kubeapp` over HTTP: signed slash commands into the real
- * Bolt app on an in-process kubecontrol server (sandbox provider, SQLite file,
- * a local fake Slack), against a baseline — a minimal Bolt app on Bolt's own
- * HTTPReceiver doing one SQLite insert, then ack(). Open loop at a fixed rate;
- * latency is measured by the client (same process) from request to response.
+ * Ack latency of `/kubeapp`, open loop, from a separate process.
  *
- * Run by `npm run bench` (bench/run.ts); it is not a test: nothing is asserted.
+ * Three processes: this one (the fake Slack Web API and response_urls, the
+ * bookkeeping), the server (bench/ack-server.ts: the real kubecontrol with its
+ * Bolt app, or the floor), and the load generator (bench/ack-load.ts). For each
+ * run, rate and case a fresh server is started, warmed up at the case's rate,
+ * then measured; its CPU is read from inside it (process.cpuUsage over IPC)
+ * before and after the measured period. Runs alternate the order of the cases
+ * (floor first, then floor last), and each figure is the median of the runs.
+ *
+ * Cases: `help`; a refused deploy (someone who may not deploy the app: the
+ * refusal is recorded); an accepted deploy (command, deploy row and first event
+ * in one transaction, then the deploy joins the line and its thread card is
+ * posted to Slack); and the floor.
  */
-import { App, HTTPReceiver } from '@slack/bolt';
-import Database from 'better-sqlite3';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { FakeSlack } from '../test/fakes/slack-api.js';
-import { CAROL, SECRET, startSlackHarness } from '../test/fakes/slack-harness.js';
-import { postSigned, slashCommand } from '../test/fakes/slack-requests.js';
+import { ALICE, BOB, CAROL, DAVE, MALLORY } from '../test/fakes/slack-harness.js';
+import type { LoadJob, LoadResult } from './ack-load.js';
+import { forkBench, median, percentiles, type BenchChild, type Percentiles } from './lib.js';
 
-let rate = 200;
-let seconds = 3;
+const SECRET = 'bench-signing-secret-0123456789abcdef';
 
-interface Stats {
-  n: number;
-  median: number;
-  p90: number;
+export type AckCase = 'floor' | 'help' | 'refused' | 'accepted';
+export const CASES: readonly AckCase[] = ['floor', 'help', 'refused', 'accepted'];
+export const CASE_LABEL: Record<AckCase, string> = {
+  floor: 'floor: minimal Bolt app, 1 WAL insert + ack',
+  help: '`help`',
+  refused: '`deploy` refused (not a deployer; refusal recorded)',
+  accepted: '`deploy` accepted (unique version, queued, card posted)',
+};
+
+/** What each case sends, as whom, and a piece of the answer it must get. */
+const JOBS: Record<AckCase, Pick<LoadJob, 'text' | 'userId' | 'expect'>> = {
+  floor: { text: 'deploy search-svc v{i}', userId: CAROL, expect: 'recorded: deploy search-svc' },
+  help: { text: 'help', userId: CAROL, expect: 'deploy' },
+  refused: { text: 'deploy search-svc v{i}', userId: MALLORY, expect: 'may not deploy' },
+  accepted: { text: 'deploy search-svc v{i}', userId: CAROL, expect: 'queued' },
+};
+
+export interface AckSample {
+  readonly run: number;
+  readonly rate: number;
+  readonly case: AckCase;
+  readonly lat: Percentiles;
+  readonly errors: number;
+  readonly errorKinds: LoadResult['errors'];
+  readonly examples: string[];
+  /** Server CPU during the measured period, in % of one core. */
+  readonly cpu: number;
+  /** Server CPU milliseconds per request. */
+  readonly cpuPerRequest: number;
+  readonly rssAfter: number;
+  readonly sendLagP99: number;
+  readonly sent: number;
+}
+
+export interface AckOptions {
+  readonly runs: number;
+  readonly rates: readonly number[];
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  /** Write a --cpu-prof of every kubecontrol server here. */
+  readonly cpuProfDir?: string;
+  readonly cases?: readonly AckCase[];
+  readonly log?: (line: string) => void;
+}
+
+async function stop(c: BenchChild, type = 'stopped'): Promise<void> {
+  if (c.proc.exitCode !== null) return;
+  const exited = new Promise<void>((r) => c.proc.once('exit', () => r()));
+  c.proc.send({ type: 'stop' });
+  const timer = setTimeout(() => c.proc.kill('SIGKILL'), 15_000);
+  await Promise.race([c.next(type).catch(() => undefined), exited]);
+  await exited;
+  clearTimeout(timer);
+}
+
+type Cpu = { usage: NodeJS.CpuUsage; rss: number };
+
+export async function measureAck(opts: AckOptions): Promise<AckSample[]> {
+  const log = opts.log ?? (() => undefined);
+  const fake = await FakeSlack.start({
+    users: { [ALICE]: 'Alice', [BOB]: 'Bob', [CAROL]: 'Carol', [DAVE]: 'Dave', [MALLORY]: 'Mallory' },
+    groups: { 'search-team': [DAVE] },
+    channels: { '#search-team': 'C0SEARCH', '#web': 'C0WEB0001' },
+  });
+  const env = { BENCH_SLACK_API: fake.apiUrl, BENCH_SECRET: SECRET };
+  const load = forkBench('ack-load.ts', []);
+  await load.next('ready');
+  const samples: AckSample[] = [];
+  const cases = opts.cases ?? CASES;
+  if (opts.cpuProfDir) mkdirSync(opts.cpuProfDir, { recursive: true });
+  try {
+    for (let run = 1; run <= opts.runs; run++) {
+      // Alternate: floor first in odd runs, last in even runs.
+      const order = run % 2 ? [...cases] : [...cases].reverse();
+      for (const rate of opts.rates) {
+        for (const c of order) {
+          const mode = c === 'floor' ? 'floor' : 'kubecontrol';
+          const prof = opts.cpuProfDir && mode === 'kubecontrol' ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+          const server = forkBench('ack-server.ts', [mode], { env, quiet: true, execArgv: prof });
+          const { url } = await server.next<{ url: string }>('ready');
+          const job = (seconds: number): LoadJob => ({ url, secret: SECRET, rate, seconds, responseUrl: fake.responseUrl(`bench-${run}-${rate}-${c}`), deadlineMs: 3000, ...JOBS[c] });
+          // Warm-up at the same rate (JIT, caches, connections), not counted.
+          load.proc.send({ type: 'job', job: job(opts.warmupSeconds) });
+          await load.next('done');
+          server.proc.send({ type: 'cpu' });
+          const before = await server.next<Cpu>('cpu');
+          const t0 = performance.now();
+          load.proc.send({ type: 'job', job: job(opts.seconds) });
+          const { result } = await load.next<{ result: LoadResult }>('done');
+          server.proc.send({ type: 'cpu' });
+          const after = await server.next<Cpu>('cpu');
+          const wall = performance.now() - t0;
+          await stop(server);
+          const cpuMs = (after.usage.user - before.usage.user + after.usage.system - before.usage.system) / 1000;
+          const errors = result.errors.status + result.errors.wrong + result.errors.late + result.errors.network;
+          const sample: AckSample = {
+            run,
+            rate,
+            case: c,
+            lat: percentiles(result.latencies),
+            errors,
+            errorKinds: result.errors,
+            examples: result.examples,
+            cpu: (100 * cpuMs) / wall,
+            cpuPerRequest: cpuMs / result.sent,
+            rssAfter: after.rss,
+            sendLagP99: result.sendLag.p99,
+            sent: result.sent,
+          };
+          samples.push(sample);
+          log(
+            `  run ${run} ${String(rate).padStart(3)}/s ${c.padEnd(8)} p50 ${sample.lat.p50.toFixed(2)} p99 ${sample.lat.p99.toFixed(2)} p99.9 ${sample.lat.p999.toFixed(2)} max ${sample.lat.max.toFixed(1)} ms · errors ${errors} · cpu ${sample.cpu.toFixed(0)}% (${sample.cpuPerRequest.toFixed(2)} ms/request) · gen lag p99 ${result.sendLag.p99.toFixed(2)} ms${errors ? ` · ${result.examples.join(' | ')}` : ''}`,
+          );
+        }
+      }
+    }
+  } finally {
+    await stop(load, 'never');
+    await fake.close();
+  }
+  return samples;
+}
+
+/** The median over runs of each figure, per rate and case; ratios per run against that run's floor, then their median. */
+export function summarise(samples: readonly AckSample[]): {
+  rate: number;
+  case: AckCase;
+  p50: number;
   p99: number;
+  p999: number;
   max: number;
   errors: number;
-}
-
-function stats(samples: number[], errors: number): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => Number(s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(2));
-  return { n: s.length, median: at(0.5), p90: at(0.9), p99: at(0.99), max: Number(s[s.length - 1]!.toFixed(2)), errors };
-}
-
-/** Sends `rate` commands per second for `seconds`, not waiting for answers (open loop). */
-async function run(url: string, text: (i: number) => string, responseUrl: string): Promise<Stats> {
-  const total = Math.round(rate * seconds);
-  const samples: number[] = [];
-  let errors = 0;
-  const inflight: Promise<void>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const form = slashCommand({ text: text(i), userId: CAROL, responseUrl, triggerId: randomUUID() });
-    const t0 = performance.now();
-    inflight.push(
-      postSigned(url, SECRET, form).then(
-        (r) => {
-          if (r.status === 200) samples.push(performance.now() - t0);
-          else errors++;
-        },
-        () => void errors++,
-      ),
-    );
+  cpu: number;
+  cpuPerRequest: number;
+  p99Ratio: number;
+  p50Ratio: number;
+  runs: number;
+  p99s: number[];
+}[] {
+  const out = [];
+  const rates = [...new Set(samples.map((s) => s.rate))];
+  for (const rate of rates) {
+    for (const c of CASES) {
+      const mine = samples.filter((s) => s.rate === rate && s.case === c);
+      if (!mine.length) continue;
+      const floorOf = (run: number): AckSample | undefined => samples.find((s) => s.rate === rate && s.case === 'floor' && s.run === run);
+      const ratios = (f: (s: AckSample) => number): number[] => mine.map((s) => f(s) / (floorOf(s.run) ? f(floorOf(s.run)!) : NaN));
+      out.push({
+        rate,
+        case: c,
+        p50: median(mine.map((s) => s.lat.p50)),
+        p99: median(mine.map((s) => s.lat.p99)),
+        p999: median(mine.map((s) => s.lat.p999)),
+        max: median(mine.map((s) => s.lat.max)),
+        errors: median(mine.map((s) => s.errors)),
+        cpu: median(mine.map((s) => s.cpu)),
+        cpuPerRequest: median(mine.map((s) => s.cpuPerRequest)),
+        p99Ratio: median(ratios((s) => s.lat.p99)),
+        p50Ratio: median(ratios((s) => s.lat.p50)),
+        runs: mine.length,
+        p99s: mine.map((s) => s.lat.p99),
+      });
+    }
   }
-  await Promise.all(inflight);
-  return stats(samples, errors);
-}
-
-async function baseline(): Promise<Stats> {
-  const db = new Database(join(mkdtempSync(join(tmpdir(), 'ack-baseline-')), 'b.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec('CREATE TABLE commands (id INTEGER PRIMARY KEY, at INTEGER, actor TEXT, text TEXT, key TEXT UNIQUE)');
-  const insert = db.prepare('INSERT INTO commands (at, actor, text, key) VALUES (?, ?, ?, ?)');
-  const receiver = new HTTPReceiver({ signingSecret: SECRET, endpoints: '/slack/events' });
-  const fake = await FakeSlack.start();
-  const app = new App({ token: 'xoxb-0-0-baseline', botId: 'B0', botUserId: 'U0', receiver, clientOptions: { slackApiUrl: fake.apiUrl } });
-  app.command('/kubeapp', async ({ command, ack }) => {
-    insert.run(Date.now(), command.user_id, command.text, command.trigger_id);
-    await ack({ response_type: 'ephemeral', text: 'ok' });
-  });
-  await app.start(0);
-  // HTTPReceiver keeps its server private; its address is what start() listened on.
-  const server = (receiver as unknown as { server: import('node:http').Server }).server;
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
-  await run(url, () => 'status', fake.responseUrl('x')); // warm-up
-  const result = await run(url, (i) => `history search-svc ${i}`, fake.responseUrl('x'));
-  await app.stop();
-  await fake.close();
-  db.close();
-  return result;
-}
-
-async function kubecontrol(): Promise<{ history: Stats; deploy: Stats; refused: Stats; quiet: Stats }> {
-  const h = await startSlackHarness({ cardIntervalMs: 1000 });
-  const responseUrl = h.fake.responseUrl('bench');
-  await run(h.eventsUrl, () => 'history search-svc', responseUrl); // warm-up
-  const history = await run(h.eventsUrl, () => 'history search-svc', responseUrl);
-  // Real deploys: command + deploy + event rows in one transaction, then the queue (one per app runs; the rest wait).
-  const deploy = await run(h.eventsUrl, (i) => `deploy search-svc v${i}`, responseUrl);
-  h.k.store.locks.lock('web-frontend', 'bench', 'bench');
-  const refused = await run(h.eventsUrl, (i) => `deploy web-frontend v${i}`, responseUrl);
-  // The same deploys without the thread reporter's background work (cards, replies) in this process.
-  await h.bot.reporter.stop();
-  h.k.store.locks.unlock('web-frontend');
-  const quiet = await run(h.eventsUrl, (i) => `deploy web-frontend v${i}`, responseUrl);
-  await h.close();
-  return { history, deploy, refused, quiet };
-}
-
-/** Markdown rows: the baseline and kubecontrol's cases at `rate` commands/s for `seconds` each. */
-export async function measureAckLatency(opts: { rate: number; seconds: number }): Promise<string[]> {
-  rate = opts.rate;
-  seconds = opts.seconds;
-  const base = await baseline();
-  const ours = await kubecontrol();
-  const row = (name: string, s: Stats): string => `| ${name} | ${s.n} | ${s.median} | ${s.p90} | ${s.p99} | ${s.max} | ${s.errors} |`;
-  return [
-    '| case | n | median ms | p90 ms | p99 ms | max ms | errors |',
-    '|---|---|---|---|---|---|---|',
-    row('baseline: minimal Bolt app, 1 insert + ack', base),
-    row('kubecontrol: history (read + record)', ours.history),
-    row('kubecontrol: deploy (command+deploy+event in one tx, enqueue)', ours.deploy),
-    row('kubecontrol: deploy refused (locked app)', ours.refused),
-    row('kubecontrol: deploy, thread reporter stopped', ours.quiet),
-  ];
+  return out;
 }
