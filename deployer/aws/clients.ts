@@ -128,6 +128,54 @@ export interface WaiterDelays {
   readonly maxDelay?: number;
 }
 
+/** What a wait waits for: each polls at its own pace (WAIT_POLLING). */
+export type WaitFor =
+  | 'cluster'
+  | 'cluster-deleted'
+  | 'nodegroup'
+  | 'nodegroup-deleted'
+  | 'fargate-profile'
+  | 'fargate-profile-deleted'
+  | 'addon'
+  | 'instances'
+  | 'load-balancer'
+  | 'targets'
+  | 'load-balancer-deleted'
+  | 'dns-change';
+
+/**
+ * How each wait polls, in seconds: the SDK waiter's first pause is `minDelay`, each next one up to
+ * twice the last (with jitter), never more than `maxDelay`. So a wait ends at most `maxDelay` after the
+ * resource is ready: `maxDelay` is ~8% of how long the resource usually takes, which keeps every wait
+ * within 10% of the resource being ready; `minDelay` keeps the first looks quick for what is often
+ * fast already (an adopted resource, a change already in sync). The SDK's own defaults (30 s at least
+ * for EKS and Route 53, 15 s for ELBv2) would add up to 30 s to a 60-s DNS change. One wait of each
+ * kind polls one resource at most every `minDelay` s: far under EKS's and ELBv2's Describe* rates and
+ * Route 53's 5 requests/s per account, even with tens of deploys at once.
+ */
+export const WAIT_POLLING: Readonly<Record<WaitFor, Required<WaiterDelays>>> = {
+  cluster: { minDelay: 10, maxDelay: 60 }, // CREATING → ACTIVE: ~12 min (10–15)
+  'cluster-deleted': { minDelay: 10, maxDelay: 45 }, // ~9 min
+  nodegroup: { minDelay: 5, maxDelay: 20 }, // ~4 min
+  'nodegroup-deleted': { minDelay: 5, maxDelay: 20 }, // ~5 min
+  'fargate-profile': { minDelay: 3, maxDelay: 10 }, // ~2 min
+  'fargate-profile-deleted': { minDelay: 3, maxDelay: 10 }, // ~2 min
+  addon: { minDelay: 2, maxDelay: 6 }, // ~1 min
+  instances: { minDelay: 2, maxDelay: 10 }, // a node group's instances InService: usually by the time it is ACTIVE
+  'load-balancer': { minDelay: 2, maxDelay: 10 }, // an NLB provisioning: 1.5–3 min
+  targets: { minDelay: 2, maxDelay: 5 }, // registration and 3 health checks at 10 s: ~1 min
+  'load-balancer-deleted': { minDelay: 2, maxDelay: 10 },
+  'dns-change': { minDelay: 1, maxDelay: 5 }, // Route 53 PENDING → INSYNC: ~60 s
+};
+
+/** The polling of each wait (a bench scales WAIT_POLLING with its simulated time). */
+export type WaitPolling = (what: WaitFor) => WaiterDelays;
+
+/** One setting for every wait (`waiterDelays`, tests), else the wait's own (`waitPolling`, else WAIT_POLLING). */
+export function pollingFor(what: WaitFor, opts: { readonly waiterDelays?: WaiterDelays; readonly waitPolling?: WaitPolling }): WaiterDelays {
+  return opts.waiterDelays ?? opts.waitPolling?.(what) ?? WAIT_POLLING[what];
+}
+
 /**
  * The waiter options for `client`: only the delays that are set (an explicit
  * `undefined` would replace the SDK's default and make the waiter spin).

@@ -72,7 +72,10 @@ import {
   kubecontrolTags,
   notOwned,
   waiterFailure,
+  pollingFor,
   waiterOptions,
+  type WaitFor,
+  type WaitPolling,
   type AwsClientsFor,
   type WaiterDelays,
 } from './clients.js';
@@ -88,8 +91,10 @@ export interface EksClustersOptions {
   readonly installation: Installation;
   /** Account-level placement for apps that do not set their own (`ClusterSpec.placement`). */
   readonly settings: AwsSettings;
-  /** Polling delays of every waiter (seconds). @default the SDK's service defaults */
+  /** Polling delays of every waiter (seconds), one setting for all (tests). @default each wait's own (`waitPolling`) */
   readonly waiterDelays?: WaiterDelays;
+  /** Each wait's polling. @default WAIT_POLLING (clients.ts) */
+  readonly waitPolling?: WaitPolling;
   /** Upper bound of one wait, seconds; the step's own timeout (ctx.signal) usually comes first. @default 2700 */
   readonly maxWaitSeconds?: number;
   /** Regions `listTagged` looks in, besides the settings' region. @default none */
@@ -197,8 +202,8 @@ export class EksClusters implements Clusters {
     this.versions = opts.versions ?? new EksVersions({ eks: (region) => opts.clients(region).eks, now: opts.now ?? (() => systemClock.now()) });
   }
 
-  private waiter(client: EKSClient, signal?: AbortSignal) {
-    return waiterOptions(client, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 2700, signal);
+  private waiter(client: EKSClient, signal: AbortSignal | undefined, what: WaitFor) {
+    return waiterOptions(client, pollingFor(what, this.opts), this.opts.maxWaitSeconds ?? 2700, signal);
   }
 
   async provision({ ctx, cluster: spec }: { ctx: StepContext; cluster: ClusterSpec }): Promise<ClusterInfo> {
@@ -279,7 +284,7 @@ export class EksClusters implements Clusters {
     }
     if (cluster?.status !== 'ACTIVE') {
       try {
-        const r = await waitUntilClusterActive(this.waiter(eks, ctx.signal), { name: clusterName });
+        const r = await waitUntilClusterActive(this.waiter(eks, ctx.signal, 'cluster'), { name: clusterName });
         cluster = r.reason?.cluster ?? cluster;
       } catch (err) {
         throw waiterFailure(`EKS cluster ${clusterName} to become ACTIVE`, err, ctx.signal);
@@ -402,7 +407,7 @@ export class EksClusters implements Clusters {
 
   private async waitAddon(ctx: StepContext, eks: EKSClient, clusterName: string, addonName: string): Promise<void> {
     try {
-      await waitUntilAddonActive(this.waiter(eks, ctx.signal), { clusterName, addonName });
+      await waitUntilAddonActive(this.waiter(eks, ctx.signal, 'addon'), { clusterName, addonName });
     } catch (err) {
       throw waiterFailure(`the ${addonName} add-on of ${clusterName} to become ACTIVE`, err, ctx.signal);
     }
@@ -510,7 +515,7 @@ export class EksClusters implements Clusters {
     });
     let asgName: string | undefined;
     try {
-      const r = await waitUntilNodegroupActive(this.waiter(observed, ctx.signal), { clusterName, nodegroupName: name });
+      const r = await waitUntilNodegroupActive(this.waiter(observed, ctx.signal, 'nodegroup'), { clusterName, nodegroupName: name });
       asgName = r.reason?.nodegroup?.resources?.autoScalingGroups?.[0]?.name;
     } catch (err) {
       throw waiterFailure(`node group ${name} to become ACTIVE`, err, ctx.signal);
@@ -520,7 +525,7 @@ export class EksClusters implements Clusters {
       // The node group is ACTIVE; wait until at least minNodes instances are InService.
       const asgObserved = observe(autoscaling, async (out) => report.show(out as { AutoScalingGroups?: AutoScalingGroup[] }));
       try {
-        await waitUntilGroupInService(waiterOptions(asgObserved, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 2700, ctx.signal), {
+        await waitUntilGroupInService(waiterOptions(asgObserved, pollingFor('instances', this.opts), this.opts.maxWaitSeconds ?? 2700, ctx.signal), {
           AutoScalingGroupNames: [asgName],
         });
       } catch (err) {
@@ -578,7 +583,7 @@ export class EksClusters implements Clusters {
       }
     }
     try {
-      await waitUntilFargateProfileActive(this.waiter(eks, ctx.signal), { clusterName, fargateProfileName: name });
+      await waitUntilFargateProfileActive(this.waiter(eks, ctx.signal, 'fargate-profile'), { clusterName, fargateProfileName: name });
     } catch (err) {
       throw waiterFailure(`Fargate profile ${name} to become ACTIVE`, err, ctx.signal);
     }
@@ -684,7 +689,7 @@ export class EksClusters implements Clusters {
       progress,
       signal,
       remove: () => eks.send(new DeleteNodegroupCommand({ clusterName, nodegroupName: name }), { abortSignal: signal }),
-      waitGone: () => waitUntilNodegroupDeleted(this.waiter(eks, signal), { clusterName, nodegroupName: name }),
+      waitGone: () => waitUntilNodegroupDeleted(this.waiter(eks, signal, 'nodegroup-deleted'), { clusterName, nodegroupName: name }),
     });
   }
 
@@ -696,7 +701,7 @@ export class EksClusters implements Clusters {
       progress,
       signal,
       remove: () => eks.send(new DeleteFargateProfileCommand({ clusterName, fargateProfileName: name }), { abortSignal: signal }),
-      waitGone: () => waitUntilFargateProfileDeleted(this.waiter(eks, signal), { clusterName, fargateProfileName: name }),
+      waitGone: () => waitUntilFargateProfileDeleted(this.waiter(eks, signal, 'fargate-profile-deleted'), { clusterName, fargateProfileName: name }),
     });
   }
 
@@ -761,7 +766,7 @@ export class EksClusters implements Clusters {
   /** Waits until a CREATING cluster is ACTIVE or FAILED (both can be deleted); its final description. */
   private async settled(eks: EKSClient, name: string, signal?: AbortSignal): Promise<Cluster | undefined> {
     try {
-      await waitUntilClusterActive(this.waiter(eks, signal), { name });
+      await waitUntilClusterActive(this.waiter(eks, signal, 'cluster'), { name });
     } catch (err) {
       // FAILED ends the waiter with FAILURE: that cluster is deleted like an ACTIVE one.
       const failed = this.failedState(err);
@@ -781,7 +786,7 @@ export class EksClusters implements Clusters {
 
   private async waitClusterGone(eks: EKSClient, name: string, progress: Progress, signal?: AbortSignal): Promise<void> {
     try {
-      await waitUntilClusterDeleted(this.waiter(eks, signal), { name });
+      await waitUntilClusterDeleted(this.waiter(eks, signal, 'cluster-deleted'), { name });
     } catch (err) {
       throw waiterFailure(`EKS cluster ${name} to be deleted`, err, signal);
     }

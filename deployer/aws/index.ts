@@ -8,7 +8,7 @@ import { KubeWorkloads, type KubeConfigSource } from '../kube/kube-workloads.js'
 import { systemClock } from '../clock.js';
 import type { Builder, ClusterRef, Installation, PreflightApp, PreflightReport, Provider, Registry, StepContext, Workloads } from '../ports.js';
 import { AppBuilder, type BuilderKind } from './app-builder.js';
-import { createAwsClientsFor, kubecontrolTags, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import { createAwsClientsFor, kubecontrolTags, type AwsClientsFor, type WaiterDelays, type WaitPolling } from './clients.js';
 import { CodeBuildBuilder, type PollDelays } from './codebuild-builder.js';
 import { CommandBuilder } from './command-builder.js';
 import { EcrRegistry } from './ecr-registry.js';
@@ -63,8 +63,10 @@ export interface AwsProviderOptions {
   readonly credentials?: AwsCredentials;
   /** The health check's fetch. @default globalThis.fetch */
   readonly fetch?: FetchLike;
-  /** Polling delays of every SDK waiter (seconds). @default the SDK's service defaults */
+  /** Polling delays of every SDK waiter (seconds), one setting for all (tests). @default each wait's own, `waitPolling` */
   readonly waiterDelays?: WaiterDelays;
+  /** How each wait polls (a bench scales it with its simulated time). @default WAIT_POLLING (clients.ts) */
+  readonly waitPolling?: WaitPolling;
   /** How a CodeBuild build is followed. @default 5 s doubling to 20 s */
   readonly codeBuildPoll?: PollDelays;
   readonly healthRetry?: HealthRetry;
@@ -159,7 +161,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   // The Kubernetes adapter reads the cluster's region (credentials, ledger rows): it gets it as
   // this provider places the app, so an app that names no region is looked for in the settings' one.
   const placed = (cluster: ClusterRef): ClusterRef => ({ ...cluster, placement: withRegion(cluster.placement, settings) });
-  const loadBalancers = new ElbLoadBalancers({ clients, installation, waiterDelays: opts.waiterDelays });
+  const loadBalancers = new ElbLoadBalancers({ clients, installation, waiterDelays: opts.waiterDelays, waitPolling: opts.waitPolling });
   // A rollout is done only when the load balancer in front of it is active and every target passes its
   // health checks (NLB provisioning and target registration take minutes on AWS): approvers, and a
   // refresh's automatic cutover, then decide on something that really serves.
@@ -179,6 +181,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     installation,
     settings,
     waiterDelays: opts.waiterDelays,
+    waitPolling: opts.waitPolling,
     regions: opts.regions,
     namespaces: { deleteNamespace: (cmd) => kube.deleteNamespace({ ...cmd, cluster: placed(cmd.cluster) }) },
     onClusterGone: (name) => source.forget?.(name),
@@ -194,6 +197,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     proxyGet: (cmd) => kube.proxyGet({ ...cmd, cluster: placed(cmd.cluster) }),
     fetch: opts.fetch,
     waiterDelays: opts.waiterDelays,
+    waitPolling: opts.waitPolling,
     healthRetry: opts.healthRetry,
   });
   return {

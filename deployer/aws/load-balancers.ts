@@ -33,7 +33,7 @@ import { InfraError } from '../errors.js';
 import type { Installation, Progress, ResourceKind, TaggedResource } from '../ports.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { sleep } from '../time.js';
-import { INSTALLATION_TAG, awsError, awsErrorCode, call, notOwned, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import { INSTALLATION_TAG, awsError, awsErrorCode, call, notOwned, pollingFor, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays, type WaitPolling } from './clients.js';
 
 /** What an ElbLoadBalancers needs. */
 export interface ElbLoadBalancersOptions {
@@ -42,6 +42,8 @@ export interface ElbLoadBalancersOptions {
   readonly installation: Installation;
   /** Polling delays of the ELBv2 waiters and of the retries of a busy delete (seconds). @default the SDK's (15 s, up to 120 s) */
   readonly waiterDelays?: WaiterDelays;
+  /** Each wait's polling, when `waiterDelays` does not set one for all. @default WAIT_POLLING (clients.ts) */
+  readonly waitPolling?: WaitPolling;
   /**
    * Budget of each wait, in seconds: the NLB becoming active (1.5–3 minutes on
    * AWS), its targets passing health checks (registration plus 3 checks at 10 s,
@@ -161,7 +163,7 @@ export class ElbLoadBalancers {
     const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     try {
       await waitUntilLoadBalancerAvailable(
-        waiterOptions(watching as unknown as ElasticLoadBalancingV2Client, this.opts.waiterDelays, this.maxWait, both),
+        waiterOptions(watching as unknown as ElasticLoadBalancingV2Client, pollingFor('load-balancer', this.opts), this.maxWait, both),
         { LoadBalancerArns: [lb.arn] },
       );
     } catch (err) {
@@ -195,7 +197,7 @@ export class ElbLoadBalancers {
       };
       try {
         await waitUntilTargetInService(
-          waiterOptions(counting as unknown as ElasticLoadBalancingV2Client, this.opts.waiterDelays, this.maxWait, signal),
+          waiterOptions(counting as unknown as ElasticLoadBalancingV2Client, pollingFor('targets', this.opts), this.maxWait, signal),
           { TargetGroupArn: tgArn },
         );
       } catch (err) {
@@ -334,7 +336,7 @@ export class ElbLoadBalancers {
     await call('ELBv2', 'DeleteLoadBalancer', () => elbv2.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: arn }), { abortSignal: signal }), signal);
     progress(`deleting load balancer ${name}; waiting until it is gone`, { loadBalancer: arn });
     try {
-      await waitUntilLoadBalancersDeleted(waiterOptions(elbv2, this.opts.waiterDelays, this.maxWait, signal), { LoadBalancerArns: [arn] });
+      await waitUntilLoadBalancersDeleted(waiterOptions(elbv2, pollingFor('load-balancer-deleted', this.opts), this.maxWait, signal), { LoadBalancerArns: [arn] });
     } catch (err) {
       throw waiterFailure(`load balancer ${name} to be deleted`, err, signal);
     }

@@ -18,7 +18,7 @@ import {
 import { InfraError, asInfraError, errorMessage } from '../errors.js';
 import { checkUntilHealthy, type HealthRetry } from '../health.js';
 import type { ClusterRef, Dns, DnsRecord, HealthCheckSpec, Progress } from '../ports.js';
-import { abortError, call, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays } from './clients.js';
+import { abortError, call, pollingFor, waiterFailure, waiterOptions, type AwsClientsFor, type WaiterDelays, type WaitPolling } from './clients.js';
 import { bareHost, elbRegionOf, type ElbLoadBalancers, type FoundLoadBalancer } from './load-balancers.js';
 import { missingSetting, placement } from './placement.js';
 import type { AwsSettings } from './settings.js';
@@ -41,8 +41,10 @@ export interface Route53DnsOptions {
   readonly loadBalancers: ElbLoadBalancers;
   /** The health check of an internal load balancer's app, through the cluster's API server. */
   readonly proxyGet?: ProxyGet;
-  /** Route 53's INSYNC waiter delays (seconds). @default the SDK's (30 s) */
+  /** Route 53's INSYNC waiter delays (seconds), one setting for all waits (tests). @default `waitPolling`'s */
   readonly waiterDelays?: WaiterDelays;
+  /** @default WAIT_POLLING['dns-change'] (clients.ts): 1 s doubling to 5 s */
+  readonly waitPolling?: WaitPolling;
   /** @default 900 */
   readonly maxWaitSeconds?: number;
   /** @default globalThis.fetch for http, node:https for https (see `defaultFetch`) */
@@ -278,7 +280,7 @@ export class Route53Dns implements Dns {
     );
     if (out.ChangeInfo?.Id && out.ChangeInfo.Status !== 'INSYNC') {
       try {
-        await waitUntilResourceRecordSetsChanged(waiterOptions(route53, this.opts.waiterDelays, this.opts.maxWaitSeconds ?? 900, signal), {
+        await waitUntilResourceRecordSetsChanged(waiterOptions(route53, pollingFor('dns-change', this.opts), this.opts.maxWaitSeconds ?? 900, signal), {
           Id: out.ChangeInfo.Id,
         });
       } catch (err) {
