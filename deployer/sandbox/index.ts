@@ -82,12 +82,18 @@ export interface SandboxOptions {
   readonly clock?: Clock;
   /** This installation's identity, carried by every simulated resource. */
   readonly installation?: string;
+  /** Replaces some real-world durations (seconds, before scaling), e.g. a benchmark's calibration. @default REAL_SECONDS */
+  readonly seconds?: Partial<Record<keyof typeof REAL_SECONDS, number>>;
 }
+
+const DEFAULT_SECONDS = REAL_SECONDS;
 
 /** Builds the sandbox provider over the store's sandbox tables. */
 export function createSandboxProvider(store: Store, options: SandboxOptions): Provider {
   const world = store.sandbox;
   const scale = options.scale;
+  // The durations this world runs with (shadows the defaults for everything below).
+  const REAL_SECONDS = { ...DEFAULT_SECONDS, ...options.seconds };
   const clock = options.clock ?? systemClock;
   const installation = options.installation ?? 'sandbox';
   const ms = (seconds: number): number => Math.round(seconds * 1000 * scale);
@@ -298,15 +304,18 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
         `rollout of ${app} did not become healthy: 0/${replicas} replicas available; pod ${app}-7d9f-x2k4 is in CrashLoopBackOff (container ${pods.containers[0]} exited 1)`,
       );
     }
+    // A new Service's load balancer is provisioned from the moment it is applied, while the pods roll out.
+    const existing = world.get<SandboxWorkload>('workload', cluster);
+    const loadBalancerAt = clock.now() + ms(REAL_SECONDS.loadBalancer);
     for (let ready = 1; ready <= replicas; ready++) {
       await wait(REAL_SECONDS.rollout / replicas, signal);
       progress(`[sandbox] ${ready}/${replicas} replicas updated and available`, { ready, replicas });
     }
-    const existing = world.get<SandboxWorkload>('workload', cluster);
     const endpoint = existing?.endpoint ?? `${cluster}-${pods.loadBalancer}.elb.sandbox.local`;
     if (!existing) {
       progress(`[sandbox] waiting for the ${pods.loadBalancer} load balancer of service ${app}`);
-      await wait(REAL_SECONDS.loadBalancer, signal);
+      const left = loadBalancerAt - clock.now();
+      if (left > 0) await sleep(left, signal);
     }
     world.put('workload', cluster, { cluster, app, version, replicas, containers: [...pods.containers], endpoint } satisfies SandboxWorkload);
     progress(`[sandbox] service ${app} answers at ${endpoint}`, { endpoint });
