@@ -2,7 +2,7 @@
 import type { Db } from './db.js';
 import { toRecord, toRecords } from './rows.js';
 import type { DeployKind, DeployRecord, DeployState, StepName, StepRecord, StepState, Surface } from './types.js';
-import { TERMINAL_STATES } from './types.js';
+import { OPERATION_KINDS, TERMINAL_STATES } from './types.js';
 import { assertTransition } from './lifecycle.js';
 
 export interface NewDeploy {
@@ -16,6 +16,14 @@ export interface NewDeploy {
   readonly commandId?: number | null;
   readonly provider: string;
   readonly threadChannel?: string | null;
+  /** An upgrade's Kubernetes version. */
+  readonly kubernetesVersion?: string | null;
+  /** A scale's replicas and node bounds (unset: unchanged). */
+  readonly replicas?: number | null;
+  readonly minNodes?: number | null;
+  readonly maxNodes?: number | null;
+  /** Why (scale, restart, upgrade). */
+  readonly reason?: string | null;
 }
 
 /** Columns the pipeline may set on a deploy as it goes. */
@@ -59,6 +67,7 @@ const PATCH_COLUMNS: Record<keyof DeployPatch, string> = {
 };
 
 const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(',');
+const OPERATIONS_SQL = OPERATION_KINDS.map((k) => `'${k}'`).join(',');
 
 export class DeploysRepo {
   private readonly insertStmt;
@@ -81,9 +90,9 @@ export class DeploysRepo {
   ) {
     this.insertStmt = db.prepare(
       `INSERT INTO deploys (app, version, strategy, kind, state, requested_by, requested_by_name, surface, command_id, provider,
-                            created_at, updated_at, thread_channel)
+                            created_at, updated_at, thread_channel, kubernetes_version, replicas, min_nodes, max_nodes, reason)
        VALUES (@app, @version, @strategy, @kind, 'queued', @requestedBy, @requestedByName, @surface, @commandId, @provider,
-               @now, @now, @threadChannel)`,
+               @now, @now, @threadChannel, @kubernetesVersion, @replicas, @minNodes, @maxNodes, @reason)`,
     );
     this.getStmt = db.prepare('SELECT * FROM deploys WHERE id = ?');
     this.historyStmt = db.prepare('SELECT * FROM deploys WHERE app = ? ORDER BY id DESC LIMIT ?');
@@ -92,11 +101,12 @@ export class DeploysRepo {
     // Both on the partial index deploys_active_app: the cost follows the app's own line, never the history.
     this.aheadStmt = db.prepare(`SELECT id FROM deploys WHERE app = ? AND id < ? AND state NOT IN (${TERMINAL_SQL}) ORDER BY id LIMIT ?`);
     this.aheadCountStmt = db.prepare(`SELECT count(*) AS n FROM deploys WHERE app = ? AND id < ? AND state NOT IN (${TERMINAL_SQL})`);
+    // A scale or a restart changes the live environment in place: it deploys no version, so it is never "the live deploy".
     this.lastSuccessStmt = db.prepare(
-      "SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' ORDER BY id DESC LIMIT 1",
+      `SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' AND kind NOT IN (${OPERATIONS_SQL}) ORDER BY id DESC LIMIT 1`,
     );
     this.lastSuccessOtherVersionStmt = db.prepare(
-      "SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' AND version <> ? ORDER BY id DESC LIMIT 1",
+      `SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' AND version <> ? AND kind NOT IN (${OPERATIONS_SQL}) ORDER BY id DESC LIMIT 1`,
     );
     this.stepsStmt = db.prepare('SELECT * FROM steps WHERE deploy_id = ? ORDER BY rowid');
     this.stepUpsertStmt = db.prepare(
@@ -120,6 +130,11 @@ export class DeploysRepo {
       commandId: d.commandId ?? null,
       provider: d.provider,
       threadChannel: d.threadChannel ?? null,
+      kubernetesVersion: d.kubernetesVersion ?? null,
+      replicas: d.replicas ?? null,
+      minNodes: d.minNodes ?? null,
+      maxNodes: d.maxNodes ?? null,
+      reason: d.reason ?? null,
       now,
     });
     return this.get(Number(info.lastInsertRowid))!;
@@ -188,7 +203,7 @@ export class DeploysRepo {
     return toRecords<DeployRecord>(this.db.prepare("SELECT * FROM deploys WHERE cleanup = 'pending' ORDER BY id").all());
   }
 
-  /** The app's live deploy: its last successful one. */
+  /** The app's live deploy: its last successful one (a scale or restart is not one: it deploys no version). */
   lastSucceeded(app: string): DeployRecord | undefined {
     const row = this.lastSuccessStmt.get(app);
     return row ? toRecord<DeployRecord>(row) : undefined;

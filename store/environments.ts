@@ -4,7 +4,7 @@
  */
 import type { Db } from './db.js';
 import { toRecord, toRecords } from './rows.js';
-import type { EnvironmentRecord, EnvironmentState } from './types.js';
+import type { EnvironmentRecord, EnvironmentScale, EnvironmentState } from './types.js';
 
 export class EnvironmentsRepo {
   private readonly insertStmt;
@@ -14,14 +14,16 @@ export class EnvironmentsRepo {
   private readonly setStateStmt;
   private readonly servingStmt;
   private readonly allLiveStmt;
+  private readonly kubernetesStmt;
+  private readonly scaleStmt;
 
   constructor(
     db: Db,
     private readonly now: () => number = Date.now,
   ) {
     this.insertStmt = db.prepare(
-      `INSERT INTO environments (app, name, provider, created_by, state, version, created_at, updated_at)
-       VALUES (@app, @name, @provider, @createdBy, 'building', @version, @now, @now)`,
+      `INSERT INTO environments (app, name, provider, created_by, state, version, created_at, updated_at, replicas, min_nodes, max_nodes)
+       VALUES (@app, @name, @provider, @createdBy, 'building', @version, @now, @now, @replicas, @minNodes, @maxNodes)`,
     );
     this.getStmt = db.prepare('SELECT * FROM environments WHERE id = ?');
     this.byNameStmt = db.prepare('SELECT * FROM environments WHERE provider = ? AND name = ?');
@@ -31,14 +33,19 @@ export class EnvironmentsRepo {
       `UPDATE environments SET state = @state, retiring_by = coalesce(@retiringBy, retiring_by),
          live_since = CASE WHEN @state = 'live' THEN @now ELSE live_since END, updated_at = @now WHERE id = @id`,
     );
+    this.kubernetesStmt = db.prepare('UPDATE environments SET kubernetes_version = @version, updated_at = @now WHERE id = @id');
+    this.scaleStmt = db.prepare(
+      'UPDATE environments SET replicas = @replicas, min_nodes = @minNodes, max_nodes = @maxNodes, scaled_by = @scaledBy, updated_at = @now WHERE id = @id',
+    );
     this.servingStmt = db.prepare('UPDATE environments SET version = coalesce(@version, version), endpoint = coalesce(@endpoint, endpoint), updated_at = @now WHERE id = @id');
   }
 
-  /** The environment a blue/green deploy builds; idempotent for a resumed deploy. */
-  create(e: { app: string; name: string; provider: string; createdBy: number; version: string }): EnvironmentRecord {
+  /** The environment a blue/green deploy builds, with what it will run with (`scale`); idempotent for a resumed deploy. */
+  create(e: { app: string; name: string; provider: string; createdBy: number; version: string; scale?: EnvironmentScale }): EnvironmentRecord {
     const existing = this.byName(e.provider, e.name);
     if (existing) return existing;
-    const info = this.insertStmt.run({ ...e, now: this.now() });
+    const { scale, ...rest } = e;
+    const info = this.insertStmt.run({ ...rest, replicas: scale?.replicas ?? null, minNodes: scale?.minNodes ?? null, maxNodes: scale?.maxNodes ?? null, now: this.now() });
     return this.get(Number(info.lastInsertRowid))!;
   }
 
@@ -65,6 +72,16 @@ export class EnvironmentsRepo {
 
   setState(id: number, state: EnvironmentState, extra: { retiringBy?: number } = {}): void {
     this.setStateStmt.run({ id, state, retiringBy: extra.retiringBy ?? null, now: this.now() });
+  }
+
+  /** Records the Kubernetes version its cluster was created with. */
+  kubernetes(id: number, version: string): void {
+    this.kubernetesStmt.run({ id, version, now: this.now() });
+  }
+
+  /** Records what it runs with after a scale (`scaledBy`), or after that scale was undone (the previous values and scaler). */
+  scaled(id: number, scale: EnvironmentScale, scaledBy: number | null): void {
+    this.scaleStmt.run({ id, replicas: scale.replicas, minNodes: scale.minNodes, maxNodes: scale.maxNodes, scaledBy, now: this.now() });
   }
 
   /** Records what an environment serves (version, load balancer). */

@@ -5,6 +5,7 @@
  *
  *   blue/green: queued → building ∥ provisioning → deploying → awaiting_approval → cutting_over → tearing_down → succeeded
  *   rolling:    queued → building → deploying → succeeded
+ *   scale, restart (in place): queued → deploying → succeeded
  *   exits:      failed · rejected · timed_out · cancelled (each replays the deploy's undo log)
  *
  * It lives in store/ because the store enforces it and imports nothing above
@@ -13,7 +14,8 @@
 import type { DeployState } from './types.js';
 
 export const LIFECYCLE: Readonly<Record<DeployState, readonly DeployState[]>> = {
-  queued: ['building', 'cancelled', 'failed'],
+  // queued → deploying: an in-place operation (scale, restart) builds and provisions nothing.
+  queued: ['building', 'deploying', 'cancelled', 'failed'],
   // building → provisioning: the image is ready and only the cluster is left.
   building: ['provisioning', 'deploying', 'failed', 'cancelled'],
   provisioning: ['deploying', 'failed', 'cancelled'],

@@ -2,10 +2,14 @@
  * Numbered schema migrations, applied in order at start (tracked in
  * `PRAGMA user_version`). Append new ones; never edit one that has shipped.
  */
+import type { Db } from './db.js';
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /** Runs after `sql`, in the same transaction: for changes SQL alone cannot make (a table rebuilt from its own schema). */
+  readonly up?: (db: Db) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -323,4 +327,49 @@ CREATE TABLE schedule_summaries (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'operations: upgrade, scale and restart as deploy kinds; what an environment runs with',
+    sql: `
+-- An upgrade's Kubernetes version; a scale's replicas and node bounds; why (scale, restart, upgrade).
+ALTER TABLE deploys ADD COLUMN kubernetes_version TEXT;
+ALTER TABLE deploys ADD COLUMN replicas INTEGER;
+ALTER TABLE deploys ADD COLUMN min_nodes INTEGER;
+ALTER TABLE deploys ADD COLUMN max_nodes INTEGER;
+ALTER TABLE deploys ADD COLUMN reason TEXT;
+-- What an environment runs with: its cluster's Kubernetes version as created, its replicas and node
+-- bounds (the KubeApp's when created, a scale's since) and the scale that last changed them.
+ALTER TABLE environments ADD COLUMN kubernetes_version TEXT;
+ALTER TABLE environments ADD COLUMN replicas INTEGER;
+ALTER TABLE environments ADD COLUMN min_nodes INTEGER;
+ALTER TABLE environments ADD COLUMN max_nodes INTEGER;
+ALTER TABLE environments ADD COLUMN scaled_by INTEGER REFERENCES deploys(id);
+`,
+    // SQLite cannot change a CHECK constraint in place: both tables are rebuilt from their own schema.
+    up: (db) => {
+      widenCheck(db, 'deploys', "CHECK (kind IN ('deploy','rollback','refresh'))", "CHECK (kind IN ('deploy','rollback','refresh','upgrade','scale','restart'))");
+      widenCheck(db, 'undo_log', "CHECK (kind IN ('environment','resource','dns','images','ownership'))", "CHECK (kind IN ('environment','resource','dns','images','ownership','scale','restart'))");
+    },
+  },
 ];
+
+/**
+ * Rebuilds `table` with `from` replaced by `to` in its CREATE statement, keeping every column,
+ * row, index and trigger as the database has them (whatever earlier migrations made), as SQLite's
+ * "other kinds of table schema changes" procedure does. Foreign keys that point at the table are
+ * checked at commit (defer_foreign_keys): its rows are the same rows again by then. Throws when
+ * the statement does not hold `from`, so a schema that changed otherwise is never half-migrated.
+ */
+function widenCheck(db: Db, table: string, from: string, to: string): void {
+  const create = (db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").get(table) as { sql: string } | undefined)?.sql;
+  if (!create?.includes(from)) throw new Error(`migration 8: table ${table} has no ${from} to widen`);
+  const dependents = (db.prepare("SELECT sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('index','trigger') AND sql IS NOT NULL").all(table) as { sql: string }[]).map((r) => r.sql);
+  const columns = (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[]).map((c) => `"${c.name}"`).join(', ');
+  db.pragma('defer_foreign_keys = ON');
+  db.exec(`CREATE TEMP TABLE migration_copy AS SELECT * FROM "${table}"`);
+  db.exec(`DROP TABLE "${table}"`);
+  db.exec(create.replace(from, to));
+  db.exec(`INSERT INTO "${table}" (${columns}) SELECT ${columns} FROM temp.migration_copy`);
+  db.exec('DROP TABLE temp.migration_copy');
+  for (const sql of dependents) db.exec(sql);
+}

@@ -38,7 +38,15 @@ export type DeployState =
 export const TERMINAL_STATES: readonly DeployState[] = ['succeeded', 'failed', 'rejected', 'timed_out', 'cancelled'];
 export const isTerminal = (s: DeployState): boolean => TERMINAL_STATES.includes(s);
 
-export type DeployKind = 'deploy' | 'rollback' | 'refresh';
+/**
+ * What a deploy row is: a new version (`deploy`), the previous one again (`rollback`), the live
+ * version on a fresh cluster by a schedule (`refresh`) or by its owners onto a newer Kubernetes
+ * (`upgrade`, blue/green), or an in-place operation of the live environment that holds the app's
+ * place in line like any deploy (`scale`, `restart`).
+ */
+export type DeployKind = 'deploy' | 'rollback' | 'refresh' | 'upgrade' | 'scale' | 'restart';
+/** The kinds that change the live environment in place instead of deploying a version. */
+export const OPERATION_KINDS: readonly DeployKind[] = ['scale', 'restart'];
 export type CleanupState = 'none' | 'pending' | 'done' | 'failed';
 
 export interface DeployRecord {
@@ -77,9 +85,18 @@ export interface DeployRecord {
   readonly cleanup: CleanupState;
   readonly threadChannel: string | null;
   readonly threadTs: string | null;
+  /** An upgrade: the Kubernetes version its new cluster gets. */
+  readonly kubernetesVersion: string | null;
+  /** A scale: the replicas it sets (null: unchanged). */
+  readonly replicas: number | null;
+  /** A scale: the capacity's minimum and maximum of nodes it sets (null: unchanged). */
+  readonly minNodes: number | null;
+  readonly maxNodes: number | null;
+  /** Why, as the requester said it (scale, restart, upgrade). */
+  readonly reason: string | null;
 }
 
-export type StepName = 'build' | 'provision' | 'deploy' | 'approval' | 'cutover' | 'teardown' | 'cleanup';
+export type StepName = 'build' | 'provision' | 'deploy' | 'approval' | 'cutover' | 'teardown' | 'cleanup' | 'scale' | 'restart';
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 
 export interface StepRecord {
@@ -175,6 +192,21 @@ export interface EnvironmentRecord {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly liveSince: number | null;
+  /** The Kubernetes version of its cluster, as created (null: not recorded, e.g. before it was kept, or a laptop cluster). */
+  readonly kubernetesVersion: string | null;
+  /** What it runs with: the KubeApp's values when it was created, or a scale's since (null: not recorded). */
+  readonly replicas: number | null;
+  readonly minNodes: number | null;
+  readonly maxNodes: number | null;
+  /** The scale deploy that last changed it in place (null: as its deploy created it). */
+  readonly scaledBy: number | null;
+}
+
+/** What an environment runs with (`EnvironmentRecord`), as a scale changes it. */
+export interface EnvironmentScale {
+  readonly replicas: number | null;
+  readonly minNodes: number | null;
+  readonly maxNodes: number | null;
 }
 
 /** What an undo-log entry undoes. */
@@ -188,7 +220,11 @@ export type UndoEntry =
   /** Images of the app on `cluster` were replaced from `fromVersion`: put back. */
   | { readonly kind: 'images'; readonly envId: number; readonly cluster: string; readonly fromVersion: string; readonly toVersion: string }
   /** Ownership of the app's traffic was handed from env `from` to env `to`: handed back. */
-  | { readonly kind: 'ownership'; readonly app: string; readonly from: number | null; readonly to: number };
+  | { readonly kind: 'ownership'; readonly app: string; readonly from: number | null; readonly to: number }
+  /** A scale of env `envId` from `from` to `to` (and who had scaled it before, `scaledBy`): scaled back. */
+  | { readonly kind: 'scale'; readonly envId: number; readonly cluster: string; readonly from: EnvironmentScale; readonly to: EnvironmentScale; readonly scaledBy: number | null }
+  /** A rolling restart set the pod template's restartedAt from `from` (null: none) to `to`: set back (another rollout). */
+  | { readonly kind: 'restart'; readonly envId: number; readonly cluster: string; readonly from: string | null; readonly to: string };
 
 export type UndoState = 'pending' | 'done' | 'failed' | 'kept';
 
