@@ -8,51 +8,24 @@
 import { paginateDescribeClusterVersions, type ClusterVersionInformation, type EKSClient } from '@aws-sdk/client-eks';
 import type { ClusterSpec } from '../ports.js';
 import { awsError } from './clients.js';
+import {
+  calendarVersions,
+  compareVersions,
+  DAY_MS as DAY,
+  EKS_CALENDAR,
+  endOfDay as endOf,
+  newestStandard,
+  statusAt,
+  WARN_DAYS,
+  type KubernetesVersion,
+  type SupportStatus,
+} from '../kubernetes-versions.js';
 
-/** Where a version stands on EKS at one moment. */
-export type SupportStatus = 'STANDARD_SUPPORT' | 'EXTENDED_SUPPORT' | 'UNSUPPORTED';
+// The calendar and its arithmetic are provider-neutral (the sandbox simulates EKS with them).
+export { calendarVersions, compareVersions, EKS_CALENDAR, newestStandard, statusAt, WARN_DAYS, type SupportStatus };
 
 /** One Kubernetes minor version as EKS offers it. */
-export interface EksVersion {
-  /** e.g. '1.35'. */
-  readonly version: string;
-  readonly status: SupportStatus;
-  /** The day standard support ends, `YYYY-MM-DD`. */
-  readonly endOfStandardSupport: string;
-  /** The day extended support ends (no new clusters after it), `YYYY-MM-DD`. */
-  readonly endOfExtendedSupport: string;
-}
-
-/**
- * EKS's published calendar (standard support ~14 months after release, extended
- * 12 more). Kept current with each release; used only where EKS cannot be asked.
- */
-export const EKS_CALENDAR: readonly Omit<EksVersion, 'status'>[] = [
-  { version: '1.35', endOfStandardSupport: '2027-03-27', endOfExtendedSupport: '2028-03-27' },
-  { version: '1.34', endOfStandardSupport: '2026-12-02', endOfExtendedSupport: '2027-12-02' },
-  { version: '1.33', endOfStandardSupport: '2026-07-29', endOfExtendedSupport: '2027-07-29' },
-  { version: '1.32', endOfStandardSupport: '2026-03-23', endOfExtendedSupport: '2027-03-23' },
-  { version: '1.31', endOfStandardSupport: '2025-11-26', endOfExtendedSupport: '2026-11-26' },
-];
-
-const DAY = 86_400_000;
-/** How long before the end of standard support a warning is given. */
-export const WARN_DAYS = 60;
-
-/** The end of day `date` (UTC): support lasts through the whole day AWS names. */
-const endOf = (date: string): number => Date.parse(`${date}T00:00:00Z`) + DAY;
-
-/** The status of a calendar entry at `now` (epoch ms). */
-export function statusAt(v: Omit<EksVersion, 'status'>, now: number): SupportStatus {
-  if (now < endOf(v.endOfStandardSupport)) return 'STANDARD_SUPPORT';
-  if (now < endOf(v.endOfExtendedSupport)) return 'EXTENDED_SUPPORT';
-  return 'UNSUPPORTED';
-}
-
-/** The built-in calendar as EKS would answer at `now`. */
-export function calendarVersions(now: number): EksVersion[] {
-  return EKS_CALENDAR.map((v) => ({ ...v, status: statusAt(v, now) }));
-}
+export type EksVersion = KubernetesVersion;
 
 const day = (d: Date | undefined): string => (d ? d.toISOString().slice(0, 10) : '');
 
@@ -79,22 +52,6 @@ export async function describeEksVersions(eks: EKSClient, now: number, signal?: 
     throw awsError('EKS', 'DescribeClusterVersions', err, signal);
   }
   return out;
-}
-
-/** `1.9` < `1.10`. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d) return d;
-  }
-  return 0;
-}
-
-/** The newest version in standard support: the default of apps that name none. */
-export function newestStandard(versions: readonly EksVersion[]): EksVersion | undefined {
-  return [...versions].filter((v) => v.status === 'STANDARD_SUPPORT').sort((a, b) => compareVersions(b.version, a.version))[0];
 }
 
 /** What `checkVersion` found about one app's version. */
@@ -158,6 +115,8 @@ export interface EksVersionsOptions {
  */
 export class EksVersions {
   private readonly cache = new Map<string, Promise<EksVersion[]>>();
+  /** What each region answered, once it did (read synchronously by `known`). */
+  private readonly answered = new Map<string, EksVersion[]>();
 
   constructor(private readonly opts: EksVersionsOptions) {}
 
@@ -167,9 +126,22 @@ export class EksVersions {
     if (!p) {
       p = describeEksVersions(this.opts.eks(region), this.opts.now(), signal);
       this.cache.set(region, p);
-      p.catch(() => this.cache.delete(region));
+      p.then(
+        (versions) => void this.answered.set(region, versions),
+        () => this.cache.delete(region),
+      );
     }
     return p;
+  }
+
+  /**
+   * What EKS answered for `region` (at preflight, or since), without asking: the
+   * command core reads it on the ack path, which waits for nothing. Before EKS has
+   * answered: the built-in calendar at `now`, said as such by `fromEks`.
+   */
+  known(region: string): { versions: readonly EksVersion[]; fromEks: boolean } {
+    const versions = this.answered.get(region);
+    return versions ? { versions, fromEks: true } : { versions: calendarVersions(this.opts.now()), fromEks: false };
   }
 
   /** The version a cluster of `spec` gets: its own, else the newest in standard support. */
