@@ -5,7 +5,7 @@
  * functions of store records and command results: no Slack calls here.
  */
 import type { types } from '@slack/bolt';
-import type { AppStatus, CommandResult, DeployView, ErrorCode, ResultStatus } from '../commands/results.js';
+import type { AppStatus, CommandResult, DeployView, ErrorCode, ResultStatus, ScheduleView } from '../commands/results.js';
 import type { DeployPlan } from '../deployer/plan.js';
 import { formatDuration } from '../deployer/time.js';
 import type { KubeApp } from '../kubeapps/index.js';
@@ -405,6 +405,35 @@ function statusBlocks(apps: readonly AppStatus[], provider: string): Block[] {
   return blocks.slice(0, 50);
 }
 
+/** How a schedule's newest tick ended, with a link to its thread when it started a refresh. */
+export function lastRunLine(s: ScheduleView): string {
+  const l = s.last;
+  if (!l) return '_not run yet_';
+  const planned = `planned ${slackDate(l.plannedAt)}${l.missed ? ', missed while kubecontrol was down' : ''}`;
+  if (l.outcome === 'skipped') return `⏭ skipped: ${mentionIds(esc(l.reason?.replace(/^refresh of \S+ skipped(?: \(.*?\))?: /, '') ?? ''))} (${planned})`;
+  const link = l.thread ? threadLink(l.thread.channel, l.thread.ts) : undefined;
+  const state = l.state ? `${STATE_ICON[l.state]} ${human(l.state)}` : '';
+  return `refresh #${l.deployId} ${state}${link ? ` · <${link}|thread>` : ''} (${planned})`;
+}
+
+function scheduleBlocks(list: readonly ScheduleView[]): Block[] {
+  const blocks: Block[] = [context(`*Scheduled refreshes* · ${plural(list.length, 'schedule')}`)];
+  for (const s of list) {
+    const next = s.next ? `next ${slackDate(Date.parse(s.next))}` : '*never runs again*';
+    const paused = s.paused
+      ? `\n⏸ *paused* by ${who(s.paused.by, s.paused.byName)} since ${slackDate(s.paused.since)}${s.paused.reason ? `: “${esc(s.paused.reason)}”` : ''}`
+      : '';
+    const warning = s.warning ? `\n⚠ ${esc(s.warning)}` : '';
+    blocks.push(section(`*${s.app}* · ${esc(s.words)} · ${next}\nlast: ${lastRunLine(s)}${paused}${warning}`));
+    blocks.push(
+      context(
+        `${esc(s.channel)} · cutover ${s.autoCutover === 'never' ? 'waits for an approver' : 'without a person when every health check passes'} · a run missed while kubecontrol is down is ${s.catchUpMinutes ? `caught up within ${s.catchUpMinutes} min` : 'skipped'}`,
+      ),
+    );
+  }
+  return blocks.slice(0, 50);
+}
+
 /** A plan's lines, marked as every surface marks them (cli/render.ts `PLAN_MARKS`): `+` created, `~` changed, `-` deleted. */
 const PLAN_MARKS = { build: '+', create: '+', change: '~', delete: '-' } as const;
 
@@ -466,8 +495,13 @@ export function errorDecoration(code: ErrorCode, status: ResultStatus): { readon
     case 'no_live_version':
     case 'no_previous_version':
     case 'unhealthy_target':
+    case 'paused':
+    case 'not_paused':
+    case 'missed_run':
     case 'infrastructure':
       return { icon, hint: '' };
+    case 'no_schedule':
+      return { icon, hint: `\n\`${SLASH_COMMAND} schedules\` lists the apps that have one.` };
     default: {
       const unknown: never = code;
       void unknown;
@@ -507,6 +541,8 @@ export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; app
       // The core says "1 apps"; the count is said again here, in words that fit the number.
       return ephemeral(r.message.replace(/^\d+ apps?\b/, plural(r.apps.length, 'app')), rowSections(rows));
     }
+    case 'schedules':
+      return r.schedules.length ? ephemeral(r.message, scheduleBlocks(r.schedules)) : ephemeral(`${r.message}${note}`);
     case 'help':
       return ephemeral(r.text, [section(`*${SLASH_COMMAND}* commands:\n${r.text.split('\n').map((l) => `• ${l}`).join('\n')}`)]);
     case 'duplicate':
@@ -515,6 +551,7 @@ export function resultAnswer(r: CommandResult, extra: { defaultApp?: string; app
     case 'cancelled':
     case 'flipped_back':
     case 'lock':
+    case 'pause':
       return ephemeral(`${r.status === 'ok' ? '✓' : '⚠️'} ${mentionIds(r.message)}${note}`);
   }
 }

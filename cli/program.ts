@@ -206,10 +206,14 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .action(async (o: { dir?: string }) => {
       const { loadKubeApps } = await import('../kubeapps/index.js');
       const { apps: ok, problems } = await loadKubeApps(o.dir ?? (process.env.KUBECONTROL_KUBEAPPS_DIR || undefined));
+      // Not problems (the apps load): a schedule whose next run is more than a year away, say.
+      const { scheduleWarnings } = await import('../schedules/cron.js');
+      const warnings = scheduleWarnings(ok, Date.now());
       // --json carries each app as resolved (every default applied): what a deploy of it would use.
-      if (json()) out(JSON.stringify({ valid: ok.map((a) => a.name), problems, apps: ok }));
+      if (json()) out(JSON.stringify({ valid: ok.map((a) => a.name), problems, warnings, apps: ok }));
       else {
         for (const a of ok) if (!problems.some((p) => p.app === a.name)) out(`✓ ${a.name}`);
+        for (const w of warnings) io.err(`${yellow('!')} ${w}`);
         for (const p of problems) {
           io.err(`${red('✗')} ${bold(p.app)} (${p.file})\n${p.problems.map((l) => `    - ${l}`).join('\n')}\n`);
         }

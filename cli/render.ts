@@ -1,5 +1,5 @@
 /** Terminal rendering of the command core's results and of deploy progress. */
-import type { AppStatus, CommandResult, DeployView, ErrorCode } from '../commands/results.js';
+import type { AppStatus, CommandResult, DeployView, ErrorCode, ScheduleView } from '../commands/results.js';
 import type { GcEntry, GcReport } from '../deployer/gc.js';
 import type { DeployPlan } from '../deployer/plan.js';
 import { formatDuration } from '../deployer/time.js';
@@ -184,6 +184,10 @@ export function errorMark(code: ErrorCode): string {
     case 'no_live_version':
     case 'no_previous_version':
     case 'unhealthy_target':
+    case 'paused':
+    case 'not_paused':
+    case 'no_schedule':
+    case 'missed_run':
     case 'infrastructure':
       return red('✗');
     default: {
@@ -193,6 +197,32 @@ export function errorMark(code: ErrorCode): string {
       return red('✗');
     }
   }
+}
+
+/** How a schedule's newest tick ended, in a few words: `✓ #12 succeeded`, `– skipped: locked by …`. */
+export function lastRunText(s: ScheduleView): string {
+  const l = s.last;
+  if (!l) return dim('not run yet');
+  const planned = dim(` (${when(l.plannedAt)} UTC${l.missed ? ', missed while down' : ''})`);
+  if (l.outcome === 'skipped') return `${yellow('– skipped')}: ${l.reason?.replace(/^refresh of \S+ skipped(?: \(.*?\))?: /, '') ?? ''}${planned}`;
+  return `#${l.deployId} ${l.state ? stateColour(l.state) : '?'}${planned}`;
+}
+
+function schedules(list: readonly ScheduleView[], message: string): string {
+  if (!list.length) return message;
+  const rows = list.map((s) => [
+    bold(s.app),
+    s.words,
+    s.next ? `${when(Date.parse(s.next))} UTC` : red('never'),
+    lastRunText(s),
+    s.paused ? red(`PAUSED by ${s.paused.byName ?? s.paused.by} since ${when(s.paused.since)}${s.paused.reason ? `: ${s.paused.reason}` : ''}`) : '',
+  ]);
+  const lines = [table([['APP', 'SCHEDULE', 'NEXT (UTC)', 'LAST RUN', ''].map(dim), ...rows])];
+  const notes = list.flatMap((s) => [
+    dim(`${s.app}: announced in ${s.channel} · cutover ${s.autoCutover === 'never' ? 'waits for an approver' : 'without a person when every health check passes'} · a run missed while down is ${s.catchUpMinutes ? `caught up within ${s.catchUpMinutes} min` : 'skipped'}`),
+    ...(s.warning ? [yellow(`! ${s.app}: ${s.warning}`)] : []),
+  ]);
+  return [...lines, '', ...notes].join('\n');
 }
 
 /** Human rendering of any result. */
@@ -220,6 +250,10 @@ export function renderResult(r: CommandResult): string {
           a.approvers.join(','),
         ]),
       ]);
+    case 'schedules':
+      return schedules(r.schedules, r.message);
+    case 'pause':
+      return `${green('✓')} ${r.message}`;
     case 'help':
       return r.text.replace(/`/g, '');
     default:

@@ -4,7 +4,7 @@
  * Slack's user groups). Owners may do everything; deployers deploy, roll back,
  * cancel and lock; approvers approve and reject cutovers. Owning (`own`) is
  * asked where owners may do more than deployers: removing a lock someone else
- * holds without `--force`.
+ * holds without `--force`, and pausing or resuming its scheduled refreshes.
  */
 import type { KubeApp } from '../kubeapps/index.js';
 

@@ -9,11 +9,12 @@ import { planDeploy } from '../deployer/plan.js';
 import { drainDeadline } from '../deployer/steps/teardown.js';
 import type { Provider } from '../deployer/ports.js';
 import type { KubeApp, Strategy } from '../kubeapps/index.js';
-import { isTerminal, type DeployRecord, type LockRecord, type Store, type Surface } from '../store/index.js';
+import { cronInWords, FAR_AWAY_MS, localTime, nextRun } from '../schedules/cron.js';
+import { isTerminal, type DeployRecord, type LockRecord, type ScheduleStateRecord, type Store, type Surface } from '../store/index.js';
 import { holds, type LockActor, type ReleaseOutcome } from '../store/locks.js';
 import { canDo, describeRole, GroupLookupError, type Actor, type GroupResolver } from './authorize.js';
 import { helpText, nearest, parse, tokenize, type Command, type Verb } from './grammar.js';
-import type { AppStatus, AppSummary, CommandResult, DeployView, DrainingStatus, ErrorCode, ResultStatus } from './results.js';
+import type { AppStatus, AppSummary, CommandResult, DeployView, DrainingStatus, ErrorCode, ResultStatus, SchedulePause, ScheduleView } from './results.js';
 
 export type { Actor, GroupResolver } from './authorize.js';
 
@@ -74,7 +75,41 @@ function heldBy(lock: LockRecord): string {
   return `${lock.lockedBy} since ${since(lock.at)}: “${lock.reason}”`;
 }
 
-const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock'];
+const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock', 'pause', 'resume'];
+
+/**
+ * One tick of an app's refresh schedule, as schedules/index.ts hands it to `refresh`.
+ */
+export interface RefreshTick {
+  /** The tick the cron planned (ms since the epoch). */
+  readonly plannedAt: number;
+  /** How the schedule reads, for the record: `schedule 0 3 * * * Europe/Dublin`. */
+  readonly trigger: string;
+  /** The tick passed while kubecontrol was down (or could not act): caught up once within the app's window, else skipped. */
+  readonly missed?: {
+    /** How many ticks passed (this one the newest); `more` when there were more than were counted. */
+    readonly count: number;
+    readonly more?: boolean;
+    /** Within `refresh.catchUpMinutes` of the tick: it runs now, once. */
+    readonly catchUp: boolean;
+  };
+}
+
+/** `alice since 2025-03-01 14:05 UTC: “reason”`: who paused a schedule, since when and why. */
+function pausedBy(p: SchedulePause): string {
+  return `${p.byName ?? p.by} since ${since(p.since)}${p.reason ? `: “${p.reason}”` : ''}`;
+}
+
+function pauseOf(state: ScheduleStateRecord | undefined): SchedulePause | null {
+  return state?.pausedBy ? { by: state.pausedBy, byName: state.pausedByName, reason: state.pausedReason, since: state.pausedAt ?? state.updatedAt } : null;
+}
+
+/** A catch-up window in words: "45 min", "2 h", "1 h 30 min". */
+function formatMinutes(minutes: number): string {
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return [h ? `${h} h` : '', m ? `${m} min` : ''].filter(Boolean).join(' ') || '0 min';
+}
 const DEPLOY_VERBS: readonly Verb[] = ['approve', 'reject', 'cancel'];
 
 export class CommandCore {
@@ -150,7 +185,7 @@ export class CommandCore {
     // Resolve the app the command is about, by name or through the deploy it names.
     let app: KubeApp | undefined;
     let deploy: DeployRecord | undefined;
-    if ((APP_VERBS as readonly Verb[]).includes(command.verb) || (command.verb === 'status' && command.app)) {
+    if ((APP_VERBS as readonly Verb[]).includes(command.verb) || ((command.verb === 'status' || command.verb === 'schedules') && command.app)) {
       const name = (command as { app: string }).app;
       app = this.options.apps.get(name);
       if (!app) {
@@ -174,8 +209,9 @@ export class CommandCore {
     }
 
     // Authorise per app.
-    if (app && command.verb !== 'history' && command.verb !== 'status') {
-      const role = command.verb === 'approve' || command.verb === 'reject' ? 'approve' : 'deploy';
+    if (app && command.verb !== 'history' && command.verb !== 'status' && command.verb !== 'schedules') {
+      // Pausing and resuming a schedule is the owners' (it changes what happens to the app every night).
+      const role = command.verb === 'approve' || command.verb === 'reject' ? 'approve' : command.verb === 'pause' || command.verb === 'resume' ? 'own' : 'deploy';
       const requester = deploy?.requestedBy === req.actor.id;
       // A requester may always withdraw their own deploy, whatever the groups say.
       const withdrawing = requester && (command.verb === 'cancel' || command.verb === 'reject');
@@ -462,6 +498,53 @@ export class CommandCore {
         }
         return this.unlocked(store.locks.release(a.name, by, { mayRemoveOthers }), a.name, by, accept, reject);
       }
+      case 'schedules': {
+        const scheduled = (app ? [app] : [...this.options.apps.values()]).filter((a) => a.refresh);
+        const schedules = scheduled.map((a) => this.scheduleView(a));
+        const commandId = accept(app ? `schedules of ${app.name}` : 'schedules');
+        const paused = schedules.filter((s) => s.paused).length;
+        const message = app
+          ? schedules.length
+            ? `${app.name} refreshes ${schedules[0]!.words}${schedules[0]!.paused ? ' (paused)' : ''}.`
+            : `${app.name} has no refresh schedule.`
+          : `${schedules.length} scheduled refresh${schedules.length === 1 ? '' : 'es'}${paused ? `, ${paused} paused` : ''}.`;
+        return { kind: 'schedules', status: 'ok', commandId, schedules, message };
+      }
+      case 'pause':
+      case 'resume': {
+        const a = app!;
+        if (!a.refresh) return reject('conflict', 'no_schedule', `${a.name} has no refresh schedule to ${command.verb} (its KubeApp sets no \`refresh\`).`, { app: a.name });
+        const words = cronInWords(a.refresh.schedule, a.refresh.timezone);
+        if (command.verb === 'pause') {
+          const reason = command.reason ?? null;
+          const outcome = store.schedules.pause(a.name, { id: req.actor.id, name: req.actor.name ?? null }, reason);
+          const paused = pauseOf(outcome.state)!;
+          const was = outcome.kind === 'updated' ? ` (paused already by ${pausedBy(pauseOf(outcome.previous)!)})` : '';
+          const commandId = accept(`paused${reason ? `: ${reason}` : ''}${was}`);
+          return {
+            kind: 'pause',
+            status: 'ok',
+            commandId,
+            app: a.name,
+            paused,
+            schedule: this.scheduleView(a),
+            message: `${a.name}'s refresh (${words}) is paused${reason ? `: “${reason}”` : ''}${was}. Its ticks are skipped until \`resume ${a.name}\`.`,
+          };
+        }
+        const previous = store.schedules.resume(a.name);
+        if (!previous) return reject('conflict', 'not_paused', `${a.name}'s refresh is not paused.`, { app: a.name });
+        const view = this.scheduleView(a);
+        const commandId = accept(`resumed (was paused by ${pausedBy(pauseOf(previous)!)})`);
+        return {
+          kind: 'pause',
+          status: 'ok',
+          commandId,
+          app: a.name,
+          paused: null,
+          schedule: view,
+          message: `${a.name}'s refresh (${words}) runs again (it was paused by ${pausedBy(pauseOf(previous)!)}). Next run: ${view.next ? localTime(Date.parse(view.next), a.refresh.timezone) : 'never'}.`,
+        };
+      }
       case 'apps': {
         const apps = [...this.options.apps.values()].map((a) => this.summary(a));
         const commandId = accept('apps');
@@ -507,28 +590,58 @@ export class CommandCore {
 
   /**
    * A scheduled refresh: redeploys the app's live version blue/green onto a
-   * fresh cluster (new nodes, patched AMIs). The version was approved when it
-   * first went live, so the cutover is approved by the schedule itself.
-   * Overlap policy: skip (and record why) if the app is locked or already deploying.
+   * fresh cluster (new nodes, patched AMIs). Called by schedules/index.ts for
+   * each tick, recorded like any command (surface 'schedule'), and the tick
+   * itself (store.schedules) in the same transaction: what it started, or why
+   * it was skipped.
+   *
+   * Policy, in this order — a tick is skipped (and says why) when:
+   *   it passed while kubecontrol was down, outside the app's catch-up window;
+   *   the app's schedule is paused; it is locked; the previous refresh has not
+   *   finished (running, or still cleaning up); another deploy of it is queued
+   *   or running; it has never been deployed (nothing to refresh).
+   * Whether the refresh may cut over without a person is the app's
+   * `refresh.autoCutover`, applied by the deployer when the new cluster is up.
    */
-  refresh(appName: string, trigger: string): CommandResult {
+  refresh(appName: string, tick: RefreshTick): CommandResult {
     const { store, deployer, provider } = this.options;
     const actor = { id: 'schedule', name: 'kubecontrol schedule' };
-    const base = { actor: actor.id, actorName: actor.name, surface: 'schedule' as const, text: `refresh ${appName} (${trigger})`, verb: 'refresh', app: appName };
+    const app = this.options.apps.get(appName);
+    const missed = tick.missed;
+    const late = missed ? ` (the run planned for ${localTime(tick.plannedAt, app?.refresh?.timezone ?? 'UTC')}, missed while kubecontrol was down)` : '';
+    const base = { actor: actor.id, actorName: actor.name, surface: 'schedule' as const, text: `refresh ${appName} (${tick.trigger})`, verb: 'refresh', app: appName };
+    const channel = app ? (app.refresh?.channel ?? app.channel) : '';
     const skip = (code: ErrorCode, message: string): CommandResult => {
-      const commandId = store.commands.record({ ...base, outcome: 'refused', message });
+      const commandId = store.tx(() => {
+        const id = store.commands.record({ ...base, outcome: 'refused', message });
+        if (app) store.schedules.recordRun({ app: app.name, plannedAt: tick.plannedAt, outcome: 'skipped', reason: message, missed: !!missed, commandId: id, channel });
+        return id;
+      });
       this.logCommand(commandId, base, { ...base, outcome: 'refused', message });
       return { kind: 'error', status: 'conflict', code, message, commandId };
     };
-    const app = this.options.apps.get(appName);
     if (!app) return skip('unknown_app', `refresh skipped: ${appName} is no longer defined`);
+    if (missed && !missed.catchUp) {
+      const count = missed.count > 1 ? ` (and ${missed.count - 1}${missed.more ? '+' : ''} run${missed.count > 2 ? 's' : ''} before it)` : '';
+      const window = app.refresh?.catchUpMinutes ? `its catch-up window of ${formatMinutes(app.refresh.catchUpMinutes)} had passed` : 'it has no catch-up window';
+      return skip('missed_run', `refresh of ${app.name} skipped: the run planned for ${localTime(tick.plannedAt, app.refresh?.timezone ?? 'UTC')}${count} was missed while kubecontrol was down, and ${window}`);
+    }
+    const paused = pauseOf(store.schedules.state(app.name));
+    if (paused) return skip('paused', `refresh of ${app.name} skipped${late}: paused by ${pausedBy(paused)}`);
+    const lock = store.locks.get(app.name);
+    if (lock) return skip('locked', `refresh of ${app.name} skipped${late}: locked by ${heldBy(lock)}`);
+    const active = store.deploys.active().filter((d) => d.app === app.name);
+    const previous = active.find((d) => d.kind === 'refresh') ?? store.deploys.pendingCleanup().find((d) => d.app === app.name && d.kind === 'refresh');
+    if (previous) {
+      const where = isTerminal(previous.state) ? `is still cleaning up after it ${previous.state.replace('_', ' ')}` : `has not finished (${previous.state.replace('_', ' ')})`;
+      return skip('wrong_state', `refresh of ${app.name} skipped${late}: the previous refresh #${previous.id} (${previous.version}) ${where}`);
+    }
+    const busy = active[0];
+    if (busy) return skip('wrong_state', `refresh of ${app.name} skipped${late}: deploy #${busy.id} (${busy.version}) is ${busy.state.replace('_', ' ')}`);
     const env = store.environments.live(app.name);
     const live = env?.version ? { version: env.version } : undefined;
-    if (!live) return skip('no_live_version', `refresh of ${app.name} skipped: it has never been deployed`);
-    const lock = store.locks.get(app.name);
-    if (lock) return skip('locked', `refresh of ${app.name} skipped: locked by ${lock.lockedBy}: “${lock.reason}”`);
-    const busy = store.deploys.active().find((d) => d.app === app.name);
-    if (busy) return skip('wrong_state', `refresh of ${app.name} skipped: deploy #${busy.id} (${busy.version}) is ${busy.state.replace('_', ' ')}`);
+    if (!live) return skip('no_live_version', `refresh of ${app.name} skipped${late}: it has never been deployed`);
+    const caughtUp = missed ? ` — catching up the run planned for ${localTime(tick.plannedAt, app.refresh?.timezone ?? 'UTC')}, missed while kubecontrol was down` : '';
     const created = store.tx(() => {
       const commandId = store.commands.record({ ...base, outcome: 'accepted', message: `refresh of ${app.name} ${live.version} queued` });
       const d = store.deploys.create({
@@ -541,10 +654,20 @@ export class CommandCore {
         surface: 'schedule',
         commandId,
         provider: provider.name,
-        threadChannel: app.refresh?.channel ?? app.channel,
+        threadChannel: channel,
       });
-      this.finish(commandId, base, { verb: base.verb, app: base.app, outcome: 'accepted', deployId: d.id, message: `refresh deploy #${d.id} queued` });
-      store.events.append({ deployId: d.id, kind: 'command', message: `scheduled refresh of ${app.name} ${live.version} (${trigger})`, data: { actor: actor.id, surface: 'schedule', commandId } });
+      this.finish(commandId, base, { verb: base.verb, app: base.app, outcome: 'accepted', deployId: d.id, message: `refresh deploy #${d.id} queued${caughtUp}` });
+      store.schedules.recordRun({
+        app: app.name,
+        plannedAt: tick.plannedAt,
+        outcome: 'started',
+        reason: `refresh #${d.id} of ${live.version}${caughtUp}`,
+        missed: !!missed,
+        deployId: d.id,
+        commandId,
+        channel,
+      });
+      store.events.append({ deployId: d.id, kind: 'command', message: `scheduled refresh of ${app.name} ${live.version} (${tick.trigger})${caughtUp}`, data: { actor: actor.id, surface: 'schedule', commandId } });
       return { d, commandId };
     });
     // A schedule has nobody to answer: the deploy joins its line at once.
@@ -555,7 +678,45 @@ export class CommandCore {
       commandId: created.commandId,
       deploy: this.view(created.d.id),
       position,
-      message: `Refresh #${created.d.id}: ${app.name} ${live.version} onto a fresh cluster (${trigger}).`,
+      message: `Refresh #${created.d.id}: ${app.name} ${live.version} onto a fresh cluster (${tick.trigger})${caughtUp}.`,
+    };
+  }
+
+  /** An app's schedule as `schedules` shows it: in words, next run, last tick and its outcome, pause. */
+  private scheduleView(a: KubeApp): ScheduleView {
+    const { store } = this.options;
+    const r = a.refresh!;
+    const now = store.now();
+    const next = nextRun(r.schedule, r.timezone, now);
+    const last = store.schedules.lastRun(a.name);
+    const d = last?.deployId ? store.deploys.get(last.deployId) : undefined;
+    return {
+      app: a.name,
+      cron: r.schedule,
+      words: cronInWords(r.schedule, r.timezone),
+      timezone: r.timezone,
+      next: next === null ? null : new Date(next).toISOString(),
+      channel: r.channel,
+      autoCutover: r.autoCutover,
+      catchUpMinutes: r.catchUpMinutes,
+      paused: pauseOf(store.schedules.state(a.name)),
+      last: last
+        ? {
+            plannedAt: last.plannedAt,
+            outcome: last.outcome,
+            missed: last.missed === 1,
+            reason: last.reason,
+            deployId: last.deployId,
+            state: d?.state ?? null,
+            thread: d?.threadChannel && d.threadTs ? { channel: d.threadChannel, ts: d.threadTs } : null,
+          }
+        : null,
+      warning:
+        next === null
+          ? 'it never runs again'
+          : next - now > FAR_AWAY_MS
+            ? `its next run is more than a year away (${localTime(next, r.timezone)})`
+            : null,
     };
   }
 

@@ -6,6 +6,7 @@
  *   approve DEPLOY | reject DEPLOY [reason] | cancel DEPLOY
  *   status [APP] | history APP [--limit N]
  *   lock APP reason [--force] | unlock APP [--force] | apps | help [COMMAND]
+ *   schedules [APP] | pause APP [reason] | resume APP
  *
  * Each verb is declared once, in `VERB_SPECS` (arguments, options, summary);
  * the usage lines, the parser's arity and flag checks, `helpText` and the
@@ -27,6 +28,9 @@ export type Command =
   | { readonly verb: 'lock'; readonly app: string; readonly reason: string; readonly force: boolean }
   | { readonly verb: 'unlock'; readonly app: string; readonly force: boolean }
   | { readonly verb: 'apps' }
+  | { readonly verb: 'schedules'; readonly app?: string }
+  | { readonly verb: 'pause'; readonly app: string; readonly reason?: string }
+  | { readonly verb: 'resume'; readonly app: string }
   | { readonly verb: 'help'; readonly topic?: Verb };
 
 export type Verb = Command['verb'];
@@ -124,6 +128,17 @@ const TABLE: Readonly<Record<Verb, Omit<VerbSpec, 'name'>>> = {
     options: [FORCE_UNLOCK],
   },
   apps: { summary: 'the KubeApps and who may deploy and approve them', args: [], options: [] },
+  schedules: {
+    summary: 'the scheduled refreshes: when each runs next, how its last run ended, whether it is paused',
+    args: [{ ...APP, required: false }],
+    options: [],
+  },
+  pause: {
+    summary: 'stop an app’s scheduled refreshes until it is resumed (owners; its ticks are recorded as skipped, with your reason)',
+    args: [APP, { name: 'reason', kind: 'text', required: false, variadic: true, noun: 'a reason' }],
+    options: [],
+  },
+  resume: { summary: 'let an app’s scheduled refreshes run again (owners)', args: [APP], options: [] },
   help: { summary: 'this help, or the usage of one command', args: [{ name: 'COMMAND', kind: 'verb', required: false, noun: 'a command' }], options: [] },
 };
 
@@ -351,6 +366,16 @@ export function parse(input: string | readonly string[]): ParseResult {
     }
     case 'apps': {
       return { ok: true, command: { verb } };
+    }
+    case 'schedules': {
+      return { ok: true, command: { verb, app: positionals[0]?.toLowerCase() } };
+    }
+    case 'pause': {
+      const reason = positionals.slice(1).join(' ').trim();
+      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), reason: reason || undefined } };
+    }
+    case 'resume': {
+      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase() } };
     }
     case 'help': {
       const topic = positionals[0]?.toLowerCase();

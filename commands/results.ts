@@ -5,7 +5,7 @@
  */
 import type { DeployPlan } from '../deployer/plan.js';
 import type { QueuePosition } from '../deployer/queue.js';
-import type { ApprovalRecord, DeployRecord, LockRecord, StepRecord } from '../store/index.js';
+import type { ApprovalRecord, DeployRecord, DeployState, LockRecord, StepRecord } from '../store/index.js';
 import type { ParseErrorCode, Verb } from './grammar.js';
 
 /** How a result maps to HTTP statuses and CLI exit codes. */
@@ -64,6 +64,53 @@ export interface AppSummary {
   readonly locked: boolean;
 }
 
+/** Who paused an app's scheduled refresh, why and since when. */
+export interface SchedulePause {
+  /** Who paused it (the id recorded). */
+  readonly by: string;
+  /** Who paused it, as shown. */
+  readonly byName: string | null;
+  readonly reason: string | null;
+  /** Since when (ms since the epoch). */
+  readonly since: number;
+}
+
+/** What `schedules` shows per scheduled app. */
+export interface ScheduleView {
+  readonly app: string;
+  /** The cron expression as written. */
+  readonly cron: string;
+  /** The schedule in words, with its time zone: "every day at 03:00 Europe/Dublin". */
+  readonly words: string;
+  readonly timezone: string;
+  /** The next run, as an ISO time; null when it never runs again. */
+  readonly next: string | null;
+  /** Where the refresh is announced and its thread goes. */
+  readonly channel: string;
+  /** Whether it may cut over without a person: only when every health check passes, or never. */
+  readonly autoCutover: 'when-healthy' | 'never';
+  /** A run missed while kubecontrol was down runs once within this many minutes of it; 0: skipped. */
+  readonly catchUpMinutes: number;
+  readonly paused: SchedulePause | null;
+  /** The newest tick and what came of it. */
+  readonly last: {
+    /** The tick the cron planned (ms since the epoch). */
+    readonly plannedAt: number;
+    /** It started a refresh, or was skipped (`reason` says why). */
+    readonly outcome: 'started' | 'skipped';
+    /** It passed while kubecontrol was down (then ran late as a catch-up, or was skipped). */
+    readonly missed: boolean;
+    readonly reason: string | null;
+    /** The refresh it started, and where that deploy is now. */
+    readonly deployId: number | null;
+    readonly state: DeployState | null;
+    /** The deploy's Slack thread, when it has one. */
+    readonly thread: { readonly channel: string; readonly ts: string } | null;
+  } | null;
+  /** Something to look at: the next run is more than a year away. */
+  readonly warning: string | null;
+}
+
 /**
  * Why a command was not done. Each renderer (cli/render.ts, bot/views.ts)
  * switches over every code, so a new one must be rendered deliberately.
@@ -83,6 +130,14 @@ export type ErrorCode =
   | 'no_previous_version'
   /** A rollback within the drain whose previous cluster fails its health check. */
   | 'unhealthy_target'
+  /** A scheduled refresh skipped because its app's schedule is paused. */
+  | 'paused'
+  /** `resume` of a schedule that is not paused. */
+  | 'not_paused'
+  /** `pause` / `resume` of an app without a refresh schedule. */
+  | 'no_schedule'
+  /** A scheduled refresh missed while kubecontrol was down, outside the app's catch-up window. */
+  | 'missed_run'
   | 'group_lookup_failed'
   | 'infrastructure';
 
@@ -104,6 +159,9 @@ export type CommandResult =
   | (Base & { readonly kind: 'history'; readonly app: string; readonly deploys: readonly DeployView[] })
   | (Base & { readonly kind: 'lock'; readonly app: string; readonly lock: LockRecord | null })
   | (Base & { readonly kind: 'apps'; readonly apps: readonly AppSummary[] })
+  | (Base & { readonly kind: 'schedules'; readonly schedules: readonly ScheduleView[] })
+  /** `pause` / `resume`: the app's schedule as it is now (`paused` null once resumed). */
+  | (Base & { readonly kind: 'pause'; readonly app: string; readonly paused: SchedulePause | null; readonly schedule: ScheduleView })
   | (Base & { readonly kind: 'help'; readonly text: string })
   | (Base & { readonly kind: 'duplicate'; readonly original: { readonly commandId: number; readonly outcome: string; readonly deployId: number | null } })
   | (Base & { readonly kind: 'error'; readonly code: ErrorCode; readonly verb?: Verb; readonly suggestion?: string });

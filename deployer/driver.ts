@@ -66,6 +66,12 @@ export type FlipBackOutcome =
   | ControlOutcome
   | { readonly ok: false; readonly reason: 'unhealthy'; readonly deploy: DeployRecord; /** Why, for people: what failed and that nothing changed. */ readonly message: string };
 
+/** Whether a refresh's new cluster passed the cutover's health check, and what was seen. */
+interface HealthVerdict {
+  readonly healthy: boolean;
+  readonly detail: string;
+}
+
 /** Who decided something, as recorded. */
 export interface By {
   readonly actor: string;
@@ -275,11 +281,14 @@ export class Deployer {
     const app = this.app(d.app);
     if (d.state === 'queued') d = this.begin(d, app);
     const { phases } = STRATEGIES[d.strategy];
+    // A scheduled refresh's health verdict, taken before it waits for approval (see awaitApproval).
+    let verdict: HealthVerdict | undefined;
     for (let i = phases.findIndex((p) => p.states.includes(d.state)); i >= 0 && i < phases.length; i++) {
       const phase = phases[i]!;
-      if (phase.await === 'approval') return this.awaitApproval(d);
+      if (phase.await === 'approval') return this.awaitApproval(d, app, verdict);
       await this.runPhase(d, app, phase, signal);
       const nextPhase = phases[i + 1];
+      if (nextPhase?.await === 'approval' && d.kind === 'refresh') verdict = await this.healthVerdict(this.store.deploys.get(d.id)!, app, signal);
       const current = d;
       const moved = this.store.tx(() => {
         if (!nextPhase) {
@@ -465,15 +474,57 @@ export class Deployer {
     return true;
   }
 
-  /** In awaiting_approval: the deadline is armed and the slot given back. A refresh approves itself. */
-  private awaitApproval(d: DeployRecord): void {
+  /**
+   * In awaiting_approval: the deadline is armed and the slot given back. A scheduled refresh redeploys
+   * the version that is already live and approved, so it may cut over without a person — when its app
+   * allows it (`refresh.autoCutover`, 'when-healthy' by default) and only on a real health verdict (the
+   * cutover's own health check against the new cluster, `healthVerdict`). Otherwise it waits for an
+   * approver like any deploy, and says why (an event, and the approval step's detail).
+   */
+  private awaitApproval(d: DeployRecord, app: KubeApp, verdict: HealthVerdict | undefined): void {
     if (d.state !== 'awaiting_approval') return;
     if (d.kind === 'refresh' && !this.store.approvals.forDeploy(d.id)) {
-      // A refresh redeploys the version that is already live and approved: the schedule approves its own cutover.
-      this.decide(d.id, 'approved', { actor: 'schedule', actorName: 'kubecontrol schedule', surface: 'schedule', reason: 'refresh of the approved live version' });
-      return;
+      const policy = app.refresh?.autoCutover ?? 'when-healthy';
+      const why =
+        policy === 'never'
+          ? `${app.name}'s refresh.autoCutover is 'never'`
+          : !verdict
+            ? 'no health verdict was taken (the deploy was resumed after a restart)'
+            : !verdict.healthy
+              ? `the health check of ${d.toCluster} failed: ${verdict.detail}`
+              : undefined;
+      if (!why) {
+        this.decide(d.id, 'approved', { actor: 'schedule', actorName: 'kubecontrol schedule', surface: 'schedule', reason: `every health check passed (${verdict!.detail})` });
+        return;
+      }
+      const text = `no cutover without a person: ${why}; waiting for an approver (${app.approvers.join(', ')}) like any deploy`;
+      this.store.tx(() => {
+        this.store.deploys.step(d.id, 'approval', 'running', text);
+        this.event(d.id, 'approval', text, 'warn', { autoCutover: 'withheld', reason: why });
+      });
     }
     this.armDeadline(d);
+  }
+
+  /**
+   * The health verdict a refresh's automatic cutover depends on: the cutover's health check
+   * (`Dns.checkHealth`, the same check through the new load balancer), taken while the deploy is
+   * still deploying, so that a cancel stops it and no one can decide meanwhile.
+   */
+  private async healthVerdict(d: DeployRecord, app: KubeApp, signal: AbortSignal): Promise<HealthVerdict> {
+    if ((app.refresh?.autoCutover ?? 'when-healthy') === 'never' || !d.endpoint) return { healthy: false, detail: 'not checked' };
+    try {
+      await this.provider.dns.checkHealth({
+        ...healthCheck(app, d.toCluster ? clusterRef(app, d.toCluster) : undefined),
+        target: d.endpoint,
+        progress: (message, data) => this.event(d.id, 'progress', `health verdict for an automatic cutover: ${message}`, 'info', data ?? null, 'approval'),
+        signal,
+      });
+      return { healthy: true, detail: `${d.toCluster} answers ${app.service.healthCheckPath} through its load balancer` };
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return { healthy: false, detail: errorMessage(err) };
+    }
   }
 
   /** The approval deadline, on the clock; re-armed from the stored deadline after a restart. */

@@ -31,7 +31,7 @@ import { FAULT_KINDS, FAULT_STEPS } from '../deployer/sandbox/index.js';
 import { clusterSpec, placementOf, workloadSpec } from '../deployer/specs.js';
 import { abortable, formatDuration } from '../deployer/time.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
-import { startSchedules, type Schedules } from '../schedules/index.js';
+import { scheduleWarnings, startSchedules, type Schedules } from '../schedules/index.js';
 import { Store } from '../store/index.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -47,7 +47,7 @@ export interface Kubecontrol {
   /** This database's installation identity, carried by every resource it creates. */
   readonly installation: string;
   readonly provider: Provider;
-  /** What the provider's preflight warned about at start (e.g. a Kubernetes version leaving standard support soon): logged, in the banner and /api/info. */
+  /** What the provider's preflight warned about at start (e.g. a Kubernetes version leaving standard support soon), and schedules whose next run is more than a year away: logged, in the banner and /api/info. */
   readonly warnings: readonly string[];
   readonly apps: ReadonlyMap<string, KubeApp>;
   readonly deployer: Deployer;
@@ -132,6 +132,10 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     throw err;
   }
   for (const warning of warnings) logger.warn({ provider: provider.name, warning }, `preflight: ${warning}`);
+  // A schedule whose next run is more than a year away: said where the preflight's warnings are (log, banner, /api/info).
+  const scheduled = scheduleWarnings(appList, clock.now());
+  for (const warning of scheduled) logger.warn({ warning }, `schedules: ${warning}`);
+  warnings = [...warnings, ...scheduled];
   // KUBECONTROL_DRAIN replaces the provider's drain everywhere it is read (pipeline, dry runs).
   if (config.drainMs !== undefined) {
     const drainMs = config.drainMs;
@@ -246,7 +250,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
 
   // Resume what a previous process left: non-terminal deploys and unfinished undos.
   deployer.start();
-  schedules = startSchedules({ apps, core, logger });
+  schedules = startSchedules({ apps, core, store, clock, logger });
   const armed = schedules;
 
   return {

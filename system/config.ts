@@ -38,6 +38,11 @@ const schema = z
     KUBECONTROL_ADMINS: z.string().default(''),
     KUBECONTROL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KUBECONTROL_KUBEAPPS_DIR: z.string().optional(),
+    // Where the nightly summary of the scheduled refreshes goes (a Slack channel name or id).
+    KUBECONTROL_PLATFORM_CHANNEL: z
+      .string()
+      .regex(/^(#[a-z0-9][a-z0-9._-]*|[CG][A-Z0-9]{6,})$/, 'must be a #channel-name or a channel id')
+      .default('#platform'),
     SLACK_BOT_TOKEN: z.string().optional(),
     SLACK_SIGNING_SECRET: z.string().optional(),
     SLACK_APP_TOKEN: z.string().optional(),
@@ -96,6 +101,8 @@ export interface Config {
   readonly admins: readonly string[];
   readonly logLevel: string;
   readonly kubeappsDir: string | undefined;
+  /** The Slack channel of the nightly summary of scheduled refreshes (bot/schedule-announcer.ts). @default '#platform' */
+  readonly platformChannel: string;
   readonly slack: { readonly botToken?: string; readonly signingSecret?: string; readonly appToken?: string; readonly apiUrl?: string } | undefined;
 }
 
@@ -185,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     admins: e.KUBECONTROL_ADMINS.split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.KUBECONTROL_LOG_LEVEL,
     kubeappsDir: e.KUBECONTROL_KUBEAPPS_DIR,
+    platformChannel: e.KUBECONTROL_PLATFORM_CHANNEL,
     slack: slackOn
       ? { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL }
       : undefined,

@@ -58,6 +58,11 @@ const ACCEPTED: readonly string[][] = [
   ['unlock', 'search-svc'],
   ['unlock', 'search-svc', '--force'],
   ['apps'],
+  ['schedules'],
+  ['schedules', 'search-svc'],
+  ['pause', 'search-svc'],
+  ['pause', 'search-svc', 'black', 'friday', 'freeze'],
+  ['resume', 'search-svc'],
 ];
 
 const subcommand = (program: Command, name: string): Command | undefined => program.commands.find((c) => c.name() === name);
@@ -139,6 +144,9 @@ describe('the CLI derives the core verbs from the grammar', () => {
       lock: 'lock APP reason [--force]',
       unlock: 'unlock APP [--force]',
       apps: 'apps',
+      schedules: 'schedules [APP]',
+      pause: 'pause APP [reason]',
+      resume: 'resume APP',
       help: 'help [COMMAND]',
     });
   });
