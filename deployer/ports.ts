@@ -10,6 +10,7 @@
  * one, so an adapter sees only what it needs and a test can state it directly.
  */
 import type { ResourceRecord, StepName } from '../store/index.js';
+import type { KubernetesVersion } from './kubernetes-versions.js';
 
 /** Writes a progress line into the deploy's events (never a secret). */
 export type Progress = (message: string, data?: Record<string, unknown>) => void;
@@ -290,6 +291,8 @@ export interface ClusterInfo {
   readonly status: string;
   /** Kubernetes API endpoint, when known. */
   readonly endpoint?: string;
+  /** Its Kubernetes version (e.g. '1.35'), when the provider knows it. */
+  readonly kubernetesVersion?: string;
 }
 
 /**
@@ -339,6 +342,22 @@ export interface Clusters {
   destroy(cmd: { resource: ResourceRecord; placement?: PlacementOverrides; progress: Progress; signal?: AbortSignal }): Promise<void>;
   /** Every resource tagged by kubecontrol (for `gc`). */
   listTagged(cmd: { signal?: AbortSignal }): Promise<TaggedResource[]>;
+  /**
+   * Changes the bounds of the app's capacity on a running cluster in place, and waits until the
+   * change is done: a node group's minimum and maximum (its desired size kept, moved inside the new
+   * bounds), an Auto Mode NodePool's limits (`maxNodes`; Auto Mode keeps no minimum). `capacity` is
+   * the app's, with the new bounds. Absent on providers whose clusters have no nodes of their own
+   * (the local provider's laptop cluster); Fargate capacity is refused (`misconfigured`).
+   */
+  resize?(cmd: { ctx: StepContext; cluster: ClusterRef; capacity: Capacity }): Promise<void>;
+}
+
+/** The app's Deployment on a cluster, as an in-place operation reads it first. */
+export interface WorkloadState {
+  /** `spec.replicas`. */
+  readonly replicas: number;
+  /** The pod template's `kubectl.kubernetes.io/restartedAt` annotation, null when it has none. */
+  readonly restartedAt: string | null;
 }
 
 /** Kubernetes workloads on a cluster. */
@@ -354,6 +373,19 @@ export interface Workloads {
    * to `images` only, labels it `ctx.version`, and waits the same way.
    */
   updateImages(cmd: { ctx: StepContext; cluster: ClusterRef; images: readonly ContainerImage[] }): Promise<{ endpoint: string }>;
+  /** The app's Deployment (named `app`) on `cluster`; undefined when it does not exist. */
+  current(cmd: { cluster: ClusterRef; app: string; signal?: AbortSignal }): Promise<WorkloadState | undefined>;
+  /**
+   * Sets the replicas of the app's Deployment (named `ctx.app`) through its scale subresource and
+   * waits until that many are available, as a rollout is waited for; returns where it is served, like `updateImages`.
+   */
+  scale(cmd: { ctx: StepContext; cluster: ClusterRef; replicas: number }): Promise<{ endpoint: string }>;
+  /**
+   * A rolling restart, as `kubectl rollout restart` does it: sets the pod template's
+   * `kubectl.kubernetes.io/restartedAt` annotation to `restartedAt` (null removes it: the template
+   * as it was before a restart) and waits for the rollout like a rolling update.
+   */
+  restart(cmd: { ctx: StepContext; cluster: ClusterRef; restartedAt: string | null }): Promise<{ endpoint: string }>;
 }
 
 /** DNS (Route 53). */
@@ -426,8 +458,15 @@ export interface Provider {
   readonly clusters: Clusters;
   readonly workloads: Workloads;
   readonly dns: Dns;
-  /** Step time limits in milliseconds. */
+  /** Step time limits in milliseconds (a scale and a restart have the deploy step's). */
   readonly timeouts: StepTimeouts;
+  /**
+   * The Kubernetes versions this provider creates clusters with and their support calendar, as
+   * known now (synchronous: the command core reads it on the ack path; the aws provider answers
+   * what EKS said at start, the sandbox its simulated calendar). Absent when the provider does not
+   * choose the version (the local provider's laptop cluster): `upgrade` is refused there.
+   */
+  kubernetesVersions?(cmd: { placement?: PlacementOverrides }): readonly KubernetesVersion[];
   /** How long old traffic drains after cutover before the old cluster is torn down (≥ the record's TTL), ms. */
   drainMs(cmd: { record: DnsRecord }): number;
   /**

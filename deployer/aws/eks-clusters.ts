@@ -44,6 +44,7 @@ import {
   DescribeClusterCommand,
   DescribeFargateProfileCommand,
   DescribeNodegroupCommand,
+  DescribeUpdateCommand,
   ListFargateProfilesCommand,
   ListNodegroupsCommand,
   paginateListClusters,
@@ -55,11 +56,14 @@ import {
   waitUntilNodegroupDeleted,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateNodegroupConfigCommand,
   type Cluster,
   type DescribeNodegroupCommandOutput,
   type EKSClient,
   type FargateProfile,
   type Nodegroup,
+  type NodegroupScalingConfig,
+  type Update,
 } from '@aws-sdk/client-eks';
 import { createHash } from 'node:crypto';
 import type { ResourceRecord } from '../../store/index.js';
@@ -80,6 +84,7 @@ import {
   type WaiterDelays,
 } from './clients.js';
 import { systemClock } from '../clock.js';
+import { sleep } from '../time.js';
 import { missingSetting, placement, regionOf, withRegion, type AwsPlacement } from './placement.js';
 import type { AwsSettings } from './settings.js';
 import { EksVersions } from './versions.js';
@@ -132,6 +137,8 @@ export interface EksClustersOptions {
 /** Applies an app's Auto Mode NodePool on a cluster and returns once it is there (KubeWorkloads.applyNodePool). */
 export interface NodePoolApplier {
   applyNodePool(cmd: { cluster: ClusterRef; capacity: CapacityOf<'auto'>; app: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
+  /** Changes the limits of the app's NodePool on a running cluster (KubeWorkloads.resizeNodePool); needed by `resize` of 'auto' capacity. */
+  resizeNodePool?(cmd: { cluster: ClusterRef; capacity: CapacityOf<'auto'>; app: string; progress: Progress; signal?: AbortSignal }): Promise<void>;
 }
 
 /**
@@ -342,7 +349,7 @@ export class EksClusters implements Clusters {
         });
       }
     }
-    return { name: clusterName, status: cluster?.status ?? 'ACTIVE', endpoint: cluster?.endpoint };
+    return { name: clusterName, status: cluster?.status ?? 'ACTIVE', endpoint: cluster?.endpoint, ...(cluster?.version ? { kubernetesVersion: cluster.version } : {}) };
   }
 
   /** The version a new cluster gets: the app's own, else the newest EKS has in standard support. */
@@ -595,7 +602,112 @@ export class EksClusters implements Clusters {
     const name = cluster.name;
     const c = await this.describeCluster(this.opts.clients(regionOf(cluster.placement, this.opts.settings)).eks, name, signal);
     if (c) this.checkOwned(`cluster ${name}`, c.tags, 'describing it');
-    return c ? { name, status: c.status ?? 'UNKNOWN', endpoint: c.endpoint } : undefined;
+    return c ? { name, status: c.status ?? 'UNKNOWN', endpoint: c.endpoint, ...(c.version ? { kubernetesVersion: c.version } : {}) } : undefined;
+  }
+
+  /**
+   * Changes the bounds of the app's capacity on a running cluster in place: a managed node group's
+   * scaling configuration (UpdateNodegroupConfig, followed with DescribeUpdate until EKS says the
+   * update is Successful), or an Auto Mode NodePool's limits. Fargate has no nodes to bound.
+   */
+  async resize({ ctx, cluster: ref, capacity }: { ctx: StepContext; cluster: ClusterRef; capacity: Capacity }): Promise<void> {
+    const name = ref.name;
+    const { eks } = this.opts.clients(regionOf(ref.placement, this.opts.settings));
+    const c = await this.describeCluster(eks, name, ctx.signal);
+    if (!c) throw new InfraError('not_found', `EKS cluster ${name} does not exist: nothing to resize`);
+    this.checkOwned(`cluster ${name}`, c.tags, 'resizing its capacity');
+    switch (capacity.kind) {
+      case 'fargate':
+        throw new InfraError('misconfigured', `${ctx.app} runs on Fargate: it has no nodes to resize (Fargate starts one for each pod)`);
+      case 'auto':
+        if (!this.opts.nodePools?.resizeNodePool) throw new InfraError('misconfigured', `${ctx.app}: resizing an Auto Mode NodePool needs a NodePool applier that resizes, and this provider was built without one`);
+        return this.opts.nodePools.resizeNodePool({
+          cluster: { name, placement: withRegion(ref.placement, this.opts.settings) },
+          capacity,
+          app: ctx.app,
+          progress: ctx.progress,
+          signal: ctx.signal,
+        });
+      case 'nodes':
+        return this.resizeNodegroup(ctx, eks, name, capacity);
+    }
+  }
+
+  /**
+   * A node group's new minimum and maximum. EKS checks the bounds against the desired size it has
+   * when none is given ("Minimum capacity 3 can't be greater than desired size 2"), so the desired
+   * size is always sent: the current one, moved inside the new bounds. An update already in progress
+   * (ResourceInUseException) is waited for (the node group ACTIVE again) and the change tried again.
+   */
+  private async resizeNodegroup(ctx: StepContext, eks: EKSClient, clusterName: string, capacity: CapacityOf<'nodes'>): Promise<void> {
+    const name = nodegroupName(clusterName);
+    const shown = (c: NodegroupScalingConfig | undefined): string => `min ${c?.minSize ?? '?'}, max ${c?.maxSize ?? '?'}, desired ${c?.desiredSize ?? '?'}`;
+    for (let attempt = 1; ; attempt++) {
+      const ng = await this.describeNodegroup(eks, clusterName, name, ctx.signal);
+      if (!ng) throw new InfraError('not_found', `node group ${name} of ${clusterName} does not exist: nothing to resize`);
+      this.checkOwned(`node group ${name}`, ng.tags, 'resizing it');
+      const now = ng.scalingConfig;
+      const desiredSize = Math.min(Math.max(now?.desiredSize ?? capacity.minNodes, capacity.minNodes), capacity.maxNodes);
+      const wanted = { minSize: capacity.minNodes, maxSize: capacity.maxNodes, desiredSize };
+      if (now?.minSize === wanted.minSize && now.maxSize === wanted.maxSize && now.desiredSize === wanted.desiredSize && ng.status === 'ACTIVE') {
+        ctx.progress(`node group ${name} already has ${shown(wanted)}`, { nodegroup: name });
+        return;
+      }
+      let update: Update | undefined;
+      try {
+        update = (
+          await eks.send(
+            new UpdateNodegroupConfigCommand({
+              clusterName,
+              nodegroupName: name,
+              scalingConfig: wanted,
+              // The same change asked again (a resumed step) is the same update, not a second one.
+              clientRequestToken: `kubecontrol-${ctx.deployId}-${ctx.step}-${wanted.minSize}-${wanted.maxSize}-${wanted.desiredSize}`.slice(0, 64),
+            }),
+            { abortSignal: ctx.signal },
+          )
+        ).update;
+      } catch (err) {
+        if (err instanceof ResourceInUseException && attempt < 3) {
+          ctx.progress(`node group ${name} is busy with another update (${err.message}); waiting until it is ACTIVE to try again`, { nodegroup: name });
+          try {
+            await waitUntilNodegroupActive(this.waiter(eks, ctx.signal, 'nodegroup'), { clusterName, nodegroupName: name });
+          } catch (waitErr) {
+            throw waiterFailure(`node group ${name} to finish its update`, waitErr, ctx.signal);
+          }
+          continue;
+        }
+        throw awsError('EKS', 'UpdateNodegroupConfig', err, ctx.signal);
+      }
+      ctx.progress(`node group ${name}: ${shown(now)} → ${shown(wanted)} (EKS update ${update?.id ?? '?'})`, { nodegroup: name, update: update?.id, scalingConfig: wanted });
+      if (update?.id) await this.waitForUpdate(eks, clusterName, name, update, ctx);
+      ctx.progress(`node group ${name} now has ${shown(wanted)}`, { nodegroup: name });
+      return;
+    }
+  }
+
+  /** Follows an EKS update (DescribeUpdate) until it is Successful; Failed or Cancelled throw with EKS's errors. */
+  private async waitForUpdate(eks: EKSClient, clusterName: string, nodegroupName: string, first: Update, ctx: StepContext): Promise<void> {
+    // A node group's update polls like a wait for the node group (a configuration update takes a minute or a few).
+    const polling = pollingFor('nodegroup', this.opts);
+    const minMs = (polling.minDelay ?? 5) * 1000;
+    const maxMs = (polling.maxDelay ?? 20) * 1000;
+    let update = first;
+    // Bounded by the step's own timeout (ctx.signal), like every wait of a step.
+    for (let delay = minMs; update.status === 'InProgress'; delay = Math.min(maxMs, delay * 2)) {
+      await sleep(delay, ctx.signal, `update ${first.id} of node group ${nodegroupName}`);
+      const out = await call(
+        'EKS',
+        'DescribeUpdate',
+        () => eks.send(new DescribeUpdateCommand({ name: clusterName, nodegroupName, updateId: first.id! }), { abortSignal: ctx.signal }),
+        ctx.signal,
+      );
+      update = out.update ?? update;
+    }
+    if (update.status !== 'Successful') {
+      const why = (update.errors ?? []).map((e) => `${e.errorCode ?? 'Error'}: ${e.errorMessage ?? ''}`.trim()).join('; ') || 'no reason given';
+      throw new InfraError('provider_failed', `EKS update ${first.id} of node group ${nodegroupName} ended ${update.status}: ${why}`);
+    }
   }
 
   async destroy(cmd: { resource: ResourceRecord; placement?: PlacementOverrides; progress: Progress; signal?: AbortSignal }): Promise<void> {

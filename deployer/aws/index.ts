@@ -172,9 +172,16 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
   const workloads: Workloads = {
     deploy: async (cmd) => served(cmd.cluster, cmd.ctx, await kube.deploy({ ...cmd, cluster: placed(cmd.cluster) })),
     updateImages: async (cmd) => served(cmd.cluster, cmd.ctx, await kube.updateImages({ ...cmd, cluster: placed(cmd.cluster) })),
+    current: (cmd) => kube.current({ ...cmd, cluster: placed(cmd.cluster) }),
+    // New pods are new targets: done when the load balancer serves from them, as after a rolling update.
+    scale: async (cmd) => served(cmd.cluster, cmd.ctx, await kube.scale({ ...cmd, cluster: placed(cmd.cluster) })),
+    restart: async (cmd) => served(cmd.cluster, cmd.ctx, await kube.restart({ ...cmd, cluster: placed(cmd.cluster) })),
   };
   const versions = new EksVersions({ eks: (region) => clients(region).eks, now });
-  const nodePools: NodePoolApplier = { applyNodePool: (cmd) => kube.applyNodePool({ ...cmd, cluster: placed(cmd.cluster) }) };
+  const nodePools: NodePoolApplier = {
+    applyNodePool: (cmd) => kube.applyNodePool({ ...cmd, cluster: placed(cmd.cluster) }),
+    resizeNodePool: (cmd) => kube.resizeNodePool({ ...cmd, cluster: placed(cmd.cluster) }),
+  };
   const fargateLogging: FargateLoggingApplier = { applyFargateLogging: (cmd) => kube.applyFargateLogging({ ...cmd, cluster: placed(cmd.cluster) }) };
   const clusters = new EksClusters({
     clients,
@@ -214,5 +221,7 @@ export function createAwsProvider(opts: AwsProviderOptions): Provider {
     plan: (request) => planAws({ settings, registry, clusters, dns, versions }, request),
     clusterName: (cmd) => awsClusterName(cmd, installation),
     preflight: (cmd) => preflightAws({ versions, settings, now }, cmd),
+    // What EKS answered at preflight for the app's region (the built-in calendar until it has).
+    kubernetesVersions: ({ placement: own }) => versions.known(regionOf(own, settings)).versions,
   };
 }

@@ -24,13 +24,14 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { errorMessage, InfraError, isInfraError } from '../errors.js';
-import type { Capacity, ClusterRef, ContainerImage, Installation, Progress, Registry, StepContext, WorkloadSpec, Workloads } from '../ports.js';
+import type { Capacity, ClusterRef, ContainerImage, Installation, Progress, Registry, StepContext, WorkloadSpec, WorkloadState, Workloads } from '../ports.js';
 import { httpStatus, isNotFound, kubeFailure } from './api-errors.js';
 import { assertOwned, installationLabel } from './installation.js';
 import { ANNOTATION_VERSION, containerImage, isLabelValue, LABEL_NAME, LABEL_VERSION, LEGACY_LABEL_VERSION, MANAGER, renderManifests, versionOf } from './manifests.js';
 import { claimNamespace, deleteLoadBalancerServices, deleteNamespaceAndWait, readNamespace } from './namespaces.js';
 import { FARGATE_LOGGING_CONFIGMAP, FARGATE_LOGGING_NAMESPACE, fargateLogGroup, renderFargateLogging } from './fargate-logging.js';
-import { renderNodePool } from './nodepool.js';
+import { nodePoolName, renderNodePool } from './nodepool.js';
+import { RESTARTED_AT } from '../operations.js';
 import { watchUntil } from './watch.js';
 import { sleep } from '../time.js';
 
@@ -120,6 +121,7 @@ function retryAfterMs(err: unknown): number {
 /** Server-side apply options: our field manager wins conflicts (kubecontrol owns these objects). */
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Karpenter's NodePool (EKS Auto Mode serves it): a cluster-scoped custom resource. */
 const NODEPOOLS = { group: 'karpenter.sh', version: 'v1', plural: 'nodepools' } as const;
@@ -488,6 +490,24 @@ export class KubeWorkloads implements Workloads {
       cluster,
       nodePool: name,
     });
+    await this.waitNodePoolReady({ kc, cluster, name, what, generation, progress, signal });
+  }
+
+  /**
+   * Waits until the NodePool `name` reports Ready for `generation` (conditions of an older one say
+   * nothing of what was just applied); refused by Karpenter's validation: `provider_failed`; not
+   * Ready within `nodePoolReadyTimeoutMs`: `timed_out`, naming its conditions.
+   */
+  private async waitNodePoolReady(cmd: {
+    kc: () => Promise<KubeConfig>;
+    cluster: string;
+    name: string;
+    what: string;
+    generation: number | undefined;
+    progress: Progress;
+    signal?: AbortSignal;
+  }): Promise<void> {
+    const { kc, cluster, name, what, generation, progress, signal } = cmd;
     const limitMs = this.opts.nodePoolReadyTimeoutMs ?? 300_000;
     const limit = AbortSignal.timeout(limitMs);
     let last: Condition[] = [];
@@ -522,6 +542,103 @@ export class KubeWorkloads implements Workloads {
       throw err;
     }
     progress(`${what} is Ready`, { cluster, nodePool: name });
+  }
+
+  /**
+   * Changes the limits of the app's NodePool on a running cluster in place (a JSON merge patch of
+   * `spec.limits`: custom resources take no strategic merge) to `capacity.maxNodes` nodes and as many
+   * times the vCPUs of its largest type, then waits until it is Ready again. A NodePool that is
+   * missing is `not_found`; one of another installation (or unlabelled) is refused (`not_owned`).
+   */
+  async resizeNodePool(cmd: { cluster: ClusterRef; capacity: Extract<Capacity, { kind: 'auto' }>; app: string; progress: Progress; signal?: AbortSignal }): Promise<void> {
+    const { cluster: ref, capacity, app, progress, signal } = cmd;
+    const cluster = ref.name;
+    const kc = this.kc(ref, signal);
+    const name = nodePoolName(app);
+    const what = `NodePool ${name} on ${cluster}`;
+    const existing = await this.call(`read ${what}`, cluster, kc, async (c) => {
+      try {
+        return (await c.makeApiClient(CustomObjectsApi).getClusterCustomObject({ ...NODEPOOLS, name })) as KubernetesObject & { spec?: { limits?: Record<string, string> } };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+    if (!existing) throw new InfraError('not_found', `${what} does not exist: nothing to resize (deploy ${app} first)`);
+    assertOwned(existing, this.opts.installation, what, 'not changing it');
+    const limits = (renderNodePool({ capacity, app, installation: this.installationId }).spec as { limits: Record<string, string> }).limits;
+    const before = existing.spec?.limits ?? {};
+    const patched = (await this.call(`patch ${what} limits`, cluster, kc, (c) =>
+      c.makeApiClient(CustomObjectsApi).patchClusterCustomObject({ ...NODEPOOLS, name, body: { spec: { limits } }, fieldManager: MANAGER }, MERGE),
+    )) as KubernetesObject;
+    progress(`${what}: limits nodes ${before.nodes ?? '-'} → ${limits.nodes}, cpu ${before.cpu ?? '-'} → ${limits.cpu}`, { cluster, nodePool: name, limits });
+    await this.waitNodePoolReady({ kc, cluster, name, what, generation: patched.metadata?.generation, progress, signal });
+  }
+
+  /** The app's Deployment on `cluster`: its replicas and its pod template's restartedAt; undefined when it does not exist. */
+  async current(cmd: { cluster: ClusterRef; app: string; signal?: AbortSignal }): Promise<WorkloadState | undefined> {
+    const { cluster: ref, app, signal } = cmd;
+    const kc = this.kc(ref, signal);
+    const ns = this.ns(ref.name, app);
+    const d = await this.call('read Deployment', ref.name, kc, async (c) => {
+      try {
+        return await c.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: app, namespace: ns });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+    if (!d) return undefined;
+    return { replicas: d.spec?.replicas ?? 1, restartedAt: d.spec?.template?.metadata?.annotations?.[RESTARTED_AT] ?? null };
+  }
+
+  /** The app's namespace on `cluster`, checked to be this installation's before anything in it is changed. */
+  private async ownedNamespace(kc: () => Promise<KubeConfig>, cluster: string, app: string, doing: string): Promise<string> {
+    const ns = this.ns(cluster, app);
+    const existing = await this.call('read Namespace', cluster, kc, (c) => readNamespace(c.makeApiClient(CoreV1Api), ns));
+    if (!existing) throw new InfraError('not_found', `namespace ${ns} does not exist on ${cluster}: nothing to ${doing} (deploy ${app} first)`);
+    assertOwned(existing, this.opts.installation, `namespace ${ns}`, 'not changing it');
+    return ns;
+  }
+
+  /**
+   * Sets the replicas of the app's Deployment through its `scale` subresource (a JSON merge patch
+   * of `spec.replicas`, as `kubectl scale` does), then waits with the same watch as a rollout until
+   * that many are updated and available.
+   */
+  async scale({ ctx, cluster: ref, replicas }: { ctx: StepContext; cluster: ClusterRef; replicas: number }): Promise<{ endpoint: string }> {
+    const { app } = ctx;
+    const cluster = ref.name;
+    const kc = this.kc(ref, ctx.signal);
+    const ns = await this.ownedNamespace(kc, cluster, app, 'scale');
+    const scaled = await this.call('patch Deployment scale', cluster, kc, (c) =>
+      c.makeApiClient(AppsV1Api).patchNamespacedDeploymentScale({ name: app, namespace: ns, body: { spec: { replicas } }, fieldManager: MANAGER }, MERGE),
+    );
+    ctx.progress(`scaled deployment ${app} on ${cluster} to ${scaled.spec?.replicas ?? replicas} replicas`, { cluster, replicas });
+    await this.waitForRollout(ctx, kc, cluster);
+    return { endpoint: await this.endpoint(ctx, kc, cluster) };
+  }
+
+  /**
+   * A rolling restart as `kubectl rollout restart` makes one: the pod template's
+   * `kubectl.kubernetes.io/restartedAt` set to `restartedAt` by a strategic merge patch (null
+   * removes it: the template as it was), then the rollout waited for like a rolling update's.
+   */
+  async restart({ ctx, cluster: ref, restartedAt }: { ctx: StepContext; cluster: ClusterRef; restartedAt: string | null }): Promise<{ endpoint: string }> {
+    const { app } = ctx;
+    const cluster = ref.name;
+    const kc = this.kc(ref, ctx.signal);
+    const ns = await this.ownedNamespace(kc, cluster, app, 'restart');
+    const patch = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: restartedAt } } } } };
+    await this.call('patch Deployment restartedAt', cluster, kc, (c) =>
+      c.makeApiClient(AppsV1Api).patchNamespacedDeployment({ name: app, namespace: ns, body: patch, fieldManager: MANAGER }, STRATEGIC),
+    );
+    ctx.progress(
+      restartedAt ? `restarting the pods of ${app} on ${cluster} (${RESTARTED_AT}=${restartedAt})` : `putting the pod template of ${app} on ${cluster} back as it was (no ${RESTARTED_AT})`,
+      { cluster, restartedAt },
+    );
+    await this.waitForRollout(ctx, kc, cluster);
+    return { endpoint: await this.endpoint(ctx, kc, cluster) };
   }
 
   /**

@@ -10,6 +10,7 @@ import type { Builder, ClusterInfo, Clusters, Dns, PlanRequest, Progress, Provid
 import { systemClock, type Clock } from '../clock.js';
 import { InfraError } from '../errors.js';
 import { capacityLine, deploymentLine, liveLine, portsOf, rollingLine, versionLine } from '../plan-lines.js';
+import { calendarVersions, EKS_CALENDAR, newestStandard } from '../kubernetes-versions.js';
 import { abortable } from '../time.js';
 
 /** Real-world durations in seconds, before scaling. */
@@ -26,6 +27,10 @@ export const REAL_SECONDS = {
   nodegroupDelete: 300,
   fargateProfileDelete: 120,
   clusterDelete: 540,
+  /** UpdateNodegroupConfig until its update is Successful. */
+  nodegroupUpdate: 120,
+  /** A NodePool's new limits until it is Ready again. */
+  nodePoolUpdate: 5,
   /** Kubernetes' default progress deadline: how long an unhealthy rollout takes to be declared failed. */
   progressDeadline: 600,
 } as const;
@@ -52,6 +57,10 @@ interface SandboxCluster {
   status: 'CREATING' | 'ACTIVE' | 'DELETING';
   readyAt: number;
   capacity: 'auto' | 'nodes' | 'fargate';
+  /** Its Kubernetes version (absent in worlds recorded before it was kept). */
+  kubernetesVersion?: string;
+  /** An Auto Mode NodePool's node limit, once resized in place. */
+  maxNodes?: number;
 }
 interface SandboxWorkload {
   cluster: string;
@@ -61,6 +70,8 @@ interface SandboxWorkload {
   /** Its containers' names (absent in worlds recorded before they were kept). */
   containers?: string[];
   endpoint: string;
+  /** The pod template's kubectl.kubernetes.io/restartedAt, once restarted. */
+  restartedAt?: string | null;
 }
 
 /** An error as the real service would phrase it (its code in the message), labelled as simulated. */
@@ -185,7 +196,16 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       const clusterRow = ledger.intend({ kind: 'cluster', name: clusterName, data: { app } });
       let cluster = world.get<SandboxCluster>('cluster', clusterName);
       if (!cluster) {
+        // The version as EKS picks it: the spec's (refused, as EKS does, when it cannot be created), else the
+        // newest in standard support of the same calendar at the clock's now (its newest, once the calendar is old).
+        const calendar = calendarVersions(clock.now());
+        const named = spec.kubernetesVersion ? calendar.find((v) => v.version === spec.kubernetesVersion) : undefined;
+        if (spec.kubernetesVersion && (!named || named.status === 'UNSUPPORTED')) {
+          throw new SandboxError('InvalidParameterException', `unsupported Kubernetes version ${spec.kubernetesVersion}`);
+        }
+        const kubernetesVersion = named?.version ?? newestStandard(calendar)?.version ?? EKS_CALENDAR[0]!.version;
         cluster = {
+          kubernetesVersion,
           name: clusterName,
           installation,
           app,
@@ -195,7 +215,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
           capacity: spec.capacity.kind,
         };
         world.put('cluster', clusterName, cluster);
-        progress(`[sandbox] creating EKS cluster ${clusterName} (${versionLine(spec.kubernetesVersion)}); real EKS takes ~12 min`);
+        progress(`[sandbox] creating EKS cluster ${clusterName} (${versionLine(kubernetesVersion)}); real EKS takes ~12 min`);
       } else if ((cluster.installation ?? installation) !== installation) {
         throw new InfraError('not_owned', `[sandbox] cluster ${clusterName} exists but belongs to another kubecontrol installation (${cluster.installation}); not adopting it`);
       } else {
@@ -208,16 +228,18 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       // Capacity: an Auto Mode NodePool (a Kubernetes object, gone with the cluster: no ledger row),
       // a managed node group, or a Fargate profile.
       const capacity = spec.capacity;
+      const info = { name: clusterName, status: 'ACTIVE', endpoint: `https://${clusterName}.eks.sandbox.local`, ...(cluster.kubernetesVersion ? { kubernetesVersion: cluster.kubernetesVersion } : {}) };
       if (capacity.kind === 'auto') {
         progress(`[sandbox] applying ${capacityLine(capacity)}; nodes start as the pods need them`);
-        return { name: clusterName, status: 'ACTIVE', endpoint: `https://${clusterName}.eks.sandbox.local` };
+        return info;
       }
       const fargate = capacity.kind === 'fargate';
       const capName = fargate ? `${clusterName}-fargate` : `${clusterName}-nodes`;
       const capRow = ledger.intend({ kind: fargate ? 'fargate-profile' : 'nodegroup', name: capName, parentId: clusterRow.id, data: { cluster: clusterName } });
       const existing = world.get<{ readyAt: number }>('capacity', capName);
       const readyAt = existing?.readyAt ?? clock.now() + ms(fargate ? REAL_SECONDS.fargateProfileCreate : REAL_SECONDS.nodegroupCreate);
-      world.put('capacity', capName, { name: capName, cluster: clusterName, app, deployId: ctx.deployId, readyAt, fargate });
+      const bounds = capacity.kind === 'nodes' ? { minNodes: capacity.minNodes, maxNodes: capacity.maxNodes, desiredNodes: capacity.desiredNodes } : {};
+      world.put('capacity', capName, { name: capName, cluster: clusterName, app, deployId: ctx.deployId, readyAt, fargate, ...bounds });
       ledger.created(capRow.id);
       if (capacity.kind === 'fargate') {
         progress(`[sandbox] creating Fargate profile ${capName} (namespace ${capacity.namespaces.join(', ')})`);
@@ -237,12 +259,45 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
           progress(`[sandbox] ${up}/${total} nodes InService`, { nodesReady: up, nodesDesired: total });
         }
       }
-      return { name: clusterName, status: 'ACTIVE', endpoint: `https://${clusterName}.eks.sandbox.local` };
+      return info;
+    },
+
+    async resize({ ctx, cluster: ref, capacity }) {
+      const { app, progress, signal } = ctx;
+      const c = world.get<SandboxCluster>('cluster', ref.name);
+      if (!c) throw new SandboxError('NotFound', `cluster ${ref.name} does not exist`);
+      if ((c.installation ?? installation) !== installation) {
+        throw new InfraError('not_owned', `[sandbox] cluster ${ref.name} belongs to another kubecontrol installation (${c.installation}); not changing it`);
+      }
+      if (capacity.kind === 'fargate') throw new InfraError('misconfigured', `[sandbox] ${app} runs on Fargate: it has no nodes to resize`);
+      await fault('deploy', app, signal, () => new SandboxError('ResourceInUseException', `node capacity of ${ref.name} is being updated by another change`));
+      if (capacity.kind === 'auto') {
+        progress(`[sandbox] NodePool kubecontrol-${app} on ${ref.name}: limit ${c.maxNodes ?? '?'} → ${capacity.maxNodes} nodes`);
+        await wait(REAL_SECONDS.nodePoolUpdate, signal);
+        world.put('cluster', ref.name, { ...world.get<SandboxCluster>('cluster', ref.name)!, maxNodes: capacity.maxNodes });
+        return;
+      }
+      const capName = `${ref.name}-nodes`;
+      const ng = world.get<{ minNodes?: number; maxNodes?: number; desiredNodes?: number }>('capacity', capName);
+      if (!ng) throw new SandboxError('ResourceNotFoundException', `No node group found for name: ${capName}.`);
+      // EKS's rules: minSize ≤ desiredSize ≤ maxSize, maxSize ≥ 1; the desired size is kept, moved inside the new bounds.
+      if (capacity.maxNodes < 1 || capacity.minNodes < 0 || capacity.minNodes > capacity.maxNodes) {
+        throw new SandboxError('InvalidParameterException', `Minimum capacity ${capacity.minNodes} can't be greater than maximum capacity ${capacity.maxNodes}`);
+      }
+      const desiredNodes = Math.min(Math.max(ng.desiredNodes ?? capacity.minNodes, capacity.minNodes), capacity.maxNodes);
+      progress(
+        `[sandbox] UpdateNodegroupConfig ${capName}: min ${ng.minNodes ?? '?'} → ${capacity.minNodes}, max ${ng.maxNodes ?? '?'} → ${capacity.maxNodes}, desired ${ng.desiredNodes ?? '?'} → ${desiredNodes}`,
+      );
+      await wait(REAL_SECONDS.nodegroupUpdate, signal);
+      world.put('capacity', capName, { ...world.get<object>('capacity', capName), minNodes: capacity.minNodes, maxNodes: capacity.maxNodes, desiredNodes });
+      progress(`[sandbox] node group ${capName} update Successful`);
     },
 
     async describe({ cluster: { name } }): Promise<ClusterInfo | undefined> {
       const c = world.get<SandboxCluster>('cluster', name);
-      return c ? { name: c.name, status: c.readyAt <= clock.now() ? 'ACTIVE' : c.status, endpoint: `https://${c.name}.eks.sandbox.local` } : undefined;
+      return c
+        ? { name: c.name, status: c.readyAt <= clock.now() ? 'ACTIVE' : c.status, endpoint: `https://${c.name}.eks.sandbox.local`, ...(c.kubernetesVersion ? { kubernetesVersion: c.kubernetesVersion } : {}) }
+        : undefined;
     },
 
     async destroy({ resource, progress, signal }) {
@@ -286,7 +341,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
     ctx: StepContext,
     cluster: string,
     what: string,
-    pods: { replicas: number; containers: readonly string[]; loadBalancer: string },
+    pods: { replicas: number; containers: readonly string[]; loadBalancer: string; restartedAt?: string | null },
   ): Promise<{ endpoint: string }> {
     const { app, progress, signal, version } = ctx;
     if (!world.get('cluster', cluster)) throw new SandboxError('NotFound', `cluster ${cluster} does not exist`);
@@ -317,7 +372,8 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
       const left = loadBalancerAt - clock.now();
       if (left > 0) await sleep(left, signal);
     }
-    world.put('workload', cluster, { cluster, app, version, replicas, containers: [...pods.containers], endpoint } satisfies SandboxWorkload);
+    const restartedAt = pods.restartedAt !== undefined ? pods.restartedAt : (existing?.restartedAt ?? null);
+    world.put('workload', cluster, { cluster, app, version, replicas, containers: [...pods.containers], endpoint, restartedAt } satisfies SandboxWorkload);
     progress(`[sandbox] service ${app} answers at ${endpoint}`, { endpoint });
     return { endpoint };
   }
@@ -337,6 +393,21 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
         containers: running?.containers ?? images.map((c) => c.name),
         loadBalancer: 'internal',
       });
+    },
+    async current({ cluster }) {
+      const w = world.get<SandboxWorkload>('workload', cluster.name);
+      return w ? { replicas: w.replicas, restartedAt: w.restartedAt ?? null } : undefined;
+    },
+    scale: ({ ctx, cluster, replicas }) => {
+      const running = world.get<SandboxWorkload>('workload', cluster.name);
+      if (!running) throw new SandboxError('NotFound', `deployments.apps "${ctx.app}" not found on ${cluster.name}`);
+      return rollout(ctx, cluster.name, `scaling (${running.replicas} → ${replicas} replicas)`, { replicas, containers: running.containers ?? [ctx.app], loadBalancer: 'internal' });
+    },
+    restart: ({ ctx, cluster, restartedAt }) => {
+      const running = world.get<SandboxWorkload>('workload', cluster.name);
+      if (!running) throw new SandboxError('NotFound', `deployments.apps "${ctx.app}" not found on ${cluster.name}`);
+      const what = restartedAt ? `rolling restart (kubectl.kubernetes.io/restartedAt=${restartedAt}) of` : 'putting back the pod template (no restartedAt) of';
+      return rollout(ctx, cluster.name, what, { replicas: running.replicas, containers: running.containers ?? [ctx.app], loadBalancer: 'internal', restartedAt });
     },
   };
 
@@ -419,5 +490,7 @@ export function createSandboxProvider(store: Store, options: SandboxOptions): Pr
     drainMs: ({ record }) => ms(record.ttlSeconds * 2),
     timeScale: scale,
     plan,
+    // The simulated EKS offers the built-in calendar's versions, as they stand at the sandbox clock's now.
+    kubernetesVersions: () => calendarVersions(clock.now()),
   };
 }

@@ -14,6 +14,16 @@
  * add-on without Pod Identity support). Like EKS, it accepts Pod Identity
  * associations on a cluster whose nodes run no Pod Identity agent (their pods
  * would get no credentials): `podIdentityAgent` says whether one runs.
+ *
+ * A node group's scaling configuration is kept and changed by UpdateNodegroupConfig as
+ * EKS does it (API reference: UpdateNodegroupConfig, NodegroupScalingConfig, DescribeUpdate):
+ * an update is InProgress (the node group UPDATING) until it is looked at, then
+ * Successful (or Failed, `failNextUpdate`); a second update while one is in progress, or
+ * of a node group that is not ACTIVE, is a ResourceInUseException; the same
+ * clientRequestToken is the same update; the bounds are refused as EKS refuses them
+ * (InvalidParameterException): minSize < 0, maxSize < 1, minSize above the desired size —
+ * the current one when none is given ("Minimum capacity 3 can't be greater than desired
+ * size 2") — and a desired size above maxSize. CreateNodegroup checks the same bounds.
  */
 import {
   DescribeAutoScalingGroupsCommand,
@@ -44,6 +54,8 @@ import {
   DescribeClusterCommand,
   DescribeFargateProfileCommand,
   DescribeNodegroupCommand,
+  DescribeUpdateCommand,
+  UpdateNodegroupConfigCommand,
   InvalidParameterException,
   InvalidRequestException,
   ListClustersCommand,
@@ -54,6 +66,7 @@ import {
   type CreateClusterCommandInput,
   type CreateFargateProfileCommandInput,
   type CreateNodegroupCommandInput,
+  type UpdateNodegroupConfigCommandInput,
   type EKSClientResolvedConfig,
   type ServiceInputTypes,
   type ServiceOutputTypes,
@@ -78,9 +91,24 @@ interface FakeCapacity {
   readonly cluster: string;
   readonly name: string;
   readonly tags: Record<string, string>;
-  status: Status;
+  status: Status | 'UPDATING';
   looksLeft: number;
-  readonly desired: number;
+  desired: number;
+  /** A node group's bounds (its scalingConfig). */
+  min?: number;
+  max?: number;
+}
+
+/** An EKS update of a node group (UpdateNodegroupConfig), as DescribeUpdate shows it. */
+export interface FakeUpdate {
+  readonly id: string;
+  readonly cluster: string;
+  readonly nodegroup: string;
+  readonly token?: string;
+  readonly scaling: { minSize: number; maxSize: number; desiredSize: number };
+  status: 'InProgress' | 'Successful' | 'Failed';
+  looksLeft: number;
+  errors: { errorCode: string; errorMessage: string }[];
 }
 
 /** What a test can tune. */
@@ -117,6 +145,19 @@ function checkTags(tags: Record<string, string> | undefined): void {
 }
 
 const notFound = (message: string) => new ResourceNotFoundException({ message, ...meta });
+
+/**
+ * The bounds of a node group's scaling configuration, as EKS refuses them (NodegroupScalingConfig:
+ * minSize ≥ 0, maxSize ≥ 1, desiredSize ≥ 0; minSize ≤ desiredSize ≤ maxSize).
+ */
+function checkScaling(s: { minSize: number; maxSize: number; desiredSize: number }): void {
+  const bad = (message: string) => new InvalidParameterException({ message, ...meta });
+  if (!Number.isInteger(s.minSize) || s.minSize < 0) throw bad(`minSize ${s.minSize} is not valid: it must be at least 0`);
+  if (!Number.isInteger(s.maxSize) || s.maxSize < 1) throw bad(`maxSize ${s.maxSize} is not valid: it must be at least 1`);
+  if (!Number.isInteger(s.desiredSize) || s.desiredSize < 0) throw bad('desiredSize is not valid');
+  if (s.minSize > s.desiredSize) throw bad(`Minimum capacity ${s.minSize} can't be greater than desired size ${s.desiredSize}`);
+  if (s.desiredSize > s.maxSize) throw bad(`Desired capacity ${s.desiredSize} can't be greater than max size ${s.maxSize}`);
+}
 const invalid = (message: string) => new InvalidParameterException({ message, ...meta });
 
 /** Add-ons EKS has (a few; enough for what kubecontrol installs and a typo to fail). */
@@ -153,6 +194,10 @@ export class FakeEks {
   readonly podIdentityAssociations: (CreatePodIdentityAssociationCommandInput & { associationId: string; ownerArn?: string })[] = [];
   /** The tags put on each Auto Scaling group (CreateOrUpdateTags), by group name. */
   readonly asgTags = new Map<string, Tag[]>();
+  /** Node group updates (UpdateNodegroupConfig), by id. */
+  readonly updates = new Map<string, FakeUpdate>();
+  /** The next node group update ends Failed with this error (then it is cleared). */
+  failNextUpdate: { errorCode: string; errorMessage: string } | undefined;
 
   constructor(
     private readonly eks: AwsStub<ServiceInputTypes, ServiceOutputTypes, EKSClientResolvedConfig>,
@@ -273,6 +318,7 @@ export class FakeEks {
           nodegroupName: n.name,
           clusterName: n.cluster,
           status: n.status,
+          scalingConfig: { minSize: n.min ?? n.desired, maxSize: n.max ?? n.desired, desiredSize: n.desired },
           tags: { ...n.tags },
           resources: { autoScalingGroups: [{ name: `eks-${n.name}-asg` }] },
         },
@@ -281,8 +327,11 @@ export class FakeEks {
       check: (input) => {
         const i = input as CreateNodegroupCommandInput;
         if (!i.nodeRole) throw new InvalidParameterException({ message: 'nodeRole is required', ...meta });
+        const sc = i.scalingConfig;
+        if (sc) checkScaling({ minSize: sc.minSize ?? 1, maxSize: sc.maxSize ?? 2, desiredSize: sc.desiredSize ?? sc.minSize ?? 1 });
       },
       desired: (input) => (input as CreateNodegroupCommandInput).scalingConfig?.desiredSize ?? 2,
+      bounds: (input) => ({ min: (input as CreateNodegroupCommandInput).scalingConfig?.minSize ?? 1, max: (input as CreateNodegroupCommandInput).scalingConfig?.maxSize ?? 2 }),
     });
     this.capacity(this.fargateProfiles, 'Fargate profile', {
       create: CreateFargateProfileCommand,
@@ -306,7 +355,7 @@ export class FakeEks {
         const ng = [...this.nodegroups.values()].find((n) => `eks-${n.name}-asg` === asgName);
         if (!ng) return [];
         const Instances = Array.from({ length: ng.desired }, (_, i) => ({ InstanceId: `i-${i}`, LifecycleState: 'InService' }));
-        return [{ AutoScalingGroupName: asgName, MinSize: ng.desired, MaxSize: ng.desired, DesiredCapacity: ng.desired, Instances, Tags: this.asgTags.get(asgName) ?? [] }];
+        return [{ AutoScalingGroupName: asgName, MinSize: ng.min ?? ng.desired, MaxSize: ng.max ?? ng.desired, DesiredCapacity: ng.desired, Instances, Tags: this.asgTags.get(asgName) ?? [] }];
       }),
     }));
     this.asg?.on(CreateOrUpdateTagsCommand).callsFake((input: { Tags?: Tag[] }) => {
@@ -331,6 +380,34 @@ export class FakeEks {
           endOfExtendedSupportDate: new Date(`${v.endOfExtendedSupport}T00:00:00Z`),
         })),
     }));
+
+    eks.on(UpdateNodegroupConfigCommand).callsFake((input: UpdateNodegroupConfigCommandInput) => {
+      const c = this.clusters.get(input.clusterName ?? '');
+      if (!c) throw notFound(`No cluster found for name: ${input.clusterName}.`);
+      const ng = this.nodegroups.get(`${c.name}/${input.nodegroupName}`);
+      if (!ng) throw notFound(`No node group found for name: ${input.nodegroupName}.`);
+      const same = input.clientRequestToken ? [...this.updates.values()].find((u) => u.token === input.clientRequestToken && u.nodegroup === ng.name && u.cluster === c.name) : undefined;
+      if (same) return { update: this.updateView(same) };
+      if (c.status !== 'ACTIVE') throw new InvalidRequestException({ message: `Cluster '${c.name}' is not in ACTIVE status`, ...meta });
+      const running = [...this.updates.values()].find((u) => u.cluster === c.name && u.nodegroup === ng.name && u.status === 'InProgress');
+      if (running) throw new ResourceInUseException({ message: `Nodegroup ${ng.name} cannot be updated: update ${running.id} is in progress`, nodegroupName: ng.name, clusterName: c.name, ...meta });
+      if (ng.status !== 'ACTIVE') throw new ResourceInUseException({ message: `Nodegroup ${ng.name} is in ${ng.status} status`, nodegroupName: ng.name, clusterName: c.name, ...meta });
+      const sc = input.scalingConfig ?? {};
+      // Unset fields keep their value: the bounds are checked against the node group as it would be.
+      const scaling = { minSize: sc.minSize ?? ng.min ?? ng.desired, maxSize: sc.maxSize ?? ng.max ?? ng.desired, desiredSize: sc.desiredSize ?? ng.desired };
+      checkScaling(scaling);
+      const u: FakeUpdate = { id: `upd-${this.updates.size + 1}`, cluster: c.name, nodegroup: ng.name, ...(input.clientRequestToken ? { token: input.clientRequestToken } : {}), scaling, status: 'InProgress', looksLeft: this.looks, errors: [] };
+      this.updates.set(u.id, u);
+      ng.status = 'UPDATING';
+      return { update: this.updateView(u) };
+    });
+    eks.on(DescribeUpdateCommand).callsFake((input: { name: string; updateId: string; nodegroupName?: string }) => {
+      if (!this.clusters.has(input.name)) throw notFound(`No cluster found for name: ${input.name}.`);
+      const u = this.updates.get(input.updateId);
+      if (!u || u.cluster !== input.name || (input.nodegroupName !== undefined && u.nodegroup !== input.nodegroupName)) throw notFound(`No update found for ID: ${input.updateId}`);
+      this.advanceUpdate(u);
+      return { update: this.updateView(u) };
+    });
 
     const activeCluster = (name: string | undefined): FakeCluster => {
       const c = this.clusters.get(name ?? '');
@@ -490,6 +567,7 @@ export class FakeEks {
       listed: (names: string[]) => object;
       check: (input: unknown) => void;
       desired: (input: unknown) => number;
+      bounds?: (input: unknown) => { min: number; max: number };
     },
   ): void {
     const cluster = (input: unknown): FakeCluster => {
@@ -509,7 +587,7 @@ export class FakeEks {
       c.check(input);
       const tags = (input as { tags?: Record<string, string> }).tags;
       checkTags(tags);
-      const r: FakeCapacity = { cluster: cl.name, name, tags: { ...(tags ?? {}) }, status: 'CREATING', looksLeft: this.looks, desired: c.desired(input) };
+      const r: FakeCapacity = { cluster: cl.name, name, tags: { ...(tags ?? {}) }, status: 'CREATING', looksLeft: this.looks, desired: c.desired(input), ...(c.bounds?.(input) ?? {}) };
       store.set(`${cl.name}/${name}`, r);
       return c.view(r);
     });
@@ -518,6 +596,12 @@ export class FakeEks {
       const name = c.nameOf(input);
       const r = store.get(`${cl.name}/${name}`);
       if (!r) throw notFound(`No ${label} found for name: ${name}.`);
+      // An update goes on whoever looks (DescribeUpdate or DescribeNodegroup, as the waiter does).
+      const update = [...this.updates.values()].find((u) => u.cluster === cl.name && u.nodegroup === name && u.status === 'InProgress');
+      if (update) {
+        this.advanceUpdate(update);
+        return c.view(r);
+      }
       if (r.looksLeft > 0) r.looksLeft--;
       else if (r.status === 'CREATING') r.status = 'ACTIVE';
       else if (r.status === 'DELETING') {
@@ -538,6 +622,40 @@ export class FakeEks {
       const cl = cluster(input);
       return c.listed([...store.values()].filter((r) => r.cluster === cl.name).map((r) => r.name));
     });
+  }
+
+  /** One look at an update in progress: after `looksLeft` looks it ends, applied to its node group (or Failed, `failNextUpdate`). */
+  private advanceUpdate(u: FakeUpdate): void {
+    if (u.status !== 'InProgress') return;
+    if (u.looksLeft > 0) {
+      u.looksLeft--;
+      return;
+    }
+    const ng = this.nodegroups.get(`${u.cluster}/${u.nodegroup}`);
+    if (this.failNextUpdate) {
+      u.status = 'Failed';
+      u.errors = [this.failNextUpdate];
+      this.failNextUpdate = undefined;
+    } else {
+      u.status = 'Successful';
+      if (ng) Object.assign(ng, { min: u.scaling.minSize, max: u.scaling.maxSize, desired: u.scaling.desiredSize });
+    }
+    if (ng && ng.status === 'UPDATING') ng.status = 'ACTIVE';
+  }
+
+  private updateView(u: FakeUpdate) {
+    return {
+      id: u.id,
+      status: u.status,
+      type: 'ConfigUpdate' as const,
+      params: [
+        { type: 'MinSize' as const, value: String(u.scaling.minSize) },
+        { type: 'MaxSize' as const, value: String(u.scaling.maxSize) },
+        { type: 'DesiredSize' as const, value: String(u.scaling.desiredSize) },
+      ],
+      createdAt: new Date(0),
+      errors: u.errors.map((e) => ({ errorCode: e.errorCode as 'Unknown', errorMessage: e.errorMessage, resourceIds: [u.nodegroup] })),
+    };
   }
 
   private capacityOf(cluster: string): FakeCapacity[] {

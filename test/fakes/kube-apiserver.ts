@@ -36,6 +36,12 @@
  *   Deployment reports `ReplicaFailure` / `FailedCreate` ("violates PodSecurity")
  *   and never progresses.
  * - Pods whose containers (any, sidecars too) crash loop, per `behaviour.crashContainers`.
+ * - A Deployment's `scale` subresource (autoscaling/v1 Scale: GET, PUT, PATCH), as
+ *   `kubectl scale` and the client's `*NamespacedDeploymentScale` use it: it changes only
+ *   `spec.replicas` (a new generation, a new rollout); it refuses what the API server does —
+ *   404 without the Deployment, 415 for a content type it does not take, 400 for a Scale whose
+ *   name is not the URL's, 409 for a stale resourceVersion, 422 for replicas that are not a
+ *   whole number of at least 0 ("must be greater than or equal to 0").
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -75,6 +81,11 @@ export interface FakeBehaviour {
   crashContainers: readonly string[] | undefined;
   /** Bearer tokens accepted; undefined: any. */
   acceptToken: ((authorization: string | undefined) => boolean) | undefined;
+  /**
+   * The next this-many rollouts (a Deployment's new generation) crash loop whatever `rollout` says,
+   * then rollouts behave as `rollout` says again: a restart that fails, then its undo that succeeds.
+   */
+  failingRollouts: number;
   /** Close every watch right after its initial events (clients must watch again). */
   closeWatchesAfterInitial: boolean;
   /** A deleted namespace stays Terminating forever (a finalizer nobody removes). */
@@ -508,7 +519,10 @@ export class FakeKubeApiServer {
     nodePoolsNeverReady: false,
     compactedWatches: false,
     loadBalancerFailure: undefined,
+    failingRollouts: 0,
   };
+  /** The rollout mode of each Deployment generation, once decided (`failingRollouts` counts generations, not looks). */
+  private readonly rolloutModes = new Map<string, FakeBehaviour['rollout']>();
   /** The NodeClasses the cluster has (Auto Mode's built-in `default`). */
   readonly nodeClasses = new Set(['default']);
   private readonly objects = new Map<string, Obj>();
@@ -638,6 +652,15 @@ export class FakeKubeApiServer {
     const method = req.method ?? 'GET';
     const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/:]+)(?::([^/]+))?\/proxy(\/.*)?$/.exec(url.pathname);
     if (proxy) return this.serviceProxy(res, method, proxy[1]!, proxy[2]!, proxy[3]);
+    const scale = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(url.pathname);
+    if (scale) {
+      try {
+        return this.deploymentScale(req, res, method, scale[1]!, scale[2]!, body);
+      } catch (err) {
+        if (err instanceof ApiRefusal) return this.status(res, err.code, err.reason, err.message);
+        throw err;
+      }
+    }
     const route = this.route(url.pathname);
     // What a real API server answers for a resource it does not serve (e.g. NodePools without their CRD).
     if (!route) return this.status(res, 404, 'NotFound', 'the server could not find the requested resource');
@@ -679,6 +702,59 @@ export class FakeKubeApiServer {
     const code = this.behaviour.serviceHealth;
     res.writeHead(code, { 'content-type': 'text/plain' });
     res.end(code < 400 ? 'ok' : 'unhealthy');
+  }
+
+  /** A Deployment's scale subresource as autoscaling/v1 Scale. */
+  private scaleOf(d: Obj): Record<string, unknown> {
+    const labels = ((d.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {}) as Record<string, string>;
+    return {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name: d.metadata.name, namespace: d.metadata.namespace, uid: d.metadata.uid, resourceVersion: d.metadata.resourceVersion, creationTimestamp: d.metadata.creationTimestamp },
+      spec: { replicas: (d.spec as { replicas?: number }).replicas ?? 1 },
+      status: {
+        replicas: (d.status as { replicas?: number } | undefined)?.replicas ?? 0,
+        selector: Object.entries(labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      },
+    };
+  }
+
+  /** GET / PUT / PATCH of `deployments/<name>/scale`: only `spec.replicas` changes. */
+  private deploymentScale(req: IncomingMessage, res: ServerResponse, method: string, ns: string, name: string, body: unknown): void {
+    if (!this.get('namespaces', undefined, ns)) throw new ApiRefusal(404, 'NotFound', `namespaces "${ns}" not found`);
+    const d = this.get('deployments', ns, name);
+    if (!d) throw new ApiRefusal(404, 'NotFound', `deployments.apps "${name}" not found`);
+    if (method === 'GET') return this.send(res, 200, this.scaleOf(d));
+    if (method !== 'PUT' && method !== 'PATCH') throw new ApiRefusal(405, 'MethodNotAllowed', `${method} is not supported on deployments/scale`);
+    if (!isObj(body)) throw new ApiRefusal(400, 'BadRequest', 'body must be an object');
+    const type = (req.headers['content-type'] ?? '').split(';')[0];
+    if (method === 'PATCH' && !['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'].includes(type!)) {
+      throw new ApiRefusal(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got ${type})`,
+      );
+    }
+    const meta = isObj(body.metadata) ? body.metadata : {};
+    if (method === 'PUT') {
+      if (body.kind !== 'Scale') throw new ApiRefusal(400, 'BadRequest', `Scale in version "v1" cannot be handled as a ${String(body.kind)}`);
+      if (meta.name !== undefined && meta.name !== name) throw new ApiRefusal(400, 'BadRequest', `the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
+    }
+    if (typeof meta.resourceVersion === 'string' && meta.resourceVersion !== d.metadata.resourceVersion) {
+      throw new ApiRefusal(409, 'Conflict', `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+    }
+    const spec = isObj(body.spec) ? body.spec : {};
+    const current = (d.spec as { replicas?: number }).replicas ?? 1;
+    const replicas = spec.replicas === undefined ? (method === 'PUT' ? 0 : current) : spec.replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiRefusal(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`);
+    }
+    if (replicas === current) return this.send(res, 200, this.scaleOf(d));
+    const stored = this.put('deployments', { ...d, spec: { ...(d.spec as object), replicas }, metadata: { ...d.metadata, generation: (d.metadata.generation ?? 1) + 1 } });
+    this.send(res, 200, this.scaleOf(stored));
+    this.reconcileLater('deployments', ns, name);
   }
 
   /** 404 when the namespace of a namespaced object is missing, 403 when it is being deleted (as the NamespaceLifecycle admission plugin answers). */
@@ -935,7 +1011,17 @@ export class FakeKubeApiServer {
   /** The deployment controller, ReplicaSet controller (with PodSecurity admission), kubelet and scheduler in one, according to `behaviour.rollout`. */
   private reconcileDeployment(ns: string, name: string): void {
     const d = this.get('deployments', ns, name);
-    if (!d || this.behaviour.rollout === 'pending') return;
+    if (!d) return;
+    // `failingRollouts` makes the next generations' rollouts crash loop (decided once per generation);
+    // any other rollout behaves as `rollout` says when it is looked at.
+    const generationKey = `${ns}/${name}/${d.metadata.generation ?? 1}`;
+    if (!this.rolloutModes.has(generationKey) && this.behaviour.failingRollouts > 0) {
+      this.behaviour.failingRollouts--;
+      this.rolloutModes.set(generationKey, 'crashloop');
+    }
+    const modeNow = (): FakeBehaviour['rollout'] => this.rolloutModes.get(generationKey) ?? this.behaviour.rollout;
+    const mode = modeNow();
+    if (mode === 'pending') return;
     const spec = d.spec as { replicas?: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } };
     const replicas = spec.replicas ?? 1;
     const generation = d.metadata.generation ?? 1;
@@ -974,7 +1060,7 @@ export class FakeKubeApiServer {
       status: { observedGeneration: generation, replicas, updatedReplicas: 0, availableReplicas: 0, conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }] },
     });
     for (const p of this.list('pods')) if (p.metadata.namespace === ns && p.metadata.labels?.['app.kubernetes.io/name'] === labels['app.kubernetes.io/name']) this.remove('pods', ns, p.metadata.name);
-    const crash = this.behaviour.rollout === 'crashloop' || this.behaviour.rollout === 'crashloop-deadline';
+    const crash = mode === 'crashloop' || mode === 'crashloop-deadline';
     const crashing = (c: { name: string }, j: number): boolean => crash && (this.behaviour.crashContainers ? this.behaviour.crashContainers.includes(c.name) : j === 0);
     const podNames: string[] = [];
     for (let i = 0; i < replicas; i++) {
@@ -998,8 +1084,9 @@ export class FakeKubeApiServer {
     }
     this.later(() => {
       const cur = this.get('deployments', ns, name);
-      if (!cur || cur.metadata.generation !== generation || this.behaviour.rollout === 'crashloop') return;
-      if (this.behaviour.rollout === 'healthy') {
+      const later = modeNow();
+      if (!cur || cur.metadata.generation !== generation || later === 'crashloop') return;
+      if (later === 'healthy') {
         // The pods run and pass readiness: each has an IP (the NLB's targets).
         for (const podName of podNames) {
           const p = this.get('pods', ns, podName);
