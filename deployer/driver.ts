@@ -20,7 +20,8 @@ import type { Provider, StepContext } from './ports.js';
 import { DeployQueue, type QueuePosition } from './queue.js';
 import type { Step, StepEnv } from './steps/step.js';
 import { clusterRef, healthCheck } from './specs.js';
-import { STRATEGIES, type Phase } from './strategies/index.js';
+import { appScale, envScale, scaleWords } from './operations.js';
+import { phasesOf, type Phase } from './strategies/index.js';
 import { abortable, formatDuration } from './time.js';
 import { replayUndoLog } from './undo.js';
 
@@ -280,7 +281,7 @@ export class Deployer {
   private async walk(d: DeployRecord, signal: AbortSignal): Promise<void> {
     const app = this.app(d.app);
     if (d.state === 'queued') d = this.begin(d, app);
-    const { phases } = STRATEGIES[d.strategy];
+    const phases = phasesOf(d);
     // A scheduled refresh's health verdict, taken before it waits for approval (see awaitApproval).
     let verdict: HealthVerdict | undefined;
     for (let i = phases.findIndex((p) => p.states.includes(d.state)); i >= 0 && i < phases.length; i++) {
@@ -292,7 +293,7 @@ export class Deployer {
       const current = d;
       const moved = this.store.tx(() => {
         if (!nextPhase) {
-          if (!this.move(current.id, phase.states, 'succeeded', `succeeded: ${app.name} ${current.version} is live on ${current.toCluster}`, { finishedAt: this.clock.now() })) return false;
+          if (!this.move(current.id, phase.states, 'succeeded', succeededMessage(current, app), { finishedAt: this.clock.now() })) return false;
           this.succeed(current);
           return true;
         }
@@ -304,25 +305,43 @@ export class Deployer {
     }
   }
 
-  /** queued → building: notes what is live (the "from" side); a blue/green records its new environment and that environment's undo. */
+  /**
+   * queued → its first phase: notes what is live (the "from" side); a blue/green records its new environment
+   * (with what the KubeApp says it runs with) and that environment's undo. An in-place operation works on the live one.
+   */
   private begin(d: DeployRecord, app: KubeApp): DeployRecord {
     const live = this.store.environments.live(d.app);
     const lastOk = this.store.deploys.lastSucceeded(d.app);
+    const operation = d.kind === 'scale' || d.kind === 'restart';
+    if (operation && !live) {
+      throw new StepError(d.kind as 'scale' | 'restart', `${app.name} has no running cluster to ${d.kind}: deploy it first`);
+    }
     if (d.strategy === 'rolling' && !live) {
       throw new StepError('deploy', `${app.name} has no running cluster to update: deploy it with --strategy blue-green first`);
     }
+    const first = phasesOf(d)[0]!.states[0]!;
     this.store.tx(() => {
       let toEnvId = live?.id ?? null;
       let toCluster = live?.name ?? null;
       if (d.strategy === 'blue-green') {
         // The provider names it (the aws provider adds the installation, so two installations never collide).
         toCluster = this.provider.clusterName?.({ app: app.name, deployId: d.id }) ?? `${app.name}-${d.id}`;
-        const env = this.store.environments.create({ app: app.name, name: toCluster, provider: this.provider.name, createdBy: d.id, version: d.version });
+        const env = this.store.environments.create({ app: app.name, name: toCluster, provider: this.provider.name, createdBy: d.id, version: d.version, scale: appScale(app) });
         toEnvId = env.id;
         this.store.undo.append(d.id, { kind: 'environment', envId: env.id, name: env.name });
       }
-      this.event(d.id, 'queue', `your turn: ${d.app} ${live?.version ? `${live.version} → ` : ''}${d.version} starts now`);
-      this.move(d.id, ['queued'], 'building', 'building', {
+      const turn = operation ? `${d.kind} of ${d.app} on ${live!.name}` : d.kind === 'upgrade' ? `upgrade of ${d.app} ${d.version} onto Kubernetes ${d.kubernetesVersion ?? '?'}` : `${d.app} ${live?.version ? `${live.version} → ` : ''}${d.version}`;
+      this.event(d.id, 'queue', `your turn: ${turn} starts now`);
+      // A new cluster comes from the KubeApp: a scale of the live one does not come along, said where it is seen.
+      if (d.strategy === 'blue-green' && live?.scaledBy) {
+        const was = envScale(live, app);
+        this.event(d.id, 'queue', `this ${d.kind} resets the scale of ${d.app}: ${live.name} runs ${scaleWords(was)} (scale #${live.scaledBy}); ${toCluster} gets the KubeApp's ${scaleWords(appScale(app))}`, 'warn', {
+          scaledBy: live.scaledBy,
+          from: was,
+          to: appScale(app),
+        });
+      }
+      this.move(d.id, ['queued'], first, first, {
         startedAt: this.clock.now(),
         fromVersion: live?.version ?? null,
         fromCluster: live?.name ?? null,
@@ -373,7 +392,7 @@ export class Deployer {
   /** Runs one step with its timeout, recording its start, progress and outcome (and its commit with the success). */
   private async runStep(d: DeployRecord, app: KubeApp, step: Step, parent: AbortSignal): Promise<void> {
     const name = step.name;
-    const timeoutMs = this.provider.timeouts[name as keyof Provider['timeouts']];
+    const timeoutMs = this.provider.timeouts[step.timeout ?? (name as keyof Provider['timeouts'])];
     const controller = new AbortController();
     const onParentAbort = (): void => controller.abort(parent.reason);
     if (parent.aborted) controller.abort(parent.reason);
@@ -635,5 +654,19 @@ export class Deployer {
     step: StepName | null = null,
   ): void {
     this.store.events.append({ deployId, kind, message, level, data, step });
+  }
+}
+
+/** What a deploy that succeeded did, in the words of its kind. */
+function succeededMessage(d: DeployRecord, app: KubeApp): string {
+  switch (d.kind) {
+    case 'scale':
+      return `succeeded: ${app.name} is scaled on ${d.toCluster}`;
+    case 'restart':
+      return `succeeded: every pod of ${app.name} on ${d.toCluster} was restarted`;
+    case 'upgrade':
+      return `succeeded: ${app.name} ${d.version} is live on ${d.toCluster}${d.kubernetesVersion ? ` (Kubernetes ${d.kubernetesVersion})` : ''}`;
+    default:
+      return `succeeded: ${app.name} ${d.version} is live on ${d.toCluster}`;
   }
 }

@@ -10,8 +10,9 @@ import type { Clock } from './clock.js';
 import { destroyResource } from './destroy.js';
 import { abortKind, errorMessage } from './errors.js';
 import { createDeployLedger } from './ledger.js';
-import type { Progress, Provider, StepContext } from './ports.js';
-import { appImages, clusterRef, dnsRecord, placementOf } from './specs.js';
+import { scaleWords } from './operations.js';
+import type { Capacity, Progress, Provider, StepContext } from './ports.js';
+import { appImages, clusterRef, clusterSpec, dnsRecord, placementOf } from './specs.js';
 
 export interface UndoDeps {
   readonly store: Store;
@@ -87,6 +88,40 @@ async function undoOne(deps: UndoDeps, d: DeployRecord, app: KubeApp, record: Un
       progress(`images restored to ${entry.fromVersion}`);
       return `images of ${entry.cluster} back at ${entry.fromVersion}`;
     }
+    case 'scale': {
+      // Back to what it ran with, in the reverse order of the scale: the pods first when nodes were added.
+      const env = store.environments.get(entry.envId);
+      if (!env || env.state !== 'live') return `${entry.cluster} no longer serves ${app.name}; its scale is left as it is`;
+      const cluster = clusterRef(app, entry.cluster);
+      const ctx = operationContext(deps, d, app, entry.envId, progress, signal);
+      const nodes = entry.from.minNodes !== entry.to.minNodes || entry.from.maxNodes !== entry.to.maxNodes;
+      const resize = async (): Promise<void> => {
+        if (!nodes || !provider.clusters.resize) return;
+        const capacity = { ...clusterSpec(app, entry.cluster).capacity, minNodes: entry.from.minNodes!, maxNodes: entry.from.maxNodes! } as Capacity;
+        await provider.clusters.resize({ ctx, cluster, capacity });
+      };
+      const pods = async (): Promise<void> => {
+        if (entry.from.replicas !== entry.to.replicas && entry.from.replicas !== null) await provider.workloads.scale({ ctx, cluster, replicas: entry.from.replicas });
+      };
+      progress(`scaling ${entry.cluster} back to ${scaleWords(entry.from)}`);
+      if ((entry.to.maxNodes ?? 0) >= (entry.from.maxNodes ?? 0)) {
+        await pods();
+        await resize();
+      } else {
+        await resize();
+        await pods();
+      }
+      store.environments.scaled(entry.envId, entry.from, entry.scaledBy);
+      return `${entry.cluster} back at ${scaleWords(entry.from)}`;
+    }
+    case 'restart': {
+      const env = store.environments.get(entry.envId);
+      if (!env || env.state !== 'live') return `${entry.cluster} no longer serves ${app.name}; its pods are left as they are`;
+      const ctx = operationContext(deps, d, app, entry.envId, progress, signal);
+      progress(`putting the pod template of ${app.name} on ${entry.cluster} back as it was (${entry.from ? `restartedAt ${entry.from}` : 'no restartedAt'})`);
+      await provider.workloads.restart({ ctx, cluster: clusterRef(app, entry.cluster), restartedAt: entry.from });
+      return `pod template of ${entry.cluster} back as it was${entry.from ? ` (restartedAt ${entry.from})` : ''}; its pods rolled back to it`;
+    }
     case 'resource': {
       const resource = store.resources.get(entry.resourceId);
       if (!resource || resource.state === 'deleted') return `${entry.resourceKind} ${entry.name} already gone`;
@@ -117,5 +152,22 @@ export function describe(entry: UndoEntry): string {
       return `${entry.resourceKind} ${entry.name}`;
     case 'environment':
       return `environment ${entry.name}`;
+    case 'scale':
+      return `the scale of ${entry.cluster} from ${scaleWords(entry.from)} to ${scaleWords(entry.to)}`;
+    case 'restart':
+      return `the restart of the pods on ${entry.cluster}`;
   }
+}
+
+/** The adapters' context of an in-place undo: the live environment's, at the deploy's version. */
+function operationContext(deps: UndoDeps, d: DeployRecord, app: KubeApp, envId: number, progress: Progress, signal: AbortSignal): StepContext {
+  return {
+    deployId: d.id,
+    app: app.name,
+    version: d.version,
+    step: 'cleanup',
+    signal,
+    ledger: createDeployLedger(deps.store, { id: d.id, app: d.app, envId }, deps.provider.name),
+    progress,
+  };
 }

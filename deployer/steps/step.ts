@@ -7,7 +7,7 @@
 import type { KubeApp } from '../../kubeapps/index.js';
 import type { DeployRecord, StepName, Store } from '../../store/index.js';
 import type { Clock } from '../clock.js';
-import type { Provider, StepContext } from '../ports.js';
+import type { Provider, StepContext, StepTimeouts } from '../ports.js';
 
 /** Everything a step may use. */
 export interface StepEnv {
@@ -34,5 +34,7 @@ export interface StepOutcome {
 
 export interface Step {
   readonly name: StepName;
+  /** Whose time limit it has (`Provider.timeouts`). @default its name's */
+  readonly timeout?: keyof StepTimeouts;
   run(env: StepEnv): Promise<StepOutcome>;
 }

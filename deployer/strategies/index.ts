@@ -4,11 +4,13 @@
  * from the deploy's current state. An `await` phase runs no step: the deploy
  * waits there (for an approver) with its global slot given back.
  */
-import type { DeployState } from '../../store/index.js';
+import type { DeployKind, DeployState } from '../../store/index.js';
 import { build } from '../steps/build.js';
 import { cutover } from '../steps/cutover.js';
 import { deploy } from '../steps/deploy.js';
 import { provision } from '../steps/provision.js';
+import { restart } from '../steps/restart.js';
+import { scale } from '../steps/scale.js';
 import type { Step } from '../steps/step.js';
 import { teardown } from '../steps/teardown.js';
 import { updateImages } from '../steps/update-images.js';
@@ -54,3 +56,18 @@ export const STRATEGIES: Readonly<Record<Strategy['name'], Strategy>> = {
     ],
   },
 };
+
+/**
+ * In-place operations of the live environment: no build, no new cluster, no approval. They
+ * hold their app's place in line like any deploy (one change per app at a time) and undo
+ * themselves on a failure. An `upgrade` is not one of them: it is a blue/green deploy.
+ */
+export const OPERATIONS: Readonly<Record<'scale' | 'restart', { readonly phases: readonly Phase[] }>> = {
+  scale: { phases: [{ states: ['deploying'], steps: [scale] }] },
+  restart: { phases: [{ states: ['deploying'], steps: [restart] }] },
+};
+
+/** The phases a deploy walks: its operation's, else its strategy's. */
+export function phasesOf(d: { readonly strategy: Strategy['name']; readonly kind: DeployKind }): readonly Phase[] {
+  return d.kind === 'scale' || d.kind === 'restart' ? OPERATIONS[d.kind].phases : STRATEGIES[d.strategy].phases;
+}
