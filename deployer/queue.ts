@@ -10,7 +10,7 @@ import PQueue from 'p-queue';
 export interface QueuePosition {
   /** 0 when it is its app's current deploy; n when n deploys of the app are ahead. */
   readonly position: number;
-  /** The deploys of the same app ahead of it, oldest first. */
+  /** The deploys of the same app ahead of it, oldest first: the first ten at most (the store's `ahead` gives as many). */
   readonly ahead: readonly number[];
 }
 
@@ -73,7 +73,8 @@ export class DeployQueue {
   position(app: string, deployId: number): QueuePosition | undefined {
     const line = this.lines.get(app) ?? [];
     const index = line.indexOf(deployId);
-    return index < 0 ? undefined : { position: index, ahead: line.slice(0, index) };
+    // Not the whole line: its ids go into the deploy's "queued behind" event, whose size would grow with the line.
+    return index < 0 ? undefined : { position: index, ahead: line.slice(0, Math.min(index, 10)) };
   }
 
   /** Phases running now, and waiting for a global slot. */

@@ -67,6 +67,11 @@ const PATCH_COLUMNS: Record<keyof DeployPatch, string> = {
 };
 
 const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(',');
+/**
+ * How far `ahead` counts the deploys before one in its app's line: a longer line is said to have this many
+ * ahead. Counting all of them read one row per deploy in line on every accept (2.4 ms with 6,000 in line).
+ */
+export const AHEAD_COUNTED = 100;
 const OPERATIONS_SQL = OPERATION_KINDS.map((k) => `'${k}'`).join(',');
 
 export class DeploysRepo {
@@ -100,7 +105,10 @@ export class DeploysRepo {
     this.activeStmt = db.prepare(`SELECT * FROM deploys WHERE state NOT IN (${TERMINAL_SQL}) ORDER BY id`);
     // Both on the partial index deploys_active_app: the cost follows the app's own line, never the history.
     this.aheadStmt = db.prepare(`SELECT id FROM deploys WHERE app = ? AND id < ? AND state NOT IN (${TERMINAL_SQL}) ORDER BY id LIMIT ?`);
-    this.aheadCountStmt = db.prepare(`SELECT count(*) AS n FROM deploys WHERE app = ? AND id < ? AND state NOT IN (${TERMINAL_SQL})`);
+    // Counted up to AHEAD_COUNTED: a count of the whole line would cost one row per deploy in it, on every accept.
+    this.aheadCountStmt = db.prepare(
+      `SELECT count(*) AS n FROM deploys WHERE id IN (SELECT id FROM deploys WHERE app = ? AND id < ? AND state NOT IN (${TERMINAL_SQL}) LIMIT ${AHEAD_COUNTED})`,
+    );
     // A scale or a restart changes the live environment in place: it deploys no version, so it is never "the live deploy".
     this.lastSuccessStmt = db.prepare(
       `SELECT * FROM deploys WHERE app = ? AND state = 'succeeded' AND kind NOT IN (${OPERATIONS_SQL}) ORDER BY id DESC LIMIT 1`,
@@ -191,7 +199,7 @@ export class DeploysRepo {
     return toRecords<DeployRecord>(this.activeStmt.all());
   }
 
-  /** The app's unfinished deploys older than `id`: how many, and the first `limit` ids (oldest first). */
+  /** The app's unfinished deploys older than `id`: how many (at most AHEAD_COUNTED), and the first `limit` ids (oldest first). */
   ahead(app: string, id: number, limit = 10): { count: number; ids: number[] } {
     const { n } = this.aheadCountStmt.get(app, id) as { n: number };
     if (!n) return { count: 0, ids: [] };
