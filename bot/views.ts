@@ -15,6 +15,11 @@ import { principal, who, type GroupIds } from './identity.js';
 
 export type Block = types.KnownBlock;
 
+/** What a scale sets, as the command says it: `replicas=6 nodes=2..8`. */
+function operationWords(d: Pick<DeployView, 'replicas' | 'minNodes' | 'maxNodes'>): string {
+  return [d.replicas !== null ? `replicas=${d.replicas}` : '', d.maxNodes !== null ? `nodes=${d.minNodes}..${d.maxNodes}` : ''].filter(Boolean).join(' ');
+}
+
 /** A message: `text` is the notification / fallback, `blocks` the layout. */
 export interface SlackMessage {
   readonly text: string;
@@ -38,10 +43,16 @@ const STATE_ICON: Readonly<Record<DeployState, string>> = {
   cancelled: '⊘',
 };
 
-const STEP_ORDER: Readonly<Record<'blue-green' | 'rolling', readonly StepName[]>> = {
+const STEP_ORDER: Readonly<Record<'blue-green' | 'rolling' | 'scale' | 'restart', readonly StepName[]>> = {
   'blue-green': ['build', 'provision', 'deploy', 'approval', 'cutover', 'teardown'],
   rolling: ['build', 'deploy'],
+  // In-place operations of the live environment: one step each.
+  scale: ['scale'],
+  restart: ['restart'],
 };
+
+/** An in-place operation (scale, restart) rather than a deploy of a version. */
+const inPlace = (d: { kind?: DeployView['kind'] }): d is { kind: 'scale' | 'restart' } => d.kind === 'scale' || d.kind === 'restart';
 
 const human = (state: string): string => state.replace(/_/g, ' ');
 
@@ -96,9 +107,9 @@ const section = (text: string, fields?: string[]): Block =>
 const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.slice(0, 10).map((t) => md(t)) });
 
 /** "✓ build 42.0s · ⟳ deploy · · approval" — every step of the strategy, in order. */
-export function stepLine(d: Pick<DeployView, 'strategy' | 'steps'>, now = Date.now()): string {
+export function stepLine(d: Pick<DeployView, 'strategy' | 'steps'> & { kind?: DeployView['kind'] }, now = Date.now()): string {
   const byName = new Map<string, StepRecord>(d.steps.map((s) => [s.name, s]));
-  const names: string[] = [...STEP_ORDER[d.strategy]];
+  const names: string[] = [...STEP_ORDER[inPlace(d) ? d.kind : d.strategy]];
   for (const s of d.steps) if (!names.includes(s.name)) names.push(s.name); // cleanup, when it ran
   return names
     .map((name) => {
@@ -125,12 +136,12 @@ export interface CardContext {
 export function statusCard(d: DeployView, c: CardContext): SlackMessage {
   const now = c.now ?? Date.now();
   const from = d.fromVersion && d.fromVersion !== d.version ? `${d.fromVersion} → ` : '';
-  const title = `${d.app} ${from}${d.version}`;
+  const title = inPlace(d) ? `${d.app}: ${d.kind}${d.kind === 'scale' ? ` ${operationWords(d)}` : ''}` : `${d.app} ${from}${d.version}${d.kind === 'upgrade' && d.kubernetesVersion ? ` → Kubernetes ${d.kubernetesVersion}` : ''}`;
   const kind = d.kind === 'deploy' ? '' : ` (${d.kind})`;
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(title, 150), emoji: true } },
     section(`${STATE_ICON[d.state]} *${human(d.state)}* · deploy #${d.id} · ${d.strategy}${kind}`, [
-      `*Version*\n${esc(d.fromVersion ?? 'none')} → *${esc(d.version)}*`,
+      inPlace(d) ? `*${d.kind === 'scale' ? 'Scale' : 'Restart'}*\n${esc(d.kind === 'scale' ? operationWords(d) : 'every pod, one after the other')}${d.reason ? ` — “${esc(d.reason)}”` : ''}` : `*Version*\n${esc(d.fromVersion ?? 'none')} → *${esc(d.version)}*`,
       `*Cluster*\n${d.strategy === 'rolling' ? esc(d.toCluster ?? '—') : `${esc(d.fromCluster ?? 'none')} → ${esc(d.toCluster ?? '—')}`}`,
       `*Requested by*\n${who(d.requestedBy, d.requestedByName)} via ${d.surface}`,
       `*Elapsed*\n${formatDuration(d.durationMs)}`,
@@ -165,6 +176,7 @@ function cardNote(d: DeployView, c: CardContext): string | undefined {
       return `✋ *Waiting for approval* by ${approvers}${until}. The buttons are in this thread.`;
     }
     case 'succeeded': {
+      if (inPlace(d)) return `✅ *${d.kind === 'scale' ? 'Scaled' : 'Restarted'}* in ${formatDuration(d.durationMs)} on \`${esc(d.toCluster ?? '')}\``;
       const dns = c.app ? `\`${c.app.dns.name}\` → \`${esc(d.toCluster ?? '')}\`` : `live on \`${esc(d.toCluster ?? '')}\``;
       return [decided, `✅ *Live* in ${formatDuration(d.durationMs)}: ${dns}`].filter(Boolean).join('\n');
     }
@@ -181,8 +193,8 @@ function cardNote(d: DeployView, c: CardContext): string | undefined {
             : d.cleanup === 'failed'
               ? '✗ Cleanup incomplete: run `kubecontrol gc`.'
               : undefined;
-      const traffic = d.fromCluster ? `Traffic stays on \`${esc(d.fromCluster)}\`.` : undefined;
-      return [why, cleanup, traffic].filter(Boolean).join('\n');
+      const traffic = inPlace(d) ? undefined : d.fromCluster ? `Traffic stays on \`${esc(d.fromCluster)}\`.` : undefined;
+      return [why, inPlace(d) && d.cleanup === 'done' ? `✓ Put back as it was on \`${esc(d.toCluster ?? '')}\`.` : cleanup, traffic].filter(Boolean).join('\n');
     }
     default: {
       // Only right after the wait in line ended: once a step has finished it is old news.
@@ -326,6 +338,14 @@ export function finalMessage(d: DeployView, app: KubeApp | undefined): SlackMess
   const decidedBy = a && a.decision !== 'timed_out' ? `, ${a.decision} by ${who(a.actor, a.actorName)}` : '';
   const took = formatDuration(d.durationMs);
   let text: string;
+  if (inPlace(d)) {
+    const what = d.kind === 'scale' ? `scale of ${d.app} (${operationWords(d)})` : `restart of ${d.app}`;
+    text =
+      d.state === 'succeeded'
+        ? `✅ *${d.kind === 'scale' ? `${d.app} is scaled` : `Every pod of ${d.app} was restarted`}* on \`${esc(d.toCluster ?? '')}\` — ${d.kind} #${d.id}, ${took}, ${asked}${d.reason ? `: “${esc(d.reason)}”` : ''}.`
+        : `${STATE_ICON[d.state]} *The ${what} ${d.state === 'failed' ? 'failed' : `was ${human(d.state)}`}* (#${d.id}, ${took})${d.error ? `: ${mentionIds(esc(truncate(d.error, 500)))}` : ''}. ${d.cleanup === 'done' ? `It was put back as it was on \`${esc(d.toCluster ?? '')}\`.` : d.cleanup === 'failed' ? 'It could not be put back entirely: see the thread.' : ''}`.trim();
+    return { text, blocks: [section(text)] };
+  }
   switch (d.state) {
     case 'succeeded':
       text = `✅ *${d.app} ${esc(d.version)} is live* on \`${esc(d.toCluster ?? '')}\`${app && d.strategy === 'blue-green' ? ` (\`${app.dns.name}\`)` : ''} — deploy #${d.id}, ${took}, ${asked}${decidedBy}.`;
@@ -399,7 +419,12 @@ function statusBlocks(apps: readonly AppStatus[], provider: string): Block[] {
     const drain = drainingText(s);
     const draining = drain ? `\n⏳ ${drain}` : '';
     const lock = s.lock ? `\n🔒 locked by ${esc(s.lock.lockedBy)} since ${slackDate(s.lock.at)}: “${esc(s.lock.reason)}”` : '';
-    blocks.push(section(`*${s.app}* · ${live}${draining}${lock}`));
+    const k = s.kubernetes;
+    const kubernetes = k ? `\n☸ Kubernetes ${esc(k.version)}${k.endOfStandardSupport ? ` · standard support until ${k.endOfStandardSupport}` : ''}${k.warning ? `\n⚠ ${esc(k.warning)}` : ''}` : '';
+    const c = s.scaled;
+    const words = (x: NonNullable<AppStatus['scaled']>['now']): string => `replicas=${x.replicas}${x.minNodes !== null && x.maxNodes !== null ? ` nodes=${x.minNodes}..${x.maxNodes}` : ''}`;
+    const scaled = c ? `\n↕ scaled to \`${words(c.now)}\` by ${who(c.by, null)} (scale #${c.deployId}${c.reason ? `: “${esc(c.reason)}”` : ''}); the KubeApp says \`${words(c.declared)}\`, which the next blue/green deploy brings back` : '';
+    blocks.push(section(`*${s.app}* · ${live}${draining}${kubernetes}${scaled}${lock}`));
     if (s.active.length) blocks.push(...rowSections(s.active.map(deployRow)));
   }
   return blocks.slice(0, 50);
@@ -440,13 +465,17 @@ const PLAN_MARKS = { build: '+', create: '+', change: '~', delete: '-' } as cons
 function planText(p: DeployPlan): string {
   const list = (title: keyof typeof PLAN_MARKS, items: readonly string[]): string[] =>
     items.length ? [`*${title}*`, ...items.map((i) => `\`${PLAN_MARKS[title]}\` ${esc(i)}`)] : [];
+  const inPlaceOp = p.operation === 'scale' || p.operation === 'restart';
   return [
-    `*Dry run* of ${p.app} \`${esc(p.version)}\` (${p.strategy}) on ${esc(p.provider)} — nothing was changed`,
-    `image \`${esc(p.image.uri)}\` ${p.image.exists ? '(exists, reused)' : '(missing, will be built)'}`,
+    p.operation
+      ? `*Dry run* of the ${p.operation} of ${p.app} \`${esc(p.version)}\` (${inPlaceOp ? 'in place' : 'blue-green'}) on ${esc(p.provider)} — nothing was changed`
+      : `*Dry run* of ${p.app} \`${esc(p.version)}\` (${p.strategy}) on ${esc(p.provider)} — nothing was changed`,
+    ...(inPlaceOp ? [] : [`image \`${esc(p.image.uri)}\` ${p.image.exists ? '(exists, reused)' : '(missing, will be built)'}`]),
     ...list('build', p.build),
     ...list('create', p.create),
     ...list('change', p.change),
     ...list('delete', p.delete),
+    ...(p.notes ?? []).map((n) => `· ${esc(n)}`),
     ...p.warnings.map((w) => `⚠ ${esc(w)}`),
   ].join('\n');
 }
@@ -495,6 +524,9 @@ export function errorDecoration(code: ErrorCode, status: ResultStatus): { readon
     case 'no_live_version':
     case 'no_previous_version':
     case 'unhealthy_target':
+    case 'beyond_limits':
+    case 'not_supported':
+    case 'unsupported_version':
     case 'paused':
     case 'not_paused':
     case 'missed_run':

@@ -81,13 +81,17 @@ export const PLAN_MARKS = { build: '+', create: '+', change: '~', delete: '-' } 
 function plan(p: DeployPlan): string {
   const section = (title: keyof typeof PLAN_MARKS, items: readonly string[], colour: (s: string) => string): string[] =>
     items.length ? [bold(title), ...items.map((i) => `  ${colour(PLAN_MARKS[title])} ${i}`)] : [];
+  const inPlace = p.operation === 'scale' || p.operation === 'restart';
   return [
-    `${bold('Plan')} for ${p.app} ${p.version} (${p.strategy}) on ${p.provider} — nothing was changed`,
-    `image: ${p.image.uri} ${p.image.exists ? green('(exists, reused)') : yellow('(missing, will be built)')}`,
+    p.operation
+      ? `${bold('Plan')} for ${p.operation} of ${p.app} ${p.version}${inPlace ? ' (in place)' : ' (blue-green)'} on ${p.provider} — nothing was changed`
+      : `${bold('Plan')} for ${p.app} ${p.version} (${p.strategy}) on ${p.provider} — nothing was changed`,
+    ...(inPlace ? [] : [`image: ${p.image.uri} ${p.image.exists ? green('(exists, reused)') : yellow('(missing, will be built)')}`]),
     ...section('build', p.build, green),
     ...section('create', p.create, green),
     ...section('change', p.change, yellow),
     ...section('delete', p.delete, red),
+    ...(p.notes ?? []).map((n) => dim(`· ${n}`)),
     ...p.warnings.map((w) => yellow(`! ${w}`)),
   ].join('\n');
 }
@@ -96,7 +100,7 @@ function deployLine(d: DeployView): string[] {
   return [
     `#${d.id}`,
     d.version,
-    d.strategy + (d.kind === 'rollback' ? ' (rollback)' : ''),
+    d.strategy + (d.kind === 'deploy' ? '' : ` (${d.kind})`),
     d.requestedByName ?? d.requestedBy,
     when(d.createdAt),
     stateColour(d.state),
@@ -122,19 +126,42 @@ export function drainingLine(s: AppStatus): string | undefined {
   return `${live}; ${d.version} on ${d.cluster} is draining${until} (rollback possible${until ? ' until then' : ''}: \`rollback ${s.app}\`)`;
 }
 
+/** `1.34 (standard support until 2026-12-02, 3 days left)`: the live cluster's Kubernetes version and the end of its standard support. */
+export function kubernetesCell(s: AppStatus): string {
+  const k = s.kubernetes;
+  if (!k) return '-';
+  if (!k.endOfStandardSupport) return `${k.version} ${dim('(support unknown)')}`;
+  const text = `${k.version} (standard support until ${k.endOfStandardSupport}${k.warning ? `, ${k.daysLeft! >= 0 ? `${k.daysLeft} days left` : 'over'}` : ''})`;
+  return k.warning ? yellow(text) : text;
+}
+
+/** What a scale changed, in the words every surface uses: now, the KubeApp's, and what resets it. */
+export function scaledLine(s: AppStatus): string {
+  const c = s.scaled!;
+  const words = (x: typeof c.now): string => `replicas=${x.replicas}${x.minNodes !== null && x.maxNodes !== null ? ` nodes=${x.minNodes}..${x.maxNodes}` : ''}`;
+  return `scaled to ${words(c.now)} by ${c.by} (scale #${c.deployId}${c.reason ? `: “${c.reason}”` : ''}); the KubeApp says ${words(c.declared)}, which the next blue/green deploy brings back`;
+}
+
 function status(apps: readonly AppStatus[], provider: string): string {
+  // The Kubernetes column when any live cluster's version is known (a laptop cluster's is not kubecontrol's).
+  const versions = apps.some((s) => s.kubernetes);
   const rows = apps.map((s) => [
     bold(s.app),
     s.live ? green(s.live.version) : dim('not deployed'),
     s.live?.cluster ?? '-',
     s.live ? `#${s.live.deployId}` : '-',
     s.live ? when(s.live.since) : '-',
+    ...(versions ? [kubernetesCell(s)] : []),
     s.lock ? red(`LOCKED by ${s.lock.lockedBy}: ${s.lock.reason}`) : '',
   ]);
-  const lines = [dim(`provider: ${provider}`), table([['APP', 'LIVE (DNS)', 'CLUSTER', 'DEPLOY', 'SINCE (UTC)', ''].map(dim), ...rows])];
+  const lines = [dim(`provider: ${provider}`), table([['APP', 'LIVE (DNS)', 'CLUSTER', 'DEPLOY', 'SINCE (UTC)', ...(versions ? ['KUBERNETES'] : []), ''].map(dim), ...rows])];
   const notes = apps.flatMap((s) => {
     const line = drainingLine(s);
-    return line ? [`${bold(s.app)}: ${yellow(line)}`] : [];
+    return [
+      ...(line ? [`${bold(s.app)}: ${yellow(line)}`] : []),
+      ...(s.kubernetes?.warning ? [`${bold(s.app)}: ${yellow(`! ${s.kubernetes.warning.replace(/`/g, '')}`)}`] : []),
+      ...(s.scaled ? [`${bold(s.app)}: ${yellow(scaledLine(s))}`] : []),
+    ];
   });
   if (notes.length) lines.push('', ...notes);
   const active = apps.flatMap((s) => s.active);
@@ -184,6 +211,9 @@ export function errorMark(code: ErrorCode): string {
     case 'no_live_version':
     case 'no_previous_version':
     case 'unhealthy_target':
+    case 'beyond_limits':
+    case 'not_supported':
+    case 'unsupported_version':
     case 'paused':
     case 'not_paused':
     case 'no_schedule':
@@ -282,9 +312,17 @@ export function renderEvent(e: EventRecord, startedAt: number): string {
 /** The end of a followed deploy. */
 export function renderSummary(d: DeployView): string {
   const steps = d.steps.map((s) => `${STEP_ICON[s.state] ?? '·'} ${s.name}`).join('  ');
-  const head = d.state === 'succeeded' ? green(`✓ deploy #${d.id} succeeded`) : red(`✗ deploy #${d.id} ${d.state.replace('_', ' ')}`);
-  const detail = d.state === 'succeeded' ? `${d.app} ${d.version} is live on ${d.toCluster}` : (d.error ?? '');
-  const cleanup = d.cleanup === 'done' ? ' — everything it created was torn down' : d.cleanup === 'failed' ? red(' — cleanup incomplete: run `kubecontrol gc`') : '';
+  const what = d.kind === 'scale' || d.kind === 'restart' || d.kind === 'upgrade' ? d.kind : 'deploy';
+  const head = d.state === 'succeeded' ? green(`✓ ${what} #${d.id} succeeded`) : red(`✗ ${what} #${d.id} ${d.state.replace('_', ' ')}`);
+  const done =
+    d.kind === 'scale'
+      ? `${d.app} is scaled on ${d.toCluster}`
+      : d.kind === 'restart'
+        ? `every pod of ${d.app} on ${d.toCluster} was restarted`
+        : `${d.app} ${d.version} is live on ${d.toCluster}${d.kind === 'upgrade' && d.kubernetesVersion ? ` (Kubernetes ${d.kubernetesVersion})` : ''}`;
+  const detail = d.state === 'succeeded' ? done : (d.error ?? '');
+  const undone = d.kind === 'scale' || d.kind === 'restart' ? ' — put back as it was' : ' — everything it created was torn down';
+  const cleanup = d.cleanup === 'done' ? undone : d.cleanup === 'failed' ? red(' — cleanup incomplete: run `kubecontrol gc`') : '';
   return `${head} in ${formatDuration(d.durationMs)}: ${detail}${cleanup}\n${dim(steps)}`;
 }
 

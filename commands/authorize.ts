@@ -2,7 +2,9 @@
  * Per-app authorisation. KubeApps name people (Slack user ids or local user
  * names) and groups (`@handle`, resolved through a GroupResolver such as
  * Slack's user groups). Owners may do everything; deployers deploy, roll back,
- * cancel and lock; approvers approve and reject cutovers. Owning (`own`) is
+ * cancel, lock and upgrade; approvers approve and reject cutovers; operators
+ * (`operate`: the owners, and the deployers when the KubeApp's `operators` says
+ * 'owners-and-deployers') scale and restart the live app. Owning (`own`) is
  * asked where owners may do more than deployers: removing a lock someone else
  * holds without `--force`, and pausing or resuming its scheduled refreshes.
  */
@@ -28,7 +30,7 @@ export interface GroupResolver {
   membersNow(handle: string): GroupMembers;
 }
 
-export type Role = 'deploy' | 'approve' | 'own';
+export type Role = 'deploy' | 'approve' | 'own' | 'operate';
 
 /** The principals that hold a role on an app. */
 export function holders(app: KubeApp, role: Role): readonly string[] {
@@ -39,6 +41,9 @@ export function holders(app: KubeApp, role: Role): readonly string[] {
       return [...new Set([...app.owners, ...app.approvers])];
     case 'own':
       return [...new Set(app.owners)];
+    // Changing the live app in place (scale, restart): its owners, and its deployers when the KubeApp says so.
+    case 'operate':
+      return [...new Set(app.operators === 'owners-and-deployers' ? [...app.owners, ...app.deployers] : app.owners)];
   }
 }
 
@@ -100,5 +105,9 @@ export function describeRole(app: KubeApp, role: Role): string {
       return `cutovers need an approver (${holders(app, 'approve').join(', ')})`;
     case 'own':
       return `that needs an owner (${app.owners.join(', ')})`;
+    case 'operate':
+      return app.operators === 'owners-and-deployers'
+        ? `scaling and restarting it need an owner (${app.owners.join(', ')}) or a deployer (${app.deployers.join(', ') || 'none'})`
+        : `scaling and restarting it need an owner (${app.owners.join(', ')}); its KubeApp's operators: 'owners-and-deployers' would let its deployers too`;
   }
 }

@@ -14,6 +14,7 @@ import { isTerminal, type DeployRecord, type LockRecord, type ScheduleStateRecor
 import { holds, type LockActor, type ReleaseOutcome } from '../store/locks.js';
 import { canDo, describeRole, GroupLookupError, type Actor, type GroupResolver } from './authorize.js';
 import { helpText, nearest, parse, tokenize, type Command, type Verb } from './grammar.js';
+import { liveOperationsStatus, operate, scaleNote } from './operate.js';
 import type { AppStatus, AppSummary, CommandResult, DeployView, DrainingStatus, ErrorCode, ResultStatus, SchedulePause, ScheduleView } from './results.js';
 
 export type { Actor, GroupResolver } from './authorize.js';
@@ -75,7 +76,7 @@ function heldBy(lock: LockRecord): string {
   return `${lock.lockedBy} since ${since(lock.at)}: “${lock.reason}”`;
 }
 
-const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock', 'pause', 'resume'];
+const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock', 'pause', 'resume', 'scale', 'restart', 'upgrade'];
 
 /**
  * One tick of an app's refresh schedule, as schedules/index.ts hands it to `refresh`.
@@ -211,7 +212,15 @@ export class CommandCore {
     // Authorise per app.
     if (app && command.verb !== 'history' && command.verb !== 'status' && command.verb !== 'schedules') {
       // Pausing and resuming a schedule is the owners' (it changes what happens to the app every night).
-      const role = command.verb === 'approve' || command.verb === 'reject' ? 'approve' : command.verb === 'pause' || command.verb === 'resume' ? 'own' : 'deploy';
+      const role =
+        command.verb === 'approve' || command.verb === 'reject'
+          ? 'approve'
+          : command.verb === 'pause' || command.verb === 'resume'
+            ? 'own'
+            : // Changing the live app in place: its owners (and deployers when its KubeApp says so). An upgrade is a deploy.
+              command.verb === 'scale' || command.verb === 'restart'
+              ? 'operate'
+              : 'deploy';
       const requester = deploy?.requestedBy === req.actor.id;
       // A requester may always withdraw their own deploy, whatever the groups say.
       const withdrawing = requester && (command.verb === 'cancel' || command.verb === 'reject');
@@ -374,11 +383,34 @@ export class CommandCore {
             commandId: created.commandId,
             deploy: view,
             position,
-            message: `Deploy #${created.d.id}: ${a.name} ${version} (${strategy}${command.verb === 'rollback' ? ', rollback' : ''}) queued on ${provider.label}${waiting}.`,
+            message: `Deploy #${created.d.id}: ${a.name} ${version} (${strategy}${command.verb === 'rollback' ? ', rollback' : ''}) queued on ${provider.label}${waiting}.${scaleNote(store, a, strategy)}`,
           },
           () => void deployer.submit(created.d),
         );
       }
+      case 'scale':
+      case 'restart':
+      case 'upgrade':
+        return operate(
+          {
+            store,
+            deployer,
+            provider,
+            app: app!,
+            actor: req.actor,
+            surface: req.surface,
+            ...(req.channel ? { channel: req.channel } : {}),
+            commandId,
+            reject,
+            accepted: (message, deployId) => {
+              this.finish(commandId, who, { verb: command.verb, app: app!.name, deployId: deployId ?? null, outcome: 'accepted', message });
+              return commandId;
+            },
+            view: (id) => this.view(id),
+            afterAck: withAfterAck,
+          },
+          command,
+        );
       case 'approve':
       case 'reject': {
         const d = deploy!;
@@ -758,6 +790,7 @@ export class CommandCore {
       draining: cutOver ? this.draining(cutOver) : null,
       active: active.filter((d) => d.app === name).map((d) => this.toView(d)),
       lock: this.store.locks.get(name) ?? null,
+      ...liveOperationsStatus(this.store, this.options.provider, this.options.apps.get(name), env),
     };
   }
 

@@ -3,6 +3,8 @@
  *
  *   deploy APP VERSION [--strategy blue-green|rolling] [--dry-run]
  *   rollback APP [--dry-run]
+ *   scale APP [replicas=N] [nodes=MIN..MAX] [reason] [--dry-run] | restart APP [reason] [--dry-run]
+ *   upgrade APP [reason] [--kubernetes X.Y] [--dry-run]
  *   approve DEPLOY | reject DEPLOY [reason] | cancel DEPLOY
  *   status [APP] | history APP [--limit N]
  *   lock APP reason [--force] | unlock APP [--force] | apps | help [COMMAND]
@@ -20,6 +22,17 @@ import { STRATEGIES, type Strategy } from '../kubeapps/index.js';
 export type Command =
   | { readonly verb: 'deploy'; readonly app: string; readonly version: string; readonly strategy?: Strategy; readonly dryRun: boolean }
   | { readonly verb: 'rollback'; readonly app: string; readonly dryRun: boolean }
+  | {
+      readonly verb: 'scale';
+      readonly app: string;
+      readonly replicas?: number;
+      readonly minNodes?: number;
+      readonly maxNodes?: number;
+      readonly reason?: string;
+      readonly dryRun: boolean;
+    }
+  | { readonly verb: 'restart'; readonly app: string; readonly reason?: string; readonly dryRun: boolean }
+  | { readonly verb: 'upgrade'; readonly app: string; readonly kubernetes?: string; readonly reason?: string; readonly dryRun: boolean }
   | { readonly verb: 'approve'; readonly deployId: number }
   | { readonly verb: 'reject'; readonly deployId: number; readonly reason?: string }
   | { readonly verb: 'cancel'; readonly deployId: number }
@@ -35,8 +48,8 @@ export type Command =
 
 export type Verb = Command['verb'];
 
-/** What a positional argument names; surfaces use it (e.g. Slack fills in a channel's app). */
-export type ArgKind = 'app' | 'version' | 'deploy' | 'text' | 'verb';
+/** What a positional argument names; surfaces use it (e.g. Slack fills in a channel's app). `setting`: a `key=value` word. */
+export type ArgKind = 'app' | 'version' | 'deploy' | 'text' | 'verb' | 'setting';
 
 /** One positional argument of a verb. */
 export interface ArgSpec {
@@ -82,6 +95,7 @@ export interface VerbSpec {
 const APP: ArgSpec = { name: 'APP', kind: 'app', required: true, noun: 'an app' };
 const DEPLOY: ArgSpec = { name: 'DEPLOY', kind: 'deploy', required: true, noun: 'a deploy id', description: 'the number shown when it was queued' };
 const DRY_RUN: OptionSpec = { flag: '--dry-run', description: 'print the plan; change nothing' };
+const REASON: ArgSpec = { name: 'reason', kind: 'text', required: false, variadic: true, noun: 'a reason', description: 'why (recorded, shown in history and the thread)' };
 const FORCE_LOCK: OptionSpec = { flag: '--force', description: 'take over a lock someone else holds (who held it and why is recorded)' };
 const FORCE_UNLOCK: OptionSpec = { flag: '--force', description: 'remove a lock someone else holds (who held it and why is recorded)' };
 
@@ -102,6 +116,31 @@ const TABLE: Readonly<Record<Verb, Omit<VerbSpec, 'name'>>> = {
     summary: 'within a deploy’s drain, flip traffic straight back to the previous cluster; later, deploy the last successful version before the running one',
     args: [APP],
     options: [DRY_RUN],
+    queuesDeploy: true,
+  },
+  scale: {
+    summary:
+      'change the live app in place: its replicas and the minimum..maximum of its nodes, within its KubeApp’s limits (owners; deployers when the KubeApp allows); the next blue/green deploy resets it to the KubeApp’s values',
+    args: [
+      APP,
+      { name: 'replicas=N', kind: 'setting', required: false, noun: 'replicas=N', description: 'pods of the app, from 1 to 10× the KubeApp’s pods.replicas (at most 500)' },
+      { name: 'nodes=MIN..MAX', kind: 'setting', required: false, noun: 'nodes=MIN..MAX', description: 'node bounds, up to the KubeApp’s hardware.maxNodes (not on Fargate)' },
+      REASON,
+    ],
+    options: [DRY_RUN],
+    queuesDeploy: true,
+  },
+  restart: {
+    summary: 'a rolling restart of the live pods (as kubectl rollout restart), put back as it was if the rollout fails (owners; deployers when the KubeApp allows)',
+    args: [APP, REASON],
+    options: [DRY_RUN],
+    queuesDeploy: true,
+  },
+  upgrade: {
+    summary:
+      'the live version onto a new cluster with the newest Kubernetes in standard support (or --kubernetes X.Y) and fresh nodes: a blue/green deploy that waits for approval before traffic moves',
+    args: [APP, REASON],
+    options: [{ flag: '--kubernetes', value: 'X.Y', description: 'the Kubernetes version (default: the newest in standard support); never older than the live cluster’s' }, DRY_RUN],
     queuesDeploy: true,
   },
   approve: { summary: 'approve the cutover of a blue/green deploy waiting for approval', args: [DEPLOY], options: [] },
@@ -330,6 +369,46 @@ export function parse(input: string | readonly string[]): ParseResult {
     }
     case 'rollback': {
       return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), dryRun } };
+    }
+    case 'scale': {
+      // `replicas=N` and `nodes=MIN..MAX` first, in any order; the words after them are the reason.
+      const settings: { replicas?: number; minNodes?: number; maxNodes?: number } = {};
+      let i = 1;
+      for (; i < positionals.length; i++) {
+        const m = /^(replicas|nodes)=(.*)$/i.exec(positionals[i]!);
+        if (!m) break;
+        const key = m[1]!.toLowerCase();
+        const value = m[2]!;
+        if ((key === 'replicas' && settings.replicas !== undefined) || (key === 'nodes' && settings.maxNodes !== undefined)) {
+          return fail('bad_argument', `\`${key}=\` is given twice. ${usage}`, { verb });
+        }
+        if (key === 'replicas') {
+          if (!/^\d{1,6}$/.test(value)) return fail('bad_argument', `\`${positionals[i]}\` is not a number of replicas: use a whole number, like \`replicas=3\`. ${usage}`, { verb });
+          settings.replicas = Number(value);
+        } else {
+          const n = /^(\d{1,4})\.\.(\d{1,4})$/.exec(value);
+          if (!n) return fail('bad_argument', `\`${positionals[i]}\` is not a node range: use \`nodes=MIN..MAX\`, like \`nodes=2..8\`. ${usage}`, { verb });
+          settings.minNodes = Number(n[1]);
+          settings.maxNodes = Number(n[2]);
+        }
+      }
+      if (settings.replicas === undefined && settings.maxNodes === undefined) {
+        return fail('missing_argument', `\`scale\` needs \`replicas=N\` and/or \`nodes=MIN..MAX\`. ${usage}`, { verb });
+      }
+      const reason = positionals.slice(i).join(' ').trim();
+      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), ...settings, ...(reason ? { reason } : {}), dryRun } };
+    }
+    case 'restart': {
+      const reason = positionals.slice(1).join(' ').trim();
+      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), ...(reason ? { reason } : {}), dryRun } };
+    }
+    case 'upgrade': {
+      const kubernetes = flags['--kubernetes'] === undefined ? undefined : String(flags['--kubernetes']);
+      if (kubernetes !== undefined && !/^1\.\d{1,3}$/.test(kubernetes)) {
+        return fail('bad_argument', `\`--kubernetes ${kubernetes}\` is not a Kubernetes minor version: use one like \`1.35\`. ${usage}`, { verb });
+      }
+      const reason = positionals.slice(1).join(' ').trim();
+      return { ok: true, command: { verb, app: positionals[0]!.toLowerCase(), ...(kubernetes ? { kubernetes } : {}), ...(reason ? { reason } : {}), dryRun } };
     }
     case 'approve':
     case 'cancel': {

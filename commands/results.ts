@@ -4,7 +4,9 @@
  * any surface may show as is.
  */
 import type { DeployPlan } from '../deployer/plan.js';
+import type { VersionSupport } from '../deployer/kubernetes-versions.js';
 import type { QueuePosition } from '../deployer/queue.js';
+import type { EnvironmentScale } from '../store/index.js';
 import type { ApprovalRecord, DeployRecord, DeployState, LockRecord, StepRecord } from '../store/index.js';
 import type { ParseErrorCode, Verb } from './grammar.js';
 
@@ -33,6 +35,33 @@ export interface AppStatus {
   readonly draining?: DrainingStatus | null;
   readonly active: readonly DeployView[];
   readonly lock: LockRecord | null;
+  /**
+   * The live cluster's Kubernetes version, the day its standard support ends and, within 60 days of it
+   * (or after), a warning that says to upgrade. Null when nothing is live or the version is not known.
+   */
+  readonly kubernetes?: VersionSupport | null;
+  /** What the live environment runs with, when a scale changed it from what its deploy made (the next blue/green deploy resets it). */
+  readonly scaled?: ScaledStatus | null;
+}
+
+/** A live environment changed in place by a scale. */
+export interface ScaledStatus {
+  /** What it runs with now. */
+  readonly now: EnvironmentScale;
+  /** What the KubeApp declares (what the next blue/green deploy brings back). */
+  readonly declared: EnvironmentScale;
+  /** The scale deploy that set it. */
+  readonly deployId: number;
+  readonly by: string;
+  readonly reason: string | null;
+}
+
+/** A queued scale: what runs now, what it will run, and the command that undoes it. */
+export interface ScaleChange {
+  readonly from: EnvironmentScale;
+  readonly to: EnvironmentScale;
+  /** e.g. `scale search-svc replicas=3`. */
+  readonly undo: string;
 }
 
 /** The environment a blue/green deploy took the traffic from, while that deploy tears it down. */
@@ -130,6 +159,12 @@ export type ErrorCode =
   | 'no_previous_version'
   /** A rollback within the drain whose previous cluster fails its health check. */
   | 'unhealthy_target'
+  /** A scale outside the KubeApp's limits (replicas, nodes). */
+  | 'beyond_limits'
+  /** What the app or the provider does not have: nodes on Fargate, Kubernetes versions on a laptop cluster. */
+  | 'not_supported'
+  /** An upgrade to a Kubernetes version that is unknown, out of standard support, or older than the live cluster's. */
+  | 'unsupported_version'
   /** A scheduled refresh skipped because its app's schedule is paused. */
   | 'paused'
   /** `resume` of a schedule that is not paused. */
@@ -149,7 +184,7 @@ interface Base {
 }
 
 export type CommandResult =
-  | (Base & { readonly kind: 'deploy_queued'; readonly deploy: DeployView; readonly position: QueuePosition })
+  | (Base & { readonly kind: 'deploy_queued'; readonly deploy: DeployView; readonly position: QueuePosition; /** A scale's before and after. */ readonly scale?: ScaleChange })
   | (Base & { readonly kind: 'plan'; readonly plan: DeployPlan })
   | (Base & { readonly kind: 'decision'; readonly deploy: DeployView; readonly decision: 'approved' | 'rejected' })
   | (Base & { readonly kind: 'cancelled'; readonly deploy: DeployView })

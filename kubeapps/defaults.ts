@@ -243,6 +243,8 @@ export const DEFAULTS = {
   strategy: 'blue-green' as const,
   approvalTimeoutMinutes: 30,
   allowSelfApproval: false,
+  /** Only owners `scale` and `restart` the live app unless it says 'owners-and-deployers'. */
+  operators: 'owners' as 'owners' | 'owners-and-deployers',
   channel: '#deploys',
   refreshTimezone: 'UTC',
   refreshAutoCutover: 'when-healthy' as RefreshCutover,

@@ -23,6 +23,10 @@ import {
 
 export type { AwsProps, ContainerProps, DnsProps, HardwareProps, PodProps, RefreshProps, ResourceProps, SecretProps, ServiceProps };
 
+/** Who may change the live app in place (`scale`, `restart`). */
+export const OPERATORS = ['owners', 'owners-and-deployers'] as const;
+export type Operators = (typeof OPERATORS)[number];
+
 /** How a new version reaches the running app. */
 export type Strategy = 'blue-green' | 'rolling';
 export const STRATEGIES: readonly Strategy[] = ['blue-green', 'rolling'];
@@ -54,6 +58,11 @@ export interface KubeAppProps {
   readonly deployers?: readonly string[];
   /** People or groups who may approve or reject a cutover. @default owners */
   readonly approvers?: readonly string[];
+  /**
+   * Who may change the live app in place (`scale`, `restart`): its owners only, or its deployers too.
+   * @default 'owners'
+   */
+  readonly operators?: Operators;
   /** Slack channel of the app's deploy threads. @default '#deploys' */
   readonly channel?: string;
   /** Optional scheduled refresh. @default none */
@@ -103,6 +112,8 @@ export interface KubeApp {
   readonly owners: readonly string[];
   readonly deployers: readonly string[];
   readonly approvers: readonly string[];
+  /** Who may `scale` and `restart` the live app. */
+  readonly operators: Operators;
   readonly channel: string;
   readonly refresh: Required<RefreshProps> | undefined;
   readonly aws: ResolvedAws;
@@ -263,6 +274,7 @@ const propsSchema = z.strictObject({
   owners: z.array(principal).min(1, 'needs at least one owner'),
   deployers: z.array(principal).optional(),
   approvers: z.array(principal).optional(),
+  operators: z.enum(OPERATORS).optional(),
   channel: z.string().regex(/^(#[a-z0-9][a-z0-9._-]*|[CG][A-Z0-9]{6,})$/, 'must be a #channel-name or a channel id').optional(),
   refresh: z
     .strictObject({
@@ -579,6 +591,7 @@ export function defineKubeApp(props: KubeAppProps): KubeApp {
     owners,
     deployers: p.deployers ?? [],
     approvers: p.approvers ?? owners,
+    operators: p.operators ?? DEFAULTS.operators,
     channel: p.channel ?? DEFAULTS.channel,
     refresh: p.refresh
       ? {

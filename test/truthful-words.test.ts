@@ -67,8 +67,8 @@ describe('status during a blue/green’s drain, on every surface', () => {
     expect(run.stdout).toBe(
       [
         'provider: sandbox (simulated infrastructure)',
-        'APP         LIVE (DNS)  CLUSTER       DEPLOY  SINCE (UTC)',
-        `search-svc  v2          search-svc-${second}  #${second}      ${when(cutover)}`,
+        'APP         LIVE (DNS)  CLUSTER       DEPLOY  SINCE (UTC)       KUBERNETES',
+        `search-svc  v2          search-svc-${second}  #${second}      ${when(cutover)}  1.35 (standard support until 2027-03-27)`,
         '',
         `search-svc: v2 is live: search-svc.example.com points at search-svc-${second}; v1 on search-svc-${first} is draining until ${clockTime(until)} (rollback possible until then: \`rollback search-svc\`)`,
         '',
