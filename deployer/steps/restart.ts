@@ -24,7 +24,11 @@ export const restart: Step = {
     if (!entry) {
       const running = await provider.workloads.current({ cluster, app: app.name, signal: ctx.signal });
       if (!running) throw new InfraError('not_found', `deployment ${app.name} does not exist on ${env.name}: nothing to restart`);
-      const logged: RestartEntry = { kind: 'restart', envId: env.id, cluster: env.name, from: running.restartedAt, to: restartStamp(clock.now()) };
+      // To the second, as kubectl writes it; a restart within the same second as the last one would change
+      // nothing (the same template: no rollout), so it takes the next second.
+      let at = clock.now();
+      while (restartStamp(at) === running.restartedAt) at += 1000;
+      const logged: RestartEntry = { kind: 'restart', envId: env.id, cluster: env.name, from: running.restartedAt, to: restartStamp(at) };
       store.tx(() => store.undo.append(d.id, logged));
       entry = logged;
     }
