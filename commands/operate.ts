@@ -14,7 +14,7 @@
  */
 import type { Deployer } from '../deployer/driver.js';
 import { compareVersions, supportOf, upgradeTarget, type VersionSupport } from '../deployer/kubernetes-versions.js';
-import { appScale, envScale, maxReplicas, scaledTo, scaleIsTemporary, scaleProblem, scaleWords, undoCommand } from '../deployer/operations.js';
+import { appScale, envScale, scaledTo, scaleIsTemporary, scaleProblem, scaleWords, undoCommand } from '../deployer/operations.js';
 import { planDeploy, planOperation } from '../deployer/plan.js';
 import type { Provider } from '../deployer/ports.js';
 import { placementOf } from '../deployer/specs.js';
@@ -258,9 +258,4 @@ export function scaleNote(store: Store, app: KubeApp, strategy: 'blue-green' | '
   return strategy === 'blue-green'
     ? ` It resets the scale of ${app.name}: ${env.name} runs ${now} (scale #${env.scaledBy}); the new cluster gets the KubeApp's ${scaleWords(appScale(app))}.`
     : ` The rolling update keeps the scale of ${env.name} (${now}, scale #${env.scaledBy}).`;
-}
-
-/** The limits every surface states for a scale of `app`. */
-export function scaleLimits(app: KubeApp): string {
-  return `replicas 1..${maxReplicas(app)}${app.hardware.capacity === 'fargate' ? '' : `, nodes up to ${app.hardware.maxNodes}`}`;
 }
