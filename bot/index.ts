@@ -29,10 +29,12 @@ import { registerListeners } from './listeners.js';
 import { boltLogger, describeSlackError, isTokenRefused, warningFetch } from './logger.js';
 import { MountedHttpReceiver, type Mount } from './receiver.js';
 import { ThreadReporter, type DeliveryBacklog } from './reporter.js';
+import { ScheduleAnnouncer } from './schedule-announcer.js';
 
 export { ACTION_APPROVE, ACTION_REJECT, SLACK_EVENTS_PATH, SLASH_COMMAND } from './constants.js';
 export { SlackGroups, SlackUsers } from './identity.js';
 export { ThreadReporter } from './reporter.js';
+export { ScheduleAnnouncer } from './schedule-announcer.js';
 
 /**
  * The Web API client's retries of one call (HTTP 429 after its Retry-After,
@@ -146,6 +148,8 @@ export interface SlackSurfaceDeps {
   mount(handler: Mount): void;
   /** Tells the server how to say where this surface stands (/api/info): connected or not, what Slack has not caught up with. */
   reportStatus?(surface: string, line: () => string): void;
+  /** Where the nightly summary of scheduled refreshes goes (KUBECONTROL_PLATFORM_CHANNEL). @default '#platform' */
+  readonly platformChannel?: string;
 }
 
 /** Where the Slack surface stands. */
@@ -163,6 +167,8 @@ export interface SlackBot {
   /** The Bolt app, once Slack has answered. */
   readonly app: App | undefined;
   readonly reporter: ThreadReporter;
+  /** Scheduled refreshes in Slack: announcements in their channels, the nightly summary. */
+  readonly announcer: ScheduleAnnouncer;
   /** The bot's own user id, from auth.test (once connected). */
   readonly botUserId: string | undefined;
   status(): SlackStatus;
@@ -196,7 +202,19 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
   const http = settings.signingSecret ? new MountedHttpReceiver({ signingSecret: settings.signingSecret, logger: slack.boltLogger }) : undefined;
   if (http) k.mount(http.mount);
 
+  const announcer = new ScheduleAnnouncer({
+    store: k.store,
+    core: k.core,
+    apps: k.apps,
+    client: slack.reporterClient,
+    logger: slack.logger,
+    platformChannel: k.platformChannel ?? '#platform',
+    providerLabel: k.providerLabel,
+    intervalMs: options.cardIntervalMs,
+    groupIds: (handle) => slack.groups.idOf(handle),
+  });
   const reporter = new ThreadReporter({
+    beforeCard: (deployId) => announcer.beforeCard(deployId),
     store: k.store,
     core: k.core,
     apps: k.apps,
@@ -265,6 +283,7 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
     app = candidate;
     botUserId = auth.user_id;
     reporter.start();
+    announcer.start();
     // And the names of the people they name, so answers say "Bob" rather than a user name or an id.
     for (const id of people) void slack.users.resolve(id);
     status = { state: 'connected', since: Date.now() };
@@ -330,6 +349,7 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
       return app;
     },
     reporter,
+    announcer,
     get botUserId() {
       return botUserId;
     },
@@ -343,6 +363,7 @@ export async function startSlackBot(k: SlackSurfaceDeps, slack: SlackConnection,
       http?.close();
       slack.groups.stop();
       await reporter.stop();
+      await announcer.stop();
       await app?.stop().catch((err: unknown) => slack.logger.warn({ err }, 'stopping the Slack transport failed'));
     },
   };

@@ -59,6 +59,11 @@ export interface ReporterOptions {
    * and is retried; its slot is freed for other deliveries. @default 30_000
    */
   readonly callTimeoutMs?: number;
+  /**
+   * Runs before a deploy's card opens its thread; a failure fails the card's attempt (retried like it).
+   * The schedule announcer announces a scheduled refresh here, so its "thread below" comes first.
+   */
+  readonly beforeCard?: (deployId: number) => Promise<void>;
 }
 
 /** The four things the reporter delivers per deploy, each retried on its own. */
@@ -435,6 +440,7 @@ export class ThreadReporter {
         return;
       }
       void uncertain; // a lost top-level post cannot be looked up without a thread; at worst a second card appears
+      await this.options.beforeCard?.(deploy.id);
       const card = this.card(view, app, t);
       const res = await this.call(() => client.chat.postMessage({ channel, text: card.text, blocks: card.blocks, unfurl_links: false, unfurl_media: false }));
       const channelId = res.channel ?? channel;

@@ -359,5 +359,6 @@ export function slackSurfaceOf(k: Kubecontrol): SlackSurfaceDeps {
     url: k.url,
     mount: (handler) => k.mount(handler),
     reportStatus: (surface, line) => k.reportStatus(surface, line),
+    platformChannel: k.config.platformChannel,
   };
 }

@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../system/config.js';
 import { createLogger } from '../../system/logger.js';
 import { slackSurfaceOf, startKubecontrol, type Kubecontrol } from '../../system/compose.js';
 import { defineKubeApp, type KubeApp } from '../../kubeapps/index.js';
+import type { Clock } from '../../deployer/clock.js';
 import { FakeSlack, type SlackCall } from './slack-api.js';
 import { blockAction, postSigned, slashCommand, type SendOptions, type SlackReply } from './slack-requests.js';
 
@@ -99,6 +100,8 @@ export interface SlackHarnessOptions {
   readonly reconnect?: SlackBotOptions['reconnect'];
   /** How long the start waits for the first load of the user groups. @default 5000 */
   readonly groupWarmupMs?: number;
+  /** The server's clock (a ManualClock drives deploys and schedules without waiting). @default the system clock */
+  readonly clock?: Clock;
 }
 
 export function testConfig(dbPath: string, fake: FakeSlack, overrides: Partial<Config> = {}): Config {
@@ -139,7 +142,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
     }),
   );
   const slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 2, factor: 1, minTimeout: 10, maxTimeout: 20 }, ...options.connect });
-  const k = await startKubecontrol(config, { logger, apps: options.apps ?? testApps(), groups: slack.groups });
+  const k = await startKubecontrol(config, { logger, apps: options.apps ?? testApps(), groups: slack.groups, ...(options.clock ? { clock: options.clock } : {}) });
   let bot: SlackBot;
   try {
     bot = await startSlackBot(slackSurfaceOf(k), slack, {
