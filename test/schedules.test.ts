@@ -254,6 +254,16 @@ describe('restarts', () => {
 });
 
 describe('the schedules verb on the CLI', () => {
+  it("lists the example KubeApps' nightly refreshes with their next run", async () => {
+    const clock = new ManualClock(START);
+    const h = await startHarness({ sandboxScale: 1 }, { clock });
+    open.push(h);
+    expect((await schedules(h)).map((s) => [s.app, s.words, s.next, s.channel])).toEqual([
+      ['cache-worker', 'every day at 02:30 UTC', '2026-12-01T02:30:00.000Z', '#platform'],
+      ['search-svc', 'every day at 03:00 UTC', '2026-12-01T03:00:00.000Z', '#search-team'],
+    ]);
+  });
+
   it('lists every schedule in words with its next run; --json carries `next` as an ISO time', async () => {
     const clock = new ManualClock(START);
     const h = await start(clock, [
