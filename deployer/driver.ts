@@ -102,7 +102,8 @@ export class Deployer {
   /** Picks up every non-terminal deploy (oldest first per app) and every unfinished undo. Call once at start. */
   start(): void {
     for (const d of this.store.deploys.pendingCleanup()) {
-      if (isTerminal(d.state)) this.queue.schedule(d.id, 1);
+      // In its app's line, as before the restart: the app's next deploy waits until the cleanup has finished.
+      if (isTerminal(d.state)) this.queue.enqueue(d.app, d.id);
     }
     for (const d of this.store.deploys.active()) {
       this.event(d.id, 'queue', `resumed after a restart in state ${d.state}`);
