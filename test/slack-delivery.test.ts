@@ -266,7 +266,7 @@ describe('a thread worth reading', () => {
       .map((l) => l.replace(/^<!date[^>]+> /, '').replace(/ in \d+(\.\d+)?m?s/, ' in <t>'));
     // build and provision run in parallel: their lines may interleave.
     expect(lines.slice(0, 4).sort()).toEqual(
-      ['⟳ build started', '⟳ provision started', '✓ build succeeded in <t>: built and pushed sandbox.registry.local/search-svc:v1', '✓ provision succeeded in <t>: cluster search-svc-1 ACTIVE'].sort(),
+      ['⟳ build started', '⟳ provision started', '✓ build succeeded in <t>: built and pushed sandbox.registry.local/search-svc:v1', '✓ provision succeeded in <t>: cluster search-svc-1 ACTIVE (Kubernetes 1.35)'].sort(),
     );
     expect(lines.slice(4)).toEqual([
       '⟳ deploy started',

@@ -77,7 +77,7 @@ export const SERVICE_LINKED_ROLES: readonly { readonly name: string; readonly se
 export const KUBECONTROL_ACTIONS: readonly ActionGroup[] = [
   {
     sid: 'EksClusters',
-    why: 'one EKS Auto Mode cluster per deploy, its node group or Fargate profile, the add-ons it needs (CoreDNS on Fargate; networking and the Pod Identity agent for a node group; the CloudWatch Observability add-on with an observability role), the access entry of the stable access role, the app pod role association; the version check at start',
+    why: 'one EKS Auto Mode cluster per deploy, its node group or Fargate profile, the add-ons it needs (CoreDNS on Fargate; networking and the Pod Identity agent for a node group; the CloudWatch Observability add-on with an observability role), the access entry of the stable access role, the app pod role association; the version check at start; a node group's bounds changed by a scale',
     scope: 'any',
     actions: [
       'eks:CreateCluster',
@@ -90,6 +90,9 @@ export const KUBECONTROL_ACTIONS: readonly ActionGroup[] = [
       'eks:DescribeNodegroup',
       'eks:DeleteNodegroup',
       'eks:ListNodegroups',
+      // `scale APP nodes=MIN..MAX` of a node group, and its update followed until it is done.
+      'eks:UpdateNodegroupConfig',
+      'eks:DescribeUpdate',
       'eks:CreateFargateProfile',
       'eks:DescribeFargateProfile',
       'eks:DeleteFargateProfile',
