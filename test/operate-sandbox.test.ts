@@ -220,6 +220,13 @@ describe('restart', () => {
     const h = await start(clock);
     await blueGreen(h, clock, 'search-svc', 'v1');
     const cluster = live(h, 'search-svc').name;
+    const plan = (await h.cmd('alice', 'restart', 'search-svc', '--dry-run')).body as unknown as { plan: { operation: string; change: string[]; notes: string[] } };
+    expect(plan.plan).toMatchObject({
+      operation: 'restart',
+      change: ["[sandbox] deployment search-svc on search-svc-1: a rolling restart of its 3 pods (the pod template's kubectl.kubernetes.io/restartedAt), waited for like a rolling update"],
+      notes: ['if the rollout fails, the pod template is put back as it was and its pods roll back to it'],
+    });
+    expect(workload(h, cluster).restartedAt).toBeNull();
     const { body } = await h.cmd('alice', 'restart', 'search-svc', 'stuck', 'connections');
     expect(body.message).toMatch(/^Restart #\d+ of search-svc queued on sandbox \(simulated infrastructure\): a rolling restart of its 3 pods on search-svc-1/);
     const id = idOf(body);
