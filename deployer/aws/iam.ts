@@ -77,7 +77,7 @@ export const SERVICE_LINKED_ROLES: readonly { readonly name: string; readonly se
 export const KUBECONTROL_ACTIONS: readonly ActionGroup[] = [
   {
     sid: 'EksClusters',
-    why: 'one EKS Auto Mode cluster per deploy, its node group or Fargate profile, the add-ons it needs (CoreDNS on Fargate; networking and the Pod Identity agent for a node group; the CloudWatch Observability add-on with an observability role), the access entry of the stable access role, the app pod role association; the version check at start; a node group's bounds changed by a scale',
+    why: 'one EKS Auto Mode cluster per deploy, its node group or Fargate profile, the add-ons it needs (CoreDNS on Fargate; networking and the Pod Identity agent for a node group; the CloudWatch Observability add-on with an observability role), the access entry of the stable access role, the app pod role association; the version check at start; the bounds of a node group changed by a scale',
     scope: 'any',
     actions: [
       'eks:CreateCluster',
