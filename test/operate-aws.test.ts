@@ -98,7 +98,9 @@ describe('operating an app on the aws provider', () => {
     expect(stamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(deployment(cluster, 'search-svc').metadata.generation).toBe(generation + 1);
 
-    aws.kubes.get(cluster)!.behaviour.failingRollouts = 1;
+    // The next rollout crash loops; its pods stay while the undo's come up (as a rolling update keeps them):
+    // they are the same version, and must not be taken for the undo's own.
+    Object.assign(aws.kubes.get(cluster)!.behaviour, { failingRollouts: 1, oldPodsLinger: true });
     const failed = await run('alice', 'bob', 'restart', 'search-svc', 'try', 'again');
     const d = h.k.core.view(failed);
     expect(d).toMatchObject({ state: 'failed', cleanup: 'done' });

@@ -311,14 +311,23 @@ export class KubeWorkloads implements Workloads {
   }
 
   /** Pods of the version being rolled out that cannot run. */
-  private async podProblems(kc: () => Promise<KubeConfig>, app: string, ns: string, version: string, minRestarts = 0): Promise<string[]> {
+  private async podProblems(kc: () => Promise<KubeConfig>, app: string, ns: string, ofRollout: (p: V1Pod) => boolean, minRestarts = 0): Promise<string[]> {
     const core = (await kc()).makeApiClient(CoreV1Api);
     const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL_NAME}=${app}` });
-    return brokenPods(pods.items.filter((p) => versionOf(p) === version), minRestarts);
+    return brokenPods(pods.items.filter(ofRollout), minRestarts);
   }
 
-  private async waitForRollout(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string): Promise<void> {
+  /**
+   * Waits until the rollout of the Deployment's current template is healthy; its pods that cannot run
+   * fail it at once. Its pods are those of `ctx.version` — and, for a restart (`restartedAt` given, null
+   * for none), of that restartedAt: a restart keeps the version, so the pods it replaces (or, when a failed
+   * restart is undone, the crashing pods of that restart, still there while their replacement comes up)
+   * are not taken for its own.
+   */
+  private async waitForRollout(ctx: StepContext, kc: () => Promise<KubeConfig>, cluster: string, template: { restartedAt?: string | null } = {}): Promise<void> {
     const { app, version, signal } = ctx;
+    const ofRollout = (p: V1Pod): boolean =>
+      versionOf(p) === version && (template.restartedAt === undefined || (p.metadata?.annotations?.[RESTARTED_AT] ?? null) === template.restartedAt);
     const name = app;
     const ns = this.ns(cluster, app);
     const what = `rollout of ${name} ${version} on ${cluster}`;
@@ -326,7 +335,7 @@ export class KubeWorkloads implements Workloads {
     const local = new AbortController();
     const both = AbortSignal.any([signal, local.signal]);
     const podSuffix = async (): Promise<string> => {
-      const problems = await this.podProblems(kc, app, ns, version).catch(() => []);
+      const problems = await this.podProblems(kc, app, ns, ofRollout).catch(() => []);
       return problems.length ? `; ${problems.join('; ')}` : '';
     };
     let last = '';
@@ -366,7 +375,7 @@ export class KubeWorkloads implements Workloads {
       rewatchDelayMs: this.opts.rewatchDelayMs ?? 1000,
       onAbort: async () => '',
       check: (_type, obj) => {
-        if (versionOf(obj as V1Pod) !== version) return undefined;
+        if (!ofRollout(obj as V1Pod)) return undefined;
         const broken = brokenPods([obj as V1Pod], minRestarts);
         if (broken.length) throw new InfraError('unhealthy', `${unhealthy}: ${broken.join('; ')}`);
         return undefined;
@@ -637,7 +646,7 @@ export class KubeWorkloads implements Workloads {
       restartedAt ? `restarting the pods of ${app} on ${cluster} (${RESTARTED_AT}=${restartedAt})` : `putting the pod template of ${app} on ${cluster} back as it was (no ${RESTARTED_AT})`,
       { cluster, restartedAt },
     );
-    await this.waitForRollout(ctx, kc, cluster);
+    await this.waitForRollout(ctx, kc, cluster, { restartedAt });
     return { endpoint: await this.endpoint(ctx, kc, cluster) };
   }
 

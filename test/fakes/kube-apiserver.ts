@@ -86,6 +86,12 @@ export interface FakeBehaviour {
    * then rollouts behave as `rollout` says again: a restart that fails, then its undo that succeeds.
    */
   failingRollouts: number;
+  /**
+   * The pods of a Deployment's previous template stay until those of the new one are ready (as a
+   * rolling update keeps the old ReplicaSet's pods until it can scale it down), crash-looping ones too.
+   * Off: they go as soon as the new template is seen.
+   */
+  oldPodsLinger: boolean;
   /** Close every watch right after its initial events (clients must watch again). */
   closeWatchesAfterInitial: boolean;
   /** A deleted namespace stays Terminating forever (a finalizer nobody removes). */
@@ -107,20 +113,6 @@ export interface FakeBehaviour {
    * real API server does after compaction; the client must read again.
    */
   compactedWatches: boolean;
-  /**
-   * Answers a request instead of the API server (fault injection): a Status of `code`/`reason`
-   * (e.g. 429 TooManyRequests with Retry-After, as API Priority and Fairness rejects), or
-   * 'hang': the request is never answered (until the client gives up or the server closes).
-   */
-  intercept: ((req: { method: string; path: string; query: URLSearchParams }) => InterceptedAnswer | 'hang' | undefined) | undefined;
-}
-
-/** What `intercept` answers instead of the API server. */
-export interface InterceptedAnswer {
-  readonly code: number;
-  readonly reason: string;
-  readonly message: string;
-  readonly headers?: Record<string, string>;
 }
 
 /**
@@ -533,8 +525,8 @@ export class FakeKubeApiServer {
     nodePoolsNeverReady: false,
     compactedWatches: false,
     loadBalancerFailure: undefined,
-    intercept: undefined,
     failingRollouts: 0,
+    oldPodsLinger: false,
   };
   /** The rollout mode of each Deployment generation, once decided (`failingRollouts` counts generations, not looks). */
   private readonly rolloutModes = new Map<string, FakeBehaviour['rollout']>();
@@ -665,12 +657,6 @@ export class FakeKubeApiServer {
       return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     }
     const method = req.method ?? 'GET';
-    const forced = this.behaviour.intercept?.({ method, path: url.pathname, query: url.searchParams });
-    if (forced === 'hang') return; // never answered: the client's abort or close() ends it
-    if (forced) {
-      const { code, reason, message, headers } = forced;
-      return this.send(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code }, headers);
-    }
     const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/:]+)(?::([^/]+))?\/proxy(\/.*)?$/.exec(url.pathname);
     if (proxy) return this.serviceProxy(res, method, proxy[1]!, proxy[2]!, proxy[3]);
     const scale = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(url.pathname);
@@ -1080,7 +1066,9 @@ export class FakeKubeApiServer {
       ...d,
       status: { observedGeneration: generation, replicas, updatedReplicas: 0, availableReplicas: 0, conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }] },
     });
-    for (const p of this.list('pods')) if (p.metadata.namespace === ns && p.metadata.labels?.['app.kubernetes.io/name'] === labels['app.kubernetes.io/name']) this.remove('pods', ns, p.metadata.name);
+    const previousPods = (): Obj[] =>
+      this.list('pods').filter((p) => p.metadata.namespace === ns && p.metadata.labels?.['app.kubernetes.io/name'] === labels['app.kubernetes.io/name'] && !p.metadata.name.startsWith(`${name}-${generation}-`));
+    if (!this.behaviour.oldPodsLinger) for (const p of previousPods()) this.remove('pods', ns, p.metadata.name);
     const crash = mode === 'crashloop' || mode === 'crashloop-deadline';
     const crashing = (c: { name: string }, j: number): boolean => crash && (this.behaviour.crashContainers ? this.behaviour.crashContainers.includes(c.name) : j === 0);
     const podNames: string[] = [];
@@ -1115,6 +1103,8 @@ export class FakeKubeApiServer {
           const containers = spec.template.spec.containers.map((c) => ({ name: c.name, ready: true, restartCount: 0, state: { running: { startedAt: new Date().toISOString() } } }));
           this.put('pods', { ...p, status: { phase: 'Running', podIP: `10.0.${Math.floor(++this.podIps / 250)}.${(this.podIps % 250) + 1}`, conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: containers } });
         }
+        // The new pods are ready: the previous template's go (when they lingered).
+        for (const p of previousPods()) this.remove('pods', ns, p.metadata.name);
         this.put('deployments', {
           ...cur,
           status: {
