@@ -113,6 +113,20 @@ export interface FakeBehaviour {
    * real API server does after compaction; the client must read again.
    */
   compactedWatches: boolean;
+  /**
+   * Answers a request instead of the API server (fault injection): a Status of `code`/`reason`
+   * (e.g. 429 TooManyRequests with Retry-After, as API Priority and Fairness rejects), or
+   * 'hang': the request is never answered (until the client gives up or the server closes).
+   */
+  intercept: ((req: { method: string; path: string; query: URLSearchParams }) => InterceptedAnswer | 'hang' | undefined) | undefined;
+}
+
+/** What `intercept` answers instead of the API server. */
+export interface InterceptedAnswer {
+  readonly code: number;
+  readonly reason: string;
+  readonly message: string;
+  readonly headers?: Record<string, string>;
 }
 
 /**
@@ -525,6 +539,7 @@ export class FakeKubeApiServer {
     nodePoolsNeverReady: false,
     compactedWatches: false,
     loadBalancerFailure: undefined,
+    intercept: undefined,
     failingRollouts: 0,
     oldPodsLinger: false,
   };
@@ -657,6 +672,12 @@ export class FakeKubeApiServer {
       return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     }
     const method = req.method ?? 'GET';
+    const forced = this.behaviour.intercept?.({ method, path: url.pathname, query: url.searchParams });
+    if (forced === 'hang') return; // never answered: the client's abort or close() ends it
+    if (forced) {
+      const { code, reason, message, headers } = forced;
+      return this.send(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code }, headers);
+    }
     const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/:]+)(?::([^/]+))?\/proxy(\/.*)?$/.exec(url.pathname);
     if (proxy) return this.serviceProxy(res, method, proxy[1]!, proxy[2]!, proxy[3]);
     const scale = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(url.pathname);
