@@ -242,7 +242,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
   faults
     .command('add')
     .argument('<step>', 'build | provision | deploy | cutover | teardown')
-    .argument('<fault>', 'fail | timeout | unhealthy')
+    .argument('<fault>', 'fail | timeout | unhealthy | throttle')
     .option('--app <app>', 'only this app')
     .option('--times <n>', 'how many times it triggers', '1')
     .action(async (step: string, fault: string, o: { app?: string; times: string }) => {
