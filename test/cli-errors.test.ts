@@ -111,7 +111,7 @@ describe('the CLI against the server', () => {
     const json = await cli('--url', h.url, '--json', 'faults', 'add', 'build', 'explode');
     expect(json.code).toBe(2);
     expect(json.stderr).toBe('');
-    expect(JSON.parse(json.stdout)).toEqual({ status: 'error', code: 'bad_request', message: 'fault "explode" is not one of fail, timeout, unhealthy', exitCode: 2 });
+    expect(JSON.parse(json.stdout)).toEqual({ status: 'error', code: 'bad_request', message: 'fault "explode" is not one of fail, timeout, unhealthy, throttle', exitCode: 2 });
   });
 
   it('says which word is too long, not the request format (exit 2)', async () => {
