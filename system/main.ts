@@ -4,7 +4,7 @@ import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import { slackSurfaceOf, startKubecontrol, StartupError } from './compose.js';
-import { localUrl, removeServerFile, serverFilePath, writeServerFile } from './server-file.js';
+import { localUrl, pidAlive, readServerFile, removeServerFile, serverFilePath, writeServerFile } from './server-file.js';
 import { relative } from 'node:path';
 
 async function main(): Promise<void> {
@@ -17,6 +17,15 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     throw err;
+  }
+  // One server per database: two would drive the same deploys. The run file names a live one.
+  const runFile = serverFilePath(config.dbPath);
+  const running = runFile ? readServerFile(runFile) : undefined;
+  if (running && running.pid !== process.pid && pidAlive(running.pid)) {
+    process.stderr.write(
+      `kubecontrol cannot start:\n  - another kubecontrol (pid ${running.pid}, ${running.url}) is using the database ${config.dbPath}: stop it first, or set KUBECONTROL_DB to another file\n`,
+    );
+    process.exit(2);
   }
   const logger = createLogger(config.logLevel);
   // Slack's client and group resolver exist before the core, which checks `@group` entries through it.
