@@ -53,6 +53,9 @@ export interface AckSample {
   /** Server CPU milliseconds per request. */
   readonly cpuPerRequest: number;
   readonly rssAfter: number;
+  /** The server's event loop delay during the measured period (ms): p99 and max. */
+  readonly loopP99: number;
+  readonly loopMax: number;
   readonly sendLagP99: number;
   readonly sent: number;
 }
@@ -78,7 +81,7 @@ async function stop(c: BenchChild, type = 'stopped'): Promise<void> {
   clearTimeout(timer);
 }
 
-type Cpu = { usage: NodeJS.CpuUsage; rss: number };
+type Cpu = { usage: NodeJS.CpuUsage; rss: number; loopP99: number; loopMax: number };
 
 export async function measureAck(opts: AckOptions): Promise<AckSample[]> {
   const log = opts.log ?? (() => undefined);
@@ -129,12 +132,14 @@ export async function measureAck(opts: AckOptions): Promise<AckSample[]> {
             cpu: (100 * cpuMs) / wall,
             cpuPerRequest: cpuMs / result.sent,
             rssAfter: after.rss,
+            loopP99: after.loopP99,
+            loopMax: after.loopMax,
             sendLagP99: result.sendLag.p99,
             sent: result.sent,
           };
           samples.push(sample);
           log(
-            `  run ${run} ${String(rate).padStart(3)}/s ${c.padEnd(8)} p50 ${sample.lat.p50.toFixed(2)} p99 ${sample.lat.p99.toFixed(2)} p99.9 ${sample.lat.p999.toFixed(2)} max ${sample.lat.max.toFixed(1)} ms · errors ${errors} · cpu ${sample.cpu.toFixed(0)}% (${sample.cpuPerRequest.toFixed(2)} ms/request) · gen lag p99 ${result.sendLag.p99.toFixed(2)} ms${errors ? ` · ${result.examples.join(' | ')}` : ''}`,
+            `  run ${run} ${String(rate).padStart(3)}/s ${c.padEnd(8)} p50 ${sample.lat.p50.toFixed(2)} p99 ${sample.lat.p99.toFixed(2)} p99.9 ${sample.lat.p999.toFixed(2)} max ${sample.lat.max.toFixed(1)} ms · errors ${errors} · cpu ${sample.cpu.toFixed(0)}% (${sample.cpuPerRequest.toFixed(2)} ms/request) · loop delay p99 ${sample.loopP99.toFixed(1)} max ${sample.loopMax.toFixed(1)} ms · gen lag p99 ${result.sendLag.p99.toFixed(2)} ms${errors ? ` · ${result.examples.join(' | ')}` : ''}`,
           );
         }
       }
@@ -157,6 +162,7 @@ export function summarise(samples: readonly AckSample[]): {
   errors: number;
   cpu: number;
   cpuPerRequest: number;
+  loopMax: number;
   p99Ratio: number;
   p50Ratio: number;
   runs: number;
@@ -180,6 +186,7 @@ export function summarise(samples: readonly AckSample[]): {
         errors: median(mine.map((s) => s.errors)),
         cpu: median(mine.map((s) => s.cpu)),
         cpuPerRequest: median(mine.map((s) => s.cpuPerRequest)),
+        loopMax: median(mine.map((s) => s.loopMax)),
         p99Ratio: median(ratios((s) => s.lat.p99)),
         p50Ratio: median(ratios((s) => s.lat.p50)),
         runs: mine.length,

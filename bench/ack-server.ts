@@ -21,6 +21,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectSlack, startSlackBot } from '../bot/index.js';
@@ -65,6 +66,8 @@ async function floor(): Promise<{ url: string; close: () => Promise<void> }> {
     await ack({ response_type: 'ephemeral', text: `recorded: ${command.text}` });
   });
   const server = (await app.start(0)) as Server;
+  // As long as Fastify's (72 s): Node's 5-s default closes idle keep-alive sockets under the load generator's feet.
+  server.keepAliveTimeout = 72_000;
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`,
     close: async () => {
@@ -75,8 +78,14 @@ async function floor(): Promise<{ url: string; close: () => Promise<void> }> {
 }
 
 const running = mode === 'floor' ? await floor() : await kubecontrol();
+// How long the event loop was blocked: what every request queued behind waited.
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
 process.on('message', (m: { type: string }) => {
-  if (m.type === 'cpu') send({ type: 'cpu', usage: process.cpuUsage(), rss: process.memoryUsage().rss });
+  if (m.type === 'cpu') {
+    send({ type: 'cpu', usage: process.cpuUsage(), rss: process.memoryUsage().rss, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 });
+    loop.reset();
+  }
   if (m.type === 'stop') {
     void running.close().finally(() => {
       send({ type: 'stopped' });

@@ -66,18 +66,18 @@ if (want('ack')) {
     `Signed slash commands (form bodies as Slack sends them, a unique trigger_id each) from a load generator in its own process (bench/ack-load.ts), at a fixed schedule over keep-alive connections, ${seconds} s per case after a warm-up at the same rate; latency from each request's *scheduled* send time to the whole answer. ` +
       'The server runs in a process of its own (bench/ack-server.ts): the real kubecontrol (`startKubecontrol` as `npm start` builds it, info logs to its stdout, the real Bolt app mounted on `/slack/events`, the fake Slack Web API of test/fakes/slack-api.ts in the bench process), started afresh for each case. ' +
       'The **floor** is a minimal Bolt app on its own HTTPReceiver whose only listener inserts one row into a better-sqlite3 WAL database and acks, measured the same way in the same runs. ' +
-      `Server CPU is the server process's own \`process.cpuUsage()\` over the measured period, read over IPC. ${runs > 1 ? `Each figure is the median of ${runs} runs that alternate the order of the cases (floor first, then last); ratios are taken per run against that run's floor, then their median.` : 'One run (BENCH_QUICK).'} ` +
+      `Server CPU is the server process's own \`process.cpuUsage()\` over the measured period, read over IPC, and *event loop blocked* the longest delay its event loop saw then (\`monitorEventLoopDelay\`): what a request arriving at the worst moment waited before any of its own work. ${runs > 1 ? `Each figure is the median of ${runs} runs that alternate the order of the cases (floor first, then last); ratios are taken per run against that run's floor, then their median.` : 'One run (BENCH_QUICK).'} ` +
       'An error is an answer other than HTTP 200 with the expected text, a failed connection, or an answer after Slack\'s 3-second deadline.',
   );
   log('');
   for (const rate of rates) {
     log(`**${rate} commands/s**`);
     log('');
-    log('| case | p50 | p99 | p99.9 | max | errors | server CPU | CPU per command | p50 ÷ floor | p99 ÷ floor |');
-    log('|---|---|---|---|---|---|---|---|---|---|');
+    log('| case | p50 | p99 | p99.9 | max | errors | server CPU | CPU per command | event loop blocked (max) | p50 ÷ floor | p99 ÷ floor |');
+    log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows.filter((x) => x.rate === rate)) {
       log(
-        `| ${CASE_LABEL[r.case]} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.p999)} | ${ms(r.max)} | ${r.errors} | ${r.cpu.toFixed(0)}% of a core | ${ms(r.cpuPerRequest)} | ${r.case === 'floor' ? '1' : ratio(r.p50Ratio)} | ${r.case === 'floor' ? '1' : ratio(r.p99Ratio)} |`,
+        `| ${CASE_LABEL[r.case]} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.p999)} | ${ms(r.max)} | ${r.errors} | ${r.cpu.toFixed(0)}% of a core | ${ms(r.cpuPerRequest)} | ${ms(r.loopMax)} | ${r.case === 'floor' ? '1' : ratio(r.p50Ratio)} | ${r.case === 'floor' ? '1' : ratio(r.p99Ratio)} |`,
       );
     }
     log('');
@@ -112,7 +112,7 @@ if (want('reads')) {
   log(`## 2. Reads on ${r.apps} apps, ${r.deploys.toLocaleString('en')} deploys, ${r.events.toLocaleString('en')} events (${r.steps.toLocaleString('en')} steps; ${r.fileMiB.toFixed(0)} MiB file)`);
   log('');
   log(
-    `Seeded with plain INSERTs in one transaction in ${(r.seedMs / 1000).toFixed(1)} s (two years of deploys, apps interleaved, versions 1.0.0…2.66.9 per app, 12 people, the usual mix of outcomes, a few still running), then read through the real server (\`startKubecontrol\` on that file, a ManualClock so nothing moves) by the repositories' and the console's own functions — \`DeploysRepo\`, \`EventsRepo\`, \`CommandCore\`, \`ConsoleRepo\` (store/console.ts) and \`createConsoleReads\` (console/reads.ts) — never copies of their SQL. No ANALYZE (a production database has none). ${quick ? 300 : 2000} calls each after 200 warm-up calls, parameters varied across apps and deploys. The plan is EXPLAIN QUERY PLAN of the statement the function runs (test/console-query-plans.test.ts checks that none scans a table).`,
+    `Seeded with plain INSERTs in one transaction in ${(r.seedMs / 1000).toFixed(1)} s (two years of deploys, each of a random app, person and outcome from a fixed seed, versions 1.0.0, 1.0.1, … per app, 12 people, the usual mix of outcomes, a few still running), then read through the real server (\`startKubecontrol\` on that file, a ManualClock so nothing moves) by the repositories' and the console's own functions — \`DeploysRepo\`, \`EventsRepo\`, \`CommandCore\`, \`ConsoleRepo\` (store/console.ts) and \`createConsoleReads\` (console/reads.ts) — never copies of their SQL. No ANALYZE (a production database has none). ${quick ? 300 : 2000} calls each after 200 warm-up calls, parameters varied across apps and deploys. The plan is EXPLAIN QUERY PLAN of the statement the function runs (test/console-query-plans.test.ts checks that none scans a table).`,
   );
   log('');
   log('| read | called | p50 | p99 | target (p99) | | rows | plan |');
