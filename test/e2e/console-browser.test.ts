@@ -17,10 +17,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { CommandRecord } from '../store/index.js';
-import { startHarness, type Harness } from './helpers/harness.js';
+import type { CommandRecord } from '../../store/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHOTS = join(ROOT, 'test-artifacts', 'screenshots');
 const run = promisify(execFile);
 

@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { runCli } from '../cli/run.js';
-import { findServer, localUrl, readServerFile, removeServerFile, serverFilePath, writeServerFile, type ServerFile } from '../system/server-file.js';
+import { runCli } from '../../cli/run.js';
+import { findServer, localUrl, readServerFile, removeServerFile, serverFilePath, writeServerFile, type ServerFile } from '../../system/server-file.js';
 
 const execFileP = promisify(execFile);
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
 const CLI = join(ROOT, 'cli', 'bin.js');
 const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const execFileP = promisify(execFile);
 const ENV = { ...process.env, NO_COLOR: '1', KUBECONTROL_URL: '', KUBECONTROL_KUBEAPPS_DIR: '' };
 
