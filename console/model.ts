@@ -23,6 +23,10 @@ export interface FleetRow {
   /** What serves the app (AppStatus.live), and what drains, as `status` says it. */
   readonly live: AppStatus['live'];
   readonly draining: AppStatus['draining'];
+  /** The live cluster's Kubernetes version and its end of standard support (with a warning within 60 days), as `status` says it. */
+  readonly kubernetes: AppStatus['kubernetes'] | null;
+  /** A scale in force on the live environment that the next blue/green deploy resets, as `status` says it. */
+  readonly scaled: AppStatus['scaled'] | null;
   /** The newest deploy that ended (any outcome): who, when, how. */
   readonly lastDeploy: Pick<DeployRecord, 'id' | 'version' | 'state' | 'requestedBy' | 'requestedByName' | 'finishedAt' | 'kind'> | null;
   readonly lock: LockRecord | null;

@@ -131,6 +131,8 @@ export function createConsoleReads(deps: ConsoleReadsDeps): ConsoleReads {
           maxNodes: a.hardware.maxNodes,
           live: st?.live ?? null,
           draining: st?.draining ?? null,
+          kubernetes: st?.kubernetes ?? null,
+          scaled: st?.scaled ?? null,
           lastDeploy: last
             ? { id: last.id, version: last.version, state: last.state, requestedBy: last.requestedBy, requestedByName: last.requestedByName, finishedAt: last.finishedAt, kind: last.kind }
             : null,

@@ -100,6 +100,8 @@ describe('pages show what the store holds', () => {
     const row = (app: string): string => page.text.split(`id="app-${app}"`)[1]!.split('</tr>')[0]!;
     expect(row('search-svc')).toMatch(/<strong class="version">v1<\/strong>/);
     expect(row('search-svc')).toContain(`href="/deploys/${v1}"`);
+    // Which Kubernetes the live cluster runs and until when it is supported, as status says it.
+    expect(row('search-svc')).toMatch(/Kubernetes 1\.\d+, standard support until \d{4}-\d{2}-\d{2}/);
     // The newest ended deploy is the rejected v2, by alice; v3 is running now.
     expect(row('search-svc')).toMatch(new RegExp(`#${v2} v2</a>[\\s\\S]*rejected[\\s\\S]*by alice`));
     expect(row('search-svc')).toMatch(new RegExp(`#${v3} v3</a>[\\s\\S]*awaiting approval`));

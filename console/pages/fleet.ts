@@ -23,8 +23,18 @@ function live(r: FleetRow, now: number): Html {
   const drain = r.draining
     ? html`<div class="small">draining ${r.draining.version} on ${r.draining.cluster}${r.draining.until ? html` until ${time(r.draining.until)}` : ''}${r.draining.rollback ? ' (rollback flips back)' : ''}</div>`
     : '';
+  const k = r.kubernetes;
+  const kube = k
+    ? html`<div class="small">Kubernetes ${k.version}${k.endOfStandardSupport ? html`, standard support until ${k.endOfStandardSupport}` : ''}</div>${k.warning ? html`<div class="small warn" role="note">⚠ ${k.warning}</div>` : ''}`
+    : '';
+  const sc = r.scaled;
+  const scaleWords = (x: { replicas: number | null; minNodes: number | null; maxNodes: number | null }): string =>
+    [x.replicas !== null ? `replicas=${x.replicas}` : '', x.maxNodes !== null ? `nodes=${x.minNodes ?? 0}..${x.maxNodes}` : ''].filter(Boolean).join(' ');
+  const scaled = sc
+    ? html`<div class="small">scaled to ${scaleWords(sc.now)} by ${sc.by} (<a href="${path('deploys', sc.deployId)}">#${sc.deployId}</a>); the KubeApp says ${scaleWords(sc.declared)}</div>`
+    : '';
   return html`<strong class="version">${l.version}</strong>
-<div class="small">${l.cluster ? html`on <code>${l.cluster}</code>` : ''} · <a href="${path('deploys', l.deployId)}">#${l.deployId}</a> · since <span title="${new Date(l.since).toISOString()}">${relative(l.since, now)}</span></div>${drain}`;
+<div class="small">${l.cluster ? html`on <code>${l.cluster}</code>` : ''} · <a href="${path('deploys', l.deployId)}">#${l.deployId}</a> · since <span title="${new Date(l.since).toISOString()}">${relative(l.since, now)}</span></div>${kube}${scaled}${drain}`;
 }
 
 function lastDeploy(r: FleetRow, now: number): Html {
