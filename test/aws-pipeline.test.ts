@@ -12,12 +12,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateClusterCommand, CreateNodegroupCommand } from '@aws-sdk/client-eks';
 import { InvalidChangeBatch } from '@aws-sdk/client-route-53';
-import { createAwsProvider } from '../deployer/aws/index.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import cacheWorker from '../kubeapps/examples/cache-worker.js';
 import searchSvc from '../kubeapps/examples/search-svc.js';
 import webFrontend from '../kubeapps/examples/web-frontend.js';
-import { OTHER_INSTALLATION, SETTINGS, TODAY, withAws } from './fakes/aws-apps.js';
+import { fastAwsProvider, OTHER_INSTALLATION, withAws } from './fakes/aws-apps.js';
 import { FakeAwsAccount, ZONE_ID } from './fakes/aws-account.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
@@ -32,24 +31,12 @@ describe('the pipeline on the aws provider', () => {
   const health: string[] = [];
   beforeAll(async () => {
     aws = new FakeAwsAccount();
-    const provider = ({ installation }: { installation: string }) => ({
-      ...createAwsProvider({
-        installation: { id: installation },
-        settings: SETTINGS,
-        buildEnv: {},
-        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' },
-        waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
-        codeBuildPoll: { minMs: 1, maxMs: 2 },
-        healthRetry: { attempts: 1 },
-        fetch: async (url: string) => {
-          health.push(url);
-          return { status: 200, statusText: 'OK' };
-        },
-        rewatchDelayMs: 5,
-        now: () => TODAY,
-      }),
-      // Everything real but the drain before the old cluster goes (2 minutes at TTL 60 s).
-      drainMs: () => 10,
+    // Everything real but the drain before the old cluster goes (2 minutes at TTL 60 s).
+    const provider = fastAwsProvider({
+      fetch: async (url: string) => {
+        health.push(url);
+        return { status: 200, statusText: 'OK' };
+      },
     });
     h = await startHarness({ provider: 'aws' }, { provider, apps });
   });

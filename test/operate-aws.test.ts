@@ -8,12 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateClusterCommand, DescribeUpdateCommand, EKSClient, InvalidParameterException, ResourceInUseException, UpdateNodegroupConfigCommand } from '@aws-sdk/client-eks';
-import { createAwsProvider, nodegroupName } from '../deployer/aws/index.js';
+import { nodegroupName } from '../deployer/aws/index.js';
 import type { KubeApp } from '../kubeapps/index.js';
 import cacheWorker from '../kubeapps/examples/cache-worker.js';
 import searchSvc from '../kubeapps/examples/search-svc.js';
 import webFrontend from '../kubeapps/examples/web-frontend.js';
-import { SETTINGS, TODAY, withAws } from './fakes/aws-apps.js';
+import { fastAwsProvider, withAws } from './fakes/aws-apps.js';
 import { FakeAwsAccount } from './fakes/aws-account.js';
 import { startHarness, type ApiResult, type Harness } from './helpers/harness.js';
 
@@ -28,21 +28,7 @@ describe('operating an app on the aws provider', () => {
   let h: Harness;
   beforeAll(async () => {
     aws = new FakeAwsAccount();
-    const provider = ({ installation }: { installation: string }) => ({
-      ...createAwsProvider({
-        installation: { id: installation },
-        settings: SETTINGS,
-        buildEnv: {},
-        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' },
-        waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
-        codeBuildPoll: { minMs: 1, maxMs: 2 },
-        healthRetry: { attempts: 1 },
-        fetch: async () => ({ status: 200, statusText: 'OK' }),
-        rewatchDelayMs: 5,
-        now: () => TODAY,
-      }),
-      drainMs: () => 10,
-    });
+    const provider = fastAwsProvider();
     h = await startHarness({ provider: 'aws' }, { provider, apps });
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 /** The aws provider's settings as an installation gives them (through loadAwsSettings), and the example KubeApps with per-app overrides. */
 import { loadAwsSettings, type AwsSettings } from '../../deployer/aws/settings.js';
-import type { ImageRef, Installation, PlacementOverrides } from '../../deployer/ports.js';
+import { createAwsProvider, type AwsProviderOptions } from '../../deployer/aws/index.js';
+import type { ImageRef, Installation, PlacementOverrides, Provider } from '../../deployer/ports.js';
 import { imageRef, placementOf } from '../../deployer/specs.js';
 import type { KubeApp, ResolvedAws } from '../../kubeapps/index.js';
 
@@ -58,4 +59,28 @@ export function withAws(app: KubeApp, own: Partial<Omit<ResolvedAws, 'defaulted'
 /** `{ image, placement }` of the app's image at `tag`, as the build step gives them to a registry or builder (deployer/specs.ts). */
 export function imageOf(app: KubeApp, tag: string): { image: ImageRef; placement: PlacementOverrides | undefined } {
   return { image: imageRef(app, tag), placement: placementOf(app) };
+}
+
+/**
+ * The aws provider as the server tests run it, for `startHarness`'s provider option: every wait and
+ * poll in milliseconds, one health-check attempt answered 200 (unless `options.fetch` says otherwise),
+ * today fixed, and a 10 ms drain instead of twice the TTL. `options` replaces any of these.
+ */
+export function fastAwsProvider(options: Partial<AwsProviderOptions> = {}): (deps: { installation: string }) => Provider {
+  return ({ installation }) => ({
+    ...createAwsProvider({
+      installation: { id: installation },
+      settings: SETTINGS,
+      buildEnv: {},
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' },
+      waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
+      codeBuildPoll: { minMs: 1, maxMs: 2 },
+      healthRetry: { attempts: 1 },
+      fetch: async () => ({ status: 200, statusText: 'OK' }),
+      rewatchDelayMs: 5,
+      now: () => TODAY,
+      ...options,
+    }),
+    drainMs: () => 10,
+  });
 }

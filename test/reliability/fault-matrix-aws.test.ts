@@ -21,14 +21,13 @@
  * step; a poll (a waiter, a watch) is polled again; a delete is retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createAwsProvider } from '../../deployer/aws/index.js';
 import { ManualClock, type Timer } from '../../deployer/clock.js';
 import type { DeployView } from '../../commands/results.js';
 import type { KubeApp } from '../../kubeapps/index.js';
 import searchSvc from '../../kubeapps/examples/search-svc.js';
 import webFrontend from '../../kubeapps/examples/web-frontend.js';
 import { TERMINAL_STATES } from '../../store/index.js';
-import { SETTINGS, TODAY, withAws } from '../fakes/aws-apps.js';
+import { fastAwsProvider, TODAY, withAws } from '../fakes/aws-apps.js';
 import { FakeAwsAccount, ZONE_ID } from '../fakes/aws-account.js';
 import { AwsWire, type WireError } from '../fakes/aws-wire.js';
 import type { InterceptedAnswer } from '../fakes/kube-apiserver.js';
@@ -248,23 +247,8 @@ beforeAll(async () => {
       return f.answer;
     },
   };
-  const provider = ({ installation }: { installation: string }) => ({
-    ...createAwsProvider({
-      installation: { id: installation },
-      settings: SETTINGS,
-      buildEnv: {},
-      clients: wire.clientsFor(CREDENTIALS),
-      credentials: CREDENTIALS,
-      waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
-      codeBuildPoll: { minMs: 1, maxMs: 2 },
-      healthRetry: { attempts: 1 },
-      fetch: async () => ({ status: 200, statusText: 'OK' }),
-      rewatchDelayMs: 5,
-      now: () => TODAY,
-    }),
-    // A drain of 10 ms on the clock (fired when due), instead of twice the TTL.
-    drainMs: () => 10,
-  });
+  // A drain of 10 ms on the clock (fired when due), instead of twice the TTL.
+  const provider = fastAwsProvider({ clients: wire.clientsFor(CREDENTIALS), credentials: CREDENTIALS });
   h = await startHarness({ provider: 'aws', approvalTimeoutMs: 24 * 3_600_000 }, { provider, apps: APPS, clock });
   // What serves before the matrix: a teardown cell has an old cluster to delete.
   const first = await run('search-svc', 'baseline');

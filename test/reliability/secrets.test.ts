@@ -25,13 +25,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { connectSlack, startSlackBot, type SlackBot, type SlackConnection } from '../../bot/index.js';
-import { createAwsProvider } from '../../deployer/aws/index.js';
 import type { KubeApp } from '../../kubeapps/index.js';
 import searchSvc from '../../kubeapps/examples/search-svc.js';
 import { loadConfig, type Config } from '../../system/config.js';
 import { createLogger } from '../../system/logger.js';
 import { slackSurfaceOf, startKubecontrol, type Kubecontrol } from '../../system/compose.js';
-import { SETTINGS, TODAY, withAws } from '../fakes/aws-apps.js';
+import { fastAwsProvider, withAws } from '../fakes/aws-apps.js';
 import { FakeAwsAccount } from '../fakes/aws-account.js';
 import { AwsWire } from '../fakes/aws-wire.js';
 import { FakeSlack } from '../fakes/slack-api.js';
@@ -90,22 +89,7 @@ beforeAll(async () => {
     }),
   );
   slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 1, factor: 1, minTimeout: 10, maxTimeout: 20 } });
-  const provider = ({ installation }: { installation: string }) => ({
-    ...createAwsProvider({
-      installation: { id: installation },
-      settings: SETTINGS,
-      buildEnv: {},
-      clients: wire.clientsFor(CREDENTIALS),
-      credentials: CREDENTIALS,
-      waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
-      codeBuildPoll: { minMs: 1, maxMs: 2 },
-      healthRetry: { attempts: 1 },
-      fetch: async () => ({ status: 200, statusText: 'OK' }),
-      rewatchDelayMs: 5,
-      now: () => TODAY,
-    }),
-    drainMs: () => 10,
-  });
+  const provider = fastAwsProvider({ clients: wire.clientsFor(CREDENTIALS), credentials: CREDENTIALS });
   k = await startKubecontrol(config, { logger, apps: [APP], groups: slack.groups, provider });
   bot = await startSlackBot(slackSurfaceOf(k), slack, { cardIntervalMs: 50, reconnect: { firstMs: 50, maxMs: 400 } });
   // API tokens, as `npm run admin -- tokens create` makes them.
