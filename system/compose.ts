@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SlackSurfaceDeps } from '../bot/index.js';
 import { CommandCore, type GroupResolver } from '../commands/core.js';
-import { dumpYaml } from '@kubernetes/client-node';
 import { registerApi, streamEvents, type Faults } from '../console/api.js';
 import { doraCharts } from '../console/charts.js';
 import { createCsrf } from '../console/csrf.js';
@@ -191,7 +190,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
     feed: store.feed,
     apps,
     groups: options.groups,
-    manifests: manifestsOf(provider, installation),
+    manifests: manifestsOf(provider, installation, mounts),
     charts: (report) => {
       const c = doraCharts(report);
       return `${c.deploys}${c.leadTime}`;
@@ -286,12 +285,40 @@ function peopleOf(apps: ReadonlyMap<string, KubeApp>, admins: readonly string[])
 }
 
 /**
+ * `dumpYaml` of @kubernetes/client-node (its serializer writes each object's fields in the API's order), imported
+ * on first use, not at start: the client costs ≈ 70 MB of RSS under node (≈ 130 MB under tsx), which a sandbox
+ * server, never talking to Kubernetes, would otherwise carry for this one function (issue 15).
+ */
+let dumpYaml: typeof import('@kubernetes/client-node').dumpYaml | undefined;
+let loadingYaml: Promise<void> | undefined;
+function loadDumpYaml(): Promise<void> {
+  loadingYaml ??= import('@kubernetes/client-node').then(
+    (k) => void (dumpYaml = k.dumpYaml),
+    (err: unknown) => {
+      loadingYaml = undefined; // tried again at the next page
+      throw err;
+    },
+  );
+  return loadingYaml;
+}
+
+/**
  * The Kubernetes objects a deploy of `version` applies, as the kube adapter renders them (the same
  * renderer, specs and registry), for the console's app page: `console/` imports no adapter, so the
  * root hands it this function. The local provider serves through a ClusterIP in a namespace per deploy.
  */
-function manifestsOf(provider: Provider, installation: string): (app: KubeApp, version: string) => RenderedManifest[] {
+function manifestsOf(provider: Provider, installation: string, mounts: Mount[]): (app: KubeApp, version: string) => RenderedManifest[] {
+  // The pages call this synchronously; the YAML comes from the Kubernetes client, loaded before an app page's route runs.
+  mounts.push(async (req) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && req.url?.startsWith('/apps/')) await loadDumpYaml().catch(() => undefined);
+    return false;
+  });
   return (app, version) => {
+    if (!dumpYaml) {
+      void loadDumpYaml().catch(() => undefined);
+      throw new Error('the Kubernetes client that writes the YAML is not loaded yet: reload the page');
+    }
+    const dump = dumpYaml;
     const placement = placementOf(app);
     const m = renderManifests(workloadSpec(app, version), {
       imageUri: (image) => provider.registry.imageUri({ image, placement }),
@@ -300,7 +327,7 @@ function manifestsOf(provider: Provider, installation: string): (app: KubeApp, v
     });
     return [m.namespace, m.serviceAccount, m.deployment, m.service, m.podDisruptionBudget].map((o) => ({
       title: `${o.kind ?? 'object'} ${o.metadata?.name ?? ''}`.trim(),
-      text: dumpYaml(o),
+      text: dump(o),
     }));
   };
 }
