@@ -1,39 +1,36 @@
 /**
- * Whole deploys through the real HTTP API (and the real CLI) against the
- * sandbox provider, with a real SQLite file.
+ * Whole deploys through the real HTTP API (and the real CLI, in-process through
+ * its entry, runCli) against the sandbox provider, with a real SQLite file.
+ * Time is a ManualClock the tests drive: nothing waits in real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { runCli } from '../cli/run.js';
 import type { DeployView } from '../commands/results.js';
 import { ManualClock } from '../deployer/clock.js';
 import { clusterRef, dnsRecord } from '../deployer/specs.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
-const execFileP = promisify(execFile);
-const CLI = new URL('../cli/bin.js', import.meta.url).pathname;
-
-function cli(h: Harness, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return execFileP(process.execPath, [CLI, ...args], { env: { ...process.env, KUBECONTROL_URL: h.url, NO_COLOR: '1' } }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+/** `kubecontrol ARGS` against the harness's server (or `url`), in-process; its exit code and output. */
+async function cli(h: Harness | { url: string }, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['--url', h.url, ...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
 }
 
 describe('blue/green and rolling deploys', () => {
   let h: Harness;
+  let clock: ManualClock;
   beforeAll(async () => {
-    h = await startHarness();
+    // Time is driven by the test (waitFor fires the clock's timers): nothing here waits in real time.
+    clock = new ManualClock();
+    h = await startHarness({}, { clock });
   });
   afterAll(() => h.close());
 
   it('runs a full blue/green deploy from the CLI, approved from a second CLI, and shows it in history', async () => {
-    const follower = spawn(process.execPath, [CLI, 'deploy', 'search-svc', 'v100', '--as', 'carol', '--json'], {
-      env: { ...process.env, KUBECONTROL_URL: h.url, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    follower.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    const exited = new Promise<number>((resolve) => follower.on('exit', (code) => resolve(code ?? -1)));
+    // The follower: `kubecontrol deploy` queues the deploy and follows it to its end (it exits when the deploy does).
+    const following = cli(h, ['deploy', 'search-svc', 'v100', '--as', 'carol', '--json']);
 
     const deploy = await h.waitFor(1, (d) => d.state === 'awaiting_approval');
     expect(deploy.steps.map((s) => `${s.name}:${s.state}`)).toEqual(['build:succeeded', 'provision:succeeded', 'deploy:succeeded', 'approval:running']);
@@ -52,8 +49,11 @@ describe('blue/green and rolling deploys', () => {
     expect(approval.code).toBe(0);
     expect(approval.stdout).toMatch(/Deploy #1 approved: search-svc\.example\.com moves to search-svc-1/);
 
-    expect(await exited).toBe(0);
-    const final = JSON.parse(stdout.trim().split('\n').pop()!) as DeployView;
+    // The follower sees the deploy to its end, which the clock drives there.
+    await h.waitState(1, 'succeeded');
+    const followed = await following;
+    expect(followed.code).toBe(0);
+    const final = JSON.parse(followed.stdout.trim().split('\n').pop()!) as DeployView;
     expect(final).toMatchObject({ id: 1, app: 'search-svc', version: 'v100', strategy: 'blue-green', state: 'succeeded', toCluster: 'search-svc-1' });
     expect(await h.k.provider.dns.current({ record: dnsRecord(h.k.apps.get('search-svc')!) })).toBe(final.endpoint);
 
@@ -124,7 +124,12 @@ describe('blue/green and rolling deploys', () => {
   it('dry run prints the plan and touches nothing', async () => {
     const deploysBefore = h.k.store.deploys.history('search-svc', 100).length;
     const clustersBefore = h.k.store.sandbox.list('cluster').length;
-    const { body } = await h.cmd('carol', 'deploy', 'search-svc', 'v999', '--dry-run');
+    // A dry run reads the provider, whose lookups take simulated time: the clock is driven until it answers.
+    const answer = h.cmd('carol', 'deploy', 'search-svc', 'v999', '--dry-run');
+    let answered = false;
+    void answer.finally(() => (answered = true));
+    await clock.runUntil(() => answered);
+    const { body } = await answer;
     expect(body.kind).toBe('plan');
     const plan = (body as unknown as { plan: { create: string[]; change: string[]; delete: string[]; build: string[] } }).plan;
     expect(plan.build[0]).toMatch(/build sandbox\.registry\.local\/search-svc:v999/);
@@ -244,7 +249,8 @@ describe('token mode', () => {
     const none = await cli(h, ['status']);
     expect(none.code).toBe(3);
     expect(none.stderr).toMatch(/a bearer token is required/);
-    const ok = await execFileP(process.execPath, [CLI, 'status', 'search-svc', '--json'], { env: { ...process.env, KUBECONTROL_URL: h.url, KUBECONTROL_TOKEN: token } });
+    const ok = await cli(h, ['--token', token, 'status', 'search-svc', '--json']);
+    expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'status', authenticated: true });
     expect(h.k.store.commands.recent(1)[0]).toMatchObject({ actor: 'carol', verb: 'status', outcome: 'accepted' });
     const as = await cli(h, ['status', '--as', 'alice', '--token', token]);
@@ -255,10 +261,7 @@ describe('token mode', () => {
 
 describe('the CLI without a server', () => {
   it('says how to start one and exits 6', async () => {
-    const res = await execFileP(process.execPath, [CLI, 'status'], { env: { ...process.env, KUBECONTROL_URL: 'http://127.0.0.1:9', NO_COLOR: '1' } }).then(
-      () => ({ code: 0, stderr: '' }),
-      (e: { code: number; stderr: string }) => e,
-    );
+    const res = await cli({ url: 'http://127.0.0.1:9' }, ['status']);
     expect(res.code).toBe(6);
     expect(res.stderr).toMatch(/cannot reach the kubecontrol server at http:\/\/127\.0\.0\.1:9( \(\w+\))?: start it with `npm start` or set KUBECONTROL_URL/);
   });
