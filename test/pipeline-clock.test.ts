@@ -6,11 +6,10 @@
  * would use it.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runCli } from '../cli/run.js';
 import { runAfterAck } from '../commands/core.js';
 import { ManualClock } from '../deployer/clock.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
@@ -18,8 +17,14 @@ import { IllegalTransition, LIFECYCLE, Store, type DeployState } from '../store/
 import { blueGreen, deploy, ended, state } from './helpers/clock-flow.js';
 import { startHarness, type Harness } from './helpers/harness.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const run = promisify(execFile);
+/** `kubecontrol ARGS` against the harness's server, in-process through the CLI's entry; it must exit 0. Its stdout. */
+async function cli(h: Harness, ...args: string[]): Promise<string> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['--url', h.url, ...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t) });
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  return stdout;
+}
 const open: Harness[] = [];
 afterEach(async () => {
   for (const h of open.splice(0)) await h.close().catch(() => {});
@@ -42,10 +47,10 @@ describe('ownership: a cluster belongs to the environment that serves from it', 
     await clock.runUntil(() => ended(h, rolling));
     expect(state(h, rolling)).toBe('succeeded');
 
-    const gc = await run(process.execPath, ['--import', 'tsx', 'cli/bin.js', 'gc', '--json'], { cwd: ROOT, env: { ...process.env, KUBECONTROL_URL: h.url } });
-    expect((JSON.parse(gc.stdout) as { orphans: unknown[] }).orphans).toEqual([]);
-    const deleted = await run(process.execPath, ['--import', 'tsx', 'cli/bin.js', 'gc', '--yes', '--json'], { cwd: ROOT, env: { ...process.env, KUBECONTROL_URL: h.url } });
-    expect((JSON.parse(deleted.stdout) as { orphans: unknown[] }).orphans).toEqual([]);
+    const gc = await cli(h, 'gc', '--json');
+    expect((JSON.parse(gc) as { orphans: unknown[] }).orphans).toEqual([]);
+    const deleted = await cli(h, 'gc', '--yes', '--json');
+    expect((JSON.parse(deleted) as { orphans: unknown[] }).orphans).toEqual([]);
     expect(clusters(h)).toEqual(['web-frontend-1']);
     const status = (await h.cmd('dave', 'status', 'web-frontend')).body as unknown as { apps: { live: { version: string; cluster: string } }[] };
     expect(status.apps[0]!.live).toMatchObject({ version: 'v2', cluster: 'web-frontend-1' });
