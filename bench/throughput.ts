@@ -17,6 +17,10 @@ import { runAfterAck } from '../commands/core.js';
 import { loadConfig } from '../system/config.js';
 import { createLogger } from '../system/logger.js';
 import { startKubecontrol } from '../system/compose.js';
+// What `npm start` (system/main.ts) loads besides the composition root — the Slack surface, even with Slack off —
+// so that the RSS measured here is the server's as npm start runs it (≈ 20 MB under tsx).
+import '../bot/index.js';
+import '../system/server-file.js';
 import { isTerminal } from '../store/index.js';
 import { appName, fleetApps } from './fleet.js';
 import { forkBench, rssSampler, until } from './lib.js';
