@@ -1,9 +1,10 @@
 /**
  * The server is killed (SIGKILL: no goodbye) mid-deploy and started again on
  * the same SQLite file: the deploy resumes where it stood, and a deploy that
- * then fails is still cleaned up.
+ * then fails is still cleaned up. Each case has its own processes, database
+ * and ports (port 0: the banner says which), so the two run side by side.
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,15 +13,15 @@ import { Store } from '../store/index.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
+afterAll(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
 /** Starts `npm start`'s entry as a real process; resolves with its URL once it listens. */
-function startServer(db: string, port: number): Promise<{ proc: ChildProcess; url: string }> {
+function startServer(db: string): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'system/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, KUBECONTROL_DB: db, KUBECONTROL_PORT: String(port), KUBECONTROL_SANDBOX_SCALE: '0.002', KUBECONTROL_LOG_LEVEL: 'warn' },
+    env: { ...process.env, KUBECONTROL_DB: db, KUBECONTROL_PORT: '0', KUBECONTROL_SANDBOX_SCALE: '0.002', KUBECONTROL_LOG_LEVEL: 'warn' },
   });
   children.push(proc);
   return new Promise((resolve, reject) => {
@@ -53,15 +54,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 const deployState = async (url: string, id: number): Promise<{ state: string; cleanup: string; steps: { name: string; state: string }[] }> =>
   (await (await fetch(`${url}/api/deploys/${id}`, { headers: { 'x-kubecontrol-user': 'test' } })).json()) as never;
 
-function freePort(): number {
-  return 20000 + Math.floor(Math.random() * 20000);
-}
-
 describe('restart mid-deploy', () => {
-  it('a deploy killed while provisioning resumes, adopts its cluster, and finishes', async () => {
+  it.concurrent('a deploy killed while provisioning resumes, adopts its cluster, and finishes', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'kubecontrol-restart-')), 'k.db');
-    const port = freePort();
-    const first = await startServer(db, port);
+    const first = await startServer(db);
     const id = (await cmd(first.url, 'carol', 'deploy', 'search-svc', 'r1')).deploy!.id;
     await until('the cluster to be created', async () => {
       const d = await deployState(first.url, id);
@@ -70,7 +66,7 @@ describe('restart mid-deploy', () => {
     first.proc.kill('SIGKILL');
     await new Promise((r) => first.proc.once('exit', r));
 
-    const second = await startServer(db, port);
+    const second = await startServer(db);
     await until('awaiting approval', async () => ((await deployState(second.url, id)).state === 'awaiting_approval' ? true : undefined));
     await cmd(second.url, 'bob', 'approve', String(id));
     await until('success', async () => ((await deployState(second.url, id)).state === 'succeeded' ? true : undefined));
@@ -86,10 +82,9 @@ describe('restart mid-deploy', () => {
     store.close();
   }, 60_000);
 
-  it('a deploy that fails after the restart is still cleaned up from the ledger', async () => {
+  it.concurrent('a deploy that fails after the restart is still cleaned up from the ledger', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'kubecontrol-restart-')), 'k.db');
-    const port = freePort();
-    const first = await startServer(db, port);
+    const first = await startServer(db);
     const id = (await cmd(first.url, 'carol', 'deploy', 'search-svc', 'r2')).deploy!.id;
     await until('deploying', async () => (['deploying', 'awaiting_approval'].includes((await deployState(first.url, id)).state) ? true : undefined));
     first.proc.kill('SIGKILL');
@@ -100,7 +95,7 @@ describe('restart mid-deploy', () => {
     store.sandbox.addFault({ step: 'cutover', fault: 'fail', app: 'search-svc' });
     store.close();
 
-    const second = await startServer(db, port);
+    const second = await startServer(db);
     await until('awaiting approval', async () => ((await deployState(second.url, id)).state === 'awaiting_approval' ? true : undefined));
     await cmd(second.url, 'bob', 'approve', String(id));
     const end = await until('failure and cleanup', async () => {
