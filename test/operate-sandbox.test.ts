@@ -6,10 +6,9 @@
  * history, `status`, and what the next deploy says of a scale.
  */
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { finalMessage, resultAnswer, statusCard, stepLine } from '../bot/views.js';
 import { renderResult, renderSummary } from '../cli/render.js';
+import { runCli } from '../cli/run.js';
 import type { CommandResult } from '../commands/results.js';
 import { ManualClock } from '../deployer/clock.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
@@ -344,9 +343,14 @@ describe('upgrade', () => {
 });
 
 describe('every surface', () => {
-  const ROOT = new URL('..', import.meta.url).pathname;
-  const cli = (h: Harness, ...args: string[]) =>
-    promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/bin.js', ...args], { cwd: ROOT, env: { ...process.env, KUBECONTROL_URL: h.url, NO_COLOR: '1' } });
+  /** `kubecontrol ARGS` against the harness's server, in-process through the CLI's entry (runCli); it must exit 0. */
+  const cli = async (h: Harness, ...args: string[]): Promise<{ stdout: string }> => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['--url', h.url, ...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t) });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    return { stdout };
+  };
 
   it('the CLI queues a scale (its own subcommand) and shows the Kubernetes version and the scale in status; Slack says the same', async () => {
     const clock = new ManualClock();

@@ -7,8 +7,7 @@
  * verdict of the automatic cutover, and missed runs after a restart.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { runCli } from '../cli/run.js';
 import type { ScheduleView } from '../commands/results.js';
 import { ManualClock } from '../deployer/clock.js';
 import { defineKubeApp, type KubeApp, type KubeAppProps } from '../kubeapps/index.js';
@@ -16,8 +15,14 @@ import type { ScheduleRunRecord } from '../store/index.js';
 import { blueGreen, ended, state } from './helpers/clock-flow.js';
 import { startHarness, undeleted, type Harness } from './helpers/harness.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const run = promisify(execFile);
+/** `kubecontrol ARGS` against the harness's server, in-process through the CLI's entry (runCli); it must exit 0. */
+async function cli(h: Harness, ...args: string[]): Promise<{ stdout: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['--url', h.url, ...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t) });
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  return { stdout };
+}
 const MINUTE = 60_000;
 /** The ManualClock's default start: Monday 30 November 2026, 09:00 UTC. */
 const START = Date.UTC(2026, 10, 30, 9, 0, 0);
@@ -273,8 +278,7 @@ describe('the schedules verb on the CLI', () => {
       app('plain-svc', undefined),
     ]);
     expect((await h.cmd('alice', 'pause', 'weekday-svc', 'quarter end')).status).toBe(200);
-    const env = { ...process.env, KUBECONTROL_URL: h.url, NO_COLOR: '1' };
-    const human = await run(process.execPath, ['--import', 'tsx', 'cli/bin.js', 'schedules', '--as', 'dave'], { cwd: ROOT, env });
+    const human = await cli(h, 'schedules', '--as', 'dave');
     const lines = human.stdout.split('\n');
     expect(lines[0]).toMatch(/^APP +SCHEDULE +NEXT \(UTC\) +LAST RUN/);
     expect(human.stdout).toContain('every day at 03:00 Europe/Dublin');
@@ -283,7 +287,7 @@ describe('the schedules verb on the CLI', () => {
     expect(human.stdout).toContain('`0 0 29 2 *` in UTC');
     expect(human.stdout).toContain('! leap-svc: its next run is more than a year away (Tue 29 Feb 2028, 00:00 UTC)');
     expect(human.stdout).not.toContain('plain-svc');
-    const json = await run(process.execPath, ['--import', 'tsx', 'cli/bin.js', 'schedules', '--json', '--as', 'dave'], { cwd: ROOT, env });
+    const json = await cli(h, 'schedules', '--json', '--as', 'dave');
     const body = JSON.parse(json.stdout) as { kind: string; schedules: ScheduleView[] };
     expect(body.kind).toBe('schedules');
     expect(body.schedules.map((s) => [s.app, s.next])).toEqual([
