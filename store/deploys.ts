@@ -1,6 +1,7 @@
 /** Deploys and their steps. */
 import type { Db } from './db.js';
 import { toRecord, toRecords } from './rows.js';
+import { mapRecords } from './records.js';
 import type { DeployKind, DeployRecord, DeployState, StepName, StepRecord, StepState, Surface } from './types.js';
 import { OPERATION_KINDS, TERMINAL_STATES } from './types.js';
 import { assertTransition } from './lifecycle.js';
@@ -188,10 +189,13 @@ export class DeploysRepo {
     return stmt;
   }
 
-  /** Newest first; `beforeId` pages back. */
+  /**
+   * Newest first; `beforeId` pages back. On deploys_app (app, id), read backwards: the rows themselves are
+   * the cost (no index can cover SELECT *), so they are mapped with the column keys worked out once.
+   */
   history(app: string, limit = 10, beforeId?: number): DeployRecord[] {
     const rows = beforeId ? this.historyBeforeStmt.all(app, beforeId, limit) : this.historyStmt.all(app, limit);
-    return toRecords<DeployRecord>(rows);
+    return mapRecords<DeployRecord>(rows);
   }
 
   /** Deploys not yet in a terminal state, oldest first. */
