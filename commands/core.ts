@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Deployer } from '../deployer/driver.js';
+import type { QueuePosition } from '../deployer/queue.js';
 import { planDeploy } from '../deployer/plan.js';
 import { drainDeadline } from '../deployer/steps/teardown.js';
 import type { Provider } from '../deployer/ports.js';
@@ -113,8 +114,16 @@ function formatMinutes(minutes: number): string {
 }
 const DEPLOY_VERBS: readonly Verb[] = ['approve', 'reject', 'cancel'];
 
+/** What execute does once its transaction has committed (log lines), or undoes if it did not (places in line). */
+interface PendingWork {
+  readonly logs: (() => void)[];
+  readonly joined: DeployRecord[];
+}
+
 export class CommandCore {
   private readonly store: Store;
+  /** While execute's transaction is open: the log lines to write and the deploys that joined a line, once it commits. */
+  private pending: PendingWork | undefined;
 
   constructor(private readonly options: CommandCoreOptions) {
     this.store = options.store;
@@ -132,13 +141,18 @@ export class CommandCore {
   private logCommand(commandId: number, who: Who, c: { verb?: string | null; app?: string | null; deployId?: number | null; outcome: string; message?: string | null }): void {
     const log = this.options.logger;
     if (!log?.isLevelEnabled('info')) return;
+    // Inside execute's transaction: said once it commits.
+    if (this.pending) this.pending.logs.push(() => this.writeLog(log, commandId, who, c));
+    else this.writeLog(log, commandId, who, c);
+  }
+
+  private writeLog(log: Logger, commandId: number, who: Who, c: { verb?: string | null; app?: string | null; deployId?: number | null; outcome: string; message?: string | null }): void {
     log.info(
       { commandId, actor: who.actor, surface: who.surface, verb: c.verb ?? null, app: c.app ?? null, deployId: c.deployId ?? null, outcome: c.outcome },
       `command #${commandId} ${c.verb ?? '?'}${c.app ? ` ${c.app}` : ''} by ${who.actor} via ${who.surface}: ${c.outcome}${c.message ? ` — ${c.message}` : ''}`,
     );
   }
 
-  /** Parses, authorises, records and acts on one command. Never throws for user mistakes. */
   /**
    * Parses, authorises, records and acts, synchronously: a surface can answer
    * as soon as this returns. Only an answer that needs the provider (a dry
@@ -159,16 +173,58 @@ export class CommandCore {
         };
       }
     }
-    // Recorded at once, synchronously, before anything can wait: whatever a surface answers after
-    // calling execute (an ack, a "working on it"), the command is already in the store.
-    const commandId = this.store.commands.record({
-      actor: req.actor.id,
-      actorName: req.actor.name ?? null,
-      surface: req.surface,
-      text,
-      outcome: 'received',
-      idempotencyKey: req.idempotencyKey ?? null,
-    });
+    // One transaction per command, committed before the surface answers: the command's record
+    // first, then whatever it did (a refusal, a deploy with its first events and its place in line)
+    // — one commit, not one for the record and another for the rest. Anything that throws after
+    // the record rolls back to a savepoint and the command stays recorded, as failed. The
+    // operator's log lines wait for the commit, so the log never says what the store does not hold.
+    const pending: PendingWork = { logs: [], joined: [] };
+    this.pending = pending;
+    let out: { result: CommandResult | Promise<CommandResult> };
+    try {
+      out = this.store.tx(() => {
+        const commandId = this.store.commands.record({
+          actor: req.actor.id,
+          actorName: req.actor.name ?? null,
+          surface: req.surface,
+          text,
+          outcome: 'received',
+          idempotencyKey: req.idempotencyKey ?? null,
+        });
+        try {
+          return this.store.tx(() => ({ result: this.run(req, commandId) }));
+        } catch (err) {
+          this.leaveLines(pending);
+          const message = `Something went wrong on our side while handling \`${text.slice(0, 200)}\`: ${err instanceof Error ? err.message : String(err)}`;
+          this.finish(commandId, { actor: req.actor.id, surface: req.surface }, { outcome: 'failed', message });
+          return { result: { kind: 'error', status: 'error', code: 'infrastructure', message, commandId } satisfies CommandResult };
+        }
+      });
+    } catch (err) {
+      // The commit itself failed (the disk, the file): nothing of the command is stored, so nothing of it may stay in a line.
+      this.leaveLines(pending);
+      throw err;
+    } finally {
+      this.pending = undefined;
+    }
+    for (const line of pending.logs) line();
+    return out.result;
+  }
+
+  /** A deploy just created takes its place at the end of its app's line (started after the answer: Deployer.submit). */
+  private join(d: DeployRecord): QueuePosition {
+    const position = this.options.deployer.join(d);
+    this.pending?.joined.push(d);
+    return position;
+  }
+
+  /** Deploys that joined their line in a transaction that did not commit leave it again. */
+  private leaveLines(pending: PendingWork): void {
+    for (const d of pending.joined.splice(0)) this.options.deployer.leave(d);
+  }
+
+  /** The command after its record: parse, authorise, act (inside execute's transaction). */
+  private run(req: CommandRequest, commandId: number): CommandResult | Promise<CommandResult> {
     const who: Who = { actor: req.actor.id, surface: req.surface };
     const parsed = parse(typeof req.input === 'string' ? tokenize(req.input) : req.input);
     if (!parsed.ok) {
@@ -347,45 +403,42 @@ export class CommandCore {
             return { kind: 'plan', status: 'ok', commandId: id, plan, message: `Dry run: ${verb} ${a.name} ${version} (${strategy}) on ${provider.label}; nothing was changed.` };
           });
         }
-        // Record the command and the deploy together, before anyone is told it was accepted.
-        const created = store.tx(() => {
-          // Logged once, below, when the deploy's id is known.
-          store.commands.finish(commandId, { verb: command.verb, app: a.name, outcome: 'accepted', message: `${command.verb} ${a.name} ${version} (${strategy}) accepted` });
-          const d = store.deploys.create({
-            app: a.name,
-            version,
-            strategy,
-            kind: command.verb === 'rollback' ? 'rollback' : 'deploy',
-            requestedBy: req.actor.id,
-            requestedByName: req.actor.name ?? null,
-            surface: req.surface,
-            commandId,
-            provider: provider.name,
-            threadChannel: req.channel ?? a.channel,
-          });
-          this.finish(commandId, who, { verb: command.verb, app: a.name, outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
-          store.events.append({
-            deployId: d.id,
-            kind: 'command',
-            message: `${command.verb} ${a.name} ${version} (${strategy}) requested by ${req.actor.name ?? req.actor.id} via ${req.surface}`,
-            data: { actor: req.actor.id, surface: req.surface, commandId },
-          });
-          return { d, commandId };
+        // The deploy, its first event and its place in its app's line, in execute's transaction with the
+        // command's record: one commit before anyone is told it was accepted. The answer is built from
+        // what was just written — nothing is read back.
+        const d = store.deploys.create({
+          app: a.name,
+          version,
+          strategy,
+          kind: command.verb === 'rollback' ? 'rollback' : 'deploy',
+          requestedBy: req.actor.id,
+          requestedByName: req.actor.name ?? null,
+          surface: req.surface,
+          commandId,
+          provider: provider.name,
+          threadChannel: req.channel ?? a.channel,
         });
-        // Nothing of the deployer runs before the surface has answered: the deploy joins its line after the ack.
-        const view = this.view(created.d.id);
-        const position = view.queue ?? { position: 0, ahead: [] };
+        this.finish(commandId, who, { verb: command.verb, app: a.name, outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
+        store.events.append({
+          deployId: d.id,
+          kind: 'command',
+          message: `${command.verb} ${a.name} ${version} (${strategy}) requested by ${req.actor.name ?? req.actor.id} via ${req.surface}`,
+          data: { actor: req.actor.id, surface: req.surface, commandId },
+        });
+        // Its place in line, exact and from memory; nothing of the deployer runs before the surface has answered.
+        const position = this.join(d);
+        const view: DeployView = { ...d, steps: [], approval: null, queue: position, durationMs: 0 };
         const waiting = position.position > 0 ? ` — ${position.position} ahead of it in ${a.name}'s line (#${position.ahead.join(', #')})` : '';
         return withAfterAck(
           {
             kind: 'deploy_queued',
             status: 'ok',
-            commandId: created.commandId,
+            commandId,
             deploy: view,
             position,
-            message: `Deploy #${created.d.id}: ${a.name} ${version} (${strategy}${command.verb === 'rollback' ? ', rollback' : ''}) queued on ${provider.label}${waiting}.${scaleNote(store, a, strategy)}`,
+            message: `Deploy #${d.id}: ${a.name} ${version} (${strategy}${command.verb === 'rollback' ? ', rollback' : ''}) queued on ${provider.label}${waiting}.${scaleNote(store, a, strategy)}`,
           },
-          () => void deployer.submit(created.d),
+          () => void deployer.submit(d),
         );
       }
       case 'scale':

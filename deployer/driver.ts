@@ -111,25 +111,44 @@ export class Deployer {
     }
   }
 
-  /** A recorded deploy joins its app's line. Surfaces call it after they answered. */
-  submit(deploy: DeployRecord): QueuePosition {
-    const position = this.queue.enqueue(deploy.app, deploy.id);
-    if (position.position > 0) {
-      const ahead = this.store.deploys.get(position.ahead[0]!);
-      this.event(
-        deploy.id,
-        'queue',
-        `queued behind ${position.position} deploy${position.position > 1 ? 's' : ''} of ${deploy.app} (now running: #${ahead?.id} ${ahead?.version}, ${ahead?.state})`,
-        'info',
-        { position: position.position, ahead: position.ahead },
-      );
-    }
+  /**
+   * A recorded deploy takes its place at the end of its app's line, without starting: the command
+   * core calls it in the transaction that creates the deploy, so the place it answers with is exact
+   * (two deploys accepted before either started cannot both be first). Says "queued behind" in the
+   * deploy's events when it waits. `submit` starts it, after the surface answered.
+   */
+  join(deploy: DeployRecord): QueuePosition {
+    const joined = this.queue.join(deploy.app, deploy.id);
+    if (!joined.added || joined.position.position === 0) return joined.position;
+    const position = joined.position;
+    const ahead = this.store.deploys.get(position.ahead[0]!);
+    this.event(
+      deploy.id,
+      'queue',
+      `queued behind ${position.position} deploy${position.position > 1 ? 's' : ''} of ${deploy.app} (now running: #${ahead?.id} ${ahead?.version}, ${ahead?.state})`,
+      'info',
+      { position: position.position, ahead: position.ahead },
+    );
     return position;
   }
 
-  /** Where a deploy stands in its app's line, read from the store (cheap whatever the backlog). */
+  /** A deploy that joined in a transaction that did not commit leaves its line again. */
+  leave(deploy: DeployRecord): void {
+    this.queue.release(deploy.app, deploy.id);
+  }
+
+  /** A recorded deploy joins its app's line (if it has not yet) and starts when it is at the head. Surfaces call it after they answered. */
+  submit(deploy: DeployRecord): QueuePosition {
+    const position = this.join(deploy);
+    this.queue.enqueue(deploy.app, deploy.id);
+    return position;
+  }
+
+  /** Where a deploy stands in its app's line: from the line itself, else (not joined yet) counted in the store. */
   position(deploy: DeployRecord): QueuePosition | undefined {
     if (isTerminal(deploy.state)) return undefined;
+    const inLine = this.queue.position(deploy.app, deploy.id);
+    if (inLine) return inLine;
     const { count, ids } = this.store.deploys.ahead(deploy.app, deploy.id);
     return { position: count, ahead: ids };
   }

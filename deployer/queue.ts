@@ -18,6 +18,8 @@ export class DeployQueue {
   private readonly queue: PQueue;
   private readonly lines = new Map<string, number[]>();
   private readonly scheduled = new Set<number>();
+  /** Every deploy in some line. */
+  private readonly members = new Set<number>();
 
   constructor(
     concurrency: number,
@@ -27,13 +29,24 @@ export class DeployQueue {
     this.queue = new PQueue({ concurrency });
   }
 
-  /** Puts a deploy at the end of its app's line; starts it when it is at the head. */
+  /** Puts a deploy at the end of its app's line (once) without starting it; `added` is false when it was already there. */
+  join(app: string, deployId: number): { position: QueuePosition; added: boolean } {
+    let line = this.lines.get(app);
+    if (!line) this.lines.set(app, (line = []));
+    let added = false;
+    if (!this.members.has(deployId)) {
+      line.push(deployId);
+      this.members.add(deployId);
+      added = true;
+    }
+    return { position: this.position(app, deployId)!, added };
+  }
+
+  /** Puts a deploy at the end of its app's line (unless it joined already); starts it when it is at the head. */
   enqueue(app: string, deployId: number): QueuePosition {
-    const line = this.lines.get(app) ?? [];
-    if (!line.includes(deployId)) line.push(deployId);
-    this.lines.set(app, line);
-    if (line[0] === deployId) this.schedule(deployId);
-    return this.position(app, deployId)!;
+    const { position } = this.join(app, deployId);
+    if (position.position === 0) this.schedule(deployId);
+    return position;
   }
 
   /** Runs the deploy's next phase when a global slot is free (no-op if already waiting for one). */
@@ -61,6 +74,7 @@ export class DeployQueue {
     const wasHead = line[0] === deployId;
     const index = line.indexOf(deployId);
     if (index >= 0) line.splice(index, 1);
+    this.members.delete(deployId);
     if (!line.length) this.lines.delete(app);
     const next = line[0];
     if (wasHead && next !== undefined) {
@@ -71,8 +85,10 @@ export class DeployQueue {
   }
 
   position(app: string, deployId: number): QueuePosition | undefined {
+    if (!this.members.has(deployId)) return undefined;
     const line = this.lines.get(app) ?? [];
-    const index = line.indexOf(deployId);
+    // The newest is usually last: look from the end.
+    const index = line.lastIndexOf(deployId);
     // Not the whole line: its ids go into the deploy's "queued behind" event, whose size would grow with the line.
     return index < 0 ? undefined : { position: index, ahead: line.slice(0, Math.min(index, 10)) };
   }
