@@ -159,7 +159,23 @@ export class ThreadReporter {
   private readonly callTimeoutMs: number;
   private readonly log: Logger;
   private readonly stopping = new AbortController();
-  private readonly onAppended = (e: EventRecord): void => this.touch(e.deployId);
+  /**
+   * New events only mark their deploys; the marks are taken up in the event loop's check phase
+   * (setImmediate), after the I/O that is waiting: a burst of commands is answered first, and its
+   * deploys' Slack work follows between the answers instead of inside them.
+   */
+  private readonly onAppended = (e: EventRecord): void => {
+    this.touched.add(e.deployId);
+    if (!this.touching) this.touching = setImmediate(this.takeTouched);
+  };
+  private readonly takeTouched = (): void => {
+    this.touching = undefined;
+    const ids = [...this.touched];
+    this.touched.clear();
+    for (const id of ids) this.touch(id);
+  };
+  private readonly touched = new Set<number>();
+  private touching: NodeJS.Immediate | undefined;
   private readonly slots: { free: number; waiting: (() => void)[] };
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -188,6 +204,9 @@ export class ThreadReporter {
   async stop(timeoutMs = 5000): Promise<void> {
     this.options.store.feed.off('appended', this.onAppended);
     this.stopping.abort();
+    if (this.touching) clearImmediate(this.touching);
+    this.touching = undefined;
+    this.touched.clear();
     for (const t of this.trackers.values()) {
       clearTimeout(t.heartbeat);
       for (const d of Object.values(t.kinds)) {
@@ -204,7 +223,7 @@ export class ThreadReporter {
   /** Resolves once nothing is waiting to be reported (tests, shutdown). A delivery that keeps failing keeps it waiting. */
   async idle(): Promise<void> {
     for (;;) {
-      const busy = [...this.trackers.values()].some((t) => Object.values(t.kinds).some((d) => d.running || (d.dirty && !d.blocked)));
+      const busy = this.touched.size > 0 || [...this.trackers.values()].some((t) => Object.values(t.kinds).some((d) => d.running || (d.dirty && !d.blocked)));
       if (!busy || this.stopping.signal.aborted) return;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -604,7 +623,8 @@ export class ThreadReporter {
 
   private release(): void {
     const next = this.slots.waiting.shift();
-    if (next) next();
+    // Handed over in the check phase, like new events: answers waiting on I/O go first.
+    if (next) setImmediate(next);
     else this.slots.free++;
   }
 
