@@ -31,6 +31,7 @@ import { clusterSpec, placementOf, workloadSpec } from '../deployer/specs.js';
 import { abortable, formatDuration } from '../deployer/time.js';
 import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
 import { scheduleWarnings, startSchedules, type Schedules } from '../schedules/index.js';
+import { startCheckpointer } from '../store/checkpointer.js';
 import { Store } from '../store/index.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -251,6 +252,8 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
   deployer.start();
   schedules = startSchedules({ apps, core, store, clock, logger });
   const armed = schedules;
+  // WAL checkpoints in a worker thread, so that no commit (an accept, before its ack) pays for one.
+  const checkpointer = startCheckpointer(store.db, { onError: (message) => logger.warn({ message }, `WAL checkpoint failed: ${message}`) });
 
   return {
     config,
@@ -273,6 +276,7 @@ export async function startKubecontrol(config: Config, options: StartOptions = {
       await http.close();
       await armed.stop();
       await deployer.close();
+      await checkpointer?.stop();
       store.close();
     },
   };
