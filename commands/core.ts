@@ -8,10 +8,12 @@ import type { Deployer } from '../deployer/driver.js';
 import type { QueuePosition } from '../deployer/queue.js';
 import { planDeploy } from '../deployer/plan.js';
 import { drainDeadline } from '../deployer/steps/teardown.js';
+import type { KubernetesVersion } from '../deployer/kubernetes-versions.js';
 import type { Provider } from '../deployer/ports.js';
 import type { KubeApp, Strategy } from '../kubeapps/index.js';
 import { cronInWords, FAR_AWAY_MS, localTime, nextRun } from '../schedules/cron.js';
-import { isTerminal, type DeployRecord, type LockRecord, type ScheduleStateRecord, type Store, type Surface } from '../store/index.js';
+import { isTerminal, type DeployRecord, type EnvironmentRecord, type LockRecord, type ScheduleStateRecord, type Store, type Surface } from '../store/index.js';
+import type { LastSuccess } from '../store/environments.js';
 import { holds, type LockActor, type ReleaseOutcome } from '../store/locks.js';
 import { canDo, describeRole, GroupLookupError, type Actor, type GroupResolver } from './authorize.js';
 import { helpText, nearest, parse, tokenize, type Command, type Verb } from './grammar.js';
@@ -75,6 +77,16 @@ function since(at: number): string {
 /** `alice since 2025-03-01 14:05 UTC: “incident 123”`: who holds a lock, since when and why. */
 function heldBy(lock: LockRecord): string {
   return `${lock.lockedBy} since ${since(lock.at)}: “${lock.reason}”`;
+}
+
+/** What `status` reads for the apps it answers about, grouped by app (CommandCore.statusRows). */
+interface StatusRows {
+  readonly active: ReadonlyMap<string, readonly DeployRecord[]>;
+  readonly live: ReadonlyMap<string, EnvironmentRecord>;
+  readonly lastSuccess: (app: string) => LastSuccess | undefined;
+  readonly locks: ReadonlyMap<string, LockRecord>;
+  /** The provider, its Kubernetes calendar asked once per placement for the whole answer (the sandbox works it out on each call). */
+  readonly provider: Provider;
 }
 
 const APP_VERBS: readonly Verb[] = ['deploy', 'rollback', 'history', 'lock', 'unlock', 'pause', 'resume', 'scale', 'restart', 'upgrade'];
@@ -509,9 +521,7 @@ export class CommandCore {
         return { kind: 'cancelled', status: 'ok', commandId, deploy: this.view(d.id), message: `Deploy #${d.id} cancelled; anything it created is being torn down.` };
       }
       case 'status': {
-        const names = app ? [app.name] : [...this.options.apps.keys()];
-        const active = store.deploys.active();
-        const apps = names.map((n) => this.appStatus(n, active));
+        const apps = this.statuses(app ? [app.name] : undefined);
         const commandId = accept('status');
         const busy = apps.filter((s) => s.active.length).length;
         return { kind: 'status', status: 'ok', commandId, apps, provider: provider.label, message: `${busy} of ${apps.length} app(s) deploying (${provider.label}).` };
@@ -807,8 +817,46 @@ export class CommandCore {
 
   /** Every app's status (or the named ones') as `status` answers it, read without being a command: what the console's pages show. */
   statuses(names: readonly string[] = [...this.options.apps.keys()]): AppStatus[] {
-    const active = this.store.deploys.active();
-    return names.filter((n) => this.options.apps.has(n)).map((n) => this.appStatus(n, active));
+    const known = names.filter((n) => this.options.apps.has(n));
+    const rows = this.statusRows(known);
+    return known.map((n) => this.appStatus(n, rows));
+  }
+
+  /**
+   * What `status` reads, for the apps named: each table read once and grouped by app (live environments
+   * with their last success, locks, unfinished deploys), so every app's status is a few statements
+   * whatever the number of apps; one app's, its own rows only.
+   */
+  private statusRows(names: readonly string[]): StatusRows {
+    const { store } = this;
+    const active = new Map<string, DeployRecord[]>();
+    for (const d of store.deploys.active()) {
+      const line = active.get(d.app);
+      if (line) line.push(d);
+      else active.set(d.app, [d]);
+    }
+    const { provider } = this.options;
+    if (names.length === 1) {
+      const name = names[0]!;
+      const env = store.environments.live(name);
+      const lock = store.locks.get(name);
+      return { active, live: new Map(env ? [[name, env]] : []), lastSuccess: (app) => store.deploys.lastSucceeded(app), locks: new Map(lock ? [[name, lock]] : []), provider };
+    }
+    const live = new Map<string, EnvironmentRecord>();
+    const lastSuccess = new Map<string, LastSuccess>();
+    for (const { env, lastSuccess: last } of store.environments.liveWithLastSuccess()) {
+      live.set(env.app, env);
+      if (last) lastSuccess.set(env.app, last);
+    }
+    const versions = provider.kubernetesVersions?.bind(provider);
+    const asked = new Map<string, readonly KubernetesVersion[]>();
+    const once: Provider['kubernetesVersions'] = versions && ((cmd) => {
+      const key = JSON.stringify(cmd.placement ?? null);
+      let v = asked.get(key);
+      if (!v) asked.set(key, (v = versions(cmd)));
+      return v;
+    });
+    return { active, live, lastSuccess: (app) => lastSuccess.get(app), locks: store.locks.byApp(), provider: once ? Object.create(provider, { kubernetesVersions: { value: once } }) : provider };
   }
 
   /** A deploy with its steps, decision and place in line. */
@@ -827,12 +875,13 @@ export class CommandCore {
     };
   }
 
-  private appStatus(name: string, active: readonly DeployRecord[]): AppStatus {
+  private appStatus(name: string, rows: StatusRows): AppStatus {
+    const active = rows.active.get(name) ?? [];
     // Ownership: what serves the app is its live environment, whichever deploy last changed it.
-    const env = this.store.environments.live(name);
+    const env = rows.live.get(name);
     // During a blue/green's drain the deploy that cut over has not succeeded yet, but DNS already points at its environment.
-    const cutOver = env ? active.find((d) => d.app === name && d.state === 'tearing_down' && d.toEnvId === env.id) : undefined;
-    const last = env && !cutOver ? this.store.deploys.lastSucceeded(name) : undefined;
+    const cutOver = env ? active.find((d) => d.state === 'tearing_down' && d.toEnvId === env.id) : undefined;
+    const last = env && !cutOver ? rows.lastSuccess(name) : undefined;
     return {
       app: name,
       live: env
@@ -841,9 +890,9 @@ export class CommandCore {
           : { version: env.version ?? last?.version ?? '?', cluster: env.name, deployId: last?.id ?? env.createdBy, since: last?.finishedAt ?? env.liveSince ?? env.updatedAt }
         : null,
       draining: cutOver ? this.draining(cutOver) : null,
-      active: active.filter((d) => d.app === name).map((d) => this.toView(d)),
-      lock: this.store.locks.get(name) ?? null,
-      ...liveOperationsStatus(this.store, this.options.provider, this.options.apps.get(name), env),
+      active: active.map((d) => this.toView(d)),
+      lock: rows.locks.get(name) ?? null,
+      ...liveOperationsStatus(this.store, rows.provider, this.options.apps.get(name), env),
     };
   }
 

@@ -3,8 +3,24 @@
  * Ownership is read from here by teardown, gc, status and rollback alike.
  */
 import type { Db } from './db.js';
+import { mapRecord } from './records.js';
 import { toRecord, toRecords } from './rows.js';
-import type { EnvironmentRecord, EnvironmentScale, EnvironmentState } from './types.js';
+import type { DeployRecord, EnvironmentRecord, EnvironmentScale, EnvironmentState } from './types.js';
+import { OPERATION_KINDS } from './types.js';
+
+const OPERATIONS_SQL = OPERATION_KINDS.map((k) => `'${k}'`).join(',');
+
+/** What `status` needs of an app's live deploy (its last successful one; see DeploysRepo.lastSucceeded). */
+export type LastSuccess = Pick<DeployRecord, 'id' | 'version' | 'finishedAt'>;
+
+/** The prefix of the last success's columns in `liveWithLastSuccess`'s rows (not the environment's). */
+const LAST_SUCCESS_COLUMN = 'last_success_';
+
+/** A live environment with its app's last successful deploy (null when it has none). */
+export interface LiveEnvironment {
+  readonly env: EnvironmentRecord;
+  readonly lastSuccess: LastSuccess | null;
+}
 
 export class EnvironmentsRepo {
   private readonly insertStmt;
@@ -16,6 +32,7 @@ export class EnvironmentsRepo {
   private readonly allLiveStmt;
   private readonly kubernetesStmt;
   private readonly scaleStmt;
+  private readonly liveWithLastSuccessStmt;
 
   constructor(
     db: Db,
@@ -36,6 +53,15 @@ export class EnvironmentsRepo {
     this.kubernetesStmt = db.prepare('UPDATE environments SET kubernetes_version = @version, updated_at = @now WHERE id = @id');
     this.scaleStmt = db.prepare(
       'UPDATE environments SET replicas = @replicas, min_nodes = @minNodes, max_nodes = @maxNodes, scaled_by = @scaledBy, updated_at = @now WHERE id = @id',
+    );
+    // Every app's live environment (the partial unique index environments_live, walked whole: one row per
+    // app) with its app's last successful deploy — the condition of DeploysRepo.lastSucceeded, word for
+    // word, one probe of deploys_last_success per app — in one statement: what `status` of every app reads.
+    this.liveWithLastSuccessStmt = db.prepare(
+      `SELECT e.*, d.id AS last_success_id, d.version AS last_success_version, d.finished_at AS last_success_finished_at
+       FROM environments e INDEXED BY environments_live
+       LEFT JOIN deploys d ON d.id = (SELECT x.id FROM deploys x WHERE x.app = e.app AND x.state = 'succeeded' AND x.kind NOT IN (${OPERATIONS_SQL}) ORDER BY x.id DESC LIMIT 1)
+       WHERE e.state = 'live'`,
     );
     this.servingStmt = db.prepare('UPDATE environments SET version = coalesce(@version, version), endpoint = coalesce(@endpoint, endpoint), updated_at = @now WHERE id = @id');
   }
@@ -68,6 +94,20 @@ export class EnvironmentsRepo {
   /** Every live environment, by app. */
   allLive(): EnvironmentRecord[] {
     return toRecords<EnvironmentRecord>(this.allLiveStmt.all());
+  }
+
+  /**
+   * Every live environment with its app's last successful deploy (what `live` and
+   * `DeploysRepo.lastSucceeded` answer app by app), in one statement, in no particular order.
+   */
+  liveWithLastSuccess(): LiveEnvironment[] {
+    return (this.liveWithLastSuccessStmt.all() as Record<string, unknown>[]).map((row) => {
+      const id = row.last_success_id as number | null;
+      return {
+        env: mapRecord<EnvironmentRecord>(row, LAST_SUCCESS_COLUMN),
+        lastSuccess: id === null ? null : { id, version: row.last_success_version as string, finishedAt: row.last_success_finished_at as number | null },
+      };
+    });
   }
 
   setState(id: number, state: EnvironmentState, extra: { retiringBy?: number } = {}): void {

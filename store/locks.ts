@@ -44,6 +44,7 @@ export class LocksRepo {
   private readonly setStmt;
   private readonly reasonStmt;
   private readonly delStmt;
+  private readonly allStmt;
 
   constructor(
     private readonly db: Db,
@@ -56,6 +57,7 @@ export class LocksRepo {
     );
     this.reasonStmt = db.prepare('UPDATE locks SET reason = ?, locked_by = ?, locked_by_id = ? WHERE app = ?');
     this.delStmt = db.prepare('DELETE FROM locks WHERE app = ?');
+    this.allStmt = db.prepare('SELECT * FROM locks');
   }
 
   get(app: string): LockRecord | undefined {
@@ -111,6 +113,11 @@ export class LocksRepo {
   /** Removes the lock whoever holds it (no check): for tools and tests. Returns whether there was one. */
   unlock(app: string): boolean {
     return this.delStmt.run(app).changes > 0;
+  }
+
+  /** Every lock, by app: one read of the (small) table, for `status` of every app. */
+  byApp(): Map<string, LockRecord> {
+    return new Map(toRecords<LockRecord>(this.allStmt.all()).map((l) => [l.app, l]));
   }
 
   all(): LockRecord[] {
