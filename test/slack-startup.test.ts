@@ -5,7 +5,7 @@
  * starting", the banner says so — and the surface connects by itself when
  * Slack answers again. A token Slack refuses still stops the start, with one line.
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { backlogLine, SlackStartError } from '../bot/index.js';
@@ -150,22 +150,25 @@ function start(fake: FakeSlack): { proc: ChildProcess; out: () => string; err: (
 }
 
 describe('`npm start` and Slack', () => {
-  let fake: FakeSlack | undefined;
-  let child: ReturnType<typeof start> | undefined;
-  afterEach(async () => {
-    if (child && child.proc.exitCode === null && child.proc.signalCode === null) {
-      child.proc.kill('SIGTERM');
-      await child.exited;
+  // The two cases share nothing (each its own fake Slack, process and in-memory database): they run side by side.
+  const fakes: FakeSlack[] = [];
+  const children: ReturnType<typeof start>[] = [];
+  afterAll(async () => {
+    for (const child of children.splice(0)) {
+      if (child.proc.exitCode === null && child.proc.signalCode === null) {
+        child.proc.kill('SIGTERM');
+        await child.exited;
+      }
     }
-    child = undefined;
-    await fake?.close();
+    for (const fake of fakes.splice(0)) await fake.close();
   });
 
-  it('Slack unreachable: the banner says so, /slack/events answers "starting", and the banner line follows when Slack is back', async () => {
-    fake = await fakeSlack();
+  it.concurrent('Slack unreachable: the banner says so, /slack/events answers "starting", and the banner line follows when Slack is back', async () => {
+    const fake = await fakeSlack();
+    fakes.push(fake);
     fake.fault('auth.test', { drop: true }, Infinity);
-    child = start(fake);
-    const c = child;
+    const c = start(fake);
+    children.push(c);
     await fake.waitFor('the banner', () => /slack: +not reachable yet/.test(c.out()), 25_000);
     expect(c.out()).toMatch(/^ {2}slack: {4}not reachable yet \(auth\.test: cannot reach Slack \(\S+\)\); retrying in the background \(until then \/kubeapp answers "kubecontrol is starting"\)$/m);
     const url = /kubecontrol is listening on (\S+)/.exec(c.out())![1]!;
@@ -182,10 +185,12 @@ describe('`npm start` and Slack', () => {
     expect(textOf(status.json!)).toMatch(/\*search-svc\*/);
   }, 60_000);
 
-  it('a refused token: exit 2 with one line, no stack trace', async () => {
-    fake = await fakeSlack();
+  it.concurrent('a refused token: exit 2 with one line, no stack trace', async () => {
+    const fake = await fakeSlack();
+    fakes.push(fake);
     fake.fault('auth.test', { error: 'invalid_auth' }, Infinity);
-    child = start(fake);
+    const child = start(fake);
+    children.push(child);
     const code = await child.exited;
     expect(code).toBe(2);
     expect(child.err()).toBe('kubecontrol cannot start:\n  - Slack refused SLACK_BOT_TOKEN (auth.test: invalid_auth)\n');
