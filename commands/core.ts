@@ -328,9 +328,11 @@ export class CommandCore {
     const failed = (err: unknown): CommandResult =>
       reject('error', 'infrastructure', `${command.verb} failed: ${err instanceof Error ? err.message : String(err)}`, { app: app?.name ?? null, deployId: deploy?.id });
     try {
-      const result = this.act(command, req, commandId, app, deploy, reject);
+      // In a savepoint of its own: what it wrote before throwing (half a deploy) is rolled back, and leaves its line.
+      const { result } = this.store.tx(() => ({ result: this.act(command, req, commandId, app, deploy, reject) }));
       return result instanceof Promise ? result.catch(failed) : result;
     } catch (err) {
+      if (this.pending) this.leaveLines(this.pending);
       return failed(err);
     }
   }
