@@ -116,9 +116,10 @@ export function createConsoleReads(deps: ConsoleReadsDeps): ConsoleReads {
     fleet(now: number): FleetRow[] {
       const statuses = new Map(deps.status().map((s) => [s.app, s]));
       const active = store.console.active();
+      const lastEnded = store.console.lastEndedOf([...apps.keys()]);
       return [...apps.values()].map((a): FleetRow => {
         const st = statuses.get(a.name);
-        const last = store.console.lastEnded(a.name);
+        const last = lastEnded.get(a.name);
         return {
           app: a.name,
           description: a.description,

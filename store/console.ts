@@ -1,7 +1,7 @@
 /**
  * The web console's reads (KMC): an app's history with filters, the search box across apps,
  * the rows DORA needs, the newest ended deploy and the unfinished deploys per app. Every
- * statement stays on an index (migration 6 adds the ones these need; `statements()` lists
+ * statement stays on an index (migrations 6 and 9 add the ones these need; `statements()` lists
  * every SQL text this repository can run, so test/console-query-plans.test.ts checks each
  * plan rather than a copy of it).
  *
@@ -10,8 +10,9 @@
  */
 import type { Db } from './db.js';
 import type { DeploysRepo } from './deploys.js';
+import type { EnvironmentsRepo } from './environments.js';
 import type { EventsRepo } from './events.js';
-import { toRecord, toRecords } from './rows.js';
+import { mapRecord, mapRecords } from './records.js';
 import { TERMINAL_STATES, type DeployKind, type DeployRecord, type DeployState } from './types.js';
 
 const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(',');
@@ -56,6 +57,9 @@ export interface ActiveDeployRow extends DeployRecord {
   readonly runningStep: string | null;
 }
 
+/** What the fleet page shows of an app's newest ended deploy (see ConsoleRepo.lastEndedOf). */
+export type LastEndedRow = Pick<DeployRecord, 'app' | 'id' | 'version' | 'state' | 'kind' | 'requestedBy' | 'requestedByName' | 'finishedAt'>;
+
 /**
  * What the DORA arithmetic (console/dora.ts) reads of a deploy: its outcome and times, and
  * when its cutover step succeeded (blue/green: the moment it went live).
@@ -88,6 +92,8 @@ interface Shape {
   readonly from: boolean;
   readonly to: boolean;
   readonly before: boolean;
+  /** A closed time window no longer than NARROW_WINDOW_MS: read first, from the index on created_at. */
+  readonly narrow: boolean;
 }
 
 /** One SQL text this repository runs, named for the plan test. */
@@ -95,6 +101,16 @@ export interface NamedStatement {
   readonly name: string;
   readonly sql: string;
 }
+
+/**
+ * A closed time window (`from` and `to`) this long or shorter — today, yesterday, this or last week,
+ * the last 7 days, one date — is read first, from the index on created_at (with an app: on (app,
+ * created_at)), every other filter checked row by row, then sorted: at most a week and a day of deploys
+ * (≈ 1,100 across 60 apps at 100,000 deploys in two years), whatever else the filter says. Any other
+ * index would be walked newest first until a page matched — back through the whole history of a
+ * person or an outcome when the window holds fewer than a page, as "yesterday" usually does.
+ */
+export const NARROW_WINDOW_MS = 8 * 86_400_000;
 
 export const DEFAULT_LIMIT = 25;
 export const MAX_LIMIT = 100;
@@ -111,12 +127,14 @@ export function prefixUpperBound(prefix: string): string {
   return `${prefix}\u{10FFFF}`;
 }
 
-const LIVE_STEP = "(SELECT s.finished_at FROM steps s WHERE s.deploy_id = deploys.id AND s.name = 'cutover' AND s.state = 'succeeded') AS cutover_at";
-const DORA_COLUMNS = `id, app, version, kind, strategy, state, requested_by, created_at, finished_at, ${LIVE_STEP}`;
+const LIVE_STEP = "(SELECT s.finished_at FROM steps s WHERE s.deploy_id = deploys.id AND s.name = 'cutover' AND s.state = 'succeeded') AS cutoverAt";
+/** Named as DoraRow names them, so that the rows need no mapping (a few hundred per report). */
+const DORA_COLUMNS = `id, app, version, kind, strategy, state, requested_by AS requestedBy, created_at AS createdAt, finished_at AS finishedAt, ${LIVE_STEP}`;
 
 export class ConsoleRepo {
   private readonly byShape = new Map<string, ReturnType<Db['prepare']>>();
   private readonly lastEndedStmt;
+  private readonly lastEndedOfStmt;
   private readonly activeStmt;
   private readonly doraRowsStmt;
   private readonly nextLiveStmt;
@@ -124,6 +142,7 @@ export class ConsoleRepo {
 
   constructor(private readonly db: Db) {
     this.lastEndedStmt = db.prepare(ConsoleRepo.SQL.lastEnded);
+    this.lastEndedOfStmt = db.prepare(ConsoleRepo.SQL.lastEndedOf);
     this.activeStmt = db.prepare(ConsoleRepo.SQL.active);
     this.doraRowsStmt = db.prepare(ConsoleRepo.SQL.doraRows);
     this.nextLiveStmt = db.prepare(ConsoleRepo.SQL.nextLive);
@@ -137,6 +156,13 @@ export class ConsoleRepo {
      * A deploy ends with its finished_at set (deployer/driver.ts), so a NULL one is unfinished.
      */
     lastEnded: `SELECT * FROM deploys WHERE app = ? AND finished_at IS NOT NULL AND state IN (${TERMINAL_SQL}) ORDER BY finished_at DESC LIMIT 1`,
+    /**
+     * `lastEnded` of each app of a JSON list, in one statement (the fleet page): the same probe of
+     * deploys_app_finished per app, only the columns the page shows, named as the record names them.
+     */
+    lastEndedOf: `SELECT d.app, d.id, d.version, d.state, d.kind, d.requested_by AS requestedBy, d.requested_by_name AS requestedByName, d.finished_at AS finishedAt
+                  FROM json_each(@apps) AS a
+                  JOIN deploys d ON d.id = (SELECT x.id FROM deploys x WHERE x.app = a.value AND x.finished_at IS NOT NULL AND x.state IN (${TERMINAL_SQL}) ORDER BY x.finished_at DESC LIMIT 1)`,
     /** Every unfinished deploy (a handful), oldest first, with its running step(s): the partial index deploys_active, the steps' primary key. */
     active: `SELECT *, (SELECT group_concat(s.name, ' + ') FROM steps s WHERE s.deploy_id = deploys.id AND s.state = 'running') AS running_step
              FROM deploys WHERE state NOT IN (${TERMINAL_SQL}) ORDER BY id`,
@@ -174,7 +200,7 @@ export class ConsoleRepo {
     if (f.created?.from !== undefined) params.from = f.created.from;
     if (f.created?.to !== undefined) params.to = f.created.to;
     if (f.before !== undefined) params.before = f.before;
-    const rows = toRecords<DeployRecord>(this.statement(shape).all(params));
+    const rows = mapRecords<DeployRecord>(this.statement(shape).all(params));
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
     return { rows: page, nextBefore: more ? page[page.length - 1]!.id : null };
@@ -183,12 +209,18 @@ export class ConsoleRepo {
   /** The app's newest deploy that ended, or undefined. */
   lastEnded(app: string): DeployRecord | undefined {
     const row = this.lastEndedStmt.get(app);
-    return row ? toRecord<DeployRecord>(row) : undefined;
+    return row ? mapRecord<DeployRecord>(row) : undefined;
+  }
+
+  /** The newest ended deploy of each of `apps` that has one (as `lastEnded`), by app. */
+  lastEndedOf(apps: readonly string[]): Map<string, LastEndedRow> {
+    const rows = this.lastEndedOfStmt.all({ apps: JSON.stringify(apps) }) as LastEndedRow[];
+    return new Map(rows.map((r) => [r.app, r]));
   }
 
   /** Every deploy not yet ended (any app), oldest first, with what runs now. */
   active(): ActiveDeployRow[] {
-    return toRecords<ActiveDeployRow>(this.activeStmt.all());
+    return mapRecords<ActiveDeployRow>(this.activeStmt.all());
   }
 
   /**
@@ -197,10 +229,11 @@ export class ConsoleRepo {
    * whether the last ones were replaced (rolled back, rolled forward) or restored.
    */
   doraRows(app: string, from: number, to: number): DoraRow[] {
-    const rows = toRecords<DoraRow>(this.doraRowsStmt.all({ app, from, to }));
+    const rows = this.doraRowsStmt.all({ app, from, to }) as DoraRow[];
     const after = rows.length ? rows[rows.length - 1]!.id : 0;
-    const next = this.nextLiveStmt.get({ app, after });
-    return next ? [...rows, toRecord<DoraRow>(next)] : rows;
+    const next = this.nextLiveStmt.get({ app, after }) as DoraRow | undefined;
+    if (next) rows.push(next);
+    return rows;
   }
 
   /** The `plan` an event of the deploy carries (its `data.plan`), or undefined. */
@@ -239,6 +272,7 @@ function shapeOf(f: DeployFilter): Shape {
     from: f.created?.from !== undefined,
     to: f.created?.to !== undefined,
     before: f.before !== undefined,
+    narrow: f.created?.from !== undefined && f.created.to !== undefined && f.created.to - f.created.from <= NARROW_WINDOW_MS,
   };
 }
 
@@ -247,19 +281,26 @@ function narrowed(s: Shape): boolean {
   return s.app || s.version !== 'none' || s.person || s.outcome !== 'none' || s.from || s.to;
 }
 
-/** The SQL text of a shape: fixed for the shape, values bound by name. */
+/**
+ * The SQL text of a shape: fixed for the shape, values bound by name. Every shape reads newest first
+ * and stops after a page (LIMIT @limit, one more than the page, which says whether there is a next):
+ * - a person is two ordered walks, one per column (the id, the name shown: each index is (column, id)),
+ *   each stopping after a page, merged: the page is the newest of at most two pages of ids. (A UNION of
+ *   the two whole index searches, or an OR, read every deploy of the person, then sorted them.)
+ * - a version prefix, alone or with an app, finds the page's ids on the index of versions alone (covering:
+ *   no row is read to be thrown away), then reads those rows: the prefix's matches are in version order,
+ *   so they are sorted, but as index entries (6,600 for "1.4*") rather than rows.
+ * - a narrow time window is read first (NARROW_WINDOW_MS), and a person with an app is looked for among
+ *   the app's deploys (`appIndexFor`): the person as an OR of the two columns, checked row by row.
+ * - otherwise one index in id order where there is one ((app, id), (app, state, id) for an app's
+ *   failures, (state, id), the partial indexes), else a range then a sort (see `indexedBy`).
+ */
 export function findSql(s: Shape): string {
   const where: string[] = [];
   if (s.app) where.push('app = @app');
   if (s.version === 'exact') where.push('version = @version');
   // A range the index on version can seek, instead of LIKE (case-insensitive, so not on a BINARY index).
   if (s.version === 'prefix') where.push('version >= @lo AND version < @hi');
-  // Two indexes, one per column: as a list of ids (a UNION of two index searches). Written as an OR,
-  // the planner walks the whole table in id order instead (it prefers that to sorting, for the LIMIT).
-  // Case does not matter (a name typed "bob" finds "Bob"): the indexes are NOCASE, as the comparisons.
-  if (s.person) {
-    where.push('id IN (SELECT id FROM deploys WHERE requested_by = @person COLLATE NOCASE UNION SELECT id FROM deploys WHERE requested_by_name = @person COLLATE NOCASE)');
-  }
   // Each word for word a partial index's condition, so that it applies (see Shape).
   if (s.outcome === 'succeeded') where.push("state = 'succeeded'");
   if (s.outcome === 'unsuccessful') where.push(`state IN (${UNSUCCESSFUL_SQL}) AND state = @state`);
@@ -268,19 +309,47 @@ export function findSql(s: Shape): string {
   if (s.from) where.push('created_at >= @from');
   if (s.to) where.push('created_at < @to');
   if (s.before) where.push('id < @before');
-  return `SELECT * FROM deploys${indexedBy(s)} WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`;
+  const page = 'ORDER BY id DESC LIMIT @limit';
+  // Case does not matter (a name typed "bob" finds "Bob"): the indexes are NOCASE, as the comparisons.
+  if (s.person && !s.narrow && !s.app) {
+    const walk = (column: string): string =>
+      `SELECT id FROM (SELECT id FROM deploys${indexedBy(s)} WHERE ${[`${column} = @person COLLATE NOCASE`, ...where].join(' AND ')} ${page})`;
+    return `SELECT * FROM deploys WHERE id IN (${walk('requested_by')} UNION ALL ${walk('requested_by_name')}) ${page}`;
+  }
+  if (s.person) where.push('(requested_by = @person COLLATE NOCASE OR requested_by_name = @person COLLATE NOCASE)');
+  if (s.version === 'prefix' && !s.person && s.outcome === 'none' && !s.from && !s.to) {
+    return `SELECT * FROM deploys WHERE id IN (SELECT id FROM deploys${s.app ? ' INDEXED BY deploys_app_version' : ' INDEXED BY deploys_version'} WHERE ${where.join(' AND ')} ${page}) ${page}`;
+  }
+  return `SELECT * FROM deploys${s.person && s.app ? appIndexFor(s) : indexedBy(s)} WHERE ${where.join(' AND ')} ${page}`;
+}
+
+/**
+ * The index of an app's deploys a person's are looked for in, checked row by row (an app has a few
+ * people who deploy it: a page is near): in id order where one is ((app, id), (app, state, id) for its
+ * failures, its successes), else the narrowest range, then sorted. Named, because the planner would
+ * otherwise read every deploy of the person from the two person indexes (an OR of two indexed columns).
+ */
+function appIndexFor(s: Shape): string {
+  if (s.outcome === 'active' || s.outcome === 'unfinished') return ' INDEXED BY deploys_active_app';
+  if (s.narrow) return ' INDEXED BY deploys_app_created';
+  if (s.version !== 'none') return ' INDEXED BY deploys_app_version';
+  if (s.outcome === 'unsuccessful') return ' INDEXED BY deploys_app_unsuccessful';
+  if (s.outcome === 'succeeded') return ' INDEXED BY deploys_last_success';
+  return ' INDEXED BY deploys_app';
 }
 
 /**
  * The index a shape must use, where the planner could otherwise choose to walk the whole table in id
  * order (it prefers that to sorting when a LIMIT is given and no equality narrows the rows, and with
- * the statistics of a busy day it may): unfinished deploys are a handful in their partial index, a
- * time range alone (or with "succeeded") is read from the index on created_at, then sorted, and every
- * success is read from the partial index of successes. Named here (SQLite's INDEXED BY)
- * so that a plan that stops using it is an error, not a slow page.
+ * the statistics of a busy day it may), or walk a person's or an outcome's index back through history:
+ * unfinished deploys are a handful in their partial index; a narrow time window (NARROW_WINDOW_MS) is
+ * read from the index on created_at (with an app, on (app, created_at)), then sorted; a time range alone
+ * (or with "succeeded") likewise; every success is read from the partial index of successes. Named
+ * here (SQLite's INDEXED BY) so that a plan that stops using it is an error, not a slow page.
  */
 function indexedBy(s: Shape): string {
   if (s.outcome === 'active' || s.outcome === 'unfinished') return s.app ? ' INDEXED BY deploys_active_app' : ' INDEXED BY deploys_active';
+  if (s.narrow) return s.app ? ' INDEXED BY deploys_app_created' : ' INDEXED BY deploys_created';
   const other = s.app || s.version !== 'none' || s.person;
   if (!other && (s.outcome === 'none' || s.outcome === 'succeeded') && (s.from || s.to)) return ' INDEXED BY deploys_created';
   // Every success, newest first: the partial index of successes walked backwards, stopping at the page's end.
@@ -297,10 +366,11 @@ function allShapes(): Shape[] {
         for (const outcome of ['none', 'succeeded', 'unsuccessful', 'unfinished', 'active'] as const)
           for (const from of bools)
             for (const to of bools)
-              for (const before of bools) {
-                const s: Shape = { app, version, person, outcome, from, to, before };
-                if (narrowed(s)) shapes.push(s);
-              }
+              for (const before of bools)
+                for (const narrow of from && to ? bools : [false]) {
+                  const s: Shape = { app, version, person, outcome, from, to, before, narrow };
+                  if (narrowed(s)) shapes.push(s);
+                }
   return shapes;
 }
 
@@ -313,16 +383,17 @@ function shapeName(s: Shape): string {
     s.from && 'from',
     s.to && 'to',
     s.before && 'before',
+    s.narrow && 'narrow',
   ].filter(Boolean);
   return parts.join('+');
 }
 
 /**
- * The read statements of the deploys and events repositories that serve history, status and
- * the event feed, as SQL text, for the plan test. They are private fields of those repositories;
+ * The read statements of the deploys, events and environments repositories that serve history,
+ * status and the event feed, as SQL text, for the plan test. They are private fields of those repositories;
  * this reads them by name (and throws if one is renamed, so the test cannot pass vacuously).
  */
-export function existingReadStatements(repos: { deploys: DeploysRepo; events: EventsRepo }): NamedStatement[] {
+export function existingReadStatements(repos: { deploys: DeploysRepo; events: EventsRepo; environments: EnvironmentsRepo }): NamedStatement[] {
   const read = (owner: string, repo: object, fields: readonly string[]): NamedStatement[] =>
     fields.map((field) => {
       const stmt = (repo as Record<string, { source?: unknown } | undefined>)[field];
@@ -332,5 +403,7 @@ export function existingReadStatements(repos: { deploys: DeploysRepo; events: Ev
   return [
     ...read('deploys', repos.deploys, ['getStmt', 'historyStmt', 'historyBeforeStmt', 'activeStmt', 'aheadStmt', 'aheadCountStmt', 'lastSuccessStmt', 'lastSuccessOtherVersionStmt', 'stepsStmt']),
     ...read('events', repos.events, ['getStmt', 'afterStmt', 'lastStmt']),
+    // What `status` of every app reads in one statement (commands/core.ts statusRows).
+    ...read('environments', repos.environments, ['liveStmt', 'liveWithLastSuccessStmt']),
   ];
 }

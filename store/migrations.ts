@@ -351,6 +351,22 @@ ALTER TABLE environments ADD COLUMN scaled_by INTEGER REFERENCES deploys(id);
       widenCheck(db, 'undo_log', "CHECK (kind IN ('environment','resource','dns','images','ownership'))", "CHECK (kind IN ('environment','resource','dns','images','ownership','scale','restart'))");
     },
   },
+  {
+    version: 9,
+    name: 'the console: indexes that let an app’s failures and versions be read a page at a time',
+    sql: `
+-- Each chosen from EXPLAIN QUERY PLAN of store/console.ts's statements at 100,000 deploys (bench/reads.ts) and
+-- checked by test/console-query-plans.test.ts, as migration 6's.
+-- An app's failures (or rejections, timeouts, cancellations) newest first: (app, state, id), walked backwards,
+-- stopping after a page. Before, the outcome's index across apps was walked until a page of the app matched
+-- (1 in 60 here). Partial, on migration 6's condition word for word: only the deploys that did not succeed.
+CREATE INDEX deploys_app_unsuccessful ON deploys(app, state) WHERE state IN ('failed','rejected','timed_out','cancelled');
+-- An app's versions starting with a prefix: a range of (app, version, id), whose ids are sorted for the page
+-- without reading a row (before: the app's history walked newest first until a page matched, all of it for
+-- an old prefix).
+CREATE INDEX deploys_app_version ON deploys(app, version);
+`,
+  },
 ];
 
 /**
