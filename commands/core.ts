@@ -173,18 +173,6 @@ export class CommandCore {
    */
   execute(req: CommandRequest): CommandResult | Promise<CommandResult> {
     const text = typeof req.input === 'string' ? req.input.trim() : req.input.map((w) => (/\s/.test(w) ? `"${w}"` : w)).join(' ');
-    if (req.idempotencyKey) {
-      const seen = this.store.commands.byIdempotencyKey(req.idempotencyKey);
-      if (seen) {
-        return {
-          kind: 'duplicate',
-          status: 'ok',
-          commandId: seen.id,
-          message: `Already received (command #${seen.id}, ${seen.outcome}); not acting on it twice.`,
-          original: { commandId: seen.id, outcome: seen.outcome, deployId: seen.deployId },
-        };
-      }
-    }
     // One transaction per command, committed before the surface answers: the command's record
     // first, then whatever it did (a refusal, a deploy with its first events and its place in line)
     // — one commit, not one for the record and another for the rest. Anything that throws after
@@ -195,7 +183,7 @@ export class CommandCore {
     let out: { result: CommandResult | Promise<CommandResult> };
     try {
       out = this.store.tx(() => {
-        const commandId = this.store.commands.record({
+        const commandId = this.store.commands.recordOnce({
           actor: req.actor.id,
           actorName: req.actor.name ?? null,
           surface: req.surface,
@@ -203,8 +191,22 @@ export class CommandCore {
           outcome: 'received',
           idempotencyKey: req.idempotencyKey ?? null,
         });
+        if (commandId === undefined) {
+          // A delivery seen before (Slack retries what it thinks was not answered): said, not acted on, not recorded twice.
+          const seen = this.store.commands.byIdempotencyKey(req.idempotencyKey!)!;
+          return {
+            result: {
+              kind: 'duplicate',
+              status: 'ok',
+              commandId: seen.id,
+              message: `Already received (command #${seen.id}, ${seen.outcome}); not acting on it twice.`,
+              original: { commandId: seen.id, outcome: seen.outcome, deployId: seen.deployId },
+            } satisfies CommandResult,
+          };
+        }
         try {
-          return this.store.tx(() => ({ result: this.run(req, commandId) }));
+          // What act writes is in a savepoint of its own (run); parsing and authorising write nothing but the outcome.
+          return { result: this.run(req, commandId) };
         } catch (err) {
           this.leaveLines(pending);
           const message = `Something went wrong on our side while handling \`${text.slice(0, 200)}\`: ${err instanceof Error ? err.message : String(err)}`;

@@ -19,6 +19,7 @@ export interface NewCommand {
 
 export class CommandsRepo {
   private readonly insertStmt;
+  private readonly insertOnceStmt;
   private readonly byKeyStmt;
   private readonly byIdStmt;
   private readonly finishStmt;
@@ -32,6 +33,12 @@ export class CommandsRepo {
       `INSERT INTO commands (at, actor, actor_name, surface, text, verb, app, deploy_id, outcome, message, idempotency_key)
        VALUES (@at, @actor, @actorName, @surface, @text, @verb, @app, @deployId, @outcome, @message, @idempotencyKey)`,
     );
+    // A delivery seen before (same idempotency key) inserts nothing: the unique index is the check.
+    this.insertOnceStmt = db.prepare(
+      `INSERT INTO commands (at, actor, actor_name, surface, text, verb, app, deploy_id, outcome, message, idempotency_key)
+       VALUES (@at, @actor, @actorName, @surface, @text, @verb, @app, @deployId, @outcome, @message, @idempotencyKey)
+       ON CONFLICT (idempotency_key) DO NOTHING`,
+    );
     this.byKeyStmt = db.prepare('SELECT * FROM commands WHERE idempotency_key = ?');
     this.byIdStmt = db.prepare('SELECT * FROM commands WHERE id = ?');
     this.finishStmt = db.prepare(
@@ -43,7 +50,20 @@ export class CommandsRepo {
 
   /** Records a command; returns its id. */
   record(c: NewCommand, at: number = this.now()): number {
-    const info = this.insertStmt.run({
+    return Number(this.insertStmt.run(this.params(c, at)).lastInsertRowid);
+  }
+
+  /**
+   * Records a command unless one with the same idempotency key was recorded before: its id, or
+   * undefined for a repeated delivery (then `byIdempotencyKey` says what became of the first).
+   */
+  recordOnce(c: NewCommand, at: number = this.now()): number | undefined {
+    const info = this.insertOnceStmt.run(this.params(c, at));
+    return info.changes ? Number(info.lastInsertRowid) : undefined;
+  }
+
+  private params(c: NewCommand, at: number): Record<string, unknown> {
+    return {
       at,
       actor: c.actor,
       actorName: c.actorName ?? null,
@@ -55,8 +75,7 @@ export class CommandsRepo {
       outcome: c.outcome,
       message: c.message ?? null,
       idempotencyKey: c.idempotencyKey ?? null,
-    });
-    return Number(info.lastInsertRowid);
+    };
   }
 
   /** Sets the outcome of a command recorded as 'received'. */

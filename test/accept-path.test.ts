@@ -36,7 +36,7 @@ describe('accepting a deploy', () => {
     // The answer is what the store holds.
     const stored = h.k.store.deploys.get(second.deploy.id)!;
     expect({ ...second.deploy }).toMatchObject({ id: stored.id, state: 'queued', version: 't2', commandId: second.commandId, steps: [], approval: null });
-    expect(h.k.store.commands.get(second.commandId)).toMatchObject({ outcome: 'accepted', deployId: second.deploy.id, verb: 'deploy' });
+    expect(h.k.store.commands.get(second.commandId!)).toMatchObject({ outcome: 'accepted', deployId: second.deploy.id, verb: 'deploy' });
     // The "queued behind" event was written with the deploy, in the same transaction.
     expect(h.k.store.events.after(second.deploy.id).map((e) => e.kind)).toEqual(['command', 'queue']);
     // Nothing ran before the answers: both still queued, and status shows the second behind the first.
@@ -45,7 +45,7 @@ describe('accepting a deploy', () => {
     runAfterAck(first);
     runAfterAck(second);
     // Cancelled, so the next test starts with an empty line.
-    for (const r of [second, first]) expect(h.k.core.execute({ actor: CAROL, surface: 'api', input: `cancel ${r.deploy.id}` }).kind).toBe('cancelled');
+    for (const r of [second, first]) expect((h.k.core.execute({ actor: CAROL, surface: 'api', input: `cancel ${r.deploy.id}` }) as CommandResult).kind).toBe('cancelled');
   });
 
   it('keeps the command recorded as failed, and nothing else, when acting on it throws', async () => {
@@ -71,7 +71,7 @@ describe('accepting a deploy', () => {
     const next = h.k.core.execute({ actor: { id: 'erin', name: 'erin' }, surface: 'api', input: 'deploy cache-worker f2' }) as Queued;
     expect(next.position).toEqual({ position: 0, ahead: [] });
     runAfterAck(next);
-    expect(h.k.core.execute({ actor: { id: 'erin', name: 'erin' }, surface: 'api', input: `cancel ${next.deploy.id}` }).kind).toBe('cancelled');
+    expect((h.k.core.execute({ actor: { id: 'erin', name: 'erin' }, surface: 'api', input: `cancel ${next.deploy.id}` }) as CommandResult).kind).toBe('cancelled');
   });
 });
 
