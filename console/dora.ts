@@ -155,17 +155,18 @@ export function doraReport(app: string, from: number, to: number, rows: readonly
   const failed = changes.filter((c) => c.failure !== null);
   const restores = failed.filter((c) => c.restoredAt !== null).map((c) => c.restoredAt! - c.hurtAt!);
   const restoreMedian = median(restores);
-  // Each change put in its day's bucket once (a day per change, not every change per day: 90 days of
-  // 200 changes was 54,000 dates formatted).
-  const buckets = new Map(utcDays(from, to).map((day) => [day, { deploys: [] as number[], changes: 0, failed: 0 }]));
+  // Each change put in its day's bucket once, by the day's number since the window's first (a day per
+  // change, not every change per day: 90 days of 200 changes was 54,000 dates formatted).
+  const first = startOfUtcDay(from);
+  const buckets = utcDays(from, to).map((day) => ({ day, deploys: [] as number[], changes: 0, failed: 0 }));
   for (const c of changes) {
-    const b = buckets.get(utcDay(c.at))!;
+    const b = buckets[Math.floor((c.at - first) / DAY_MS)]!;
     b.changes++;
     if (c.failure !== null) b.failed++;
     if (c.row.state === 'succeeded') b.deploys.push(leadTime(c));
   }
-  const daily = [...buckets].map(([day, b]) => ({
-    day,
+  const daily = buckets.map((b) => ({
+    day: b.day,
     deploys: b.deploys.length,
     changes: b.changes,
     failed: b.failed,
