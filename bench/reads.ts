@@ -175,7 +175,8 @@ export async function measureReads(opts: { quick: boolean; log?: (l: string) => 
     const args = named.length ? [Object.fromEntries(named.map((p) => [p, values[p] ?? null]))] : positional;
     return (store.db.prepare(`EXPLAIN QUERY PLAN ${s.sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join('; ');
   };
-  const v = { app: 'app-07', version: '1.42.7', lo: '1.42.', hi: '1.42/', person: 'carol', state: 'failed', limit: 26, from: now - 30 * DAY, to: now, after: deploys - 100 };
+  const v = { app: 'app-07', version: '1.42.7', lo: '1.42.', hi: '1.42/', person: 'carol', state: 'failed', limit: 26, from: now - 30 * DAY, to: now, after: deploys - 100, apps: JSON.stringify([...k.apps.keys()]) };
+  const statusPlan = `${planOf('environments.liveWithLastSuccessStmt', v)} ‖ ${planOf('deploys.activeStmt', v)} ‖ locks read whole`;
 
   const rows: ReadRow[] = [];
   const add = (label: string, what: string, target: number, plan: string, r: { lat: Percentiles; rows?: number }): void => {
@@ -185,9 +186,9 @@ export async function measureReads(opts: { quick: boolean; log?: (l: string) => 
 
   // The CLI's and Slack's reads.
   add('`history APP` (10 newest)', 'DeploysRepo.history', 1, planOf('deploys.historyStmt', {}, ['app-07', 10]), time((i) => store.deploys.history(app(i), 10), runs));
-  add('`status` (all 60 apps; a recorded command)', "CommandCore.execute(['status'])", 1, 'per app: live environment, lock, unfinished deploys, drain (see store/environments.ts, deploys_active)', time(() => k.core.execute({ actor: { id: 'carol' }, surface: 'cli', input: ['status'] }), runs));
-  add('status of all apps, not recorded (console)', 'CommandCore.statuses', 1, '–', time(() => k.core.statuses(), runs));
-  add('`status APP` (a recorded command)', "CommandCore.execute(['status', APP])", 1, '–', time((i) => k.core.execute({ actor: { id: 'carol' }, surface: 'cli', input: ['status', app(i)] }), runs));
+  add('`status` (all 60 apps; a recorded command)', "CommandCore.execute(['status'])", 1, statusPlan, time(() => k.core.execute({ actor: { id: 'carol' }, surface: 'cli', input: ['status'] }), runs));
+  add('status of all apps, not recorded (console)', 'CommandCore.statuses', 1, 'as `status`', time(() => k.core.statuses(), runs));
+  add('`status APP` (a recorded command)', "CommandCore.execute(['status', APP])", 1, `${planOf('environments.liveStmt', v, ['app-07'])} ‖ ${planOf('deploys.lastSuccessStmt', v, ['app-07'])}`, time((i) => k.core.execute({ actor: { id: 'carol' }, surface: 'cli', input: ['status', app(i)] }), runs));
   add("one deploy's events (10)", 'EventsRepo.after', 1, planOf('events.afterStmt', {}, [id(1), 0, 1000]), time((i) => store.events.after(id(i), 0), runs));
   // The search box's reads, straight on ConsoleRepo.
   add('search: version, exact (1.42.7: 60 rows)', 'ConsoleRepo.find {version: exact}', 1, planOf('find version:exact', v), time((i) => store.console.find({ version: { exact: versions(i) } }), runs));
@@ -196,19 +197,19 @@ export async function measureReads(opts: { quick: boolean; log?: (l: string) => 
   add('search: person (carol, any case)', 'ConsoleRepo.find {person}', 1, planOf('find person', v), time((i) => store.console.find({ person: i % 2 ? 'carol' : 'Grace' }), runs));
   add('search: person, next page', 'ConsoleRepo.find {person, before}', 1, planOf('find person+before', { ...v, before: deploys / 2 }), time((i) => store.console.find({ person: 'carol', before: deploys - ((i * 97) % deploys) }), runs));
   // Each console page, through createConsoleReads as the pages call it.
-  add('fleet page (60 apps: status + newest ended + unfinished)', 'ConsoleReads.fleet', 1, `${planOf('lastEnded', v, ['app-07'])} ‖ ${planOf('active', v)}`, time(() => reads.fleet(now), runs));
+  add('fleet page (60 apps: status + newest ended + unfinished)', 'ConsoleReads.fleet', 1, `status ‖ ${planOf('lastEndedOf', v)} ‖ ${planOf('active', v)}`, time(() => reads.fleet(now), runs));
   add('app page: history, first page', 'ConsoleReads.history {app}', 1, planOf('find app', v), time((i) => reads.history({ app: app(i) }), runs));
   add('app page: history, page 20', 'ConsoleReads.history {app, before}', 1, planOf('find app+before', { ...v, before: deploys / 2 }), time((i) => reads.history({ app: app(i), before: deploys - 20 * 25 * apps }), runs));
   add('app page: history by person', 'ConsoleReads.history {app, person}', 1, planOf('find app+person', v), time((i) => reads.history({ app: app(i), person: 'carol' }), runs));
   add('app page: history by outcome (failed)', 'ConsoleReads.history {app, outcome}', 1, planOf('find app+outcome:unsuccessful', v), time((i) => reads.history({ app: app(i), outcome: 'failed' }), runs));
   add('app page: history by version prefix', 'ConsoleReads.history {app, version*}', 2, planOf('find app+version:prefix', v), time((i) => reads.history({ app: app(i), version: `${minor(i)}*` }), runs));
-  add('app page: history, last 7 days', 'ConsoleReads.history {app, from, to}', 1, planOf('find app+from+to', { ...v, from: now - 7 * DAY }), time((i) => reads.history({ app: app(i), from: now - 7 * DAY, to: now }), runs));
+  add('app page: history, last 7 days', 'ConsoleReads.history {app, from, to}', 1, planOf('find app+from+to+narrow', { ...v, from: now - 7 * DAY }), time((i) => reads.history({ app: app(i), from: now - 7 * DAY, to: now }), runs));
   add('app page: DORA, 30 days', 'ConsoleReads.dora', 1, `${planOf('doraRows', v)} ‖ ${planOf('nextLive', v)}`, time((i) => reads.dora(app(i), now - 30 * DAY, now), runs));
   add('app page: DORA, 90 days', 'ConsoleReads.dora', 1, planOf('doraRows', { ...v, from: now - 90 * DAY }), time((i) => reads.dora(app(i), now - 90 * DAY, now), runs));
   add('deploy page (view, events, resources, plan)', 'ConsoleReads.deployPage', 1, `${planOf('events.afterStmt', {}, [id(1), 0, 1000])} ‖ ${planOf('eventWithPlan', v, [id(1)])}`, time((i) => reads.deployPage(id(i)), runs));
   add('search box: "1.42.7"', 'ConsoleReads.search', 1, 'as version exact', time(() => reads.search('1.42.7', now), runs));
-  add('search box: "what did carol deploy this week"', 'ConsoleReads.search', 1, planOf('find person+from+to', v), time(() => reads.search('what did carol deploy this week', now), runs));
-  add('search box: "failed yesterday"', 'ConsoleReads.search', 1, planOf('find outcome:unsuccessful+from+to', v), time(() => reads.search('failed yesterday', now), runs));
+  add('search box: "what did carol deploy this week"', 'ConsoleReads.search', 1, planOf('find person+from+to+narrow', v), time(() => reads.search('what did carol deploy this week', now), runs));
+  add('search box: "failed yesterday"', 'ConsoleReads.search', 1, planOf('find outcome:unsuccessful+from+to+narrow', v), time(() => reads.search('failed yesterday', now), runs));
   add('search box: "app-07 v1.4*"', 'ConsoleReads.search', 2, planOf('find app+version:prefix', v), time(() => reads.search('app-07 1.4*', now), runs));
 
   const { size } = (await import('node:fs')).statSync(path);
