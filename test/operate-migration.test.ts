@@ -41,8 +41,9 @@ describe('migration 8', () => {
     const before = { deploys: columns(db, 'deploys'), undo: columns(db, 'undo_log'), deployIndexes: indexes(db, 'deploys'), undoIndexes: indexes(db, 'undo_log') };
     const rows = db.prepare('SELECT * FROM deploys').all();
 
-    migrate(db);
-    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
+    // Up to migration 8 only: later ones may add indexes of their own (migration 9's are checked by test/console-query-plans.test.ts).
+    migrate(db, MIGRATIONS.filter((m) => m.version <= 8));
+    expect(db.pragma('user_version', { simple: true })).toBe(8);
     expect(columns(db, 'deploys')).toEqual([...before.deploys, 'kubernetes_version', 'replicas', 'min_nodes', 'max_nodes', 'reason']);
     expect(columns(db, 'undo_log')).toEqual(before.undo);
     expect(indexes(db, 'deploys')).toEqual(before.deployIndexes);
