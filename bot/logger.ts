@@ -37,10 +37,11 @@ export function boltLogger(logger: Logger, secrets: readonly string[], component
   const log = logger.child({ component });
   let level: LogLevel = LogLevel.INFO;
   return {
-    debug: (...msg: unknown[]) => log.debug(toText(secrets, msg)),
-    info: (...msg: unknown[]) => log.info(toText(secrets, msg)),
-    warn: (...msg: unknown[]) => log.warn(toText(secrets, msg)),
-    error: (...msg: unknown[]) => log.error(toText(secrets, msg)),
+    // Formatted (and scrubbed) only when pino will write it: the Web API client logs every request at debug, payload included.
+    debug: (...msg: unknown[]) => void (log.isLevelEnabled('debug') && log.debug(toText(secrets, msg))),
+    info: (...msg: unknown[]) => void (log.isLevelEnabled('info') && log.info(toText(secrets, msg))),
+    warn: (...msg: unknown[]) => void (log.isLevelEnabled('warn') && log.warn(toText(secrets, msg))),
+    error: (...msg: unknown[]) => void (log.isLevelEnabled('error') && log.error(toText(secrets, msg))),
     // pino's level stays in charge; these exist because the interface asks for them.
     setLevel: (l: LogLevel) => {
       level = l;
