@@ -557,6 +557,8 @@ export class ThreadReporter {
     const { store, client, apps } = this.options;
     const th = this.thread(t.deployId);
     if (!th) return;
+    // A deploy still in line has not been asked (one row read, not its whole view: a burst queues thousands).
+    if (store.deploys.get(t.deployId)?.state === 'queued') return;
     const view = this.options.core.view(t.deployId);
     const asked = view.state === 'awaiting_approval' || !!view.approval || view.steps.some((s) => s.name === 'approval' && s.state !== 'pending');
     if (!asked) return;
@@ -586,8 +588,9 @@ export class ThreadReporter {
     const { store, apps } = this.options;
     const th = this.thread(t.deployId);
     if (!th || th.finalTs) return;
+    const deploy = store.deploys.get(t.deployId);
+    if (!deploy || !isTerminal(deploy.state)) return;
     const view = this.options.core.view(t.deployId);
-    if (!isTerminal(view.state)) return;
     // The result comes last in the thread — unless the replies are the ones failing.
     const replies = t.kinds.replies;
     if (replies.attempts === 0 && (replies.running || (replies.dirty && !replies.blocked))) {
