@@ -10,13 +10,16 @@
  * 0.54 ms without).
  *
  * Here the server's own connection checkpoints only as a backstop (at 10,000
- * pages, 40 MB), and a worker thread with a connection of its own runs a
- * PASSIVE checkpoint every `intervalMs`: it copies what no reader still needs
+ * pages, 40 MB), and — once the WAL has grown past `startAtPages` (a server
+ * that writes little never starts a thread; tests start many servers) — a
+ * worker thread with a connection of its own runs a PASSIVE checkpoint every
+ * `intervalMs`: it copies what no reader still needs
  * and fsyncs the file without taking the write lock, so commits go on while it
  * runs (https://www.sqlite.org/wal.html#checkpointing: "the checkpoint can run
  * in a separate thread or process"). The worker is plain CommonJS evaluated
  * from a string, so it loads the same way under node, tsx and jest.
  */
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Db } from './db.js';
@@ -48,37 +51,72 @@ parentPort.on('message', (m) => {
 `;
 
 export interface Checkpointer {
-  /** Stops the worker after a last checkpoint; the server's connection then closes as usual (and checkpoints what is left). */
+  /** Whether the worker has been started (the WAL grew past `startAtPages`). */
+  readonly running: boolean;
+  /** Looks at the WAL's size now (what the watch timer does every `watchMs`); starts the worker if it has grown enough. */
+  poll(): void;
+  /** Stops the watch and the worker (after a last checkpoint); the server's connection then closes as usual. */
   stop(): Promise<void>;
 }
 
+export interface CheckpointerOptions {
+  /** How often the worker checkpoints. @default 500 */
+  readonly intervalMs?: number;
+  /** The worker starts once the WAL holds this many pages: a server that writes little never starts a thread. @default 1000 */
+  readonly startAtPages?: number;
+  /** How often the WAL's size is looked at until then (one stat of the -wal file). @default 1000 */
+  readonly watchMs?: number;
+  /** Hears a checkpoint that failed (the backstop still bounds the WAL). */
+  readonly onError?: (message: string) => void;
+}
+
 /**
- * Starts checkpointing `db` (a WAL database on a file) from a worker thread.
- * `onError` hears a checkpoint that failed (the backstop still bounds the WAL).
+ * Takes the WAL checkpoints of `db` (a WAL database on a file) off its connection: automatic ones only
+ * past the backstop, and a worker thread's, started the first time the WAL holds `startAtPages`.
  */
-export function startCheckpointer(db: Db, options: { intervalMs?: number; onError?: (message: string) => void } = {}): Checkpointer | undefined {
+export function startCheckpointer(db: Db, options: CheckpointerOptions = {}): Checkpointer | undefined {
   if (db.memory || db.pragma('journal_mode', { simple: true }) !== 'wal') return undefined;
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-  const worker = new Worker(WORKER, {
-    eval: true,
-    workerData: { path: db.name, intervalMs: options.intervalMs ?? 500, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
-    // A few MB: it only runs one pragma.
-    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
-  });
-  worker.unref();
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const startAt = (options.startAtPages ?? 1000) * pageSize;
+  let worker: Worker | undefined;
   let stopped: Promise<void> | undefined;
-  worker.on('message', (m: { error?: string }) => {
-    if (m.error) options.onError?.(m.error);
-  });
-  worker.on('error', (err) => options.onError?.(err.message));
+  const start = (): void => {
+    clearInterval(watch);
+    worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { path: db.name, intervalMs: options.intervalMs ?? 500, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+      // A few MB: it only runs one pragma.
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+    });
+    worker.unref();
+    worker.on('message', (m: { error?: string }) => {
+      if (m.error) options.onError?.(m.error);
+    });
+    worker.on('error', (err) => options.onError?.(err.message));
+  };
+  const poll = (): void => {
+    if (worker || stopped) return;
+    if ((statSync(`${db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) >= startAt) start();
+  };
+  const watch = setInterval(poll, options.watchMs ?? 1000);
+  watch.unref();
   return {
+    get running() {
+      return !!worker;
+    },
+    poll,
     stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        worker.once('exit', () => resolve());
-        // Kept alive until it has exited: an unref'd worker alone would let the process end mid-await.
-        worker.ref();
-        worker.postMessage('stop');
-      });
+      clearInterval(watch);
+      const w = worker;
+      stopped ??= w
+        ? new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            // Kept alive until it has exited: an unref'd worker alone would let the process end mid-await.
+            w.ref();
+            w.postMessage('stop');
+          })
+        : Promise.resolve();
       return stopped;
     },
   };

@@ -88,21 +88,27 @@ describe('WAL checkpoints', () => {
     for (let i = 0; i < n; i++) store.commands.record({ actor: 'carol', actorName: null, surface: 'api', text: `help ${i}`, outcome: 'received', idempotencyKey: null });
   };
 
-  it('are left to the worker: the server connection no longer copies the WAL back on small commits, the worker does', async () => {
+  it('are left to a worker once the WAL has grown: the server connection no longer copies the WAL back on small commits, the worker does', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kubecontrol-wal-'));
     const store = Store.open(join(dir, 'k.db'));
     // The schema into the file, so the copies below can be read.
     store.db.pragma('wal_checkpoint(TRUNCATE)');
-    const checkpointer = startCheckpointer(store.db, { intervalMs: 60_000 })!;
+    const checkpointer = startCheckpointer(store.db, { intervalMs: 60_000, startAtPages: 500, watchMs: 3_600_000 })!;
     expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
+    // A few commits: no thread.
+    write(store, 10);
+    checkpointer.poll();
+    expect(checkpointer.running).toBe(false);
     write(store, 2000);
-    // The database file alone (without its -wal) does not have them yet: nobody checkpointed during the commits.
+    // The database file alone (without its -wal) does not have them: nobody checkpointed during the commits.
     copyFileSync(join(dir, 'k.db'), join(dir, 'before.db'));
     expect(rows(join(dir, 'before.db'))).toBe(0);
-    // The worker's checkpoint (its last, on stop) copies them into the file.
+    // Past 500 pages the worker starts; its checkpoint (its last, on stop) copies them into the file.
+    checkpointer.poll();
+    expect(checkpointer.running).toBe(true);
     await checkpointer.stop();
     copyFileSync(join(dir, 'k.db'), join(dir, 'after.db'));
-    expect(rows(join(dir, 'after.db'))).toBe(2000);
+    expect(rows(join(dir, 'after.db'))).toBe(2010);
     store.close();
   });
 
