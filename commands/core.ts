@@ -420,29 +420,32 @@ export class CommandCore {
           });
         }
         // The deploy, its first event and its place in its app's line, in execute's transaction with the
-        // command's record: one commit before anyone is told it was accepted. The answer is built from
-        // what was just written — nothing is read back.
-        const d = store.deploys.create({
-          app: a.name,
-          version,
-          strategy,
-          kind: command.verb === 'rollback' ? 'rollback' : 'deploy',
-          requestedBy: req.actor.id,
-          requestedByName: req.actor.name ?? null,
-          surface: req.surface,
-          commandId,
-          provider: provider.name,
-          threadChannel: req.channel ?? a.channel,
+        // command's record: one commit before anyone is told it was accepted (a savepoint of its own, so
+        // they are one change also where act runs after execute's commit: a rollback that could not flip
+        // back). The answer is built from what was just written — nothing is read back.
+        const { d, position } = store.tx(() => {
+          const d = store.deploys.create({
+            app: a.name,
+            version,
+            strategy,
+            kind: command.verb === 'rollback' ? 'rollback' : 'deploy',
+            requestedBy: req.actor.id,
+            requestedByName: req.actor.name ?? null,
+            surface: req.surface,
+            commandId,
+            provider: provider.name,
+            threadChannel: req.channel ?? a.channel,
+          });
+          this.finish(commandId, who, { verb: command.verb, app: a.name, outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
+          store.events.append({
+            deployId: d.id,
+            kind: 'command',
+            message: `${command.verb} ${a.name} ${version} (${strategy}) requested by ${req.actor.name ?? req.actor.id} via ${req.surface}`,
+            data: { actor: req.actor.id, surface: req.surface, commandId },
+          });
+          // Its place in line, exact and from memory; nothing of the deployer runs before the surface has answered.
+          return { d, position: this.join(d) };
         });
-        this.finish(commandId, who, { verb: command.verb, app: a.name, outcome: 'accepted', message: `deploy #${d.id} queued`, deployId: d.id });
-        store.events.append({
-          deployId: d.id,
-          kind: 'command',
-          message: `${command.verb} ${a.name} ${version} (${strategy}) requested by ${req.actor.name ?? req.actor.id} via ${req.surface}`,
-          data: { actor: req.actor.id, surface: req.surface, commandId },
-        });
-        // Its place in line, exact and from memory; nothing of the deployer runs before the surface has answered.
-        const position = this.join(d);
         const view: DeployView = { ...d, steps: [], approval: null, queue: position, durationMs: 0 };
         const waiting = position.position > 0 ? ` — ${position.position} ahead of it in ${a.name}'s line (#${position.ahead.join(', #')})` : '';
         return withAfterAck(
