@@ -1,15 +1,13 @@
 /** Maps SQLite rows (snake_case, JSON text) to the store's record types. */
+import { mapRecord, mapRecords } from './records.js';
+
+/** One row as a record: snake_case columns to camelCase keys, a `data` column's JSON parsed (each column's key worked out once: store/records.ts). */
 export function toRecord<T>(row: unknown): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row as Record<string, unknown>)) {
-    const key = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    out[key] = key === 'data' && typeof v === 'string' ? (JSON.parse(v) as unknown) : v;
-  }
-  return out as T;
+  return mapRecord<T>(row);
 }
 
 export function toRecords<T>(rows: unknown[]): T[] {
-  return rows.map((r) => toRecord<T>(r));
+  return mapRecords<T>(rows);
 }
 
 /** JSON for a `data` column, or null. */
