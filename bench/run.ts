@@ -275,7 +275,7 @@ const document = [
   '|---|---|---|---|---|',
   ...summary,
   '',
-  ...(quick || only ? [] : ['These figures were taken while other work ran on the machine: take them again on a quiet machine before quoting them.', '']),
+  ...(quick || only ? [] : ['Run with nothing else on the machine: the load average at start (in the machine line) says whether something was running, or had just finished, when the bench began.', '']),
   ...out,
   ...matrixSection,
   took,
