@@ -9,10 +9,10 @@
  * kept, like `DeploysRepo.transition`. Values are always bound, never spliced into the SQL.
  */
 import type { Db } from './db.js';
+import { toRecord, toRecords } from './rows.js';
 import type { DeploysRepo } from './deploys.js';
 import type { EnvironmentsRepo } from './environments.js';
 import type { EventsRepo } from './events.js';
-import { mapRecord, mapRecords } from './records.js';
 import { TERMINAL_STATES, type DeployKind, type DeployRecord, type DeployState } from './types.js';
 
 const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(',');
@@ -200,7 +200,7 @@ export class ConsoleRepo {
     if (f.created?.from !== undefined) params.from = f.created.from;
     if (f.created?.to !== undefined) params.to = f.created.to;
     if (f.before !== undefined) params.before = f.before;
-    const rows = mapRecords<DeployRecord>(this.statement(shape).all(params));
+    const rows = toRecords<DeployRecord>(this.statement(shape).all(params));
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
     return { rows: page, nextBefore: more ? page[page.length - 1]!.id : null };
@@ -209,7 +209,7 @@ export class ConsoleRepo {
   /** The app's newest deploy that ended, or undefined. */
   lastEnded(app: string): DeployRecord | undefined {
     const row = this.lastEndedStmt.get(app);
-    return row ? mapRecord<DeployRecord>(row) : undefined;
+    return row ? toRecord<DeployRecord>(row) : undefined;
   }
 
   /** The newest ended deploy of each of `apps` that has one (as `lastEnded`), by app. */
@@ -220,7 +220,7 @@ export class ConsoleRepo {
 
   /** Every deploy not yet ended (any app), oldest first, with what runs now. */
   active(): ActiveDeployRow[] {
-    return mapRecords<ActiveDeployRow>(this.activeStmt.all());
+    return toRecords<ActiveDeployRow>(this.activeStmt.all());
   }
 
   /**

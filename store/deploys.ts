@@ -1,7 +1,6 @@
 /** Deploys and their steps. */
 import type { Db } from './db.js';
 import { toRecord, toRecords } from './rows.js';
-import { mapRecords } from './records.js';
 import type { DeployKind, DeployRecord, DeployState, StepName, StepRecord, StepState, Surface } from './types.js';
 import { OPERATION_KINDS, TERMINAL_STATES } from './types.js';
 import { assertTransition } from './lifecycle.js';
@@ -195,7 +194,7 @@ export class DeploysRepo {
    */
   history(app: string, limit = 10, beforeId?: number): DeployRecord[] {
     const rows = beforeId ? this.historyBeforeStmt.all(app, beforeId, limit) : this.historyStmt.all(app, limit);
-    return mapRecords<DeployRecord>(rows);
+    return toRecords<DeployRecord>(rows);
   }
 
   /** Deploys not yet in a terminal state, oldest first. */

@@ -3,7 +3,6 @@
  * Ownership is read from here by teardown, gc, status and rollback alike.
  */
 import type { Db } from './db.js';
-import { mapRecord } from './records.js';
 import { toRecord, toRecords } from './rows.js';
 import type { DeployRecord, EnvironmentRecord, EnvironmentScale, EnvironmentState } from './types.js';
 import { OPERATION_KINDS } from './types.js';
@@ -104,7 +103,7 @@ export class EnvironmentsRepo {
     return (this.liveWithLastSuccessStmt.all() as Record<string, unknown>[]).map((row) => {
       const id = row.last_success_id as number | null;
       return {
-        env: mapRecord<EnvironmentRecord>(row, LAST_SUCCESS_COLUMN),
+        env: toRecord<EnvironmentRecord>(row, LAST_SUCCESS_COLUMN),
         lastSuccess: id === null ? null : { id, version: row.last_success_version as string, finishedAt: row.last_success_finished_at as number | null },
       };
     });
