@@ -12,7 +12,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import { runCli } from '../cli/run.js';
 import { describeRole } from '../commands/authorize.js';
 import { ManualClock } from '../deployer/clock.js';
@@ -25,6 +24,7 @@ import { createLogger } from '../system/logger.js';
 import type { StartOptions } from '../system/compose.js';
 import { blueGreen } from './helpers/clock-flow.js';
 import { startHarness, type Harness } from './helpers/harness.js';
+import { logLines } from './helpers/log-sink.js';
 
 interface LogLine {
   readonly level: number;
@@ -39,12 +39,7 @@ interface LogLine {
 /** A harness whose log (at info) is kept, line by line. */
 async function logged(overrides: Partial<Config> = {}, options: StartOptions = {}): Promise<{ h: Harness; lines: LogLine[] }> {
   const lines: LogLine[] = [];
-  const sink = new Writable({
-    write: (chunk: Buffer, _enc, done) => {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as LogLine);
-      done();
-    },
-  });
+  const sink = logLines(lines);
   const h = await startHarness(overrides, { logger: createLogger('info', sink), ...options });
   return { h, lines };
 }

@@ -5,11 +5,11 @@
  * page that says how to set up the proxy; API bearer tokens keep working for the CLI in both.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { addressMatcher, createIdentify, isLoopbackHost } from '../console/identity.js';
 import { ConfigError, loadConfig, type Config } from '../system/config.js';
 import { createLogger } from '../system/logger.js';
 import { startHarness, type Harness } from './helpers/harness.js';
+import { logLines } from './helpers/log-sink.js';
 
 const problemsOf = (env: NodeJS.ProcessEnv): readonly string[] => {
   try {
@@ -86,12 +86,7 @@ describe('the console behind an auth proxy', () => {
   });
   const start = async (overrides: Partial<Config>): Promise<Harness> => {
     lines = [];
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { msg: string });
-        done();
-      },
-    });
+    const sink = logLines(lines);
     h = await startHarness(overrides, { logger: createLogger('info', sink) });
     return h;
   };

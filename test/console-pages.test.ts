@@ -7,10 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request } from 'node:http';
-import { Writable } from 'node:stream';
 import type { CommandRecord } from '../store/index.js';
 import { createLogger } from '../system/logger.js';
 import { startHarness, type Harness } from './helpers/harness.js';
+import { logLines } from './helpers/log-sink.js';
 
 interface LogLine {
   readonly msg: string;
@@ -64,12 +64,7 @@ async function post(path: string, form: Record<string, string>, headers: Record<
 
 beforeAll(async () => {
   lines = [];
-  const sink = new Writable({
-    write: (chunk: Buffer, _enc, done) => {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as LogLine);
-      done();
-    },
-  });
+  const sink = logLines(lines);
   h = await startHarness({}, { logger: createLogger('info', sink) });
   const id = (r: Awaited<ReturnType<Harness['cmd']>>): number => (r.body.kind === 'deploy_queued' ? r.body.deploy.id : 0);
   v1 = id(await h.cmd('carol', 'deploy', 'search-svc', 'v1'));

@@ -4,23 +4,18 @@
  * server, so `npm start`'s output says what happened.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { ManualClock } from '../deployer/clock.js';
 import { createLogger } from '../system/logger.js';
 import { blueGreen } from './helpers/clock-flow.js';
 import { startHarness, type Harness } from './helpers/harness.js';
+import { logLines } from './helpers/log-sink.js';
 
 describe("the operator's log", () => {
   const lines: { msg: string; component?: string; actor?: string; outcome?: string; state?: string }[] = [];
   const clock = new ManualClock();
   let h: Harness;
   beforeAll(async () => {
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as (typeof lines)[number]);
-        done();
-      },
-    });
+    const sink = logLines(lines);
     h = await startHarness({ sandboxScale: 1 }, { clock, logger: createLogger('info', sink) });
   });
   afterAll(() => h.close());

@@ -11,7 +11,6 @@ import { webApi } from '@slack/bolt';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { ThreadReporter, type ReporterOptions } from '../bot/reporter.js';
 import { openDb } from '../store/db.js';
 import { Store } from '../store/index.js';
@@ -19,6 +18,7 @@ import { MIGRATIONS } from '../store/migrations.js';
 import { createLogger } from '../system/logger.js';
 import type { SlackCall } from './fakes/slack-api.js';
 import { BOB, BOT_TOKEN, CAROL, startSlackHarness, textOf, type SlackHarness } from './fakes/slack-harness.js';
+import { logLines } from './helpers/log-sink.js';
 
 interface Setup {
   readonly h: SlackHarness;
@@ -41,15 +41,7 @@ async function setup(options: Partial<ReporterOptions> = {}, client: webApi.WebC
   const h = await startSlackHarness();
   await h.bot.reporter.stop();
   const logs: Setup['logs'] = [];
-  const logger = createLogger(
-    'debug',
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Setup['logs'][number]);
-        done();
-      },
-    }),
-  );
+  const logger = createLogger('debug', logLines(logs));
   const reporter = new ThreadReporter({
     store: h.k.store,
     core: h.k.core,

@@ -6,13 +6,13 @@
  * (HTTP 5xx, 429, no answer) leaves a warning in the log.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { warningFetch } from '../bot/logger.js';
 import { defineKubeApp } from '../kubeapps/index.js';
 import { createLogger } from '../system/logger.js';
 import { FakeSlack } from './fakes/slack-api.js';
 import { ALICE, CAROL, DAVE, SEARCH_CHANNEL, startSlackHarness, testApps, type SlackHarness } from './fakes/slack-harness.js';
 import { warningsOf } from './fakes/slack-harness.js';
+import { logChunks } from './helpers/log-sink.js';
 
 const people = { [ALICE]: 'Alice', [CAROL]: 'Carol', [DAVE]: 'Dave' };
 
@@ -139,7 +139,7 @@ describe('retries Slack caused', () => {
 describe("Bolt's respond (a response_url POST)", () => {
   it('gets a deadline when it brings none, and its failure is logged as not retried', async () => {
     const lines: string[] = [];
-    const logger = createLogger('warn', new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }));
+    const logger = createLogger('warn', logChunks(lines));
     // A response_url that never answers: only the signal ends the wait.
     const never: typeof fetch = (_input, init) =>
       new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason as Error)));

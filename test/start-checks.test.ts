@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ManualClock } from '../deployer/clock.js';
 import type { PreflightApp, PreflightReport, Provider } from '../deployer/ports.js';
@@ -15,6 +14,7 @@ import { loadKubeApps, type KubeApp } from '../kubeapps/index.js';
 import { createLogger } from '../system/logger.js';
 import { startKubecontrol, StartupError, type StartOptions } from '../system/compose.js';
 import { testConfig } from './helpers/harness.js';
+import { logChunks } from './helpers/log-sink.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -89,7 +89,7 @@ describe('the provider’s preflight at start', () => {
 
   it('its warnings are logged, kept with the running system and shown by /api/info', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
+    const sink = logChunks(lines);
     const warning = 'web-frontend: Kubernetes 1.34 leaves standard support on 2026-12-02 (in 2 days); set aws.kubernetesVersion to 1.35';
     const k = await startKubecontrol(testConfig(), {
       logger: createLogger('warn', sink),

@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { connectSlack, startSlackBot, type ConnectOptions, type SlackBot, type SlackBotOptions, type SlackConnection } from '../../bot/index.js';
 import { loadConfig, type Config } from '../../system/config.js';
 import { createLogger } from '../../system/logger.js';
@@ -16,6 +15,7 @@ import { defineKubeApp, type KubeApp } from '../../kubeapps/index.js';
 import type { Clock } from '../../deployer/clock.js';
 import { FakeSlack, type SlackCall } from './slack-api.js';
 import { blockAction, postSigned, slashCommand, type SendOptions, type SlackReply } from './slack-requests.js';
+import { logChunks } from '../helpers/log-sink.js';
 
 export const SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-1111-2222-testtokenvalue';
@@ -132,15 +132,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
     ...(options.mode === 'socket' ? { slack: { botToken: BOT_TOKEN, appToken: APP_TOKEN, apiUrl: fake.apiUrl } } : {}),
   });
   const logs: string[] = [];
-  const logger = createLogger(
-    'debug',
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logs.push(chunk.toString());
-        done();
-      },
-    }),
-  );
+  const logger = createLogger('debug', logChunks(logs));
   const slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 2, factor: 1, minTimeout: 10, maxTimeout: 20 }, ...options.connect });
   const k = await startKubecontrol(config, { logger, apps: options.apps ?? testApps(), groups: slack.groups, ...(options.clock ? { clock: options.clock } : {}) });
   let bot: SlackBot;

@@ -22,7 +22,6 @@ import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { connectSlack, startSlackBot, type SlackBot, type SlackConnection } from '../../bot/index.js';
 import type { KubeApp } from '../../kubeapps/index.js';
@@ -36,6 +35,7 @@ import { AwsWire } from '../fakes/aws-wire.js';
 import { FakeSlack } from '../fakes/slack-api.js';
 import { BOB, BOT_TOKEN, DAVE, SECRET } from '../fakes/slack-harness.js';
 import { blockAction, postSigned, slashCommand } from '../fakes/slack-requests.js';
+import { logChunks } from '../helpers/log-sink.js';
 
 const CREDENTIALS = {
   accessKeyId: 'ASIAFAKESECRETSUITE01',
@@ -79,15 +79,7 @@ beforeAll(async () => {
     approvalTimeoutMs: 600_000,
     slack: { botToken: BOT_TOKEN, signingSecret: SECRET, apiUrl: fake.apiUrl },
   };
-  const logger = createLogger(
-    'debug',
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logs.push(chunk.toString());
-        done();
-      },
-    }),
-  );
+  const logger = createLogger('debug', logChunks(logs));
   slack = connectSlack(config.slack!, { logger, retryConfig: { retries: 1, factor: 1, minTimeout: 10, maxTimeout: 20 } });
   const provider = fastAwsProvider({ clients: wire.clientsFor(CREDENTIALS), credentials: CREDENTIALS });
   k = await startKubecontrol(config, { logger, apps: [APP], groups: slack.groups, provider });
