@@ -45,18 +45,8 @@ describe('the pipeline on the aws provider', () => {
     await aws.close();
   });
 
-  const idOf = (body: unknown): number => (body as { deploy: { id: number } }).deploy.id;
   /** Deploys, approves (by `approver`) and waits for the end; a rolling update needs no approval. */
-  const deploy = async (as: string, approver: string, ...args: string[]): Promise<number> => {
-    const { body } = await h.cmd(as, 'deploy', ...args);
-    const id = idOf(body);
-    expect(body).toMatchObject({ kind: 'deploy_queued' });
-    const reached = await h.waitState(id, 'awaiting_approval', 'succeeded', 'failed');
-    if (reached.state !== 'awaiting_approval') return id;
-    await h.cmd(approver, 'approve', String(id));
-    await h.waitState(id, 'succeeded', 'failed');
-    return id;
-  };
+  const deploy = (as: string, approver: string, ...args: string[]): Promise<number> => h.runToEnd(as, approver, 'deploy', ...args);
   const live = (app: string): string => h.k.store.environments.live(app)!.name;
   const recordOf = (name: string) => aws.route53.at(ZONE_ID, name);
   const lbOf = (cluster: string) => [...aws.lbs.loadBalancers.values()].find((lb) => lb.cluster === cluster);

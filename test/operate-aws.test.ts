@@ -15,7 +15,7 @@ import searchSvc from '../kubeapps/examples/search-svc.js';
 import webFrontend from '../kubeapps/examples/web-frontend.js';
 import { fastAwsProvider, withAws } from './fakes/aws-apps.js';
 import { FakeAwsAccount } from './fakes/aws-account.js';
-import { startHarness, type ApiResult, type Harness } from './helpers/harness.js';
+import { startHarness, type Harness } from './helpers/harness.js';
 
 const built = (app: KubeApp, own: Parameters<typeof withAws>[1] = {}): KubeApp => withAws(app, { builder: 'codebuild', codeBuildProject: `${app.image.repository}-image`, ...own });
 // search-svc pinned to Kubernetes 1.34 (standard support until 2026-12-02): what an upgrade leaves.
@@ -36,18 +36,7 @@ describe('operating an app on the aws provider', () => {
     await aws.close();
   });
 
-  const idOf = (body: ApiResult): number => (body as unknown as { deploy: { id: number } }).deploy.id;
-  /** Runs a command that queues a deploy to its end (approving a cutover as `approver`); its id. */
-  const run = async (as: string, approver: string, ...args: string[]): Promise<number> => {
-    const { body } = await h.cmd(as, ...args);
-    expect(body).toMatchObject({ kind: 'deploy_queued' });
-    const id = idOf(body);
-    const reached = await h.waitState(id, 'awaiting_approval', 'succeeded', 'failed');
-    if (reached.state !== 'awaiting_approval') return id;
-    await h.cmd(approver, 'approve', String(id));
-    await h.waitState(id, 'succeeded', 'failed');
-    return id;
-  };
+  const run = (as: string, approver: string, ...args: string[]): Promise<number> => h.runToEnd(as, approver, ...args);
   const live = (app: string): string => h.k.store.environments.live(app)!.name;
   const deployment = (cluster: string, app: string) => aws.kubes.get(cluster)!.get('deployments', app, app) as unknown as Obj & { spec: { replicas: number; template: { metadata: { annotations?: Record<string, string> } } } };
   const events = (id: number): string[] => h.k.store.events.after(id, 0, 500).map((e) => e.message);

@@ -25,6 +25,8 @@ export interface Harness {
   waitFor(id: number, pred: (d: DeployView) => boolean, ms?: number): Promise<DeployView>;
   /** Waits until the deploy is in one of `states` (and, for terminal states, its cleanup is finished). */
   waitState(id: number, ...states: DeployState[]): Promise<DeployView>;
+  /** Runs a command that queues a deploy (as `as`) to its end, approving its cutover as `approver` if asked; its id. */
+  runToEnd(as: string, approver: string, ...args: string[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -97,7 +99,17 @@ export async function startHarness(overrides: Partial<Config> = {}, options: Sta
     });
   const waitState = (id: number, ...states: DeployState[]): Promise<DeployView> =>
     waitFor(id, (d) => states.includes(d.state) && (!TERMINAL.includes(d.state) || d.cleanup !== 'pending'));
-  return { k, url, dbPath: config.dbPath, cmd, waitFor, waitState, close: () => k.close() };
+  const runToEnd = async (as: string, approver: string, ...args: string[]): Promise<number> => {
+    const { body } = await cmd(as, ...args);
+    if (body.kind !== 'deploy_queued') throw new Error(`\`${args.join(' ')}\` as ${as} queued no deploy: ${JSON.stringify(body)}`);
+    const id = body.deploy.id;
+    const reached = await waitState(id, 'awaiting_approval', 'succeeded', 'failed');
+    if (reached.state !== 'awaiting_approval') return id;
+    await cmd(approver, 'approve', String(id));
+    await waitState(id, 'succeeded', 'failed');
+    return id;
+  };
+  return { k, url, dbPath: config.dbPath, cmd, waitFor, waitState, runToEnd, close: () => k.close() };
 }
 
 /** Ledger rows of a deploy that are not deleted. */
