@@ -22,7 +22,7 @@ import { createAwsProvider } from '../deployer/aws/index.js';
 import { clusterLines } from '../deployer/aws/plan.js';
 import type { Provider } from '../deployer/ports.js';
 import { clusterRef, clusterSpec, dnsRecord, healthCheck, imageRef, placementOf, repositorySpec, workloadSpec } from '../deployer/specs.js';
-import { INSTALLATION, REGISTRY, SETTINGS, TODAY, awsSettings, imageOf, withAws } from './fakes/aws-apps.js';
+import { FAST_AWS, INSTALLATION, REGISTRY, SETTINGS, TODAY, awsSettings, imageOf, withAws } from './fakes/aws-apps.js';
 import { FakeEks } from './fakes/aws-eks.js';
 import { FakeElbv2 } from './fakes/aws-elbv2.js';
 import { FakeLoadBalancers } from './fakes/aws-load-balancers.js';
@@ -78,12 +78,7 @@ function provider(settings = SETTINGS): Provider {
     settings,
     buildEnv: {},
     credentials: { accessKeyId: 'AKID', secretAccessKey: 'SECRET' },
-    waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
-    codeBuildPoll: { minMs: 1, maxMs: 2 },
-    healthRetry: { attempts: 1 },
-    fetch: async () => ({ status: 200, statusText: 'OK' }),
-    rewatchDelayMs: 5,
-    now: () => TODAY,
+    ...FAST_AWS,
   });
 }
 

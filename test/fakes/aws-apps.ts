@@ -61,6 +61,16 @@ export function imageOf(app: KubeApp, tag: string): { image: ImageRef; placement
   return { image: imageRef(app, tag), placement: placementOf(app) };
 }
 
+/** The aws provider's waits and polls in milliseconds, one health check answered 200, today fixed: what tests on the fakes run with. */
+export const FAST_AWS = {
+  waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
+  codeBuildPoll: { minMs: 1, maxMs: 2 },
+  healthRetry: { attempts: 1 },
+  fetch: async () => ({ status: 200, statusText: 'OK' }),
+  rewatchDelayMs: 5,
+  now: () => TODAY,
+} satisfies Partial<AwsProviderOptions>;
+
 /**
  * The aws provider as the server tests run it, for `startHarness`'s provider option: every wait and
  * poll in milliseconds, one health-check attempt answered 200 (unless `options.fetch` says otherwise),
@@ -73,12 +83,7 @@ export function fastAwsProvider(options: Partial<AwsProviderOptions> = {}): (dep
       settings: SETTINGS,
       buildEnv: {},
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' },
-      waiterDelays: { minDelay: 0.001, maxDelay: 0.002 },
-      codeBuildPoll: { minMs: 1, maxMs: 2 },
-      healthRetry: { attempts: 1 },
-      fetch: async () => ({ status: 200, statusText: 'OK' }),
-      rewatchDelayMs: 5,
-      now: () => TODAY,
+      ...FAST_AWS,
       ...options,
     }),
     drainMs: () => 10,
