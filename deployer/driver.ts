@@ -140,7 +140,7 @@ export class Deployer {
   /** A recorded deploy joins its app's line (if it has not yet) and starts when it is at the head. Surfaces call it after they answered. */
   submit(deploy: DeployRecord): QueuePosition {
     const position = this.join(deploy);
-    this.queue.enqueue(deploy.app, deploy.id);
+    this.queue.startIfFirst(deploy.app, deploy.id);
     return position;
   }
 

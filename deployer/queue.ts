@@ -45,8 +45,13 @@ export class DeployQueue {
   /** Puts a deploy at the end of its app's line (unless it joined already); starts it when it is at the head. */
   enqueue(app: string, deployId: number): QueuePosition {
     const { position } = this.join(app, deployId);
-    if (position.position === 0) this.schedule(deployId);
+    this.startIfFirst(app, deployId);
     return position;
+  }
+
+  /** Starts a deploy that has joined its line if it is at the head (otherwise the one before it starts it when it ends). */
+  startIfFirst(app: string, deployId: number): void {
+    if (this.lines.get(app)?.[0] === deployId) this.schedule(deployId);
   }
 
   /** Runs the deploy's next phase when a global slot is free (no-op if already waiting for one). */
